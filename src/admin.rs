@@ -1,0 +1,91 @@
+//! Plain-HTTP listeners that are not the storefront: the admin port
+//! (`/metrics`, `/healthz`, `/readyz`; loopback by default, never the
+//! public port) and the optional redirect to https.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use http::header::{CONTENT_TYPE, HOST, LOCATION};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::body::Body;
+use crate::gateway::Gateway;
+
+async fn serve_plain<F, Fut>(listener: TcpListener, mut shutdown: watch::Receiver<bool>, handler: F)
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Response<Body>> + Send,
+{
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((tcp, _)) = accepted else { continue };
+                let h = handler.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| {
+                        let h = h.clone();
+                        async move { Ok::<_, Infallible>(h(req).await) }
+                    });
+                    let _ = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(std::time::Duration::from_secs(10))
+                        .serve_connection(TokioIo::new(tcp), svc)
+                        .await;
+                });
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+pub async fn serve_admin(listener: TcpListener, gw: Arc<Gateway>, shutdown: watch::Receiver<bool>) {
+    let stopping = shutdown.clone();
+    serve_plain(listener, shutdown, move |req: Request<Incoming>| {
+        let gw = gw.clone();
+        let stopping = stopping.clone();
+        async move {
+            let (status, ctype, body) = match req.uri().path() {
+                "/metrics" => (StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", gw.metrics.render()),
+                "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_string()),
+                "/readyz" if *stopping.borrow() => (StatusCode::SERVICE_UNAVAILABLE, "text/plain", "shutting down\n".to_string()),
+                "/readyz" if !gw.store.healthy().await => (StatusCode::SERVICE_UNAVAILABLE, "text/plain", "store unavailable\n".to_string()),
+                "/readyz" => (StatusCode::OK, "text/plain", "ready\n".to_string()),
+                _ => (StatusCode::NOT_FOUND, "text/plain", "not found\n".to_string()),
+            };
+            Response::builder().status(status).header(CONTENT_TYPE, ctype).body(Body::full(body)).expect("valid response")
+        }
+    })
+    .await
+}
+
+/// `308` to the same path on https. The host is `server.public_host` when
+/// set; otherwise the client's own `Host` (it can only redirect itself).
+pub async fn serve_redirect(listener: TcpListener, gw: Arc<Gateway>, https_port: u16, shutdown: watch::Receiver<bool>) {
+    serve_plain(listener, shutdown, move |req: Request<Incoming>| {
+        let gw = gw.clone();
+        async move {
+            let host = gw.cfg.server.public_host.clone().or_else(|| {
+                let h = req.headers().get(HOST)?.to_str().ok()?;
+                let name = h.rsplit_once(':').map_or(h, |(n, _)| n);
+                let port = if https_port == 443 { String::new() } else { format!(":{https_port}") };
+                Some(format!("{name}{port}"))
+            });
+            let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            match host.filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))) {
+                Some(h) => Response::builder()
+                    .status(StatusCode::PERMANENT_REDIRECT)
+                    .header(LOCATION, format!("https://{h}{pq}"))
+                    .body(Body::empty())
+                    .expect("valid response"),
+                None => Response::builder().status(StatusCode::BAD_REQUEST).body(Body::full("missing Host\n")).expect("valid response"),
+            }
+        }
+    })
+    .await
+}

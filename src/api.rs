@@ -1,0 +1,122 @@
+//! The flow as JSON for single-page and mobile storefronts (docs/api.md).
+//! Cross-site forgery is stopped by requiring `Content-Type:
+//! application/json` (which a cross-origin page cannot send without a CORS
+//! preflight that otpgate never grants) and by `Sec-Fetch-Site`.
+
+use cookie::SameSite;
+use http::header::{CONTENT_TYPE, RETRY_AFTER, SET_COOKIE};
+use http::{HeaderMap, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use serde_json::{json, Value};
+
+use crate::audit;
+use crate::body::Body;
+use crate::errors::GatewayError;
+use crate::flow::{own_response, read_json, safe_rd, FlowError, Pending};
+use crate::flow::core;
+use crate::gateway::{ConnInfo, Gateway};
+use crate::session::{clear_cookie, set_cookie};
+
+fn reply(status: StatusCode, body: Value, cookies: &[String]) -> Response<Body> {
+    let mut b = own_response(status).header(CONTENT_TYPE, "application/json");
+    for c in cookies {
+        b = b.header(SET_COOKIE, c);
+    }
+    b.body(Body::full(body.to_string())).expect("valid response")
+}
+
+fn flow_error(e: &FlowError) -> Response<Body> {
+    let mut body = json!({ "error": e.code(), "message": e.to_string() });
+    if let FlowError::WrongCode { remaining } = e {
+        body["remaining"] = (*remaining).into();
+    }
+    let mut resp = reply(e.status(), body.clone(), &[]);
+    if let Some(d) = e.retry_after() {
+        let secs = d.as_secs().max(1);
+        body["retry_after"] = secs.into();
+        resp = reply(e.status(), body, &[]);
+        resp.headers_mut().insert(RETRY_AFTER, secs.into());
+    }
+    resp
+}
+
+/// Only same-origin JSON posts are accepted.
+fn same_origin_json(headers: &HeaderMap) -> Result<(), GatewayError> {
+    let json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
+    let site_ok = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|s| matches!(s, "same-origin" | "none"));
+    if json && site_ok {
+        Ok(())
+    } else {
+        Err(GatewayError::Csrf)
+    }
+}
+
+pub async fn send(gw: &Gateway, req: Request<Incoming>, conn: ConnInfo) -> Result<Response<Body>, GatewayError> {
+    same_origin_json(req.headers())?;
+    let (parts, v) = read_json(req).await?;
+    let phone = v.get("phone").and_then(Value::as_str).unwrap_or("");
+    let rd = safe_rd(v.get("rd").and_then(Value::as_str));
+    let client_ip = gw.client_ip(&parts.headers, conn);
+    match core::start(gw, phone, conn, client_ip).await {
+        Ok((challenge_id, phone)) => {
+            let sealed = gw.cookies.seal(&gw.cookies.pending_name, &Pending { challenge_id, rd }.encode());
+            let c = set_cookie(&gw.cookies.pending_name, &sealed, gw.cfg.otp.ttl.as_secs(), SameSite::Strict);
+            let body = json!({
+                "status": "sent",
+                "phone": phone.masked(),
+                "code_length": gw.cfg.otp.length,
+                "expires_in": gw.cfg.otp.ttl.as_secs(),
+                "resend_after": gw.cfg.otp.resend_after.as_secs(),
+            });
+            Ok(reply(StatusCode::OK, body, &[c]))
+        }
+        Err(e) => Ok(flow_error(&e)),
+    }
+}
+
+pub async fn verify(gw: &Gateway, req: Request<Incoming>, conn: ConnInfo) -> Result<Response<Body>, GatewayError> {
+    same_origin_json(req.headers())?;
+    let (parts, v) = read_json(req).await?;
+    let Some(pending) = crate::flow::forms::pending_of(gw, &parts.headers) else {
+        return Ok(flow_error(&FlowError::NoChallenge));
+    };
+    let code = v.get("code").and_then(Value::as_str).unwrap_or("");
+    let client_ip = gw.client_ip(&parts.headers, conn);
+    match core::check(gw, &pending.challenge_id, code, conn, client_ip).await {
+        Ok(s) => {
+            let now = gw.clock.now_secs();
+            let cookies = [gw.cookies.session_cookie(&s, now), clear_cookie(&gw.cookies.pending_name)];
+            audit::session_issued(&s, conn);
+            let body = json!({
+                "status": "verified",
+                "phone": s.phone,
+                "verified_at": s.verified_at,
+                "expires_at": s.expires_at,
+                "redirect": pending.rd,
+            });
+            Ok(reply(StatusCode::OK, body, &cookies))
+        }
+        Err(e) => Ok(flow_error(&e)),
+    }
+}
+
+pub async fn session(gw: &Gateway, req: &Request<Incoming>) -> Result<Response<Body>, GatewayError> {
+    Ok(match gw.session_of(req.headers()).await {
+        Some(s) => reply(
+            StatusCode::OK,
+            json!({ "authenticated": true, "phone": s.phone, "verified_at": s.verified_at, "expires_at": s.expires_at }),
+            &[],
+        ),
+        None => reply(
+            StatusCode::UNAUTHORIZED,
+            json!({ "authenticated": false, "error": "otp_required", "login_url": "/.otpgate/login" }),
+            &[],
+        ),
+    })
+}

@@ -1,0 +1,165 @@
+//! The `otpgate` command line. `main.rs` only calls [`main`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use rand::RngCore;
+
+use crate::config::{Config, LogConfig, LogFormat};
+
+#[derive(Parser)]
+#[command(name = "otpgate", version, about = "TLS reverse proxy that asks for an SMS one-time code before protected routes")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a demo storefront and the gateway in front of it on https://127.0.0.1:8443 (no configuration needed; codes are printed here)
+    Demo {
+        /// Address for the gateway
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: std::net::SocketAddr,
+    },
+    /// Run the gateway from a configuration file
+    Run {
+        /// Configuration file
+        #[arg(short, long, default_value = "config/otpgate.toml")]
+        config: PathBuf,
+    },
+    /// Validate a configuration file and print every problem with its key and line; exit 0 only when valid
+    CheckConfig {
+        /// Configuration file
+        #[arg(short, long, default_value = "config/otpgate.toml")]
+        config: PathBuf,
+    },
+    /// Print a fresh random session secret (32 random bytes, hex) as the last word
+    GenSecret,
+    /// Write a self-signed certificate and key to certs/cert.pem and certs/key.pem
+    GenCert {
+        /// Host name or IP address the certificate is for (repeatable)
+        #[arg(long = "host", default_values_t = ["localhost".to_string(), "127.0.0.1".to_string()])]
+        hosts: Vec<String>,
+        /// Directory to write cert.pem and key.pem into
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::GenSecret => {
+            let mut b = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut b);
+            eprintln!("A new session secret (put it in [session] secret, or OTPGATE_SECRET):");
+            println!("{}", hex::encode(b));
+            ExitCode::SUCCESS
+        }
+        Command::GenCert { hosts, dir } => match crate::tls::write_self_signed(&dir, &hosts) {
+            Ok(()) => {
+                eprintln!("wrote {0}/cert.pem and {0}/key.pem for {1}", dir.display(), hosts.join(", "));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::CheckConfig { config } => match Config::load(&config) {
+            Ok(cfg) => {
+                for w in &cfg.warnings {
+                    eprintln!("warning: {w}");
+                }
+                println!("{}: OK ({} routes, provider {})", config.display(), cfg.routes.len(), cfg.sms.chain.iter().map(|p| p.name()).collect::<Vec<_>>().join(" then "));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprint!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run { config } => {
+            let cfg = match Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprint!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            init_logs(&cfg.log);
+            for w in &cfg.warnings {
+                tracing::warn!("{w}");
+            }
+            runtime().block_on(async move {
+                match crate::server::start(cfg, None).await {
+                    Ok(running) => {
+                        crate::server::shutdown_signal().await;
+                        running.shutdown().await;
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        tracing::error!("{e}");
+                        ExitCode::FAILURE
+                    }
+                }
+            })
+        }
+        Command::Demo { listen } => {
+            init_logs(&LogConfig { format: LogFormat::Text, level: "info".into(), audit_file: None });
+            runtime().block_on(demo(listen))
+        }
+    }
+}
+
+async fn demo(listen: std::net::SocketAddr) -> ExitCode {
+    match crate::demo::ensure_certs(std::path::Path::new("certs")) {
+        Ok(true) => tracing::info!("created a self-signed certificate in certs/"),
+        Ok(false) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let shop = match crate::demo::storefront().await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: cannot start the demo storefront: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    let cfg = crate::demo::config(listen, shop, &hex::encode(secret));
+    let running = match crate::server::start(cfg, None).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let admin = running.admin_addr.map(|a| a.to_string()).unwrap_or_default();
+    println!(
+        "\n  otpgate demo\n  ------------\n  shop (through the gateway):  https://{0}/\n  protected page:              https://{0}/checkout\n  metrics:                     http://{admin}/metrics\n  storefront behind it:        http://{shop}/\n\n  The certificate is self-signed: accept the browser's warning.\n  Enter any valid mobile number (e.g. +91 98123 45678); the SMS is printed below.\n  Ctrl-C stops.\n",
+        running.addr
+    );
+    crate::server::shutdown_signal().await;
+    running.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
+}
+
+/// Logs go to standard error (standard output is the console provider's).
+fn init_logs(cfg: &LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cfg.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

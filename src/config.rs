@@ -1,0 +1,254 @@
+//! Configuration: read once at start-up, validated completely before any
+//! port is bound. `raw` is the file as written, `schema` knows every key,
+//! `validate` turns the raw file into the typed [`Config`] below or into the
+//! full list of problems, each with its key and line.
+
+mod raw;
+mod schema;
+mod validate;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::Uri;
+use ipnet::IpNet;
+
+pub use validate::parse_duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub tls: TlsConfig,
+    pub upstream: UpstreamConfig,
+    pub routes: Vec<RouteRule>,
+    pub brand: Brand,
+    pub otp: OtpConfig,
+    pub phone: PhoneConfig,
+    pub session: SessionConfig,
+    pub sms: crate::sms::SmsConfig,
+    pub store: StoreConfig,
+    pub admin: AdminConfig,
+    pub limits: LimitsConfig,
+    pub log: LogConfig,
+    /// Non-fatal advice `check-config` prints (e.g. missing DLT fields).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub redirect_http: Option<SocketAddr>,
+    pub public_host: Option<String>,
+    pub trusted_proxies: Vec<IpNet>,
+    pub max_connections: usize,
+    pub handshake_timeout: Duration,
+    pub header_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// `http` or `https` origin; its path, if any, is ignored.
+    pub url: Uri,
+    pub connect_timeout: Duration,
+    pub response_timeout: Duration,
+    pub preserve_host: bool,
+    /// Extra CA (PEM) trusted for an `https` upstream with a private CA.
+    pub ca_file: Option<PathBuf>,
+    pub pool_idle_timeout: Duration,
+    pub pool_max_idle: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Require {
+    None,
+    Otp,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteRule {
+    /// Normalized and lower-cased, as the request path is before matching.
+    pub path: String,
+    pub require: Require,
+    pub max_age: Duration,
+    /// Upper-cased; empty means every method.
+    pub methods: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Brand {
+    pub name: String,
+    pub color: String,
+    pub logo_url: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OtpConfig {
+    pub length: u32,
+    pub ttl: Duration,
+    pub max_attempts: u32,
+    pub resend_after: Duration,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PhoneConfig {
+    pub default_region: phonenumber::country::Id,
+    pub allowed_regions: Vec<phonenumber::country::Id>,
+    pub lookup_url: Option<Uri>,
+    /// E.164 prefixes (with '+') that never get an SMS.
+    pub blocked_prefixes: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct SessionConfig {
+    /// First seals new cookies; all open them.
+    pub secrets: Vec<Secret>,
+    pub ttl: Duration,
+    pub cookie_name: String,
+}
+
+impl fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("secrets", &format_args!("[{} hidden]", self.secrets.len()))
+            .field("ttl", &self.ttl)
+            .field("cookie_name", &self.cookie_name)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    Memory,
+    Redis { url: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    pub listen: Option<SocketAddr>,
+}
+
+/// At most `max` events per key per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub max: u64,
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    pub send_per_phone: Limit,
+    pub send_per_ip: Limit,
+    pub send_per_prefix: Limit,
+    pub send_per_country: Limit,
+    pub sms_per_hour: Limit,
+    pub sms_per_day: Limit,
+    pub verify_fail_per_phone: Limit,
+    pub verify_per_ip: Limit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+    pub audit_file: Option<PathBuf>,
+}
+
+/// A secret value. Deliberately neither `Debug` nor `Display`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Secret(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(hidden)")
+    }
+}
+
+/// One problem with the configuration, with the key it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}: {}", self.key, self.message),
+            None => write!(f, "{}: {}", self.key, self.message),
+        }
+    }
+}
+
+/// Every problem found, in file order.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub source_name: String,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        writeln!(
+            f,
+            "{}: {n} problem{}",
+            self.source_name,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            source_name: path.display().to_string(),
+            problems: vec![Problem {
+                key: "(file)".into(),
+                line: None,
+                message: format!("cannot read {}: {e}", path.display()),
+            }],
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Validates configuration text. Relative paths are relative to the
+    /// working directory, as in the documented example.
+    pub fn parse(text: &str, source_name: &str) -> Result<Config, ConfigError> {
+        validate::validate(text).map_err(|problems| ConfigError {
+            source_name: source_name.to_string(),
+            problems,
+        })
+    }
+}

@@ -1,0 +1,146 @@
+//! The configuration file exactly as written: every field optional, every
+//! value in the type TOML gives it. Meaning (defaults, ranges, cross-checks)
+//! is given in `validate.rs`; unknown keys are found in `schema.rs`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub tls: RawTls,
+    #[serde(default)]
+    pub upstream: RawUpstream,
+    #[serde(default)]
+    pub route: Vec<RawRoute>,
+    #[serde(default)]
+    pub brand: RawBrand,
+    #[serde(default)]
+    pub otp: RawOtp,
+    #[serde(default)]
+    pub phone: RawPhone,
+    #[serde(default)]
+    pub session: RawSession,
+    #[serde(default)]
+    pub sms: toml::Table,
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub admin: RawAdmin,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub redirect_http: Option<String>,
+    pub public_host: Option<String>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub max_connections: Option<i64>,
+    pub handshake_timeout: Option<String>,
+    pub header_timeout: Option<String>,
+    pub max_header_bytes: Option<i64>,
+    pub shutdown_grace: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTls {
+    pub cert: Option<String>,
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawUpstream {
+    pub url: Option<String>,
+    pub connect_timeout: Option<String>,
+    pub response_timeout: Option<String>,
+    pub preserve_host: Option<bool>,
+    pub ca_file: Option<String>,
+    pub pool_idle_timeout: Option<String>,
+    pub pool_max_idle: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawRoute {
+    pub path: Option<String>,
+    pub require: Option<String>,
+    pub max_age: Option<String>,
+    pub methods: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawBrand {
+    pub name: Option<String>,
+    pub color: Option<String>,
+    pub logo_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawOtp {
+    pub length: Option<i64>,
+    pub ttl: Option<String>,
+    pub max_attempts: Option<i64>,
+    pub resend_after: Option<String>,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawPhone {
+    pub default_region: Option<String>,
+    pub allowed_regions: Option<Vec<String>>,
+    pub lookup_url: Option<String>,
+    pub blocked_prefixes: Option<Vec<String>>,
+}
+
+/// `secret` is a string or a list of strings (rotation).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSession {
+    pub secret: Option<OneOrMany>,
+    pub secret_file: Option<String>,
+    pub ttl: Option<String>,
+    pub cookie_name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawStore {
+    pub backend: Option<String>,
+    pub redis_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawAdmin {
+    pub listen: Option<String>,
+}
+
+/// One `window`-long counter: at most `max` events per key per window.
+#[derive(Debug, Deserialize, Clone)]
+pub struct RawLimit {
+    pub max: Option<i64>,
+    pub window: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawLimits {
+    #[serde(flatten)]
+    pub by_name: BTreeMap<String, RawLimit>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawLog {
+    pub format: Option<String>,
+    pub level: Option<String>,
+    pub audit_file: Option<String>,
+}

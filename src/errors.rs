@@ -1,0 +1,109 @@
+//! The one place where a failure becomes an HTTP answer.
+
+use std::time::Duration;
+
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use http::{Response, StatusCode};
+
+use crate::body::Body;
+use crate::normalize::PathError;
+
+/// Why otpgate answered itself instead of forwarding.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("bad request path: {0}")]
+    BadPath(#[from] PathError),
+    #[error("request target names another host")]
+    ForeignAuthority,
+    #[error("unsupported request target")]
+    BadTarget,
+    #[error("a verified phone is required")]
+    OtpRequired { login_url: String },
+    #[error("too many requests ({limit})")]
+    RateLimited { limit: &'static str, retry_after: Duration },
+    #[error("form expired or forged (CSRF check failed)")]
+    Csrf,
+    #[error("request body too large or malformed")]
+    BadBody,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("upstream unreachable")]
+    UpstreamConnect,
+    #[error("upstream timed out")]
+    UpstreamTimeout,
+    #[error("upstream failed")]
+    UpstreamProtocol,
+    #[error("internal error")]
+    Internal,
+}
+
+impl GatewayError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            GatewayError::BadPath(_) | GatewayError::ForeignAuthority | GatewayError::BadTarget | GatewayError::BadBody => StatusCode::BAD_REQUEST,
+            GatewayError::OtpRequired { .. } => StatusCode::UNAUTHORIZED,
+            GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::Csrf => StatusCode::FORBIDDEN,
+            GatewayError::NotFound => StatusCode::NOT_FOUND,
+            GatewayError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            GatewayError::UpstreamConnect | GatewayError::UpstreamProtocol => StatusCode::BAD_GATEWAY,
+            GatewayError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            GatewayError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Stable machine-readable code for JSON answers (docs/api.md).
+    pub fn code(&self) -> &'static str {
+        match self {
+            GatewayError::BadPath(_) => "bad_path",
+            GatewayError::ForeignAuthority | GatewayError::BadTarget => "bad_target",
+            GatewayError::OtpRequired { .. } => "otp_required",
+            GatewayError::RateLimited { .. } => "rate_limited",
+            GatewayError::Csrf => "csrf",
+            GatewayError::BadBody => "bad_request",
+            GatewayError::NotFound => "not_found",
+            GatewayError::MethodNotAllowed => "method_not_allowed",
+            GatewayError::UpstreamConnect | GatewayError::UpstreamProtocol => "bad_gateway",
+            GatewayError::UpstreamTimeout => "gateway_timeout",
+            GatewayError::Internal => "internal",
+        }
+    }
+
+    /// A small JSON or HTML answer, by what the client accepts.
+    pub fn into_response(self, json: bool) -> Response<Body> {
+        if let (GatewayError::OtpRequired { login_url }, false) = (&self, json) {
+            // A browser navigation: straight to the login page.
+            return Response::builder()
+                .status(StatusCode::FOUND)
+                .header(LOCATION, HeaderValue::from_str(login_url).unwrap_or(HeaderValue::from_static("/.otpgate/login")))
+                .header(CACHE_CONTROL, HeaderValue::from_static("no-store"))
+                .body(Body::empty())
+                .expect("static parts are valid");
+        }
+        let status = self.status();
+        let mut builder = Response::builder()
+            .status(status)
+            .header(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let GatewayError::RateLimited { retry_after, .. } = &self {
+            builder = builder.header(RETRY_AFTER, retry_after.as_secs().max(1));
+        }
+        let body = if json {
+            builder = builder.header(CONTENT_TYPE, "application/json");
+            let mut v = serde_json::json!({ "error": self.code(), "message": self.to_string() });
+            match &self {
+                GatewayError::OtpRequired { login_url } => v["login_url"] = login_url.as_str().into(),
+                GatewayError::RateLimited { retry_after, .. } => v["retry_after"] = retry_after.as_secs().max(1).into(),
+                _ => {}
+            }
+            v.to_string()
+        } else {
+            builder = builder
+                .header(CONTENT_TYPE, "text/html; charset=utf-8")
+                .header("content-security-policy", crate::pages::ERROR_CSP.clone());
+            crate::pages::error_page(status, &self.to_string())
+        };
+        builder.body(Body::full(body)).expect("static parts are valid")
+    }
+}

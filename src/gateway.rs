@@ -1,0 +1,293 @@
+//! The request path. Every request goes through [`Gateway::handle`], whose
+//! phases read top-down:
+//!
+//! 1. **target**: parse and normalize the path once; refuse what cannot be
+//!    normalized safely (400). Everything below sees only this view.
+//! 2. **own**: `/.otpgate/*` is answered here (flow.rs), never forwarded.
+//! 3. **decide**: the longest matching `[[route]]`; for `require = "otp"`
+//!    a fresh-enough session or a 302/401 to the login page.
+//! 4. **forward**: rewrite headers at the trust boundary and stream the
+//!    request to the storefront, and its answer back (upstream.rs).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::header::{HeaderValue, ACCEPT, HOST, UPGRADE};
+use http::uri::PathAndQuery;
+use http::{Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+
+use crate::body::{AccessLog, Body};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::errors::GatewayError;
+use crate::headers;
+use crate::metrics::{Metrics, RouteKind};
+use crate::normalize::{normalize_path, NormalizedPath};
+use crate::pages::Pages;
+use crate::policy::{self, Policy};
+use crate::session::{CookieSealer, Session};
+use crate::sms::Delivery;
+use crate::store::Store;
+use crate::upstream::{restore_upgrade, Upstream};
+
+/// Facts about one client connection, shared by its requests.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    /// The peer is in `server.trusted_proxies`.
+    pub peer_trusted: bool,
+}
+
+/// Everything a request may need, built once at start-up.
+pub struct Gateway {
+    pub cfg: Config,
+    policy: Policy,
+    upstream: Upstream,
+    pub cookies: CookieSealer,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub sms: Arc<Delivery>,
+    pub metrics: Arc<Metrics>,
+    pub pages: Pages,
+    pub otp_key: [u8; 32],
+    pub csrf_key: [u8; 32],
+}
+
+/// What the access line and metrics learn while routing.
+struct Facts {
+    kind: RouteKind,
+    path: String,
+    upstream: Option<Duration>,
+}
+
+pub struct Parts {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub sms: Arc<Delivery>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Gateway {
+    pub fn new(cfg: Config, parts: Parts) -> Result<Self, crate::upstream::UpstreamSetupError> {
+        let secret = cfg.session.secrets[0].expose().as_bytes().to_vec();
+        Ok(Gateway {
+            policy: Policy::new(cfg.routes.clone()),
+            upstream: Upstream::new(&cfg.upstream)?,
+            cookies: CookieSealer::new(&cfg.session),
+            pages: Pages::new(&cfg.brand),
+            otp_key: crate::otp::derive_key(&secret, "otp-hash"),
+            csrf_key: crate::otp::derive_key(&secret, "csrf"),
+            store: parts.store,
+            clock: parts.clock,
+            sms: parts.sms,
+            metrics: parts.metrics,
+            cfg,
+        })
+    }
+
+    pub fn is_trusted(&self, ip: std::net::IpAddr) -> bool {
+        self.cfg.server.trusted_proxies.iter().any(|n| n.contains(&ip))
+    }
+
+    /// The shopper's address for limits and the audit trail.
+    pub fn client_ip(&self, headers: &http::HeaderMap, conn: ConnInfo) -> std::net::IpAddr {
+        headers::client_ip(headers, conn.peer.ip(), |ip| self.is_trusted(ip))
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub async fn handle(self: Arc<Self>, req: Request<Incoming>, conn: ConnInfo) -> Response<Body> {
+        let started = Instant::now();
+        let request_id = request_id(&req);
+        let method = req.method().clone();
+        let json = wants_json(&req);
+        let navigation = is_navigation(&req);
+        let mut facts = Facts { kind: RouteKind::Refused, path: String::new(), upstream: None };
+        let mut resp = match self.route(req, conn, &request_id, &mut facts).await {
+            Ok(resp) => resp,
+            Err(e @ GatewayError::OtpRequired { .. }) => e.into_response(!navigation),
+            Err(e) => {
+                tracing::debug!(error = %e, "answered by otpgate");
+                e.into_response(json)
+            }
+        };
+        let status = resp.status();
+        self.metrics.request(facts.kind, status.as_u16());
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            resp.headers_mut().entry(&headers::X_REQUEST_ID).or_insert(v);
+        }
+        if !tracing::enabled!(target: "otpgate::access", tracing::Level::INFO) {
+            return resp;
+        }
+        let log = AccessLog {
+            request_id,
+            method,
+            path: facts.path,
+            status: status.as_u16(),
+            started,
+            upstream: facts.upstream,
+            bytes: 0,
+            complete: false,
+            aborted: false,
+        };
+        let (parts, body) = resp.into_parts();
+        Response::from_parts(parts, body.with_log(log))
+    }
+
+    async fn route(&self, req: Request<Incoming>, conn: ConnInfo, request_id: &str, facts: &mut Facts) -> Result<Response<Body>, GatewayError> {
+        // 1. target
+        let path = self.target(&req)?;
+        facts.path.push_str(path.forward());
+        // 2. own
+        if policy::is_own(path.match_key()) {
+            facts.kind = RouteKind::Own;
+            return crate::flow::handle(self, req, conn, &path).await;
+        }
+        // 3. decide
+        let session = self.session_of(req.headers()).await;
+        match self.policy.rule_for(req.method(), path.match_key()) {
+            Some(rule) => {
+                let now = self.clock.now_secs();
+                let fresh = session.as_ref().is_some_and(|s| now.saturating_sub(s.verified_at) <= rule.max_age.as_secs());
+                if !fresh {
+                    facts.kind = RouteKind::Challenged;
+                    return Err(GatewayError::OtpRequired { login_url: login_url(&path, req.uri().query()) });
+                }
+                facts.kind = RouteKind::Protected;
+            }
+            None => facts.kind = RouteKind::Pass,
+        }
+        // 4. forward
+        let (resp, took) = self.forward(req, conn, request_id, &path, session.as_ref()).await?;
+        facts.upstream = Some(took);
+        self.metrics.upstream_seconds.observe(took.as_secs_f64());
+        Ok(resp)
+    }
+
+    /// The normalized path of the request target (phase 1).
+    fn target<B>(&self, req: &Request<B>) -> Result<NormalizedPath, GatewayError> {
+        let uri = req.uri();
+        if req.version() <= Version::HTTP_11 {
+            if let Some(authority) = uri.authority() {
+                // Absolute-form (RFC 9112 §3.2.2): only for this site.
+                let host_header = req.headers().get(HOST).and_then(|h| h.to_str().ok());
+                let same_as_host = host_header.is_some_and(|h| h.eq_ignore_ascii_case(authority.as_str()));
+                let ours = self.cfg.server.public_host.as_deref().is_none_or(|p| authority.host().trim_end_matches('.').eq_ignore_ascii_case(p));
+                if !same_as_host || !ours {
+                    return Err(GatewayError::ForeignAuthority);
+                }
+            } else if req.version() == Version::HTTP_11 && !req.headers().contains_key(HOST) {
+                return Err(GatewayError::BadTarget);
+            }
+        }
+        if uri.path() == "*" {
+            return Err(GatewayError::BadTarget);
+        }
+        Ok(normalize_path(uri.path())?)
+    }
+
+    /// A valid, unrevoked session from the request's cookie, if any.
+    pub async fn session_of(&self, headers: &http::HeaderMap) -> Option<Session> {
+        let sealed = headers::cookie(headers, &self.cookies.session_name)?;
+        let s = self.cookies.open_session(sealed, self.clock.now_secs())?;
+        match self.store.is_revoked(&s.id, self.clock.now_ms()).await {
+            Ok(false) => Some(s),
+            Ok(true) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "session check failed; treating as no session");
+                None
+            }
+        }
+    }
+
+    /// Phase 4: headers rewritten at the trust boundary, then streamed.
+    async fn forward(
+        &self,
+        req: Request<Incoming>,
+        conn: ConnInfo,
+        request_id: &str,
+        path: &NormalizedPath,
+        session: Option<&Session>,
+    ) -> Result<(Response<Body>, Duration), GatewayError> {
+        let (mut parts, body) = req.into_parts();
+        let upgrade = headers::wants_upgrade(&parts.headers).then(|| parts.headers.get(UPGRADE).cloned()).flatten();
+        let host = parts
+            .headers
+            .get(HOST)
+            .cloned()
+            .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
+        let h = &mut parts.headers;
+        headers::remove_hop_by_hop(h);
+        headers::strip_spoofable(h, conn.peer_trusted);
+        headers::strip_cookies(h, &[&self.cookies.session_name, &self.cookies.pending_name, &self.cookies.csrf_name]);
+        let rid = HeaderValue::from_str(request_id).expect("request ids are tokens");
+        headers::set_forwarded(h, conn.peer.ip(), conn.peer_trusted, host.clone(), rid);
+        match (&host, self.cfg.upstream.preserve_host) {
+            (Some(host), true) => h.insert(HOST, host.clone()),
+            _ => h.insert(HOST, HeaderValue::from_str(self.upstream.authority().as_str()).expect("valid authority")),
+        };
+        if let Some(s) = session {
+            if let Ok(v) = HeaderValue::from_str(&s.phone) {
+                h.insert(headers::X_OTPGATE_PHONE.clone(), v);
+            }
+            h.insert(headers::X_OTPGATE_VERIFIED_AT.clone(), HeaderValue::from(s.verified_at));
+        }
+        if let Some(u) = upgrade.clone() {
+            restore_upgrade(h, u);
+        }
+        let pq = match parts.uri.query() {
+            Some(q) => PathAndQuery::try_from(format!("{}?{q}", path.forward())),
+            None => PathAndQuery::try_from(path.forward()),
+        }
+        .map_err(|_| GatewayError::BadTarget)?;
+        let (resp, took) = self.upstream.send(Request::from_parts(parts, body), pq, upgrade.is_some()).await?;
+        let (mut parts, body) = resp.into_parts();
+        if parts.status != StatusCode::SWITCHING_PROTOCOLS {
+            headers::remove_hop_by_hop(&mut parts.headers);
+        }
+        Ok((Response::from_parts(parts, Body::upstream(body)), took))
+    }
+}
+
+/// `/.otpgate/login?rd=…` for the path that was decided on.
+fn login_url(path: &NormalizedPath, query: Option<&str>) -> String {
+    let rd = match query {
+        Some(q) => format!("{}?{q}", path.forward()),
+        None => path.forward().to_string(),
+    };
+    let enc: String = form_urlencoded::byte_serialize(rd.as_bytes()).collect();
+    format!("/.otpgate/login?rd={enc}")
+}
+
+fn request_id<B>(req: &Request<B>) -> String {
+    match req.headers().get(&headers::X_REQUEST_ID) {
+        Some(v) if headers::sane_request_id(v) => v.to_str().unwrap_or_default().to_string(),
+        _ => format!("{:032x}", rand::random::<u128>()),
+    }
+}
+
+fn header_has(req: &Request<impl Sized>, name: impl http::header::AsHeaderName, needle: &str) -> bool {
+    req.headers().get(name).and_then(|v| v.to_str().ok()).is_some_and(|v| v.to_ascii_lowercase().contains(needle))
+}
+
+/// A top-level browser navigation (gets a 302 to the login page).
+pub fn is_navigation<B>(req: &Request<B>) -> bool {
+    let safe = matches!(*req.method(), http::Method::GET | http::Method::HEAD);
+    let fetch_mode = req.headers().get("sec-fetch-mode").and_then(|v| v.to_str().ok());
+    let xhr = req.headers().contains_key("x-requested-with");
+    safe && !xhr
+        && match fetch_mode {
+            Some(mode) => mode.eq_ignore_ascii_case("navigate"),
+            None => header_has(req, ACCEPT, "text/html"),
+        }
+}
+
+/// Whether error answers should be JSON rather than a page.
+pub fn wants_json<B>(req: &Request<B>) -> bool {
+    req.headers().contains_key("x-requested-with")
+        || (header_has(req, ACCEPT, "json") && !header_has(req, ACCEPT, "text/html"))
+}

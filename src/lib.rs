@@ -1,0 +1,42 @@
+//! otpgate: a TLS reverse proxy that asks shoppers for an SMS one-time code
+//! before protected routes of an unchanged storefront.
+//!
+//! # Request path
+//!
+//! ```text
+//! accept (server.rs) -> TLS (tls.rs) -> hyper service (gateway.rs)
+//!   Gateway::handle: target (normalize.rs) -> own? -> decide (policy.rs, session.rs)
+//!      -> own endpoint /.otpgate/* (flow.rs, flow/forms.rs, api.rs, forward_auth.rs; pages.rs)
+//!      -> or forward (headers.rs, upstream.rs), body streamed (body.rs)
+//! ```
+//!
+//! Failures become answers in one place (errors.rs). Shared state goes
+//! through one trait (store.rs). Configuration is validated completely
+//! before any port is bound (config.rs).
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod api;
+pub mod audit;
+pub mod body;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod errors;
+pub mod flow;
+pub mod forward_auth;
+pub mod gateway;
+pub mod headers;
+pub mod metrics;
+pub mod normalize;
+pub mod otp;
+pub mod pages;
+pub mod phone;
+pub mod policy;
+pub mod server;
+pub mod session;
+pub mod sms;
+pub mod store;
+pub mod tls;
+pub mod upstream;

@@ -1,0 +1,144 @@
+//! Prometheus metrics, served on the admin listener only.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// What kind of request, for `otpgate_requests_total{kind}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteKind {
+    /// Forwarded, no rule required a session.
+    Pass,
+    /// Forwarded with a valid session.
+    Protected,
+    /// Stopped: no or stale session.
+    Challenged,
+    /// otpgate's own endpoint.
+    Own,
+    /// Refused before deciding (bad path, bad target).
+    Refused,
+}
+
+const KINDS: [&str; 5] = ["pass", "protected", "challenged", "own", "refused"];
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    kind: &'static str,
+    class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderCountry {
+    pub provider: String,
+    pub country: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabel {
+    pub limit: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CountryLabel {
+    pub country: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
+}
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    /// Pre-resolved so the hot path touches one atomic, no map or lock.
+    requests: [[Counter; 5]; 5],
+    pub upstream_seconds: Histogram,
+    pub open_connections: Gauge,
+    pub tls_handshake_failures: Counter,
+    pub connections_refused: Counter,
+    pub otp_sent: Family<ProviderCountry, Counter>,
+    pub otp_verified: Family<CountryLabel, Counter>,
+    pub otp_failed: Family<ReasonLabel, Counter>,
+    pub rate_limited: Family<LimitLabel, Counter>,
+    pub sessions_issued: Counter,
+    pub prefix_blocked: Gauge,
+    pub conversion: Family<CountryLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests_family = Family::<RequestLabels, Counter>::default();
+        let requests = std::array::from_fn(|k| {
+            std::array::from_fn(|c| {
+                requests_family
+                    .get_or_create(&RequestLabels { kind: KINDS[k], class: CLASSES[c] })
+                    .clone()
+            })
+        });
+        registry.register("otpgate_requests", "Requests by route kind and status class", requests_family);
+        let upstream_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
+        registry.register("otpgate_upstream_duration_seconds", "Time to the upstream's response head", upstream_seconds.clone());
+        let m = Metrics {
+            requests,
+            upstream_seconds,
+            open_connections: Gauge::default(),
+            tls_handshake_failures: Counter::default(),
+            connections_refused: Counter::default(),
+            otp_sent: Family::default(),
+            otp_verified: Family::default(),
+            otp_failed: Family::default(),
+            rate_limited: Family::default(),
+            sessions_issued: Counter::default(),
+            prefix_blocked: Gauge::default(),
+            conversion: Family::default(),
+            registry: Mutex::new(Registry::default()),
+        };
+        registry.register("otpgate_open_connections", "Open client connections", m.open_connections.clone());
+        registry.register("otpgate_tls_handshake_failures", "TLS handshakes that failed or timed out", m.tls_handshake_failures.clone());
+        registry.register("otpgate_connections_refused", "Connections refused over server.max_connections", m.connections_refused.clone());
+        registry.register("otpgate_otp_sent", "Codes sent by SMS", m.otp_sent.clone());
+        registry.register("otpgate_otp_verified", "Codes verified", m.otp_verified.clone());
+        registry.register("otpgate_otp_failed", "Failed verifications by reason", m.otp_failed.clone());
+        registry.register("otpgate_rate_limited", "Requests refused by a limit", m.rate_limited.clone());
+        registry.register("otpgate_sessions_issued", "Session cookies issued", m.sessions_issued.clone());
+        registry.register("otpgate_prefix_blocked", "Number prefixes blocked by the pumping detector", m.prefix_blocked.clone());
+        registry.register("otpgate_conversion_ratio", "Verified / sent per country over the detector window", m.conversion.clone());
+        *m.registry.lock().expect("fresh mutex") = registry;
+        m
+    }
+
+    pub fn request(&self, kind: RouteKind, status: u16) {
+        let class = ((status / 100) as usize).clamp(1, 5) - 1;
+        self.requests[kind as usize][class].inc();
+    }
+
+    /// Lets other parts (SMS providers) add their own metrics.
+    pub fn register(&self, f: impl FnOnce(&mut Registry)) {
+        f(&mut self.registry.lock().expect("metrics registry lock"));
+    }
+
+    pub fn rate_limited(&self, limit: &str) {
+        self.rate_limited.get_or_create(&LimitLabel { limit: limit.to_string() }).inc();
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().expect("metrics registry lock");
+        encode(&mut out, &registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

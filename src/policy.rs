@@ -1,0 +1,95 @@
+//! Which rule covers a request: the longest matching prefix of the
+//! normalized, lower-cased path, like an nginx `location`.
+
+use http::Method;
+
+use crate::config::{Require, RouteRule};
+
+/// otpgate's own pages live under this prefix and are never forwarded.
+pub const OWN_PREFIX: &str = "/.otpgate";
+
+pub fn is_own(match_key: &str) -> bool {
+    match_key
+        .strip_prefix(OWN_PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+pub struct Policy {
+    /// Longest path first, so the first match is the longest.
+    rules: Vec<RouteRule>,
+}
+
+impl Policy {
+    pub fn new(mut rules: Vec<RouteRule>) -> Self {
+        rules.sort_by(|a, b| b.path.len().cmp(&a.path.len()));
+        Policy { rules }
+    }
+
+    /// The rule for this request, or `None` (pass through).
+    pub fn rule_for(&self, method: &Method, match_key: &str) -> Option<&RouteRule> {
+        self.rules
+            .iter()
+            .find(|r| match_key.starts_with(r.path.as_str()) && method_matches(&r.methods, method))
+            .filter(|r| r.require == Require::Otp)
+    }
+
+    /// The shortest `max_age` of any protected rule: what an unknown target
+    /// must satisfy in forward-auth (fail closed).
+    pub fn strictest_max_age(&self) -> Option<std::time::Duration> {
+        self.rules
+            .iter()
+            .filter(|r| r.require == Require::Otp)
+            .map(|r| r.max_age)
+            .min()
+    }
+}
+
+/// Methods compare case-insensitively (some frameworks accept `post`), and
+/// `GET` covers `HEAD`: a rule must not be dodged by respelling the method.
+fn method_matches(methods: &[String], method: &Method) -> bool {
+    if methods.is_empty() {
+        return true;
+    }
+    let m = method.as_str();
+    methods
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(m) || (r == "GET" && m.eq_ignore_ascii_case("HEAD")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn rule(path: &str, require: Require, methods: &[&str]) -> RouteRule {
+        RouteRule {
+            path: path.into(),
+            require,
+            max_age: Duration::from_secs(900),
+            methods: methods.iter().map(|m| m.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn longest_prefix_wins_and_methods_filter() {
+        let p = Policy::new(vec![
+            rule("/checkout", Require::Otp, &[]),
+            rule("/checkout/assets", Require::None, &[]),
+            rule("/cart", Require::Otp, &["POST"]),
+        ]);
+        assert!(p.rule_for(&Method::GET, "/checkout").is_some());
+        assert!(p.rule_for(&Method::GET, "/checkout-success").is_some());
+        assert!(p.rule_for(&Method::GET, "/checkout/assets/a.css").is_none());
+        assert!(p.rule_for(&Method::GET, "/cart").is_none());
+        assert!(p.rule_for(&Method::POST, "/cart").is_some());
+        let lower = Method::from_bytes(b"post").unwrap();
+        assert!(p.rule_for(&lower, "/cart").is_some());
+    }
+
+    #[test]
+    fn own_prefix() {
+        assert!(is_own("/.otpgate/login"));
+        assert!(is_own("/.otpgate"));
+        assert!(!is_own("/.otpgatex"));
+    }
+}

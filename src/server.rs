@@ -1,0 +1,218 @@
+//! Listeners: the public TLS port (HTTP/1.1 and HTTP/2 by ALPN), the
+//! optional plain-HTTP redirect, and the admin port. Each connection is
+//! bounded: a connection limit, a TLS handshake timeout, a header read
+//! timeout and size limit; shutdown lets in-flight requests finish within
+//! `server.shutdown_grace`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::gateway::{ConnInfo, Gateway, Parts};
+use crate::metrics::Metrics;
+use crate::store::{MemoryStore, Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("tls: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("{0}")]
+    Upstream(#[from] crate::upstream::UpstreamSetupError),
+    #[error("cannot listen on {addr} ({key}): {source}")]
+    Bind { key: &'static str, addr: SocketAddr, source: std::io::Error },
+}
+
+/// A gateway that is serving; dropped or shut down, it stops.
+pub struct RunningGateway {
+    pub addr: SocketAddr,
+    pub admin_addr: Option<SocketAddr>,
+    pub redirect_addr: Option<SocketAddr>,
+    pub gateway: Arc<Gateway>,
+    shutdown: watch::Sender<bool>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl RunningGateway {
+    /// Stops accepting, lets in-flight requests finish (up to the grace
+    /// period) and returns when every connection is closed.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.done.await;
+    }
+
+    /// Signals shutdown without waiting.
+    pub fn begin_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    pub async fn wait(self) {
+        let _ = self.done.await;
+    }
+}
+
+async fn bind(key: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { key, addr, source })
+}
+
+/// Builds everything from a validated config, binds the listeners and
+/// starts serving. The clock is injectable for tests.
+pub async fn start(cfg: Config, clock: Option<Arc<dyn Clock>>) -> Result<RunningGateway, StartError> {
+    let tls = crate::tls::server_config(&cfg.tls.cert, &cfg.tls.key)?;
+    let clock: Arc<dyn Clock> = clock.unwrap_or_else(|| Arc::new(SystemClock));
+    let metrics = Arc::new(Metrics::new());
+    let memory = MemoryStore::new();
+    crate::store::spawn_sweeper(memory.clone(), clock.clone());
+    let store: Arc<dyn Store> = memory;
+    let sms_metrics = Arc::new(crate::sms::SmsMetrics::new());
+    metrics.register(|r| sms_metrics.register(r));
+    let sms = Arc::new(crate::sms::build_with_metrics(&cfg.sms, sms_metrics));
+    let public = bind("server.listen", cfg.server.listen).await?;
+    let redirect = match cfg.server.redirect_http {
+        Some(a) => Some(bind("server.redirect_http", a).await?),
+        None => None,
+    };
+    let admin = match cfg.admin.listen {
+        Some(a) => Some(bind("admin.listen", a).await?),
+        None => None,
+    };
+    let gw = Arc::new(Gateway::new(cfg, Parts { store, clock, sms, metrics })?);
+    let addr = public.local_addr().expect("bound socket has an address");
+    let (tx, rx) = watch::channel(false);
+    let redirect_addr = redirect.as_ref().and_then(|l| l.local_addr().ok());
+    if let Some(l) = redirect {
+        tokio::spawn(crate::admin::serve_redirect(l, gw.clone(), addr.port(), rx.clone()));
+    }
+    let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
+    if let Some(l) = admin {
+        tokio::spawn(crate::admin::serve_admin(l, gw.clone(), rx.clone()));
+    }
+    let done = tokio::spawn(accept_loop(public, gw.clone(), TlsAcceptor::from(tls), rx));
+    tracing::info!(%addr, admin = ?admin_addr, "otpgate listening");
+    Ok(RunningGateway { addr, admin_addr, redirect_addr, gateway: gw, shutdown: tx, done })
+}
+
+fn connection_builder(cfg: &Config) -> auto::Builder<TokioExecutor> {
+    let mut b = auto::Builder::new(TokioExecutor::new());
+    b.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(cfg.server.header_timeout)
+        .max_buf_size(cfg.server.max_header_bytes);
+    b.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(cfg.server.max_header_bytes as u32)
+        .max_concurrent_streams(256)
+        .keep_alive_interval(Some(std::time::Duration::from_secs(30)));
+    b
+}
+
+async fn accept_loop(listener: TcpListener, gw: Arc<Gateway>, acceptor: TlsAcceptor, mut shutdown: watch::Receiver<bool>) {
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(gw.cfg.server.max_connections));
+    let builder = Arc::new(connection_builder(&gw.cfg));
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (tcp, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    gw.metrics.connections_refused.inc();
+                    continue;
+                };
+                let conn = Connection { gw: gw.clone(), acceptor: acceptor.clone(), builder: builder.clone(), watcher: graceful.watcher() };
+                tokio::spawn(async move {
+                    conn.serve(tcp, peer).await;
+                    drop(slot);
+                });
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    let grace = gw.cfg.server.shutdown_grace;
+    tracing::info!(?grace, "shutting down: finishing in-flight requests");
+    tokio::select! {
+        _ = graceful.shutdown() => tracing::info!("all connections closed"),
+        _ = tokio::time::sleep(grace) => tracing::warn!("grace period over; dropping remaining connections"),
+    }
+}
+
+struct Connection {
+    gw: Arc<Gateway>,
+    acceptor: TlsAcceptor,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    watcher: Watcher,
+}
+
+/// Keeps `otpgate_open_connections` right however the task ends.
+struct OpenGuard(Arc<Gateway>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.metrics.open_connections.dec();
+    }
+}
+
+impl Connection {
+    async fn serve(self, tcp: TcpStream, peer: SocketAddr) {
+        let _ = tcp.set_nodelay(true);
+        self.gw.metrics.open_connections.inc();
+        let _open = OpenGuard(self.gw.clone());
+        let tls = match tokio::time::timeout(self.gw.cfg.server.handshake_timeout, self.acceptor.accept(tcp)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                self.gw.metrics.tls_handshake_failures.inc();
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                self.gw.metrics.tls_handshake_failures.inc();
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        };
+        let info = ConnInfo { peer, peer_trusted: self.gw.is_trusted(peer.ip()) };
+        let gw = self.gw.clone();
+        let svc = service_fn(move |req| {
+            let gw = gw.clone();
+            async move { Ok::<_, Infallible>(gw.handle(req, info).await) }
+        });
+        let conn = self.builder.serve_connection_with_upgrades(TokioIo::new(tls), svc).into_owned();
+        if let Err(e) = self.watcher.watch(conn).await {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+    }
+}
+
+/// Runs until SIGINT or SIGTERM.
+pub fn shutdown_signal() -> impl Future<Output = ()> {
+    async {
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,372 @@
+//! `[sms]` configuration: raw serde tables, validated [`SmsConfig`], and the
+//! India DLT [`warnings`] that `check-config` prints.
+//!
+//! Each provider module owns its raw table and its validation (`twilio.rs`
+//! has `RawTwilio` → `TwilioConfig`); this file holds the `[sms]` table, the
+//! shared checks, and the chain `provider` + `fallback`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::sms::delivery::RetryPolicy;
+use crate::sms::file::{FileConfig, RawFile};
+use crate::sms::http::CallTimeouts;
+use crate::sms::msg91::{Msg91Config, RawMsg91};
+use crate::sms::twilio::{RawTwilio, TwilioConfig};
+use crate::sms::vonage::{RawVonage, VonageConfig};
+use crate::sms::webhook::{RawWebhook, WebhookConfig};
+
+/// Every provider name `provider` and `fallback` accept.
+pub const PROVIDERS: [&str; 6] = ["console", "file", "webhook", "twilio", "msg91", "vonage"];
+
+/// A secret value (token, key, header value). It has no `Display`, and its
+/// `Debug` prints `Secret(***)`, so a stray `{:?}` cannot leak it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value itself, for the one place that puts it on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The `[sms]` table as written. Provider tables are only checked when their
+/// provider is in the chain.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmsConfig {
+    pub provider: Option<String>,
+    pub fallback: Option<Vec<String>>,
+    /// Per provider call, connect to last byte. Default `"5s"`.
+    pub timeout: Option<String>,
+    /// TCP/TLS connect, at most `timeout`. Default `"2s"`.
+    pub connect_timeout: Option<String>,
+    /// The shopper's whole wait, all retries and fallbacks. Default `"10s"`.
+    pub budget: Option<String>,
+    /// Extra attempts on one provider after transient failures. Default 2.
+    pub max_retries: Option<u32>,
+    pub twilio: Option<RawTwilio>,
+    pub msg91: Option<RawMsg91>,
+    pub vonage: Option<RawVonage>,
+    pub webhook: Option<RawWebhook>,
+    pub file: Option<RawFile>,
+}
+
+/// A validated `[sms]` table.
+#[derive(Debug, Clone)]
+pub struct SmsConfig {
+    /// `provider` first, then `fallback` in order; never empty.
+    pub chain: Vec<ProviderConfig>,
+    pub policy: RetryPolicy,
+}
+
+#[derive(Debug, Clone)]
+pub enum ProviderConfig {
+    Console,
+    File(FileConfig),
+    Webhook(WebhookConfig),
+    Twilio(TwilioConfig),
+    Msg91(Msg91Config),
+    Vonage(VonageConfig),
+}
+
+impl ProviderConfig {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProviderConfig::Console => "console",
+            ProviderConfig::File(_) => "file",
+            ProviderConfig::Webhook(_) => "webhook",
+            ProviderConfig::Twilio(_) => "twilio",
+            ProviderConfig::Msg91(_) => "msg91",
+            ProviderConfig::Vonage(_) => "vonage",
+        }
+    }
+}
+
+/// Problems found while validating, each with its dotted key.
+#[derive(Debug, Default)]
+pub struct Problems(pub Vec<(String, String)>);
+
+impl Problems {
+    pub fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push((key.into(), message.into()));
+    }
+}
+
+/// Validates `[sms]`, reporting every problem at once (`sms.twilio.auth_token`
+/// style keys). Secrets given as `"${VAR}"` or through `*_file` are resolved
+/// here too, which is a no-op when the caller already resolved them.
+pub fn validate(raw: &RawSmsConfig) -> Result<SmsConfig, Vec<(String, String)>> {
+    let mut problems = Problems::default();
+    let policy = policy(raw, &mut problems);
+
+    let mut names: Vec<(String, &str)> = Vec::new();
+    match raw.provider.as_deref() {
+        Some(name) => names.push(("sms.provider".to_owned(), name)),
+        None => problems.push(
+            "sms.provider",
+            format!("missing; one of {}", PROVIDERS.join(", ")),
+        ),
+    }
+    for (i, name) in raw.fallback.iter().flatten().enumerate() {
+        names.push((format!("sms.fallback[{i}]"), name));
+    }
+
+    let mut chain = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for (key, name) in names {
+        if !PROVIDERS.contains(&name) {
+            let hint = did_you_mean(name, &PROVIDERS)
+                .map(|s| format!("; did you mean \"{s}\"?"))
+                .unwrap_or_default();
+            problems.push(
+                key,
+                format!(
+                    "unknown provider \"{name}\" (one of {}){hint}",
+                    PROVIDERS.join(", ")
+                ),
+            );
+            continue;
+        }
+        if seen.contains(&name) {
+            problems.push(key, format!("provider \"{name}\" is already in the chain"));
+            continue;
+        }
+        seen.push(name);
+        if let Some(provider) = provider(raw, name, &key, &mut problems) {
+            chain.push(provider);
+        }
+    }
+
+    if problems.0.is_empty() {
+        Ok(SmsConfig { chain, policy })
+    } else {
+        Err(problems.0)
+    }
+}
+
+fn provider(
+    raw: &RawSmsConfig,
+    name: &str,
+    used_at: &str,
+    problems: &mut Problems,
+) -> Option<ProviderConfig> {
+    fn table<'a, T>(
+        table: Option<&'a T>,
+        name: &str,
+        used_at: &str,
+        problems: &mut Problems,
+    ) -> Option<&'a T> {
+        if table.is_none() {
+            problems.push(
+                format!("sms.{name}"),
+                format!("{used_at} names \"{name}\" but there is no [sms.{name}] table"),
+            );
+        }
+        table
+    }
+    match name {
+        "console" => Some(ProviderConfig::Console),
+        "file" => table(raw.file.as_ref(), name, used_at, problems)
+            .and_then(|t| FileConfig::validate(t, problems))
+            .map(ProviderConfig::File),
+        "webhook" => table(raw.webhook.as_ref(), name, used_at, problems)
+            .and_then(|t| WebhookConfig::validate(t, problems))
+            .map(ProviderConfig::Webhook),
+        "twilio" => table(raw.twilio.as_ref(), name, used_at, problems)
+            .and_then(|t| TwilioConfig::validate(t, problems))
+            .map(ProviderConfig::Twilio),
+        "msg91" => table(raw.msg91.as_ref(), name, used_at, problems)
+            .and_then(|t| Msg91Config::validate(t, problems))
+            .map(ProviderConfig::Msg91),
+        "vonage" => table(raw.vonage.as_ref(), name, used_at, problems)
+            .and_then(|t| VonageConfig::validate(t, problems))
+            .map(ProviderConfig::Vonage),
+        _ => None,
+    }
+}
+
+fn policy(raw: &RawSmsConfig, problems: &mut Problems) -> RetryPolicy {
+    let defaults = RetryPolicy::default();
+    let total = duration(problems, "sms.timeout", raw.timeout.as_deref())
+        .unwrap_or(defaults.timeouts.total);
+    let mut connect = duration(
+        problems,
+        "sms.connect_timeout",
+        raw.connect_timeout.as_deref(),
+    )
+    .unwrap_or(defaults.timeouts.connect);
+    if raw.connect_timeout.is_none() {
+        connect = connect.min(total);
+    } else if connect > total {
+        problems.push("sms.connect_timeout", "must not be longer than sms.timeout");
+    }
+    let budget = duration(problems, "sms.budget", raw.budget.as_deref()).unwrap_or(defaults.budget);
+    if budget < total {
+        problems.push(
+            "sms.budget",
+            "must be at least sms.timeout, or no call could finish",
+        );
+    }
+    let max_retries = raw.max_retries.unwrap_or(defaults.max_retries);
+    if max_retries > 10 {
+        problems.push("sms.max_retries", "at most 10");
+    }
+    RetryPolicy {
+        max_retries,
+        budget,
+        timeouts: CallTimeouts { connect, total },
+        ..defaults
+    }
+}
+
+/// Parses a positive humantime duration (`"5s"`, `"1500ms"`).
+pub fn duration(problems: &mut Problems, key: &str, value: Option<&str>) -> Option<Duration> {
+    let value = value?;
+    match humantime::parse_duration(value) {
+        Ok(d) if !d.is_zero() => Some(d),
+        Ok(_) => {
+            problems.push(key, "must be a positive duration");
+            None
+        }
+        Err(_) => {
+            problems.push(key, format!("\"{value}\" is not a duration like \"5s\""));
+            None
+        }
+    }
+}
+
+/// A required plain value: present and not blank.
+pub fn required(problems: &mut Problems, key: &str, value: Option<&String>) -> Option<String> {
+    match value.map(|v| v.trim()) {
+        Some(v) if !v.is_empty() => Some(v.to_owned()),
+        Some(_) => {
+            problems.push(key, "must not be empty");
+            None
+        }
+        None => {
+            problems.push(key, "missing");
+            None
+        }
+    }
+}
+
+/// A secret from `key = "…"`, `key = "${VAR}"` or `key_file = "path"`.
+/// Returns `None` (without a problem) when neither is given; callers decide
+/// whether it was required. Messages never include the value.
+pub fn secret(
+    problems: &mut Problems,
+    key: &str,
+    value: Option<&Secret>,
+    file: Option<&String>,
+) -> Option<Secret> {
+    let raw = match (value, file) {
+        (Some(_), Some(_)) => {
+            problems.push(key, format!("give either {key} or {key}_file, not both"));
+            return None;
+        }
+        (None, None) => return None,
+        (Some(v), None) => match env_reference(v.expose()) {
+            Some(var) => match std::env::var(var) {
+                Ok(v) => v,
+                Err(_) => {
+                    problems.push(key, format!("environment variable {var} is not set"));
+                    return None;
+                }
+            },
+            None => v.expose().to_owned(),
+        },
+        (None, Some(path)) => match std::fs::read_to_string(path) {
+            Ok(v) => v.trim_end_matches(['\r', '\n']).to_owned(),
+            Err(err) => {
+                problems.push(format!("{key}_file"), format!("cannot read {path}: {err}"));
+                return None;
+            }
+        },
+    };
+    if raw.trim().is_empty() {
+        problems.push(key, "must not be empty");
+        return None;
+    }
+    Some(Secret(raw))
+}
+
+fn env_reference(value: &str) -> Option<&str> {
+    value.strip_prefix("${")?.strip_suffix('}')
+}
+
+/// An `http(s)` base URL without query or fragment, returned without a
+/// trailing `/` so paths can be appended.
+pub fn base_url(
+    problems: &mut Problems,
+    key: &str,
+    value: Option<&String>,
+    default: &str,
+) -> Option<String> {
+    let value = value.map(String::as_str).unwrap_or(default);
+    match reqwest::Url::parse(value) {
+        Ok(url)
+            if matches!(url.scheme(), "http" | "https")
+                && url.query().is_none()
+                && url.fragment().is_none()
+                && url.username().is_empty()
+                && url.password().is_none() =>
+        {
+            Some(value.trim_end_matches('/').to_owned())
+        }
+        Ok(_) => {
+            problems.push(
+                key,
+                "must be an http(s) URL without credentials, query or fragment",
+            );
+            None
+        }
+        Err(err) => {
+            problems.push(key, format!("not a URL: {err}"));
+            None
+        }
+    }
+}
+
+/// The closest known name within two edits, for "did you mean" hints.
+pub fn did_you_mean<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    let name = name.to_ascii_lowercase();
+    known
+        .iter()
+        .map(|k| (edit_distance(&name, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (here + 1)
+                .min(row[j] + 1)
+                .min(prev + usize::from(ca != *cb));
+            prev = here;
+        }
+    }
+    row[b.len()]
+}
+
+pub use crate::sms::dlt::warnings;

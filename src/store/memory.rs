@@ -1,0 +1,189 @@
+//! The in-process store: sharded maps (dashmap). Each decision happens
+//! under one shard's lock and no guard ever lives across an `.await`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+use subtle::ConstantTimeEq;
+
+use super::{Attempt, Challenge, Count, Resend, Store, StoreError};
+
+#[derive(Default)]
+pub struct MemoryStore {
+    /// Challenge id -> challenge; the entry lock serializes attempts.
+    challenges: DashMap<String, Challenge>,
+    /// Counter key -> (window start ms, count).
+    counters: DashMap<String, (u64, u64)>,
+    /// Revoked session id -> unix ms after which the cookie is dead anyway.
+    revoked: DashMap<String, u64>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Arc<Self> {
+        Arc::new(MemoryStore::default())
+    }
+
+    /// Drops expired entries; run every few seconds by [`spawn_sweeper`].
+    pub fn sweep(&self, now_ms: u64) {
+        self.challenges.retain(|_, c| c.expires_at > now_ms);
+        self.revoked.retain(|_, until| *until > now_ms);
+        // Counters carry no window length; a day covers every default.
+        self.counters.retain(|_, (start, _)| now_ms.saturating_sub(*start) < 48 * 3600 * 1000);
+    }
+
+    pub fn len(&self) -> usize {
+        self.challenges.len() + self.counters.len() + self.revoked.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+pub fn spawn_sweeper(store: Arc<MemoryStore>, clock: Arc<dyn crate::clock::Clock>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            store.sweep(clock.now_ms());
+        }
+    })
+}
+
+fn window_start(now_ms: u64, window: Duration) -> u64 {
+    let w = window.as_millis().max(1) as u64;
+    now_ms - now_ms % w
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn put_challenge(&self, id: &str, ch: Challenge) -> Result<(), StoreError> {
+        self.challenges.insert(id.to_string(), ch);
+        Ok(())
+    }
+
+    async fn challenge(&self, id: &str, now_ms: u64) -> Result<Option<Challenge>, StoreError> {
+        Ok(self.challenges.get(id).filter(|c| c.expires_at > now_ms).map(|c| c.clone()))
+    }
+
+    async fn attempt(&self, id: &str, candidate: [u8; 32], max_attempts: u32, now_ms: u64) -> Result<Attempt, StoreError> {
+        let Entry::Occupied(mut entry) = self.challenges.entry(id.to_string()) else {
+            return Ok(Attempt::Missing);
+        };
+        if entry.get().expires_at <= now_ms {
+            entry.remove();
+            return Ok(Attempt::Missing);
+        }
+        let ch = entry.get_mut();
+        if ch.attempts >= max_attempts {
+            entry.remove();
+            return Ok(Attempt::Exhausted);
+        }
+        ch.attempts += 1;
+        if bool::from(ch.code_hash.ct_eq(&candidate)) {
+            let (_, ch) = entry.remove_entry();
+            return Ok(Attempt::Verified { phone: ch.phone });
+        }
+        let remaining = max_attempts - ch.attempts;
+        if remaining == 0 {
+            entry.remove();
+            return Ok(Attempt::Exhausted);
+        }
+        Ok(Attempt::Wrong { remaining })
+    }
+
+    async fn replace_code(&self, id: &str, code_hash: [u8; 32], resend_after: Duration, ttl: Duration, now_ms: u64) -> Result<Resend, StoreError> {
+        let Some(mut ch) = self.challenges.get_mut(id) else {
+            return Ok(Resend::Missing);
+        };
+        if ch.expires_at <= now_ms {
+            return Ok(Resend::Missing);
+        }
+        let ready_at = ch.sent_at + resend_after.as_millis() as u64;
+        if now_ms < ready_at {
+            return Ok(Resend::TooSoon { retry_after: Duration::from_millis(ready_at - now_ms) });
+        }
+        ch.code_hash = code_hash;
+        ch.sent_at = now_ms;
+        ch.expires_at = now_ms + ttl.as_millis() as u64;
+        ch.sends += 1;
+        Ok(Resend::Replaced)
+    }
+
+    async fn count(&self, key: &str, cost: u64, max: u64, window: Duration, now_ms: u64) -> Result<Count, StoreError> {
+        let start = window_start(now_ms, window);
+        let retry_after = Duration::from_millis(start + window.as_millis() as u64 - now_ms);
+        let mut slot = self.counters.entry(key.to_string()).or_insert((start, 0));
+        if slot.0 != start {
+            *slot = (start, 0);
+        }
+        if slot.1 + cost > max || (cost == 0 && slot.1 >= max) {
+            return Ok(Count::Limited { retry_after });
+        }
+        slot.1 += cost;
+        Ok(Count::Allowed { count: slot.1 })
+    }
+
+    async fn uncount(&self, key: &str, cost: u64, window: Duration, now_ms: u64) -> Result<(), StoreError> {
+        let start = window_start(now_ms, window);
+        if let Some(mut slot) = self.counters.get_mut(key) {
+            if slot.0 == start {
+                slot.1 = slot.1.saturating_sub(cost);
+            }
+        }
+        Ok(())
+    }
+
+    async fn revoke(&self, session_id: &str, until_ms: u64) -> Result<(), StoreError> {
+        self.revoked.insert(session_id.to_string(), until_ms);
+        Ok(())
+    }
+
+    async fn is_revoked(&self, session_id: &str, now_ms: u64) -> Result<bool, StoreError> {
+        Ok(self.revoked.get(session_id).is_some_and(|u| *u > now_ms))
+    }
+
+    async fn healthy(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ch(hash: [u8; 32]) -> Challenge {
+        Challenge { phone: "+919812345678".into(), code_hash: hash, sent_at: 0, expires_at: 10_000, attempts: 0, sends: 1 }
+    }
+
+    #[tokio::test]
+    async fn attempts_are_bounded_and_single_use() {
+        let s = MemoryStore::new();
+        s.put_challenge("c", ch([1; 32])).await.unwrap();
+        assert_eq!(s.attempt("c", [2; 32], 3, 1).await.unwrap(), Attempt::Wrong { remaining: 2 });
+        assert!(matches!(s.attempt("c", [1; 32], 3, 1).await.unwrap(), Attempt::Verified { .. }));
+        assert_eq!(s.attempt("c", [1; 32], 3, 1).await.unwrap(), Attempt::Missing, "single use");
+        s.put_challenge("d", ch([1; 32])).await.unwrap();
+        for _ in 0..2 {
+            s.attempt("d", [2; 32], 3, 1).await.unwrap();
+        }
+        assert_eq!(s.attempt("d", [2; 32], 3, 1).await.unwrap(), Attempt::Exhausted);
+        assert_eq!(s.attempt("d", [1; 32], 3, 1).await.unwrap(), Attempt::Missing);
+        s.put_challenge("e", ch([1; 32])).await.unwrap();
+        assert_eq!(s.attempt("e", [1; 32], 3, 10_000).await.unwrap(), Attempt::Missing, "expired");
+    }
+
+    #[tokio::test]
+    async fn counters_window_and_limit() {
+        let s = MemoryStore::new();
+        let w = Duration::from_secs(60);
+        for i in 1..=3 {
+            assert_eq!(s.count("k", 1, 3, w, 1_000).await.unwrap(), Count::Allowed { count: i });
+        }
+        assert!(matches!(s.count("k", 1, 3, w, 1_000).await.unwrap(), Count::Limited { retry_after } if retry_after == Duration::from_secs(59)));
+        assert_eq!(s.count("k", 1, 3, w, 61_000).await.unwrap(), Count::Allowed { count: 1 });
+    }
+}

@@ -1,0 +1,75 @@
+//! TLS: rustls with TLS 1.2 and 1.3 only, ALPN `h2` then `http/1.1`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::ServerConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: no PEM certificate found")]
+    NoCert { path: String },
+    #[error("{path}: no PEM private key found")]
+    NoKey { path: String },
+    #[error("certificate and key do not fit together: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("cannot make certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+}
+
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read { path: path.display().to_string(), source })
+}
+
+pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let pem = read(path)?;
+    let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice()).filter_map(Result::ok).collect();
+    if certs.is_empty() {
+        return Err(TlsError::NoCert { path: path.display().to_string() });
+    }
+    Ok(certs)
+}
+
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    let certs = load_certs(cert)?;
+    let key_pem = read(key)?;
+    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .ok()
+        .flatten()
+        .ok_or_else(|| TlsError::NoKey { path: key.display().to_string() })?;
+    let mut cfg = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+/// A self-signed certificate and key (PEM) for `hosts`.
+pub fn self_signed(hosts: &[String]) -> Result<(String, String), TlsError> {
+    let certified = rcgen::generate_simple_self_signed(hosts.to_vec())?;
+    Ok((certified.cert.pem(), certified.key_pair.serialize_pem()))
+}
+
+/// Writes `cert.pem` and `key.pem` (mode 0600) into `dir`.
+pub fn write_self_signed(dir: &Path, hosts: &[String]) -> Result<(), TlsError> {
+    let (cert, key) = self_signed(hosts)?;
+    let io = |source| TlsError::Read { path: dir.display().to_string(), source };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    std::fs::write(dir.join("cert.pem"), cert).map_err(io)?;
+    let key_path = dir.join("key.pem");
+    std::fs::write(&key_path, key).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! The storefront: a pooled hyper client, bodies streamed both ways, and
+//! protocol upgrades (WebSocket) tunnelled after the 101.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+
+use crate::config::UpstreamConfig;
+use crate::errors::GatewayError;
+
+pub struct Upstream {
+    client: Client<HttpsConnector<HttpConnector>, Incoming>,
+    scheme: Scheme,
+    authority: Authority,
+    response_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamSetupError {
+    #[error("upstream.ca_file: {0}")]
+    Ca(#[from] crate::tls::TlsError),
+    #[error("upstream.ca_file: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+impl Upstream {
+    pub fn new(cfg: &UpstreamConfig) -> Result<Self, UpstreamSetupError> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(ca) = &cfg.ca_file {
+            for cert in crate::tls::load_certs(ca)? {
+                roots.add(cert)?;
+            }
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(cfg.connect_timeout));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(cfg.pool_idle_timeout)
+            .pool_max_idle_per_host(cfg.pool_max_idle)
+            .build(connector);
+        Ok(Upstream {
+            client,
+            scheme: cfg.url.scheme().cloned().unwrap_or(Scheme::HTTP),
+            authority: cfg.url.authority().cloned().expect("validated: upstream.url has a host"),
+            response_timeout: cfg.response_timeout,
+        })
+    }
+
+    /// The upstream authority, for `Host` when `preserve_host = false`.
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    /// Sends `req` (headers already rewritten) to `path`. `upgrade` is set
+    /// when the client asked for a protocol switch; then a 101 answer gets
+    /// both sides joined.
+    pub async fn send(
+        &self,
+        mut req: Request<Incoming>,
+        path: PathAndQuery,
+        upgrade: bool,
+    ) -> Result<(Response<Incoming>, Duration), GatewayError> {
+        *req.uri_mut() = Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(path)
+            .build()
+            .map_err(|_| GatewayError::BadTarget)?;
+        // HTTP/2 clients reach HTTP/1.1 upstreams.
+        *req.version_mut() = Version::HTTP_11;
+        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+        let started = Instant::now();
+        let mut resp = match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
+            Err(_) => return Err(GatewayError::UpstreamTimeout),
+            Ok(Err(e)) if e.is_connect() => {
+                tracing::warn!(error = %e, "upstream connect failed");
+                return Err(if is_timeout(&e) { GatewayError::UpstreamTimeout } else { GatewayError::UpstreamConnect });
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "upstream request failed");
+                return Err(GatewayError::UpstreamProtocol);
+            }
+            Ok(Ok(resp)) => resp,
+        };
+        let took = started.elapsed();
+        if let (Some(client_side), StatusCode::SWITCHING_PROTOCOLS) = (client_upgrade, resp.status()) {
+            let upstream_side = hyper::upgrade::on(&mut resp);
+            tokio::spawn(tunnel(client_side, upstream_side));
+        }
+        Ok((resp, took))
+    }
+}
+
+fn is_timeout(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.to_string().contains("timed out") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// Joins the two upgraded connections until either side closes.
+async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
+    let (Ok(client), Ok(upstream)) = (client.await, upstream.await) else {
+        tracing::debug!("upgrade abandoned before both sides switched");
+        return;
+    };
+    let mut client = TokioIo::new(client);
+    let mut upstream = TokioIo::new(upstream);
+    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+        tracing::debug!(error = %e, "upgraded connection ended");
+    }
+}
+
+/// `Connection: upgrade` for the upstream request after hop-by-hop removal
+/// stripped the client's.
+pub fn restore_upgrade(headers: &mut http::HeaderMap, upgrade: HeaderValue) {
+    headers.insert(http::header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(http::header::UPGRADE, upgrade);
+}
+
+pub type Shared = Arc<Upstream>;
