@@ -249,7 +249,18 @@ backend = "memory"
 listen = "127.0.0.1:$admin_port"
 EOF
 # Quiet logs: one access line per request would otherwise dominate the profile.
-# stderr still goes to a file in case it is chatty.
+# [log] is otpgate's own addition to the SPEC's keys: dropped if this build rejects it.
+cp "$tmp/otpgate.toml" "$tmp/otpgate-base.toml"
+printf '\n[log]\nlevel = "warn"\n' >>"$tmp/otpgate.toml"
+if ! "$otpgate" check-config -c "$tmp/otpgate.toml" >"$tmp/check-config.log" 2>&1; then
+    cp "$tmp/otpgate-base.toml" "$tmp/otpgate.toml"
+    "$otpgate" check-config -c "$tmp/otpgate.toml" >"$tmp/check-config.log" 2>&1 || {
+        note "otpgate check-config rejects the generated config:"
+        cat "$tmp/check-config.log" >&2
+        exit 1
+    }
+fi
+# RUST_LOG too, in case [log] was dropped; stderr goes to a file in any case.
 RUST_LOG=warn OTPGATE_LOG=warn "${proxy_run[@]}" "$otpgate" run -c "$tmp/otpgate.toml" \
     >"$tmp/otpgate.out" 2>"$tmp/otpgate.log" &
 gate_pid=$!

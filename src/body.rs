@@ -52,7 +52,10 @@ impl HttpBody for Body {
                 Poll::Ready(None) => log.complete = true,
                 Poll::Pending => {}
             }
-            if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+            if this.inner.is_end_stream() {
+                log.complete = true;
+            }
+            if log.complete || log.aborted {
                 this.log = None; // written by Drop, now
             }
         }
@@ -84,14 +87,15 @@ pub struct AccessLog {
 
 impl Drop for AccessLog {
     fn drop(&mut self) {
-        let upstream_ms = self.upstream.map(|d| d.as_secs_f64() * 1000.0);
+        let ms = |d: Duration| (d.as_micros() as f64 / 1000.0 * 1000.0).round() / 1000.0;
+        let upstream_ms = self.upstream.map(ms);
         tracing::info!(
             target: "otpgate::access",
             request_id = %self.request_id,
             method = %self.method,
             path = %self.path,
             status = self.status,
-            duration_ms = self.started.elapsed().as_secs_f64() * 1000.0,
+            duration_ms = ms(self.started.elapsed()),
             upstream_ms,
             bytes = self.bytes,
             aborted = self.aborted || !self.complete,

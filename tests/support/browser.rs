@@ -1,0 +1,139 @@
+//! A browser-like client: keeps cookies, sends `Accept: text/html`, never
+//! follows redirects on its own (tests look at each step).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use http::HeaderMap;
+
+pub struct Browser {
+    client: reqwest::Client,
+    base: String,
+    sms_path: PathBuf,
+    pub h2: bool,
+    pub cookies: BTreeMap<String, String>,
+    /// Every `Set-Cookie` line received, for attribute checks.
+    pub set_cookies: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+    pub version: http::Version,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn location(&self) -> &str {
+        self.header("location").unwrap_or_else(|| panic!("no Location in {} {}", self.status, self.body))
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
+    }
+    /// The value of the hidden `csrf` field in a page.
+    pub fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").unwrap_or_else(|| panic!("no csrf field in {}", self.body));
+        let rest = &self.body[at + 19..];
+        rest[..rest.find('"').unwrap()].to_string()
+    }
+}
+
+impl Browser {
+    pub fn new(client: reqwest::Client, base: String, sms_path: PathBuf, h2: bool) -> Self {
+        Browser { client, base, sms_path, h2, cookies: BTreeMap::new(), set_cookies: Vec::new() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    pub async fn send(&mut self, req: reqwest::RequestBuilder) -> Resp {
+        let mut req = req.header("accept", "text/html");
+        if !self.cookies.is_empty() {
+            req = req.header("cookie", self.cookie_header());
+        }
+        let resp = req.send().await.unwrap();
+        for sc in resp.headers().get_all("set-cookie") {
+            let line = sc.to_str().unwrap().to_string();
+            let (pair, attrs) = line.split_once(';').unwrap_or((&line, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") || value.is_empty() {
+                self.cookies.remove(name.trim());
+            } else {
+                self.cookies.insert(name.trim().to_string(), value.to_string());
+            }
+            self.set_cookies.push(line);
+        }
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let version = resp.version();
+        let body = resp.text().await.unwrap();
+        Resp { status, headers, body, version }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Resp {
+        let req = self.client.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        let req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        self.send(req).await
+    }
+
+    pub async fn post_json(&mut self, path: &str, v: serde_json::Value) -> Resp {
+        let req = self.client.post(format!("{}{path}", self.base)).header("content-type", "application/json").body(v.to_string());
+        self.send(req).await
+    }
+
+    /// The newest code texted to `phone` (E.164; `*` for any number).
+    pub fn code_for(&self, phone: &str) -> String {
+        let text = std::fs::read_to_string(&self.sms_path).unwrap_or_default();
+        let body = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| phone == "*" || v["to"] == phone)
+            .last()
+            .unwrap_or_else(|| panic!("no SMS to {phone}"))["body"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        super::code_in(&body)
+    }
+
+    /// Phone page, send; returns the answer to the send (303 to the code page).
+    pub async fn start(&mut self, phone: &str, rd: &str) -> Resp {
+        let enc: String = form_urlencoded::byte_serialize(rd.as_bytes()).collect();
+        let page = self.get(&format!("/.otpgate/login?rd={enc}")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let csrf = page.csrf();
+        self.post_form("/.otpgate/send", &[("phone", phone), ("csrf", &csrf), ("rd", rd)]).await
+    }
+
+    /// Code page, then the code; returns the answer to the verify post.
+    pub async fn enter_code(&mut self, code: &str) -> Resp {
+        let page = self.get("/.otpgate/verify").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let csrf = page.csrf();
+        self.post_form("/.otpgate/verify", &[("code", code), ("csrf", &csrf)]).await
+    }
+
+    /// The whole flow for `phone`, ending at the 303 back to `rd`.
+    pub async fn log_in(&mut self, phone: &str, rd: &str) -> Resp {
+        let sent = self.start(phone, rd).await;
+        assert_eq!(sent.status, 303, "send: {}", sent.body);
+        let code = self.code_for("*");
+        let done = self.enter_code(&code).await;
+        assert_eq!(done.status, 303, "verify: {}", done.body);
+        done
+    }
+}

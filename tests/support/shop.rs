@@ -1,0 +1,208 @@
+//! A real storefront for the tests: an HTTP/1.1 server on 127.0.0.1:0 that
+//! records every request it receives and answers by path.
+//!
+//! - `/big?bytes=N`: streams N bytes in 64 KiB chunks
+//! - `/upload`: counts the request body as it streams in; answers the count
+//! - `/hold`: sends one chunk, then waits until the test releases it
+//! - `/slow?ms=N`: answers after N ms
+//! - `/ws`: WebSocket echo
+//! - `/hop`: answers with hop-by-hop headers that must not reach the client
+//! - anything else: `200` with a JSON echo of method, target and headers
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::{Request, Response, StatusCode};
+use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Notify};
+
+type Body = BoxBody<Bytes, Infallible>;
+
+/// One request as the storefront saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+    }
+}
+
+#[derive(Clone)]
+pub struct Shop {
+    pub addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    /// Released by [`Shop::release`]; `/hold` waits for it.
+    pub hold: Arc<Notify>,
+    /// Bytes of `/upload` bodies received so far.
+    pub upload_progress: Arc<Mutex<u64>>,
+}
+
+impl Shop {
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+    pub fn last(&self) -> Seen {
+        self.seen().last().cloned().expect("the shop saw no request")
+    }
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+    pub fn release(&self) {
+        self.hold.notify_waiters();
+        self.hold.notify_one();
+    }
+}
+
+/// Starts the storefront.
+pub async fn upstream() -> Shop {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shop = Shop {
+        addr: listener.local_addr().unwrap(),
+        seen: Arc::default(),
+        hold: Arc::new(Notify::new()),
+        upload_progress: Arc::default(),
+    };
+    let s = shop.clone();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let s = s.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| {
+                    let s = s.clone();
+                    async move { Ok::<_, Infallible>(answer(s, req).await) }
+                });
+                let _ = http1::Builder::new().serve_connection(TokioIo::new(tcp), svc).with_upgrades().await;
+            });
+        }
+    });
+    shop
+}
+
+fn full(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+    Response::builder().status(status).body(Full::new(body.into()).boxed()).unwrap()
+}
+
+fn query_num(req: &Request<Incoming>, name: &str) -> u64 {
+    req.uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix(&format!("{name}="))))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn answer(shop: Shop, mut req: Request<Incoming>) -> Response<Body> {
+    let seen = Seen {
+        method: req.method().to_string(),
+        target: req.uri().to_string(),
+        headers: req.headers().iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect(),
+    };
+    shop.seen.lock().unwrap().push(seen.clone());
+    match req.uri().path() {
+        "/big" => {
+            let total = query_num(&req, "bytes");
+            let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, Infallible>>(4);
+            tokio::spawn(async move {
+                let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+                let mut sent = 0;
+                while sent < total {
+                    let n = (total - sent).min(chunk.len() as u64) as usize;
+                    if tx.send(Ok(Frame::data(chunk.slice(..n)))).await.is_err() {
+                        return;
+                    }
+                    sent += n as u64;
+                }
+            });
+            let stream = tokio_stream_from(rx);
+            Response::builder()
+                .header("content-length", total)
+                .body(BodyExt::boxed(StreamBody::new(stream)))
+                .unwrap()
+        }
+        "/hold" => {
+            let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, Infallible>>(1);
+            let hold = shop.hold.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(Ok(Frame::data(Bytes::from_static(b"first chunk;")))).await;
+                hold.notified().await;
+                let _ = tx.send(Ok(Frame::data(Bytes::from_static(b"rest")))).await;
+            });
+            Response::new(BodyExt::boxed(StreamBody::new(tokio_stream_from(rx))))
+        }
+        "/upload" => {
+            let mut body = req.into_body();
+            let mut n = 0u64;
+            while let Some(frame) = body.frame().await {
+                let Ok(frame) = frame else { return full(StatusCode::BAD_REQUEST, "body error") };
+                if let Some(d) = frame.data_ref() {
+                    n += d.len() as u64;
+                    *shop.upload_progress.lock().unwrap() = n;
+                }
+            }
+            full(StatusCode::OK, n.to_string())
+        }
+        "/slow" => {
+            tokio::time::sleep(Duration::from_millis(query_num(&req, "ms"))).await;
+            full(StatusCode::OK, "slow")
+        }
+        "/hop" => Response::builder()
+            .header("connection", "x-hop-secret, close")
+            .header("x-hop-secret", "1")
+            .header("keep-alive", "timeout=5")
+            .header("x-end-to-end", "kept")
+            .body(Full::new(Bytes::from_static(b"hop")).boxed())
+            .unwrap(),
+        "/status" => full(StatusCode::from_u16(query_num(&req, "code") as u16).unwrap_or(StatusCode::OK), "status"),
+        "/ws" => websocket(&mut req),
+        _ => {
+            let body = serde_json::json!({ "method": seen.method, "target": seen.target, "headers": seen.headers });
+            Response::builder()
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(body.to_string())).boxed())
+                .unwrap()
+        }
+    }
+}
+
+fn tokio_stream_from(mut rx: mpsc::Receiver<Result<Frame<Bytes>, Infallible>>) -> impl futures_util::Stream<Item = Result<Frame<Bytes>, Infallible>> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+fn websocket(req: &mut Request<Incoming>) -> Response<Body> {
+    let key = req.headers().get("sec-websocket-key").cloned().unwrap();
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let upgrade = hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        let io = TokioIo::new(upgrade.await.unwrap());
+        let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(io, tokio_tungstenite::tungstenite::protocol::Role::Server, None).await;
+        while let Some(Ok(msg)) = ws.next().await {
+            if msg.is_text() || msg.is_binary() {
+                ws.send(msg).await.unwrap();
+            }
+        }
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-accept", accept)
+        .body(Full::new(Bytes::new()).boxed())
+        .unwrap()
+}
