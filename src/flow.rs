@@ -52,7 +52,7 @@ pub fn safe_rd(rd: Option<&str>) -> String {
         Some((p, q)) => (p, Some(q)),
         None => (rd, None),
     };
-    if p.contains('#') || q.is_some_and(|q| q.contains('#')) {
+    if p.contains('#') || q.is_some_and(|q| q.contains('#')) || has_encoded_control(rd) {
         return "/".into();
     }
     match normalize_path(p) {
@@ -62,6 +62,14 @@ pub fn safe_rd(rd: Option<&str>) -> String {
         },
         _ => "/".into(),
     }
+}
+
+/// `%09`, `%0a`, `%7f`…: harmless while encoded, but some clients decode
+/// a `Location` before use; nothing legitimate needs them in `rd`.
+fn has_encoded_control(s: &str) -> bool {
+    s.as_bytes().windows(3).any(|w| {
+        w[0] == b'%' && (matches!(w[1], b'0' | b'1') && w[2].is_ascii_hexdigit() || w[1] == b'7' && matches!(w[2], b'f' | b'F'))
+    })
 }
 
 /// Reads a small body, refusing anything over [`MAX_FORM_BYTES`].

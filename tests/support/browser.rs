@@ -29,14 +29,18 @@ impl Resp {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
     pub fn location(&self) -> &str {
-        self.header("location").unwrap_or_else(|| panic!("no Location in {} {}", self.status, self.body))
+        self.header("location")
+            .unwrap_or_else(|| panic!("no Location in {} {}", self.status, self.body))
     }
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
     }
     /// The value of the hidden `csrf` field in a page.
     pub fn csrf(&self) -> String {
-        let at = self.body.find("name=\"csrf\" value=\"").unwrap_or_else(|| panic!("no csrf field in {}", self.body));
+        let at = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .unwrap_or_else(|| panic!("no csrf field in {}", self.body));
         let rest = &self.body[at + 19..];
         rest[..rest.find('"').unwrap()].to_string()
     }
@@ -44,11 +48,22 @@ impl Resp {
 
 impl Browser {
     pub fn new(client: reqwest::Client, base: String, sms_path: PathBuf, h2: bool) -> Self {
-        Browser { client, base, sms_path, h2, cookies: BTreeMap::new(), set_cookies: Vec::new() }
+        Browser {
+            client,
+            base,
+            sms_path,
+            h2,
+            cookies: BTreeMap::new(),
+            set_cookies: Vec::new(),
+        }
     }
 
     fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     pub async fn send(&mut self, req: reqwest::RequestBuilder) -> Resp {
@@ -64,7 +79,8 @@ impl Browser {
             if attrs.contains("Max-Age=0") || value.is_empty() {
                 self.cookies.remove(name.trim());
             } else {
-                self.cookies.insert(name.trim().to_string(), value.to_string());
+                self.cookies
+                    .insert(name.trim().to_string(), value.to_string());
             }
             self.set_cookies.push(line);
         }
@@ -72,7 +88,12 @@ impl Browser {
         let headers = resp.headers().clone();
         let version = resp.version();
         let body = resp.text().await.unwrap();
-        Resp { status, headers, body, version }
+        Resp {
+            status,
+            headers,
+            body,
+            version,
+        }
     }
 
     pub async fn get(&mut self, path: &str) -> Resp {
@@ -81,7 +102,9 @@ impl Browser {
     }
 
     pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
-        let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
         let req = self
             .client
             .post(format!("{}{path}", self.base))
@@ -91,7 +114,11 @@ impl Browser {
     }
 
     pub async fn post_json(&mut self, path: &str, v: serde_json::Value) -> Resp {
-        let req = self.client.post(format!("{}{path}", self.base)).header("content-type", "application/json").body(v.to_string());
+        let req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(v.to_string());
         self.send(req).await
     }
 
@@ -116,7 +143,11 @@ impl Browser {
         let page = self.get(&format!("/.otpgate/login?rd={enc}")).await;
         assert_eq!(page.status, 200, "{}", page.body);
         let csrf = page.csrf();
-        self.post_form("/.otpgate/send", &[("phone", phone), ("csrf", &csrf), ("rd", rd)]).await
+        self.post_form(
+            "/.otpgate/send",
+            &[("phone", phone), ("csrf", &csrf), ("rd", rd)],
+        )
+        .await
     }
 
     /// Code page, then the code; returns the answer to the verify post.
@@ -124,7 +155,8 @@ impl Browser {
         let page = self.get("/.otpgate/verify").await;
         assert_eq!(page.status, 200, "{}", page.body);
         let csrf = page.csrf();
-        self.post_form("/.otpgate/verify", &[("code", code), ("csrf", &csrf)]).await
+        self.post_form("/.otpgate/verify", &[("code", code), ("csrf", &csrf)])
+            .await
     }
 
     /// The whole flow for `phone`, ending at the 303 back to `rd`.
@@ -135,5 +167,13 @@ impl Browser {
         let done = self.enter_code(&code).await;
         assert_eq!(done.status, 303, "verify: {}", done.body);
         done
+    }
+}
+
+impl Browser {
+    /// Posts a code with a given CSRF token, without loading the page.
+    pub async fn enter_code_raw(&mut self, code: &str, csrf: &str) -> Resp {
+        self.post_form("/.otpgate/verify", &[("code", code), ("csrf", csrf)])
+            .await
     }
 }

@@ -267,12 +267,16 @@ impl Page {
     /// A phone screen: `width`×`height` CSS pixels, 2× density, mobile
     /// viewport rules (the page's `<meta name=viewport>` applies).
     pub async fn phone_screen(&mut self, width: u32, height: u32) {
-        let metrics = json!({ "width": width, "height": height, "deviceScaleFactor": 2, "mobile": true });
+        let metrics =
+            json!({ "width": width, "height": height, "deviceScaleFactor": 2, "mobile": true });
         self.call("Emulation.setDeviceMetricsOverride", metrics)
             .await;
         // Headless tabs are not focused windows; a phone's one tab is.
-        self.call("Emulation.setFocusEmulationEnabled", json!({ "enabled": true }))
-            .await;
+        self.call(
+            "Emulation.setFocusEmulationEnabled",
+            json!({ "enabled": true }),
+        )
+        .await;
         for domain in ["Page.enable", "Runtime.enable", "Log.enable"] {
             self.call(domain, json!({})).await;
         }
@@ -298,7 +302,11 @@ impl Page {
     }
 
     pub async fn href(&mut self) -> String {
-        self.eval("location.href").await.as_str().unwrap().to_string()
+        self.eval("location.href")
+            .await
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// Focuses the field (as a tap would) and types `text` into it.
@@ -352,6 +360,24 @@ impl Page {
             self.call("Input.dispatchMouseEvent", ev).await;
         }
         self.conn.wait_event("Page.loadEventFired").await;
+    }
+
+    /// What assistive technology gets for `selector`: its computed role,
+    /// accessible name (from its `<label>`) and description.
+    pub async fn accessible(&mut self, selector: &str) -> (String, String, String) {
+        let doc = self.call("DOM.getDocument", json!({ "depth": 0 })).await;
+        let root = doc["root"]["nodeId"].clone();
+        let found = self
+            .call(
+                "DOM.querySelector",
+                json!({ "nodeId": root, "selector": selector }),
+            )
+            .await;
+        let params = json!({ "nodeId": found["nodeId"], "fetchRelatives": false });
+        let tree = self.call("Accessibility.getPartialAXTree", params).await;
+        let node = &tree["nodes"][0];
+        let text = |k: &str| node[k]["value"].as_str().unwrap_or("").to_string();
+        (text("role"), text("name"), text("description"))
     }
 
     /// A PNG of what the screen shows now, written to `path`.

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod cdp;
 pub mod shop;
 
 use std::path::PathBuf;
@@ -73,18 +74,30 @@ listen = "127.0.0.1:0"
         key = p("key.pem"),
         sms = p("sms.jsonl"),
     );
-    GatewayBuilder { table: text.parse().unwrap(), clock: None, dir }
+    GatewayBuilder {
+        table: text.parse().unwrap(),
+        clock: None,
+        dir,
+    }
 }
 
 impl GatewayBuilder {
     /// Sets `dotted.key` to a TOML value, e.g. `.set("otp.max_attempts", "3")`.
     pub fn set(mut self, key: &str, toml_value: &str) -> Self {
-        let value: toml::Value = format!("v = {toml_value}").parse::<toml::Table>().unwrap().remove("v").unwrap();
+        let value: toml::Value = format!("v = {toml_value}")
+            .parse::<toml::Table>()
+            .unwrap()
+            .remove("v")
+            .unwrap();
         let mut parts: Vec<&str> = key.split('.').collect();
         let leaf = parts.pop().unwrap();
         let mut t = &mut self.table;
         for part in parts {
-            t = t.entry(part).or_insert_with(|| toml::Value::Table(Default::default())).as_table_mut().unwrap();
+            t = t
+                .entry(part)
+                .or_insert_with(|| toml::Value::Table(Default::default()))
+                .as_table_mut()
+                .unwrap();
         }
         t.insert(leaf.to_string(), value);
         self
@@ -109,7 +122,10 @@ impl GatewayBuilder {
                 r.insert(k, v);
             }
         }
-        let routes = self.table.entry("route").or_insert_with(|| toml::Value::Array(vec![]));
+        let routes = self
+            .table
+            .entry("route")
+            .or_insert_with(|| toml::Value::Array(vec![]));
         routes.as_array_mut().unwrap().push(toml::Value::Table(r));
     }
 
@@ -128,7 +144,14 @@ impl GatewayBuilder {
         let clock = self.clock.clone().map(|c| Arc::new(c) as Arc<dyn Clock>);
         let running = otpgate::server::start(cfg, clock).await.unwrap();
         let cert_pem = std::fs::read_to_string(self.dir.path().join("cert.pem")).unwrap();
-        Gw { addr: running.addr, running: Some(running), sms_path: self.dir.path().join("sms.jsonl"), cert_pem, clock: self.clock, _dir: self.dir }
+        Gw {
+            addr: running.addr,
+            running: Some(running),
+            sms_path: self.dir.path().join("sms.jsonl"),
+            cert_pem,
+            clock: self.clock,
+            _dir: self.dir,
+        }
     }
 }
 
@@ -158,7 +181,11 @@ impl Gw {
             .tls_built_in_root_certs(false)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(30));
-        let b = if h2 { b.http2_prior_knowledge() } else { b.http1_only() };
+        let b = if h2 {
+            b.http2_prior_knowledge()
+        } else {
+            b.http1_only()
+        };
         b.build().unwrap()
     }
 
@@ -172,14 +199,22 @@ impl Gw {
         text.lines()
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                (v["to"].as_str().unwrap().to_string(), v["body"].as_str().unwrap().to_string())
+                (
+                    v["to"].as_str().unwrap().to_string(),
+                    v["body"].as_str().unwrap().to_string(),
+                )
             })
             .collect()
     }
 
     pub async fn metrics(&self) -> String {
         let admin = self.running.as_ref().unwrap().admin_addr.unwrap();
-        reqwest::get(format!("http://{admin}/metrics")).await.unwrap().text().await.unwrap()
+        reqwest::get(format!("http://{admin}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     pub async fn shutdown(&mut self) {
@@ -191,16 +226,21 @@ impl Gw {
         for c in rustls_pemfile::certs(&mut self.cert_pem.as_bytes()) {
             roots.add(c.unwrap()).unwrap();
         }
-        let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
         cfg.alpn_protocols = alpn.iter().map(|a| a.to_vec()).collect();
         tokio_rustls::TlsConnector::from(Arc::new(cfg))
     }
 
-    pub async fn tls_stream(&self, alpn: &[&[u8]]) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    pub async fn tls_stream(
+        &self,
+        alpn: &[&[u8]],
+    ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
         let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
         let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
         self.tls_connector(alpn).connect(name, tcp).await.unwrap()
@@ -212,14 +252,23 @@ impl Gw {
         let mut tls = self.tls_stream(&[b"http/1.1"]).await;
         tls.write_all(request).await.unwrap();
         let mut out = Vec::new();
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), tls.read_to_end(&mut out)).await;
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            tls.read_to_end(&mut out),
+        )
+        .await;
         String::from_utf8_lossy(&out).into_owned()
     }
 
     /// One HTTP/2 request with a byte-exact `:path`, via the h2 crate.
     /// `None` when the http crate itself refuses to carry that path.
     pub async fn raw_h2(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Option<u16> {
-        let uri = http::Uri::builder().scheme("https").authority(format!("127.0.0.1:{}", self.addr.port())).path_and_query(path).build().ok()?;
+        let uri = http::Uri::builder()
+            .scheme("https")
+            .authority(format!("127.0.0.1:{}", self.addr.port()))
+            .path_and_query(path)
+            .build()
+            .ok()?;
         let tls = self.tls_stream(&[b"h2"]).await;
         let (mut client, conn) = h2::client::handshake(tls).await.unwrap();
         tokio::spawn(conn);
@@ -228,7 +277,9 @@ impl Gw {
             req = req.header(*k, *v);
         }
         let (resp, _) = client.send_request(req.body(()).unwrap(), true).ok()?;
-        let resp = tokio::time::timeout(std::time::Duration::from_secs(10), resp).await.ok()?;
+        let resp = tokio::time::timeout(std::time::Duration::from_secs(10), resp)
+            .await
+            .ok()?;
         match resp {
             Ok(r) => Some(r.status().as_u16()),
             // A stream reset by the server is a refusal too.
@@ -239,10 +290,16 @@ impl Gw {
 
 /// The status code of a raw HTTP/1.1 answer.
 pub fn status_of(raw: &str) -> u16 {
-    raw.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    raw.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The code in an SMS body: the first run of 4 to 10 digits.
 pub fn code_in(body: &str) -> String {
-    body.split(|c: char| !c.is_ascii_digit()).find(|w| (4..=10).contains(&w.len())).unwrap().to_string()
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|w| (4..=10).contains(&w.len()))
+        .unwrap()
+        .to_string()
 }

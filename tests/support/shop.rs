@@ -37,10 +37,17 @@ pub struct Seen {
 
 impl Seen {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn all(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 }
 
@@ -59,7 +66,10 @@ impl Shop {
         self.seen.lock().unwrap().clone()
     }
     pub fn last(&self) -> Seen {
-        self.seen().last().cloned().expect("the shop saw no request")
+        self.seen()
+            .last()
+            .cloned()
+            .expect("the shop saw no request")
     }
     pub fn count(&self) -> usize {
         self.seen.lock().unwrap().len()
@@ -89,7 +99,10 @@ pub async fn upstream() -> Shop {
                     let s = s.clone();
                     async move { Ok::<_, Infallible>(answer(s, req).await) }
                 });
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(tcp), svc).with_upgrades().await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), svc)
+                    .with_upgrades()
+                    .await;
             });
         }
     });
@@ -97,13 +110,19 @@ pub async fn upstream() -> Shop {
 }
 
 fn full(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
-    Response::builder().status(status).body(Full::new(body.into()).boxed()).unwrap()
+    Response::builder()
+        .status(status)
+        .body(Full::new(body.into()).boxed())
+        .unwrap()
 }
 
 fn query_num(req: &Request<Incoming>, name: &str) -> u64 {
     req.uri()
         .query()
-        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix(&format!("{name}="))))
+        .and_then(|q| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        })
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
@@ -112,7 +131,16 @@ async fn answer(shop: Shop, mut req: Request<Incoming>) -> Response<Body> {
     let seen = Seen {
         method: req.method().to_string(),
         target: req.uri().to_string(),
-        headers: req.headers().iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect(),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
     };
     shop.seen.lock().unwrap().push(seen.clone());
     match req.uri().path() {
@@ -140,7 +168,9 @@ async fn answer(shop: Shop, mut req: Request<Incoming>) -> Response<Body> {
             let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, Infallible>>(1);
             let hold = shop.hold.clone();
             tokio::spawn(async move {
-                let _ = tx.send(Ok(Frame::data(Bytes::from_static(b"first chunk;")))).await;
+                let _ = tx
+                    .send(Ok(Frame::data(Bytes::from_static(b"first chunk;"))))
+                    .await;
                 hold.notified().await;
                 let _ = tx.send(Ok(Frame::data(Bytes::from_static(b"rest")))).await;
             });
@@ -150,7 +180,9 @@ async fn answer(shop: Shop, mut req: Request<Incoming>) -> Response<Body> {
             let mut body = req.into_body();
             let mut n = 0u64;
             while let Some(frame) = body.frame().await {
-                let Ok(frame) = frame else { return full(StatusCode::BAD_REQUEST, "body error") };
+                let Ok(frame) = frame else {
+                    return full(StatusCode::BAD_REQUEST, "body error");
+                };
                 if let Some(d) = frame.data_ref() {
                     n += d.len() as u64;
                     *shop.upload_progress.lock().unwrap() = n;
@@ -169,7 +201,10 @@ async fn answer(shop: Shop, mut req: Request<Incoming>) -> Response<Body> {
             .header("x-end-to-end", "kept")
             .body(Full::new(Bytes::from_static(b"hop")).boxed())
             .unwrap(),
-        "/status" => full(StatusCode::from_u16(query_num(&req, "code") as u16).unwrap_or(StatusCode::OK), "status"),
+        "/status" => full(
+            StatusCode::from_u16(query_num(&req, "code") as u16).unwrap_or(StatusCode::OK),
+            "status",
+        ),
         "/ws" => websocket(&mut req),
         _ => {
             let body = serde_json::json!({ "method": seen.method, "target": seen.target, "headers": seen.headers });
@@ -181,7 +216,9 @@ async fn answer(shop: Shop, mut req: Request<Incoming>) -> Response<Body> {
     }
 }
 
-fn tokio_stream_from(mut rx: mpsc::Receiver<Result<Frame<Bytes>, Infallible>>) -> impl futures_util::Stream<Item = Result<Frame<Bytes>, Infallible>> {
+fn tokio_stream_from(
+    mut rx: mpsc::Receiver<Result<Frame<Bytes>, Infallible>>,
+) -> impl futures_util::Stream<Item = Result<Frame<Bytes>, Infallible>> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
@@ -191,7 +228,12 @@ fn websocket(req: &mut Request<Incoming>) -> Response<Body> {
     let upgrade = hyper::upgrade::on(req);
     tokio::spawn(async move {
         let io = TokioIo::new(upgrade.await.unwrap());
-        let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(io, tokio_tungstenite::tungstenite::protocol::Role::Server, None).await;
+        let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+            io,
+            tokio_tungstenite::tungstenite::protocol::Role::Server,
+            None,
+        )
+        .await;
         while let Some(Ok(msg)) = ws.next().await {
             if msg.is_text() || msg.is_binary() {
                 ws.send(msg).await.unwrap();

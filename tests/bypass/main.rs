@@ -1,0 +1,84 @@
+//! The bypass corpus (issue 3, REFERENCES "Bypass corpus"): request targets
+//! sent byte-exact over raw TLS (HTTP/1.1) and as HTTP/2 frames, spoofed
+//! identity headers, and `/.otpgate/auth` from trusted and untrusted peers.
+//! Nothing protected may reach the storefront without a session, and what
+//! is not protected must reach it with exactly the normalized path.
+//!
+//! `findings.rs` holds the bypasses this corpus found, one test each.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod corpus;
+mod findings;
+mod forward_auth;
+mod identity;
+
+use support::{gateway, upstream, Gw, Shop};
+
+/// What the gateway must do with one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Protected: `302`/`401`, never forwarded.
+    Otp,
+    /// Refused with `400`, never forwarded.
+    Bad,
+    /// Refused one way or another (`400`, `401`, `302`), never forwarded.
+    Blocked,
+    /// Not protected: forwarded once, with exactly this target.
+    Pass(&'static str),
+    /// Either refused with `400` or forwarded with exactly this target
+    /// (both are safe; never forwarded in any other spelling).
+    BadOr(&'static str),
+}
+
+/// The shop and a gateway with the corpus routes: `/checkout` and
+/// `/account` need a code, `/checkout/assets` does not, `/admin` needs one
+/// for `POST` only.
+pub async fn shop_and_gateway(trusted: bool) -> (Shop, Gw) {
+    let shop = upstream().await;
+    let mut b = gateway(&shop)
+        .route("/checkout", "otp")
+        .route("/checkout/assets", "none")
+        .route_with("/admin", "otp", "methods = [\"POST\"]")
+        .route("/account", "otp");
+    if trusted {
+        b = b.set("server.trusted_proxies", "[\"127.0.0.1\"]");
+    }
+    let gw = b.run().await;
+    (shop, gw)
+}
+
+/// `None` when the answer and what the shop saw since `before` fit
+/// `expect`; otherwise a line for the failure report.
+pub fn verdict(shop: &Shop, before: usize, status: u16, expect: Expect, what: &str) -> Option<String> {
+    let new: Vec<String> = shop.seen()[before..].iter().map(|s| format!("{} {}", s.method, s.target)).collect();
+    let forwarded_as = |t: &str| status == 200 && new.len() == 1 && new[0].split_once(' ').map(|x| x.1) == Some(t);
+    let ok = match expect {
+        Expect::Otp => matches!(status, 302 | 401) && new.is_empty(),
+        Expect::Bad => status == 400 && new.is_empty(),
+        Expect::Blocked => matches!(status, 302 | 400 | 401) && new.is_empty(),
+        Expect::Pass(t) => forwarded_as(t),
+        Expect::BadOr(t) => (status == 400 && new.is_empty()) || forwarded_as(t),
+    };
+    (!ok).then(|| format!("{what}: expected {expect:?}, got {status}, shop saw {new:?}"))
+}
+
+/// `GET <target>` as HTTP/1.1 bytes, `Connection: close`.
+pub fn h1(method: &str, target: &str) -> Vec<u8> {
+    format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").into_bytes()
+}
+
+/// The value of header `name` in a raw HTTP/1.1 answer.
+pub fn header_of<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    let head = raw.split("\r\n\r\n").next()?;
+    head.lines().skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// Panics with every failure at once, so one run shows the whole picture.
+pub fn report(failures: Vec<String>, of: usize) {
+    assert!(failures.is_empty(), "{} of {of} cases failed:\n{}", failures.len(), failures.join("\n"));
+}
