@@ -156,8 +156,9 @@ http {
 EOF
 "${load_run[@]}" nginx -p "$tmp/upstream" -c "$tmp/upstream/nginx.conf" \
     -e stderr -g 'daemon off;' 2>>"$tmp/upstream/error.log" &
-pids+=("$!")
-wait_http "http://127.0.0.1:$up_port/" "$!" "upstream nginx" "$tmp/upstream/error.log"
+upstream_pid=$!
+pids+=("$upstream_pid")
+wait_http "http://127.0.0.1:$up_port/" "$upstream_pid" "upstream nginx" "$tmp/upstream/error.log"
 
 # --- nginx as TLS reverse proxy ----------------------------------------------
 mkdir -p "$tmp/nginx"
@@ -302,6 +303,27 @@ cpu_ticks() {
     mapfile -t nginx_pids < <(pid_tree "$nginx_pid")
     gate_pids=("$gate_pid")
 }
+mapfile -t upstream_pids < <(pid_tree "$upstream_pid")
+
+# busy_ticks: user+nice+system of the whole machine (irq/softirq left out:
+# loopback networking lands there and belongs to the benchmark)
+busy_ticks() {
+    local _c u n s
+    read -r _c u n s _ </proc/stat
+    echo $((u + n + s))
+}
+
+# child_ticks: CPU of this shell's finished children (wrk), from `times`.
+# It must run in this shell, not in a $(...) subshell.
+child_ticks_to() {
+    times >"$1"
+}
+ticks_of_times() {
+    tail -n 1 "$1" | awk -v hz="$clk_tck" '{
+        t = 0
+        for (i = 1; i <= 2; i++) { split($i, a, "m"); sub(/s$/, "", a[2]); t += a[1] * 60 + a[2] }
+        printf "%d", t * hz + 0.5 }'
+}
 
 # --- wrk driver --------------------------------------------------------------
 # to_ms "1.23ms" -> 1.230
@@ -313,18 +335,27 @@ to_ms() {
 }
 
 # run_wrk NAME URL PIDS-VAR [wrk args...] -> appends a result line to $tmp/NAME.results:
-#   rps p50_ms p99_ms cpu_us_per_req cpu_percent requests errors
+#   rps p50_ms p99_ms cpu_us_per_req cpu_percent requests errors other_percent
+# other_percent: CPU used meanwhile by processes outside the benchmark.
 run_wrk() {
     local name=$1 url=$2 pidvar=$3
     shift 3
     local -n pidarr=$pidvar
-    local out=$tmp/wrk-$name.txt t0 t1 c0 c1
+    local out=$tmp/wrk-$name.txt t0 t1 c0 c1 u0 u1 b0 b1 w0 w1
     c0=$(cpu_ticks "${pidarr[@]}")
+    u0=$(cpu_ticks "${upstream_pids[@]}")
+    child_ticks_to "$tmp/times0"
+    b0=$(busy_ticks)
     t0=$(date +%s%N)
     "${load_run[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" >"$out" 2>&1 ||
         { note "wrk failed against $name:"; cat "$out" >&2; return 1; }
     t1=$(date +%s%N)
+    b1=$(busy_ticks)
+    child_ticks_to "$tmp/times1"
     c1=$(cpu_ticks "${pidarr[@]}")
+    u1=$(cpu_ticks "${upstream_pids[@]}")
+    w0=$(ticks_of_times "$tmp/times0")
+    w1=$(ticks_of_times "$tmp/times1")
     local rps p50 p99 reqs non2xx sockerr
     rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
     p50=$(awk '$1 == "50%" { print $2 }' "$out")
@@ -339,10 +370,12 @@ run_wrk() {
     fi
     awk -v rps="$rps" -v p50="$(to_ms "$p50")" -v p99="$(to_ms "$p99")" -v reqs="$reqs" \
         -v ticks="$((c1 - c0))" -v hz="$clk_tck" -v ns="$((t1 - t0))" \
-        -v errs="$((${non2xx:-0} + ${sockerr:-0}))" 'BEGIN {
-            cpu_s = ticks / hz
-            printf "%s %s %s %.1f %.0f %s %s\n", rps, p50, p99,
-                (reqs > 0 ? cpu_s * 1e6 / reqs : 0), cpu_s * 100 / (ns / 1e9), reqs, errs
+        -v errs="$((${non2xx:-0} + ${sockerr:-0}))" \
+        -v other="$((b1 - b0 - (c1 - c0) - (u1 - u0) - (w1 - w0)))" 'BEGIN {
+            cpu_s = ticks / hz; wall = ns / 1e9
+            o = other * 100 / hz / wall; if (o < 0) o = 0
+            printf "%s %s %s %.1f %.0f %s %s %.0f\n", rps, p50, p99,
+                (reqs > 0 ? cpu_s * 1e6 / reqs : 0), cpu_s * 100 / wall, reqs, errs, o
         }' >>"$tmp/$name.results"
     if ((${non2xx:-0} + ${sockerr:-0} > 0)); then
         note "$name: ${non2xx:-0} non-2xx/3xx responses, ${sockerr:-0} socket errors (see below)"
@@ -471,12 +504,14 @@ median() {
 }
 
 echo
-printf '%-34s %10s %9s %9s %12s %7s %7s\n' target "req/s" "p50 ms" "p99 ms" "CPU us/req" "CPU %" errors
-printf '%-34s %10s %9s %9s %12s %7s %7s\n' "----------------------------------" ---------- --------- --------- ------------ ------- -------
+printf '%-34s %10s %9s %9s %12s %7s %7s %8s\n' target "req/s" "p50 ms" "p99 ms" "CPU us/req" "CPU %" errors "other %"
+printf '%-34s %10s %9s %9s %12s %7s %7s %8s\n' "----------------------------------" ---------- --------- --------- ------------ ------- ------- --------
+noisy=0
 row() {
-    local label=$1 rps p50 p99 cpu pct reqs errs
-    read -r rps p50 p99 cpu pct reqs errs <<<"$2"
-    printf '%-34s %10.0f %9s %9s %12s %7s %7s\n' "$label" "$rps" "$p50" "$p99" "$cpu" "$pct" "$errs"
+    local label=$1 rps p50 p99 cpu pct reqs errs other
+    read -r rps p50 p99 cpu pct reqs errs other <<<"$2"
+    printf '%-34s %10.0f %9s %9s %12s %7s %7s %8s\n' "$label" "$rps" "$p50" "$p99" "$cpu" "$pct" "$errs" "$other"
+    ((other <= 15)) || noisy=1
 }
 n=$(median nginx)
 g=$(median otpgate)
@@ -503,10 +538,14 @@ else
 fi
 if ((ROUNDS > 1)); then
     echo
-    echo "each row is the median round by req/s (the lower middle one for an even count); all rounds (req/s p50 p99 cpu_us/req cpu% requests errors):"
+    echo "each row is the median round by req/s (the lower middle one for an even count); all rounds (req/s p50 p99 cpu_us/req cpu% requests errors other%):"
     for t in nginx otpgate protected; do
         [[ -s $tmp/$t.results ]] && sed "s/^/  $t: /" "$tmp/$t.results"
     done
+fi
+if ((noisy)); then
+    echo
+    echo "warning: other processes used > 15% of a cpu during a run (column 'other %'): these figures are disturbed; rerun on a quiet machine."
 fi
 if [[ $PIN != 1 ]]; then
     echo

@@ -1,36 +1,294 @@
-//! Security events as structured log lines (target `otpgate::audit`):
-//! who did what, with masked phones and never a code, cookie or secret.
+//! The audit trail: security events as tracing events with target
+//! `otpgate::audit`, written by [`AuditLayer`] as one JSON object per line
+//! to `[log] audit_file` (appended, reopened on SIGHUP for logrotate) or to
+//! standard error. Each line has `time`, `event`, the client's address, a
+//! masked phone and the endpoint, plus the fields of the spans the event
+//! happened in (so a request span's `request_id`, `user_agent`, `route`
+//! appear on every event of that request). The event functions take typed
+//! values only, so a code, cookie or secret cannot be passed to them.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::filter::{filter_fn, Filtered};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::gateway::ConnInfo;
 use crate::phone::{mask, Phone, PhoneError};
 use crate::session::Session;
 
-pub fn code_sent(phone: &Phone, conn: ConnInfo) {
-    tracing::info!(target: "otpgate::audit", event = "code_sent", phone = %phone.masked(), country = %phone.region_code(), peer = %conn.peer.ip());
+pub const TARGET: &str = "otpgate::audit";
+
+/// Who asked, and where: carried by every flow event.
+#[derive(Debug, Clone, Copy)]
+pub struct Who {
+    pub conn: ConnInfo,
+    /// The peer, or behind `trusted_proxies` the forwarded client.
+    pub client_ip: IpAddr,
+    pub endpoint: &'static str,
 }
 
-pub fn phone_refused(e: PhoneError, conn: ConnInfo) {
-    tracing::info!(target: "otpgate::audit", event = "phone_refused", reason = e.code(), peer = %conn.peer.ip());
+/// What a limit was keyed on, shown without revealing a whole number.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    Ip(IpAddr),
+    /// E.164; masked in the trail.
+    Phone(&'a str),
+    /// A number without its last four digits: not a subscriber, shown.
+    Prefix(&'a str),
+    Country(&'a str),
+    Global,
 }
 
-pub fn verified(phone: &Phone, conn: ConnInfo) {
-    tracing::info!(target: "otpgate::audit", event = "verified", phone = %phone.masked(), peer = %conn.peer.ip());
+impl std::fmt::Display for Scope<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scope::Ip(ip) => write!(f, "{ip}"),
+            Scope::Phone(p) => f.write_str(&mask(p)),
+            Scope::Prefix(p) | Scope::Country(p) => f.write_str(p),
+            Scope::Global => f.write_str("global"),
+        }
+    }
 }
 
-pub fn failed(phone: &Phone, reason: &'static str, conn: ConnInfo) {
-    tracing::info!(target: "otpgate::audit", event = "verify_failed", reason, phone = %phone.masked(), peer = %conn.peer.ip());
+macro_rules! audit {
+    ($who:expr, $($fields:tt)*) => {
+        tracing::info!(target: TARGET, client_ip = %$who.client_ip, peer = %$who.conn.peer.ip(), endpoint = $who.endpoint, $($fields)*)
+    };
 }
 
-pub fn rate_limited(limit: &'static str, key: &str) {
-    // Keys are IPs, E.164 numbers, prefixes or countries: mask numbers.
-    let shown = if key.starts_with('+') && key.len() > 8 { mask(key) } else { key.to_string() };
-    tracing::info!(target: "otpgate::audit", event = "rate_limited", limit, key = %shown);
+pub fn code_sent(phone: &Phone, provider: &str, who: Who) {
+    audit!(who, event = "code_sent", phone = %phone.masked(), country = %phone.region_code(), provider);
+}
+
+pub fn phone_refused(e: PhoneError, who: Who) {
+    audit!(who, event = "phone_refused", reason = e.code());
+}
+
+pub fn verified(phone: &Phone, who: Who) {
+    audit!(who, event = "verified", phone = %phone.masked(), country = %phone.region_code());
+}
+
+/// A wrong code; `voided` when it used up the challenge's last try.
+pub fn failed(phone: &Phone, reason: &'static str, who: Who) {
+    audit!(who, event = "verify_failed", reason, phone = %phone.masked());
+}
+
+pub fn challenge_voided(phone: &Phone, who: Who) {
+    audit!(who, event = "challenge_voided", reason = "too_many_attempts", phone = %phone.masked());
+}
+
+pub fn rate_limited(limit: &'static str, scope: Scope<'_>, phone: Option<&Phone>, who: Who) {
+    let phone = phone.map(Phone::masked);
+    audit!(who, event = "rate_limited", limit, key = %scope, phone = phone.as_deref());
+}
+
+pub fn prefix_blocked(phone: &Phone, block_for_secs: u64, who: Who) {
+    audit!(who, event = "prefix_blocked", prefix = phone.prefix(), country = %phone.region_code(), block_for_secs, phone = %phone.masked());
 }
 
 pub fn session_issued(s: &Session, conn: ConnInfo) {
-    tracing::info!(target: "otpgate::audit", event = "session_issued", phone = %mask(&s.phone), expires_at = s.expires_at, peer = %conn.peer.ip());
+    tracing::info!(target: TARGET, event = "session_issued", phone = %mask(&s.phone), expires_at = s.expires_at, peer = %conn.peer.ip());
 }
 
 pub fn logout(s: &Session, conn: ConnInfo) {
-    tracing::info!(target: "otpgate::audit", event = "logout", phone = %mask(&s.phone), peer = %conn.peer.ip());
+    tracing::info!(target: TARGET, event = "logout", phone = %mask(&s.phone), peer = %conn.peer.ip());
+}
+
+/// Where audit lines go. Cloning shares the destination.
+#[derive(Clone)]
+pub struct AuditSink(Arc<Mutex<Out>>);
+
+enum Out {
+    Stderr,
+    File { path: PathBuf, file: File },
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+impl AuditSink {
+    pub fn stderr() -> Self {
+        AuditSink(Arc::new(Mutex::new(Out::Stderr)))
+    }
+
+    pub fn file(path: &Path) -> io::Result<Self> {
+        let file = open_append(path)?;
+        Ok(AuditSink(Arc::new(Mutex::new(Out::File { path: path.to_path_buf(), file }))))
+    }
+
+    /// Opens the file again by name (after logrotate moved it). On error
+    /// the old file stays in use, so no line is lost.
+    pub fn reopen(&self) -> io::Result<()> {
+        let mut out = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Out::File { path, file } = &mut *out {
+            *file = open_append(path)?;
+        }
+        Ok(())
+    }
+
+    fn write_line(&self, line: &str) {
+        let mut out = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // One write per line: with O_APPEND, lines from several processes
+        // do not interleave.
+        let _ = match &mut *out {
+            Out::Stderr => io::stderr().lock().write_all(line.as_bytes()),
+            Out::File { file, .. } => file.write_all(line.as_bytes()),
+        };
+    }
+}
+
+/// Takes over SIGHUP now (so a rotation signal can no longer end the
+/// process) and returns the task that reopens `sink` on each one. Call it
+/// inside a Tokio runtime and run the task on that runtime.
+pub fn reopen_on_sighup(sink: AuditSink) -> io::Result<impl std::future::Future<Output = ()> + Send> {
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    Ok(async move {
+        while hup.recv().await.is_some() {
+            match sink.reopen() {
+                Ok(()) => tracing::info!("audit file reopened"),
+                Err(e) => tracing::error!(error = %e, "cannot reopen the audit file; still writing to the old one"),
+            }
+        }
+    })
+}
+
+/// Writes audit events as JSON lines; sees every span (for its fields)
+/// but only events with target [`TARGET`].
+pub struct AuditLayer {
+    sink: AuditSink,
+}
+
+type AuditFilter = tracing_subscriber::filter::FilterFn<fn(&tracing::Metadata<'_>) -> bool>;
+
+fn audit_or_span(m: &tracing::Metadata<'_>) -> bool {
+    m.is_span() || m.target() == TARGET
+}
+
+impl AuditLayer {
+    /// The layer with its own filter, independent of the log level.
+    pub fn new<S>(sink: AuditSink) -> Filtered<AuditLayer, AuditFilter, S>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        AuditLayer { sink }.with_filter(filter_fn(audit_or_span as fn(&tracing::Metadata<'_>) -> bool))
+    }
+}
+
+/// A span's fields, kept in its extensions.
+struct SpanFields(Map<String, Value>);
+
+struct JsonVisitor<'a>(&'a mut Map<String, Value>);
+
+impl Visit for JsonVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().into(), format!("{value:?}").into());
+    }
+}
+
+impl<S> Layer<S> for AuditLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut fields = Map::new();
+        attrs.record(&mut JsonVisitor(&mut fields));
+        span.extensions_mut().insert(SpanFields(fields));
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut ext = span.extensions_mut();
+        if let Some(f) = ext.get_mut::<SpanFields>() {
+            values.record(&mut JsonVisitor(&mut f.0));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if event.metadata().target() != TARGET {
+            return;
+        }
+        let mut line = Map::new();
+        line.insert("time".into(), humantime::format_rfc3339_millis(SystemTime::now()).to_string().into());
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope.from_root() {
+                if let Some(f) = span.extensions().get::<SpanFields>() {
+                    line.extend(f.0.clone());
+                }
+            }
+        }
+        event.record(&mut JsonVisitor(&mut line));
+        let mut text = Value::Object(line).to_string();
+        text.push('\n');
+        self.sink.write_line(&text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[test]
+    fn lines_are_json_with_span_context() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let path = dir.join("audit.jsonl");
+        let sink = AuditSink::file(&path).unwrap();
+        let subscriber = tracing_subscriber::registry().with(AuditLayer::new(sink.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request", request_id = "r-1", user_agent = "UA/1");
+            let _in = span.enter();
+            tracing::info!(target: TARGET, event = "logout", phone = %mask("+919812345678"));
+            tracing::info!(target: "otpgate::other", "not audit");
+        });
+        std::fs::rename(&path, dir.join("audit.jsonl.1")).unwrap();
+        sink.reopen().unwrap();
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(AuditLayer::new(sink)), || {
+            tracing::info!(target: TARGET, event = "after_rotation");
+        });
+        let old = std::fs::read_to_string(dir.join("audit.jsonl.1")).unwrap();
+        let v: Value = serde_json::from_str(old.lines().next().unwrap()).unwrap();
+        assert_eq!(old.lines().count(), 1, "{old}");
+        assert_eq!(v["event"], "logout");
+        assert_eq!(v["request_id"], "r-1");
+        assert_eq!(v["user_agent"], "UA/1");
+        assert_eq!(v["phone"], "+91******5678");
+        assert!(v["time"].as_str().unwrap().ends_with('Z'));
+        let new = std::fs::read_to_string(&path).unwrap();
+        assert!(new.contains("after_rotation") && !new.contains("logout"), "{new}");
+    }
+
+    #[test]
+    fn scopes_mask_numbers_only() {
+        assert_eq!(Scope::Phone("+919812345678").to_string(), "+91******5678");
+        assert_eq!(Scope::Prefix("+91981234").to_string(), "+91981234");
+        assert_eq!(Scope::Ip("10.0.0.1".parse().unwrap()).to_string(), "10.0.0.1");
+    }
 }

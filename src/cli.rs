@@ -155,11 +155,37 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Logs go to standard error (standard output is the console provider's).
+/// Audit events go, as JSON lines and whatever the log level, to
+/// `log.audit_file` (reopened on SIGHUP, for logrotate) or to standard error.
 fn init_logs(cfg: &LogConfig) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match cfg.format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
+    let filter = filter.add_directive(format!("{}=off", crate::audit::TARGET).parse().expect("a valid directive"));
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match cfg.format {
+        LogFormat::Json => fmt.json().with_filter(filter).boxed(),
+        LogFormat::Text => fmt.with_filter(filter).boxed(),
+    };
+    let sink = match &cfg.audit_file {
+        None => crate::audit::AuditSink::stderr(),
+        Some(path) => {
+            let opened = crate::audit::AuditSink::file(path).and_then(|sink| {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                let task = rt.block_on(async { crate::audit::reopen_on_sighup(sink.clone()) })?;
+                std::thread::Builder::new().name("audit-reopen".into()).spawn(move || rt.block_on(task))?;
+                Ok(sink)
+            });
+            match opened {
+                Ok(sink) => sink,
+                Err(e) => {
+                    eprintln!("error: cannot open log.audit_file {}: {e}", path.display());
+                    std::process::exit(1);
+                }
+            }
+        }
+    };
+    tracing_subscriber::registry().with(fmt).with(crate::audit::AuditLayer::new(sink)).init();
 }

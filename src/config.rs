@@ -98,6 +98,9 @@ pub struct OtpConfig {
     pub max_attempts: u32,
     pub resend_after: Duration,
     pub message: String,
+    /// The send step never answers faster than this (enumeration timing);
+    /// zero unless set. Refusals are also padded to a typical send.
+    pub min_send_time: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -155,6 +158,19 @@ pub struct LimitsConfig {
     pub sms_per_day: Limit,
     pub verify_fail_per_phone: Limit,
     pub verify_per_ip: Limit,
+    pub pumping: PumpingConfig,
+}
+
+/// `[limits.pumping]`: a prefix that sends more than `min_sends` in
+/// `window` while fewer than `min_conversion` of its codes are verified is
+/// refused for `block_for` (defaults and sources in validate.rs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PumpingConfig {
+    pub enabled: bool,
+    pub window: Duration,
+    pub min_sends: u64,
+    pub min_conversion: f64,
+    pub block_for: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -33,6 +33,7 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: ConnInfo, path: 
         "/.otpgate/api/verify" if post => crate::api::verify(gw, req, conn).await,
         "/.otpgate/api/session" if get => crate::api::session(gw, &req).await,
         "/.otpgate/auth" => crate::forward_auth::check(gw, &req, conn).await,
+        "/.otpgate/sms/twilio/status" if post => crate::receipts::twilio_status(gw, req).await,
         "/.otpgate/login" | "/.otpgate/send" | "/.otpgate/verify" | "/.otpgate/resend" | "/.otpgate/logout"
         | "/.otpgate/api/send" | "/.otpgate/api/verify" | "/.otpgate/api/session" => Err(GatewayError::MethodNotAllowed),
         _ => Err(GatewayError::NotFound),
@@ -94,6 +95,10 @@ impl Form {
         }
         let (parts, bytes) = read_small(req).await?;
         Ok((parts, Form(form_urlencoded::parse(&bytes).into_owned().collect())))
+    }
+
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {

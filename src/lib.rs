@@ -34,6 +34,8 @@ pub mod otp;
 pub mod pages;
 pub mod phone;
 pub mod policy;
+pub mod receipts;
+pub mod pumping;
 pub mod server;
 pub mod session;
 pub mod sms;

@@ -1,6 +1,9 @@
 //! Prometheus metrics, served on the admin listener only.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -69,7 +72,15 @@ pub struct Metrics {
     pub rate_limited: Family<LimitLabel, Counter>,
     pub sessions_issued: Counter,
     pub prefix_blocked: Gauge,
-    pub conversion: Family<CountryLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    pub prefix_blocks: Counter,
+    pub conversion: Family<CountryLabel, Gauge<f64, AtomicU64>>,
+    pub send_seconds: Histogram,
+    /// Prefix -> unix ms its block ends, as this instance set it: feeds the
+    /// `prefix_blocked` gauge (the block itself lives in the store).
+    blocked: Mutex<HashMap<String, u64>>,
+    /// Moving average of successful sends (µs), so that refusals can be
+    /// made to take as long as a real send (enumeration by timing).
+    typical_send_us: AtomicU64,
 }
 
 impl Metrics {
@@ -98,7 +109,11 @@ impl Metrics {
             rate_limited: Family::default(),
             sessions_issued: Counter::default(),
             prefix_blocked: Gauge::default(),
+            prefix_blocks: Counter::default(),
             conversion: Family::default(),
+            send_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 12)),
+            blocked: Mutex::new(HashMap::new()),
+            typical_send_us: AtomicU64::new(0),
             registry: Mutex::new(Registry::default()),
         };
         registry.register("otpgate_open_connections", "Open client connections", m.open_connections.clone());
@@ -110,7 +125,9 @@ impl Metrics {
         registry.register("otpgate_rate_limited", "Requests refused by a limit", m.rate_limited.clone());
         registry.register("otpgate_sessions_issued", "Session cookies issued", m.sessions_issued.clone());
         registry.register("otpgate_prefix_blocked", "Number prefixes blocked by the pumping detector", m.prefix_blocked.clone());
+        registry.register("otpgate_prefix_blocks", "Prefixes blocked by the pumping detector", m.prefix_blocks.clone());
         registry.register("otpgate_conversion_ratio", "Verified / sent per country over the detector window", m.conversion.clone());
+        registry.register("otpgate_send_duration_seconds", "Time the send step took, refusals included", m.send_seconds.clone());
         *m.registry.lock().expect("fresh mutex") = registry;
         m
     }
@@ -127,6 +144,43 @@ impl Metrics {
 
     pub fn rate_limited(&self, limit: &str) {
         self.rate_limited.get_or_create(&LimitLabel { limit: limit.to_string() }).inc();
+    }
+
+    /// Records a prefix block and refreshes the gauge of live blocks.
+    pub fn prefix_blocked(&self, prefix: &str, until_ms: u64, now_ms: u64) {
+        self.prefix_blocks.inc();
+        let mut blocked = self.blocked.lock().expect("blocked prefixes lock");
+        blocked.insert(prefix.to_string(), until_ms);
+        blocked.retain(|_, until| *until > now_ms);
+        self.prefix_blocked.set(blocked.len() as i64);
+    }
+
+    /// When this instance's block of `prefix` ends, if it knows of one.
+    pub fn prefix_blocked_until(&self, prefix: &str, now_ms: u64) -> Option<u64> {
+        let mut blocked = self.blocked.lock().expect("blocked prefixes lock");
+        blocked.retain(|_, until| *until > now_ms);
+        self.prefix_blocked.set(blocked.len() as i64);
+        blocked.get(prefix).copied()
+    }
+
+    pub fn conversion(&self, country: &str, ratio: f64) {
+        self.conversion.get_or_create(&CountryLabel { country: country.to_string() }).set(ratio);
+    }
+
+    /// Folds a successful send's duration into the moving average (1/8
+    /// weight: a few slow provider calls move it, one does not).
+    pub fn observe_send(&self, took: Duration, sent: bool) {
+        self.send_seconds.observe(took.as_secs_f64());
+        if sent {
+            let us = took.as_micros() as u64;
+            let _ = self.typical_send_us.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                Some(if old == 0 { us } else { old - old / 8 + us / 8 })
+            });
+        }
+    }
+
+    pub fn typical_send(&self) -> Duration {
+        Duration::from_micros(self.typical_send_us.load(Ordering::Relaxed))
     }
 
     pub fn render(&self) -> String {

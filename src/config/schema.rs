@@ -68,6 +68,7 @@ pub const SCHEMA: Shape = T(&[
             ("max_attempts", Leaf),
             ("resend_after", Leaf),
             ("message", Leaf),
+            ("min_send_time", Leaf),
         ]),
     ),
     (
@@ -163,6 +164,16 @@ pub const SCHEMA: Shape = T(&[
             ("sms_per_day", LIMIT),
             ("verify_fail_per_phone", LIMIT),
             ("verify_per_ip", LIMIT),
+            (
+                "pumping",
+                T(&[
+                    ("enabled", Leaf),
+                    ("window", Leaf),
+                    ("min_sends", Leaf),
+                    ("min_conversion", Leaf),
+                    ("block_for", Leaf),
+                ]),
+            ),
         ]),
     ),
     (

@@ -13,7 +13,7 @@ use super::raw::{OneOrMany, RawConfig, RawLimit};
 use super::schema::{unknown_keys, Locator};
 use super::{
     AdminConfig, Brand, Config, Limit, LimitsConfig, LogConfig, LogFormat, OtpConfig,
-    PhoneConfig, Problem, Require, RouteRule, Secret, ServerConfig, SessionConfig, StoreConfig,
+    PhoneConfig, Problem, PumpingConfig, Require, RouteRule, Secret, ServerConfig, SessionConfig, StoreConfig,
     TlsConfig, UpstreamConfig,
 };
 use crate::normalize::normalize_path;
@@ -76,8 +76,16 @@ pub fn validate(text: &str) -> Result<Config, Vec<Problem>> {
             return Err(p.list);
         }
     };
+    let abuse: RawAbuse = match toml::from_str(text) {
+        Ok(a) => a,
+        Err(e) => {
+            let line = e.span().map(|s| p.locator.line_at(s.start));
+            p.list.push(Problem { key: "(type)".into(), line, message: e.message().trim().to_string() });
+            return Err(p.list);
+        }
+    };
     // Pass 3: meaning.
-    let config = build(raw, &mut p);
+    let config = build(raw, &abuse, &mut p);
     if p.list.is_empty() {
         config.ok_or_else(Vec::new)
     } else {
@@ -158,7 +166,7 @@ fn secret_file(p: &mut Problems, key: &str, path: &str) -> Vec<Secret> {
     }
 }
 
-fn build(raw: RawConfig, p: &mut Problems) -> Option<Config> {
+fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
     let server = {
         let s = &raw.server;
         let listen = addr(p, "server.listen", s.listen.as_deref().unwrap_or("0.0.0.0:8443"));
@@ -357,6 +365,10 @@ fn build(raw: RawConfig, p: &mut Problems) -> Option<Config> {
             max_attempts: int_in(p, "otp.max_attempts", o.max_attempts, 5, 1, 100) as u32,
             resend_after: duration(p, "otp.resend_after", o.resend_after.as_ref(), "30s"),
             message,
+            min_send_time: match &abuse.otp.min_send_time {
+                Some(v) => duration(p, "otp.min_send_time", Some(v), "1s"),
+                None => Duration::ZERO,
+            },
         }
     };
 
@@ -437,7 +449,7 @@ fn build(raw: RawConfig, p: &mut Problems) -> Option<Config> {
         p.add("admin.listen", "must differ from server.listen: metrics never go on the public port");
     }
 
-    let limits = limits(p, &raw.limits.by_name);
+    let limits = limits(p, &raw.limits.by_name, abuse.limits.pumping.as_ref());
 
     let log = LogConfig {
         format: match raw.log.format.as_deref().unwrap_or("text") {
@@ -497,7 +509,7 @@ fn check_template(p: &mut Problems, message: &str) {
 }
 
 /// Defaults and their sources are documented in README "Abuse limits".
-fn limits(p: &mut Problems, raw: &std::collections::BTreeMap<String, RawLimit>) -> LimitsConfig {
+fn limits(p: &mut Problems, raw: &std::collections::BTreeMap<String, RawLimit>, pumping_raw: Option<&RawPumping>) -> LimitsConfig {
     let mut one = |name: &str, max: u64, window: &str| -> Limit {
         let key = format!("limits.{name}");
         let r = raw.get(name);
@@ -523,5 +535,63 @@ fn limits(p: &mut Problems, raw: &std::collections::BTreeMap<String, RawLimit>) 
         sms_per_day: one("sms_per_day", 5_000, "24h"),
         verify_fail_per_phone: one("verify_fail_per_phone", 10, "1h"),
         verify_per_ip: one("verify_per_ip", 30, "5m"),
+        pumping: pumping(p, pumping_raw),
+    }
+}
+
+/// Keys read beside `RawConfig` (raw.rs ignores them): the pumping
+/// detector and the send-time floor.
+#[derive(Debug, Default, Deserialize)]
+struct RawAbuse {
+    #[serde(default)]
+    limits: RawAbuseLimits,
+    #[serde(default)]
+    otp: RawAbuseOtp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawAbuseLimits {
+    pumping: Option<RawPumping>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawAbuseOtp {
+    min_send_time: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawPumping {
+    enabled: Option<bool>,
+    window: Option<String>,
+    min_sends: Option<i64>,
+    min_conversion: Option<f64>,
+    block_for: Option<String>,
+}
+
+/// Defaults: the prefix (number minus its last 4 digits) is the unit
+/// pumpers rent and the unit Twilio Verify's Fraud Guard blocks; a window
+/// of an hour matches the other send limits; 10 sends is half the
+/// per-prefix limit, so the detector acts before that limit alone would;
+/// legitimate OTP conversion is normally well above 50%, so a floor of
+/// 20% flags only prefixes where most codes are never used (Twilio's
+/// guidance on monitoring verification conversion per country); a day's
+/// block outlasts a pumping run, which typically cycles within hours.
+fn pumping(p: &mut Problems, r: Option<&RawPumping>) -> PumpingConfig {
+    let d = RawPumping::default();
+    let r = r.unwrap_or(&d);
+    let min_conversion = match r.min_conversion {
+        None => 0.2,
+        Some(v) if (0.0..=1.0).contains(&v) => v,
+        Some(v) => {
+            p.add("limits.pumping.min_conversion", format!("{v} must be between 0.0 and 1.0"));
+            0.2
+        }
+    };
+    PumpingConfig {
+        enabled: r.enabled.unwrap_or(true),
+        window: duration(p, "limits.pumping.window", r.window.as_ref(), "1h"),
+        min_sends: int_in(p, "limits.pumping.min_sends", r.min_sends, 10, 1, 1_000_000) as u64,
+        min_conversion,
+        block_for: duration(p, "limits.pumping.block_for", r.block_for.as_ref(), "24h"),
     }
 }

@@ -51,9 +51,19 @@ pub async fn shop_and_gateway(trusted: bool) -> (Shop, Gw) {
 
 /// `None` when the answer and what the shop saw since `before` fit
 /// `expect`; otherwise a line for the failure report.
-pub fn verdict(shop: &Shop, before: usize, status: u16, expect: Expect, what: &str) -> Option<String> {
-    let new: Vec<String> = shop.seen()[before..].iter().map(|s| format!("{} {}", s.method, s.target)).collect();
-    let forwarded_as = |t: &str| status == 200 && new.len() == 1 && new[0].split_once(' ').map(|x| x.1) == Some(t);
+pub fn verdict(
+    shop: &Shop,
+    before: usize,
+    status: u16,
+    expect: Expect,
+    what: &str,
+) -> Option<String> {
+    let new: Vec<String> = shop.seen()[before..]
+        .iter()
+        .map(|s| format!("{} {}", s.method, s.target))
+        .collect();
+    let forwarded_as =
+        |t: &str| status == 200 && new.len() == 1 && new[0].split_once(' ').map(|x| x.1) == Some(t);
     let ok = match expect {
         Expect::Otp => matches!(status, 302 | 401) && new.is_empty(),
         Expect::Bad => status == 400 && new.is_empty(),
@@ -66,7 +76,8 @@ pub fn verdict(shop: &Shop, before: usize, status: u16, expect: Expect, what: &s
 
 /// `GET <target>` as HTTP/1.1 bytes, `Connection: close`.
 pub fn h1(method: &str, target: &str) -> Vec<u8> {
-    format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").into_bytes()
+    format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .into_bytes()
 }
 
 /// The value of header `name` in a raw HTTP/1.1 answer.
@@ -80,5 +91,10 @@ pub fn header_of<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
 
 /// Panics with every failure at once, so one run shows the whole picture.
 pub fn report(failures: Vec<String>, of: usize) {
-    assert!(failures.is_empty(), "{} of {of} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {of} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

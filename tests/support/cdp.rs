@@ -22,8 +22,12 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// The longest any one step (a command, a page load) may take.
 pub const STEP: Duration = Duration::from_secs(30);
 
-/// Debian's chromium: `/usr/bin/chromium`, else `chromium` on `PATH`.
+/// `$OTPGATE_CHROMIUM` when set, else Debian's chromium: `/usr/bin/chromium`,
+/// else `chromium` on `PATH`.
 pub fn find_chromium() -> Option<PathBuf> {
+    if let Some(chosen) = std::env::var_os("OTPGATE_CHROMIUM") {
+        return Some(PathBuf::from(chosen)).filter(|c| c.is_file());
+    }
     let fixed = PathBuf::from("/usr/bin/chromium");
     if fixed.is_file() {
         return Some(fixed);
@@ -39,7 +43,6 @@ pub struct Chromium {
     child: Child,
     browser: Conn,
     port: u16,
-    stderr: Arc<Mutex<Vec<String>>>,
     _profile: tempfile::TempDir,
 }
 
@@ -106,7 +109,6 @@ impl Chromium {
             child,
             browser,
             port,
-            stderr,
             _profile: profile,
         }
     }
@@ -120,11 +122,6 @@ impl Chromium {
         let id = target["targetId"].as_str().expect("targetId");
         let conn = Conn::connect(&format!("ws://127.0.0.1:{}/devtools/page/{id}", self.port)).await;
         Page { conn }
-    }
-
-    /// Chromium's stderr so far, for failure messages.
-    pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().join("\n")
     }
 
     /// Asks the browser to quit (so its helper processes go too), and kills
@@ -156,10 +153,11 @@ struct Conn {
 
 impl Conn {
     async fn connect(url: &str) -> Conn {
-        let (ws, _) = timeout(STEP, tokio_tungstenite::connect_async(url))
-            .await
-            .unwrap_or_else(|_| panic!("connecting to {url} timed out"))
-            .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
+        let (ws, _) = match timeout(STEP, tokio_tungstenite::connect_async(url)).await {
+            Ok(Ok(connected)) => connected,
+            Ok(Err(e)) => panic!("connecting to {url}: {e}"),
+            Err(_) => panic!("connecting to {url} timed out"),
+        };
         Conn {
             ws,
             next_id: 0,
@@ -309,11 +307,12 @@ impl Page {
             .to_string()
     }
 
-    /// Focuses the field (as a tap would) and types `text` into it.
+    /// Focuses the field (as a tap would), selects what is in it, and types
+    /// `text` over it.
     pub async fn type_into(&mut self, selector: &str, text: &str) {
         let found = self
             .eval(&format!(
-                "(() => {{ const el = document.querySelector({}); if (!el) return false; el.focus(); return document.activeElement === el; }})()",
+                "(() => {{ const el = document.querySelector({}); if (!el) return false; el.focus(); el.select(); return document.activeElement === el; }})()",
                 json!(selector)
             ))
             .await;
@@ -392,19 +391,22 @@ impl Page {
         std::fs::write(path, png).unwrap();
     }
 
-    /// The console and log messages of level `error` seen so far.
+    /// The errors seen so far: `log: …` (browser messages such as CSP
+    /// refusals), `console: …` and `exception: …` (uncaught in a page).
     pub fn errors(&self) -> Vec<String> {
         self.events()
             .iter()
             .filter_map(|e| match e["method"].as_str()? {
                 "Log.entryAdded" if e["params"]["entry"]["level"] == "error" => {
                     let entry = &e["params"]["entry"];
-                    Some(format!("{} ({})", entry["text"], entry["url"]))
+                    Some(format!("log: {} ({})", entry["text"], entry["url"]))
                 }
                 "Runtime.consoleAPICalled" if e["params"]["type"] == "error" => {
-                    Some(e["params"]["args"].to_string())
+                    Some(format!("console: {}", e["params"]["args"]))
                 }
-                "Runtime.exceptionThrown" => Some(e["params"]["exceptionDetails"].to_string()),
+                "Runtime.exceptionThrown" => {
+                    Some(format!("exception: {}", e["params"]["exceptionDetails"]))
+                }
                 _ => None,
             })
             .collect()
