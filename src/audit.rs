@@ -124,7 +124,10 @@ impl AuditSink {
 
     pub fn file(path: &Path) -> io::Result<Self> {
         let file = open_append(path)?;
-        Ok(AuditSink(Arc::new(Mutex::new(Out::File { path: path.to_path_buf(), file }))))
+        Ok(AuditSink(Arc::new(Mutex::new(Out::File {
+            path: path.to_path_buf(),
+            file,
+        }))))
     }
 
     /// Opens the file again by name (after logrotate moved it). On error
@@ -151,13 +154,17 @@ impl AuditSink {
 /// Takes over SIGHUP now (so a rotation signal can no longer end the
 /// process) and returns the task that reopens `sink` on each one. Call it
 /// inside a Tokio runtime and run the task on that runtime.
-pub fn reopen_on_sighup(sink: AuditSink) -> io::Result<impl std::future::Future<Output = ()> + Send> {
+pub fn reopen_on_sighup(
+    sink: AuditSink,
+) -> io::Result<impl std::future::Future<Output = ()> + Send> {
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     Ok(async move {
         while hup.recv().await.is_some() {
             match sink.reopen() {
                 Ok(()) => tracing::info!("audit file reopened"),
-                Err(e) => tracing::error!(error = %e, "cannot reopen the audit file; still writing to the old one"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot reopen the audit file; still writing to the old one")
+                }
             }
         }
     })
@@ -181,7 +188,9 @@ impl AuditLayer {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        AuditLayer { sink }.with_filter(filter_fn(audit_or_span as fn(&tracing::Metadata<'_>) -> bool))
+        AuditLayer { sink }.with_filter(filter_fn(
+            audit_or_span as fn(&tracing::Metadata<'_>) -> bool,
+        ))
     }
 }
 
@@ -207,7 +216,8 @@ impl Visit for JsonVisitor<'_> {
         self.0.insert(field.name().into(), value.into());
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().into(), format!("{value:?}").into());
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
     }
 }
 
@@ -235,7 +245,12 @@ where
             return;
         }
         let mut line = Map::new();
-        line.insert("time".into(), humantime::format_rfc3339_millis(SystemTime::now()).to_string().into());
+        line.insert(
+            "time".into(),
+            humantime::format_rfc3339_millis(SystemTime::now())
+                .to_string()
+                .into(),
+        );
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
                 if let Some(f) = span.extensions().get::<SpanFields>() {
@@ -270,9 +285,12 @@ mod tests {
         });
         std::fs::rename(&path, dir.join("audit.jsonl.1")).unwrap();
         sink.reopen().unwrap();
-        tracing::subscriber::with_default(tracing_subscriber::registry().with(AuditLayer::new(sink)), || {
-            tracing::info!(target: TARGET, event = "after_rotation");
-        });
+        tracing::subscriber::with_default(
+            tracing_subscriber::registry().with(AuditLayer::new(sink)),
+            || {
+                tracing::info!(target: TARGET, event = "after_rotation");
+            },
+        );
         let old = std::fs::read_to_string(dir.join("audit.jsonl.1")).unwrap();
         let v: Value = serde_json::from_str(old.lines().next().unwrap()).unwrap();
         assert_eq!(old.lines().count(), 1, "{old}");
@@ -282,13 +300,19 @@ mod tests {
         assert_eq!(v["phone"], "+91******5678");
         assert!(v["time"].as_str().unwrap().ends_with('Z'));
         let new = std::fs::read_to_string(&path).unwrap();
-        assert!(new.contains("after_rotation") && !new.contains("logout"), "{new}");
+        assert!(
+            new.contains("after_rotation") && !new.contains("logout"),
+            "{new}"
+        );
     }
 
     #[test]
     fn scopes_mask_numbers_only() {
         assert_eq!(Scope::Phone("+919812345678").to_string(), "+91******5678");
         assert_eq!(Scope::Prefix("+91981234").to_string(), "+91981234");
-        assert_eq!(Scope::Ip("10.0.0.1".parse().unwrap()).to_string(), "10.0.0.1");
+        assert_eq!(
+            Scope::Ip("10.0.0.1".parse().unwrap()).to_string(),
+            "10.0.0.1"
+        );
     }
 }

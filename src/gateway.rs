@@ -184,6 +184,11 @@ impl Gateway {
                 return Err(GatewayError::BadTarget);
             }
         }
+        if let Some(host) = req.headers().get(HOST) {
+            if req.headers().get_all(HOST).iter().count() > 1 || http::uri::Authority::try_from(host.as_bytes()).is_err() {
+                return Err(GatewayError::BadTarget);
+            }
+        }
         if uri.path() == "*" {
             return Err(GatewayError::BadTarget);
         }

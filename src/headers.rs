@@ -81,7 +81,23 @@ pub fn strip_spoofable(headers: &mut HeaderMap, peer_trusted: bool) {
     if !peer_trusted {
         headers.remove(&FORWARDED);
     }
+    // Some frameworks route on these instead of the request line (IIS,
+    // Symfony; method overrides in Rails, Laravel, Express): the decision
+    // was made on the request line, so they must not reach the storefront.
+    for name in REROUTING {
+        headers.remove(name);
+    }
 }
+
+const REROUTING: [&str; 7] = [
+    "x-original-url",
+    "x-rewrite-url",
+    "x-original-uri",
+    "x-original-method",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
 
 /// Sets `X-Forwarded-*` and `X-Request-Id`. The client's own
 /// `X-Forwarded-For` is kept (and appended to) only from a trusted proxy.

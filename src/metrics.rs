@@ -90,13 +90,24 @@ impl Metrics {
         let requests = std::array::from_fn(|k| {
             std::array::from_fn(|c| {
                 requests_family
-                    .get_or_create(&RequestLabels { kind: KINDS[k], class: CLASSES[c] })
+                    .get_or_create(&RequestLabels {
+                        kind: KINDS[k],
+                        class: CLASSES[c],
+                    })
                     .clone()
             })
         });
-        registry.register("otpgate_requests", "Requests by route kind and status class", requests_family);
+        registry.register(
+            "otpgate_requests",
+            "Requests by route kind and status class",
+            requests_family,
+        );
         let upstream_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
-        registry.register("otpgate_upstream_duration_seconds", "Time to the upstream's response head", upstream_seconds.clone());
+        registry.register(
+            "otpgate_upstream_duration_seconds",
+            "Time to the upstream's response head",
+            upstream_seconds.clone(),
+        );
         let m = Metrics {
             requests,
             upstream_seconds,
@@ -116,18 +127,62 @@ impl Metrics {
             typical_send_us: AtomicU64::new(0),
             registry: Mutex::new(Registry::default()),
         };
-        registry.register("otpgate_open_connections", "Open client connections", m.open_connections.clone());
-        registry.register("otpgate_tls_handshake_failures", "TLS handshakes that failed or timed out", m.tls_handshake_failures.clone());
-        registry.register("otpgate_connections_refused", "Connections refused over server.max_connections", m.connections_refused.clone());
+        registry.register(
+            "otpgate_open_connections",
+            "Open client connections",
+            m.open_connections.clone(),
+        );
+        registry.register(
+            "otpgate_tls_handshake_failures",
+            "TLS handshakes that failed or timed out",
+            m.tls_handshake_failures.clone(),
+        );
+        registry.register(
+            "otpgate_connections_refused",
+            "Connections refused over server.max_connections",
+            m.connections_refused.clone(),
+        );
         registry.register("otpgate_otp_sent", "Codes sent by SMS", m.otp_sent.clone());
-        registry.register("otpgate_otp_verified", "Codes verified", m.otp_verified.clone());
-        registry.register("otpgate_otp_failed", "Failed verifications by reason", m.otp_failed.clone());
-        registry.register("otpgate_rate_limited", "Requests refused by a limit", m.rate_limited.clone());
-        registry.register("otpgate_sessions_issued", "Session cookies issued", m.sessions_issued.clone());
-        registry.register("otpgate_prefix_blocked", "Number prefixes blocked by the pumping detector", m.prefix_blocked.clone());
-        registry.register("otpgate_prefix_blocks", "Prefixes blocked by the pumping detector", m.prefix_blocks.clone());
-        registry.register("otpgate_conversion_ratio", "Verified / sent per country over the detector window", m.conversion.clone());
-        registry.register("otpgate_send_duration_seconds", "Time the send step took, refusals included", m.send_seconds.clone());
+        registry.register(
+            "otpgate_otp_verified",
+            "Codes verified",
+            m.otp_verified.clone(),
+        );
+        registry.register(
+            "otpgate_otp_failed",
+            "Failed verifications by reason",
+            m.otp_failed.clone(),
+        );
+        registry.register(
+            "otpgate_rate_limited",
+            "Requests refused by a limit",
+            m.rate_limited.clone(),
+        );
+        registry.register(
+            "otpgate_sessions_issued",
+            "Session cookies issued",
+            m.sessions_issued.clone(),
+        );
+        registry.register(
+            "otpgate_prefix_blocked",
+            "Number prefixes blocked by the pumping detector",
+            m.prefix_blocked.clone(),
+        );
+        registry.register(
+            "otpgate_prefix_blocks",
+            "Prefixes blocked by the pumping detector",
+            m.prefix_blocks.clone(),
+        );
+        registry.register(
+            "otpgate_conversion_ratio",
+            "Verified / sent per country over the detector window",
+            m.conversion.clone(),
+        );
+        registry.register(
+            "otpgate_send_duration_seconds",
+            "Time the send step took, refusals included",
+            m.send_seconds.clone(),
+        );
         *m.registry.lock().expect("fresh mutex") = registry;
         m
     }
@@ -143,7 +198,11 @@ impl Metrics {
     }
 
     pub fn rate_limited(&self, limit: &str) {
-        self.rate_limited.get_or_create(&LimitLabel { limit: limit.to_string() }).inc();
+        self.rate_limited
+            .get_or_create(&LimitLabel {
+                limit: limit.to_string(),
+            })
+            .inc();
     }
 
     /// Records a prefix block and refreshes the gauge of live blocks.
@@ -164,7 +223,11 @@ impl Metrics {
     }
 
     pub fn conversion(&self, country: &str, ratio: f64) {
-        self.conversion.get_or_create(&CountryLabel { country: country.to_string() }).set(ratio);
+        self.conversion
+            .get_or_create(&CountryLabel {
+                country: country.to_string(),
+            })
+            .set(ratio);
     }
 
     /// Folds a successful send's duration into the moving average (1/8
@@ -173,9 +236,11 @@ impl Metrics {
         self.send_seconds.observe(took.as_secs_f64());
         if sent {
             let us = took.as_micros() as u64;
-            let _ = self.typical_send_us.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-                Some(if old == 0 { us } else { old - old / 8 + us / 8 })
-            });
+            let _ =
+                self.typical_send_us
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                        Some(if old == 0 { us } else { old - old / 8 + us / 8 })
+                    });
         }
     }
 

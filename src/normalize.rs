@@ -44,6 +44,8 @@ pub enum PathError {
     BadByte,
     #[error("`..` climbs above the root")]
     AboveRoot,
+    #[error("`;params` on an empty path segment")]
+    EmptySegmentParams,
 }
 
 fn is_unreserved(b: u8) -> bool {
@@ -117,11 +119,9 @@ pub fn normalize_path(path: &str) -> Result<NormalizedPath, PathError> {
         let name = seg.split(';').next().unwrap_or("");
         trailing = false;
         match name {
-            "" if !seg.is_empty() => {
-                // `/;x/`: a params-only segment names nothing; keep it so the
-                // upstream sees what we matched (an empty name).
-                stack.push(seg);
-            }
+            // `/;x/checkout`: servers disagree on whether a params-only
+            // segment exists at all (Tomcat drops it), so refuse it.
+            "" if !seg.is_empty() => return Err(PathError::EmptySegmentParams),
             "" => trailing = true,
             "." => trailing = true,
             ".." => {
@@ -207,6 +207,9 @@ mod tests {
             ("checkout", PathError::NotAbsolute),
             ("/a b", PathError::BadByte),
             ("/a\u{e9}", PathError::BadByte),
+            ("/;x/checkout", PathError::EmptySegmentParams),
+            ("//;x//checkout", PathError::EmptySegmentParams),
+            ("/x/..;/;/checkout", PathError::EmptySegmentParams),
         ] {
             assert_eq!(normalize_path(p), Err(e), "{p}");
         }

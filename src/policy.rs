@@ -33,6 +33,21 @@ impl Policy {
             .filter(|r| r.require == Require::Otp)
     }
 
+    /// The rule for a path when the method is unknown: the longest match
+    /// among rules of any method that require a session (fail closed).
+    pub fn rule_for_any_method(&self, match_key: &str) -> Option<&RouteRule> {
+        for r in self.rules.iter().filter(|r| match_key.starts_with(r.path.as_str())) {
+            if r.methods.is_empty() {
+                return (r.require == Require::Otp).then_some(r);
+            }
+            if r.require == Require::Otp {
+                return Some(r);
+            }
+            // A method-limited "none" rule may not apply: look further.
+        }
+        None
+    }
+
     /// The shortest `max_age` of any protected rule: what an unknown target
     /// must satisfy in forward-auth (fail closed).
     pub fn strictest_max_age(&self) -> Option<std::time::Duration> {

@@ -171,3 +171,23 @@ async fn tls_offers_h2_and_http11_by_alpn() {
         Some(rustls::ProtocolVersion::TLSv1_3 | rustls::ProtocolVersion::TLSv1_2)
     ));
 }
+
+/// An https upstream with a private CA: a second gateway in front of the
+/// first, trusting only the first's self-signed certificate.
+#[tokio::test]
+async fn https_upstream_with_a_private_ca() {
+    let shop = upstream().await;
+    let inner = gateway(&shop).run().await;
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), &inner.cert_pem).unwrap();
+    let outer = gateway_to(&format!("https://127.0.0.1:{}", inner.addr.port()))
+        .set("upstream.ca_file", &format!("\"{}\"", ca.path().display()))
+        .run()
+        .await;
+    let resp = outer.client(H2).get(outer.url("/through/two")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(shop.last().target, "/through/two");
+    // Without the CA the upstream's certificate is not trusted: 502.
+    let untrusting = gateway_to(&format!("https://127.0.0.1:{}", inner.addr.port())).run().await;
+    assert_eq!(untrusting.client(H1).get(untrusting.url("/")).send().await.unwrap().status(), 502);
+}

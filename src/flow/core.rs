@@ -12,15 +12,17 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
+mod limits;
+
+use self::limits::{budgets, charge_send, limit, limited, refund, store_down, update_conversion};
 use crate::audit::{self, Scope, Who};
-use crate::config::Limit;
 use crate::gateway::{ConnInfo, Gateway};
 use crate::otp;
 use crate::phone::{Phone, PhoneError};
-use crate::pumping::{self, Admission, Ticket};
+use crate::pumping::{self, Ticket};
 use crate::session::{random_id, Session};
 use crate::sms::{DeliveryError, SmsMessage};
-use crate::store::{Attempt, Challenge, Count, Resend};
+use crate::store::{Attempt, Challenge, Resend};
 
 /// Why a step did not succeed; one mapping to status, code and message.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +30,10 @@ pub enum FlowError {
     #[error("{0}")]
     Phone(#[from] PhoneError),
     #[error("Too many attempts. Please wait and try again.")]
-    RateLimited { limit: &'static str, retry_after: Duration },
+    RateLimited {
+        limit: &'static str,
+        retry_after: Duration,
+    },
     #[error("We couldn't send the text message just now. Please try again in a minute.")]
     SmsFailed,
     #[error("That number has opted out of text messages from us (reply START to the sender to opt back in), or can't receive them.")]
@@ -48,7 +53,9 @@ pub enum FlowError {
 impl FlowError {
     pub fn status(&self) -> StatusCode {
         match self {
-            FlowError::Phone(_) | FlowError::BadCode | FlowError::OptedOut => StatusCode::UNPROCESSABLE_ENTITY,
+            FlowError::Phone(_) | FlowError::BadCode | FlowError::OptedOut => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             FlowError::WrongCode { .. } => StatusCode::UNAUTHORIZED,
             FlowError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             FlowError::SmsFailed | FlowError::Store => StatusCode::SERVICE_UNAVAILABLE,
@@ -90,110 +97,10 @@ impl Pending {
     }
     pub fn decode(s: &str) -> Option<Pending> {
         let (id, rd) = s.split_once('|')?;
-        Some(Pending { challenge_id: id.to_string(), rd: rd.to_string() })
-    }
-}
-
-fn scope_key(s: Scope<'_>) -> String {
-    match s {
-        Scope::Ip(ip) => ip.to_string(),
-        Scope::Phone(k) | Scope::Prefix(k) | Scope::Country(k) => k.to_string(),
-        Scope::Global => "global".into(),
-    }
-}
-
-/// Counts one event against limit `name` for `scope` and refuses with 429
-/// when it would pass the limit (`cost = 0` only checks).
-async fn limit(gw: &Gateway, name: &'static str, scope: Scope<'_>, phone: Option<&Phone>, cost: u64, l: Limit, who: Who) -> Result<(), FlowError> {
-    let now = gw.clock.now_ms();
-    match gw.store.count(&format!("{name}:{}", scope_key(scope)), cost, l.max, l.window, now).await {
-        Ok(Count::Allowed { .. }) => Ok(()),
-        Ok(Count::Limited { retry_after }) => Err(limited(gw, name, scope, phone, retry_after, who)),
-        Err(e) => Err(store_down(e)),
-    }
-}
-
-fn limited(gw: &Gateway, name: &'static str, scope: Scope<'_>, phone: Option<&Phone>, retry_after: Duration, who: Who) -> FlowError {
-    gw.metrics.rate_limited(name);
-    audit::rate_limited(name, scope, phone, who);
-    FlowError::RateLimited { limit: name, retry_after }
-}
-
-fn store_down(e: crate::store::StoreError) -> FlowError {
-    tracing::error!(error = %e, "store unavailable");
-    FlowError::Store
-}
-
-/// The SMS budget counters, charged only when an SMS is really sent.
-fn budgets(gw: &Gateway) -> [(&'static str, Limit); 2] {
-    [("sms_per_hour", gw.cfg.limits.sms_per_hour), ("sms_per_day", gw.cfg.limits.sms_per_day)]
-}
-
-/// Every limit on sending to `phone`, in order; on success the send is
-/// counted everywhere (the ticket takes the detector's count back, and
-/// [`refund`] the budget, if the SMS does not go out).
-async fn charge_send(gw: &Gateway, phone: &Phone, who: Who) -> Result<Option<Ticket>, FlowError> {
-    let l = &gw.cfg.limits;
-    let p = &l.pumping;
-    let now = gw.clock.now_ms();
-    if p.enabled && pumping::is_blocked(&*gw.store, phone, now).await.map_err(store_down)? {
-        return Err(pumping_refusal(gw, phone, false, who));
-    }
-    limit(gw, "send_per_phone", Scope::Phone(phone.e164()), Some(phone), 1, l.send_per_phone, who).await?;
-    limit(gw, "send_per_prefix", Scope::Prefix(phone.prefix()), Some(phone), 1, l.send_per_prefix, who).await?;
-    limit(gw, "send_per_country", Scope::Country(&phone.region_code()), Some(phone), 1, l.send_per_country, who).await?;
-    let ticket = if p.enabled {
-        match pumping::admit(&*gw.store, p, phone, now).await.map_err(store_down)? {
-            Admission::Allowed(t) => Some(t),
-            Admission::Blocked { newly } => return Err(pumping_refusal(gw, phone, newly, who)),
-        }
-    } else {
-        None
-    };
-    for (i, (name, b)) in budgets(gw).into_iter().enumerate() {
-        if let Err(e) = limit(gw, name, Scope::Global, Some(phone), 1, b, who).await {
-            // The earlier budget was charged for an SMS that will not go out.
-            refund(gw, &budgets(gw)[..i], ticket).await;
-            return Err(e);
-        }
-    }
-    Ok(ticket)
-}
-
-/// Takes back the budget and detector counts of a send that did not happen.
-async fn refund(gw: &Gateway, charged: &[(&'static str, Limit)], ticket: Option<Ticket>) {
-    let now = gw.clock.now_ms();
-    for (name, b) in charged {
-        let _ = gw.store.uncount(&format!("{name}:global"), 1, b.window, now).await;
-    }
-    if let Some(t) = ticket {
-        pumping::forget(&*gw.store, &gw.cfg.limits.pumping, t).await;
-    }
-}
-
-/// A blocked prefix is refused like any limit (429, never an SMS).
-fn pumping_refusal(gw: &Gateway, phone: &Phone, newly: bool, who: Who) -> FlowError {
-    let now = gw.clock.now_ms();
-    let block_for = gw.cfg.limits.pumping.block_for;
-    if newly {
-        gw.metrics.prefix_blocked(phone.prefix(), now + block_for.as_millis() as u64, now);
-        audit::prefix_blocked(phone, block_for.as_secs(), who);
-        tracing::warn!(prefix = phone.prefix(), country = %phone.region_code(), "SMS pumping suspected: prefix blocked");
-    }
-    // Another instance may have set the block: then its end is unknown
-    // here and the whole period is the honest upper bound.
-    let retry_after = match gw.metrics.prefix_blocked_until(phone.prefix(), now) {
-        Some(until) => Duration::from_millis(until.saturating_sub(now)),
-        None => block_for,
-    };
-    limited(gw, "pumping", Scope::Prefix(phone.prefix()), Some(phone), retry_after, who)
-}
-
-async fn update_conversion(gw: &Gateway, phone: &Phone) {
-    let p = &gw.cfg.limits.pumping;
-    let country = phone.region_code();
-    if let Ok(Some(ratio)) = pumping::country_conversion(&*gw.store, p, &country, gw.clock.now_ms()).await {
-        gw.metrics.conversion(&country, ratio);
+        Some(Pending {
+            challenge_id: id.to_string(),
+            rd: rd.to_string(),
+        })
     }
 }
 
@@ -203,9 +110,23 @@ async fn update_conversion(gw: &Gateway, phone: &Phone) {
 /// Enumeration by timing: a refusal takes as long as a typical real send
 /// (and every answer at least `otp.min_send_time`), so a quick 429 does
 /// not tell that a number's limits, and not the client's, were reached.
-pub async fn start(gw: &Gateway, phone_input: &str, conn: ConnInfo, client_ip: IpAddr) -> Result<(String, Phone), FlowError> {
+pub async fn start(
+    gw: &Gateway,
+    phone_input: &str,
+    conn: ConnInfo,
+    client_ip: IpAddr,
+) -> Result<(String, Phone), FlowError> {
     let started = Instant::now();
-    let result = send_code(gw, phone_input, Who { conn, client_ip, endpoint: "send" }).await;
+    let result = send_code(
+        gw,
+        phone_input,
+        Who {
+            conn,
+            client_ip,
+            endpoint: "send",
+        },
+    )
+    .await;
     let took = started.elapsed();
     gw.metrics.observe_send(took, result.is_ok());
     let floor = match &result {
@@ -218,11 +139,25 @@ pub async fn start(gw: &Gateway, phone_input: &str, conn: ConnInfo, client_ip: I
     result
 }
 
-async fn send_code(gw: &Gateway, phone_input: &str, who: Who) -> Result<(String, Phone), FlowError> {
+async fn send_code(
+    gw: &Gateway,
+    phone_input: &str,
+    who: Who,
+) -> Result<(String, Phone), FlowError> {
     let l = &gw.cfg.limits;
-    limit(gw, "send_per_ip", Scope::Ip(who.client_ip), None, 1, l.send_per_ip, who).await?;
+    limit(
+        gw,
+        "send_per_ip",
+        Scope::Ip(who.client_ip),
+        None,
+        1,
+        l.send_per_ip,
+        who,
+    )
+    .await?;
     // Region policy before anything that could cost an SMS.
-    let phone = Phone::parse(phone_input, &gw.cfg.phone).inspect_err(|e| audit::phone_refused(*e, who))?;
+    let phone =
+        Phone::parse(phone_input, &gw.cfg.phone).inspect_err(|e| audit::phone_refused(*e, who))?;
     let ticket = charge_send(gw, &phone, who).await?;
     let id = random_id();
     let code = otp::generate_code(gw.cfg.otp.length);
@@ -243,7 +178,13 @@ async fn send_code(gw: &Gateway, phone_input: &str, who: Who) -> Result<(String,
     Ok((id, phone))
 }
 
-async fn deliver(gw: &Gateway, phone: &Phone, code: &str, ticket: Option<Ticket>, who: Who) -> Result<(), FlowError> {
+async fn deliver(
+    gw: &Gateway,
+    phone: &Phone,
+    code: &str,
+    ticket: Option<Ticket>,
+    who: Who,
+) -> Result<(), FlowError> {
     let msg = SmsMessage {
         to: phone.e164().to_string(),
         region: phone.region_code(),
@@ -254,7 +195,10 @@ async fn deliver(gw: &Gateway, phone: &Phone, code: &str, ticket: Option<Ticket>
         Ok(receipt) => {
             gw.metrics
                 .otp_sent
-                .get_or_create(&crate::metrics::ProviderCountry { provider: receipt.provider.to_string(), country: msg.region })
+                .get_or_create(&crate::metrics::ProviderCountry {
+                    provider: receipt.provider.to_string(),
+                    country: msg.region,
+                })
                 .inc();
             audit::code_sent(phone, receipt.provider, who);
             update_conversion(gw, phone).await;
@@ -276,28 +220,65 @@ fn message_for(gw: &Gateway, code: &str) -> String {
     let cfg = &gw.cfg;
     let ttl_minutes = cfg.otp.ttl.as_secs().div_ceil(60);
     match cfg.server.public_host.as_deref() {
-        Some(host) => otp::render_message(&cfg.otp.message, code, &cfg.brand.name, ttl_minutes, host),
+        Some(host) => {
+            otp::render_message(&cfg.otp.message, code, &cfg.brand.name, ttl_minutes, host)
+        }
         // Without a configured host the autofill line is left out: a Host
         // header is the client's to choose, and a code bound to an
         // attacker's origin would autofill on their phishing page.
         None => {
-            let kept: Vec<&str> = cfg.otp.message.lines().filter(|l| !l.contains("{host}")).collect();
-            otp::render_message(kept.join("\n").trim_end(), code, &cfg.brand.name, ttl_minutes, "")
+            let kept: Vec<&str> = cfg
+                .otp
+                .message
+                .lines()
+                .filter(|l| !l.contains("{host}"))
+                .collect();
+            otp::render_message(
+                kept.join("\n").trim_end(),
+                code,
+                &cfg.brand.name,
+                ttl_minutes,
+                "",
+            )
         }
     }
 }
 
 /// Checks a code against the browser's challenge; on success, a session.
-pub async fn check(gw: &Gateway, challenge_id: &str, code: &str, conn: ConnInfo, client_ip: IpAddr) -> Result<Session, FlowError> {
-    let who = Who { conn, client_ip, endpoint: "verify" };
+pub async fn check(
+    gw: &Gateway,
+    challenge_id: &str,
+    code: &str,
+    conn: ConnInfo,
+    client_ip: IpAddr,
+) -> Result<Session, FlowError> {
+    let who = Who {
+        conn,
+        client_ip,
+        endpoint: "verify",
+    };
     let code = code.trim();
     if code.len() != gw.cfg.otp.length as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(FlowError::BadCode);
     }
     let l = &gw.cfg.limits;
-    limit(gw, "verify_per_ip", Scope::Ip(client_ip), None, 1, l.verify_per_ip, who).await?;
+    limit(
+        gw,
+        "verify_per_ip",
+        Scope::Ip(client_ip),
+        None,
+        1,
+        l.verify_per_ip,
+        who,
+    )
+    .await?;
     let now = gw.clock.now_ms();
-    let Some(ch) = gw.store.challenge(challenge_id, now).await.map_err(store_down)? else {
+    let Some(ch) = gw
+        .store
+        .challenge(challenge_id, now)
+        .await
+        .map_err(store_down)?
+    else {
         return Err(FlowError::NoChallenge);
     };
     let phone = Phone::from_e164(&ch.phone);
@@ -305,18 +286,50 @@ pub async fn check(gw: &Gateway, challenge_id: &str, code: &str, conn: ConnInfo,
     // if it was right: parallel guesses across several challenges cannot
     // pass the limit together (NIST SP 800-63B: at most 100 failures).
     let fails = l.verify_fail_per_phone;
-    limit(gw, "verify_fail_per_phone", Scope::Phone(&ch.phone), phone.as_ref(), 1, fails, who).await?;
-    let not_a_failure = || async { gw.store.uncount(&format!("verify_fail_per_phone:{}", ch.phone), 1, fails.window, now).await };
+    limit(
+        gw,
+        "verify_fail_per_phone",
+        Scope::Phone(&ch.phone),
+        phone.as_ref(),
+        1,
+        fails,
+        who,
+    )
+    .await?;
+    let not_a_failure = || async {
+        gw.store
+            .uncount(
+                &format!("verify_fail_per_phone:{}", ch.phone),
+                1,
+                fails.window,
+                now,
+            )
+            .await
+    };
     let candidate = otp::code_hash(&gw.otp_key, challenge_id, &ch.phone, code);
-    let outcome = gw.store.attempt(challenge_id, candidate, gw.cfg.otp.max_attempts, now).await.map_err(store_down)?;
+    let outcome = gw
+        .store
+        .attempt(challenge_id, candidate, gw.cfg.otp.max_attempts, now)
+        .await
+        .map_err(store_down)?;
     match outcome {
         Attempt::Verified { phone: e164 } => {
             let _ = not_a_failure().await;
             let now_s = gw.clock.now_secs();
-            let session = Session { id: random_id(), phone: e164, verified_at: now_s, expires_at: now_s + gw.cfg.session.ttl.as_secs() };
+            let session = Session {
+                id: random_id(),
+                phone: e164,
+                verified_at: now_s,
+                expires_at: now_s + gw.cfg.session.ttl.as_secs(),
+            };
             gw.metrics.sessions_issued.inc();
             if let Some(p) = &phone {
-                gw.metrics.otp_verified.get_or_create(&crate::metrics::CountryLabel { country: p.region_code() }).inc();
+                gw.metrics
+                    .otp_verified
+                    .get_or_create(&crate::metrics::CountryLabel {
+                        country: p.region_code(),
+                    })
+                    .inc();
                 audit::verified(p, who);
                 if let Err(e) = pumping::verified(&*gw.store, &l.pumping, p, now).await {
                     tracing::warn!(error = %e, "conversion not counted");
@@ -344,32 +357,83 @@ pub async fn check(gw: &Gateway, challenge_id: &str, code: &str, conn: ConnInfo,
 }
 
 fn fail(gw: &Gateway, reason: &'static str, phone: Option<&Phone>, who: Who) {
-    gw.metrics.otp_failed.get_or_create(&crate::metrics::ReasonLabel { reason: reason.into() }).inc();
+    gw.metrics
+        .otp_failed
+        .get_or_create(&crate::metrics::ReasonLabel {
+            reason: reason.into(),
+        })
+        .inc();
     if let Some(p) = phone {
         audit::failed(p, reason, who);
     }
 }
 
 /// A new code for the same challenge, once `resend_after` has passed.
-pub async fn resend(gw: &Gateway, challenge_id: &str, conn: ConnInfo, client_ip: IpAddr) -> Result<Phone, FlowError> {
-    let who = Who { conn, client_ip, endpoint: "resend" };
+pub async fn resend(
+    gw: &Gateway,
+    challenge_id: &str,
+    conn: ConnInfo,
+    client_ip: IpAddr,
+) -> Result<Phone, FlowError> {
+    let who = Who {
+        conn,
+        client_ip,
+        endpoint: "resend",
+    };
     let now = gw.clock.now_ms();
-    let Some(ch) = gw.store.challenge(challenge_id, now).await.map_err(store_down)? else {
+    let Some(ch) = gw
+        .store
+        .challenge(challenge_id, now)
+        .await
+        .map_err(store_down)?
+    else {
         return Err(FlowError::NoChallenge);
     };
     let phone = Phone::from_e164(&ch.phone).ok_or(FlowError::NoChallenge)?;
     let ready_at = ch.sent_at + gw.cfg.otp.resend_after.as_millis() as u64;
     if now < ready_at {
-        return Err(limited(gw, "resend_after", Scope::Phone(phone.e164()), Some(&phone), Duration::from_millis(ready_at - now), who));
+        return Err(limited(
+            gw,
+            "resend_after",
+            Scope::Phone(phone.e164()),
+            Some(&phone),
+            Duration::from_millis(ready_at - now),
+            who,
+        ));
     }
-    limit(gw, "send_per_ip", Scope::Ip(client_ip), None, 1, gw.cfg.limits.send_per_ip, who).await?;
+    limit(
+        gw,
+        "send_per_ip",
+        Scope::Ip(client_ip),
+        None,
+        1,
+        gw.cfg.limits.send_per_ip,
+        who,
+    )
+    .await?;
     let ticket = charge_send(gw, &phone, who).await?;
     let code = otp::generate_code(gw.cfg.otp.length);
     let hash = otp::code_hash(&gw.otp_key, challenge_id, phone.e164(), &code);
-    let replaced = gw.store.replace_code(challenge_id, hash, gw.cfg.otp.resend_after, gw.cfg.otp.ttl, now).await;
+    let replaced = gw
+        .store
+        .replace_code(
+            challenge_id,
+            hash,
+            gw.cfg.otp.resend_after,
+            gw.cfg.otp.ttl,
+            now,
+        )
+        .await;
     let refused = match replaced {
         Ok(Resend::Replaced) => None,
-        Ok(Resend::TooSoon { retry_after }) => Some(limited(gw, "resend_after", Scope::Phone(phone.e164()), Some(&phone), retry_after, who)),
+        Ok(Resend::TooSoon { retry_after }) => Some(limited(
+            gw,
+            "resend_after",
+            Scope::Phone(phone.e164()),
+            Some(&phone),
+            retry_after,
+            who,
+        )),
         Ok(Resend::Missing) => Some(FlowError::NoChallenge),
         Err(e) => Some(store_down(e)),
     };

@@ -153,8 +153,8 @@ pub const TARGETS: &[(&str, &str, Expect)] = &[
         "/checkout/%61ssets/app.css",
         Pass("/checkout/assets/app.css"),
     ),
-    // Double encoding and overlong UTF-8 are not decoded into `..` (either
-    // refused or forwarded literally, hex upper-cased).
+    // Double encoding and overlong UTF-8 are never decoded into `..`: either
+    // refused or forwarded as sent (only an escape's own hex upper-cased).
     (
         "GET",
         "/x/%252e%252e/checkout",

@@ -4,13 +4,13 @@
 //! Nothing protected may reach the storefront without a session, and what
 //! is not protected must reach it with exactly the normalized path.
 //!
-//! `findings.rs` holds the bypasses this corpus found, one test each.
+//! `regressions.rs` holds the bypasses this corpus once found, one test each.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod corpus;
-mod findings;
+mod regressions;
 mod forward_auth;
 mod identity;
 

@@ -1,11 +1,11 @@
-//! BYPASSES FOUND BY THIS CORPUS. These tests fail until src/ is fixed;
-//! each states the request that gets through and what it should get.
+//! Bypasses this corpus found in an earlier version, kept as regression
+//! tests; each states the request that got through and what it gets now.
 
 use crate::forward_auth::auth;
 use crate::support::status_of;
 use crate::{h1, report, shop_and_gateway, verdict, Expect};
 
-/// BYPASS: a params-only segment (`/;x/`) is kept as an empty segment, so
+/// Was a bypass: a params-only segment (`/;x/`) is kept as an empty segment, so
 /// the match key of `/;x/checkout` is `//checkout`, which `/checkout` does
 /// not prefix. SPEC: `;params` are ignored and repeated slashes merged, so
 /// it is `/checkout`; Tomcat, Jetty and Spring serve it as `/checkout` too.
@@ -53,7 +53,7 @@ async fn bypass_params_only_segment_reaches_the_shop() {
     report(failures, cases.len() * 2 + 1);
 }
 
-/// BYPASS: behind Traefik or Caddy (a trusted proxy that sets
+/// Was a bypass: behind Traefik or Caddy (a trusted proxy that sets
 /// `X-Forwarded-Uri`/`-Method` but copies every other client header into
 /// the forward-auth request), a client adds `X-Original-URI: /public` or
 /// `X-Original-Method: GET`; otpgate prefers the `X-Original-*` headers

@@ -1,0 +1,204 @@
+//! The send limits in the order they apply, the pumping detector's part
+//! in them, and refunds for sends that did not happen. Every count is
+//! made in the store before it is compared (increment-before-check).
+
+use std::time::Duration;
+
+use super::FlowError;
+use crate::audit::{self, Scope, Who};
+use crate::config::Limit;
+use crate::gateway::Gateway;
+use crate::phone::Phone;
+use crate::pumping::{self, Admission, Ticket};
+use crate::store::Count;
+
+fn scope_key(s: Scope<'_>) -> String {
+    match s {
+        Scope::Ip(ip) => ip.to_string(),
+        Scope::Phone(k) | Scope::Prefix(k) | Scope::Country(k) => k.to_string(),
+        Scope::Global => "global".into(),
+    }
+}
+
+/// Counts one event against limit `name` for `scope` and refuses with 429
+/// when it would pass the limit (`cost = 0` only checks).
+pub(super) async fn limit(
+    gw: &Gateway,
+    name: &'static str,
+    scope: Scope<'_>,
+    phone: Option<&Phone>,
+    cost: u64,
+    l: Limit,
+    who: Who,
+) -> Result<(), FlowError> {
+    let now = gw.clock.now_ms();
+    match gw
+        .store
+        .count(
+            &format!("{name}:{}", scope_key(scope)),
+            cost,
+            l.max,
+            l.window,
+            now,
+        )
+        .await
+    {
+        Ok(Count::Allowed { .. }) => Ok(()),
+        Ok(Count::Limited { retry_after }) => {
+            Err(limited(gw, name, scope, phone, retry_after, who))
+        }
+        Err(e) => Err(store_down(e)),
+    }
+}
+
+pub(super) fn limited(
+    gw: &Gateway,
+    name: &'static str,
+    scope: Scope<'_>,
+    phone: Option<&Phone>,
+    retry_after: Duration,
+    who: Who,
+) -> FlowError {
+    gw.metrics.rate_limited(name);
+    audit::rate_limited(name, scope, phone, who);
+    FlowError::RateLimited {
+        limit: name,
+        retry_after,
+    }
+}
+
+pub(super) fn store_down(e: crate::store::StoreError) -> FlowError {
+    tracing::error!(error = %e, "store unavailable");
+    FlowError::Store
+}
+
+/// The SMS budget counters, charged only when an SMS is really sent.
+pub(super) fn budgets(gw: &Gateway) -> [(&'static str, Limit); 2] {
+    [
+        ("sms_per_hour", gw.cfg.limits.sms_per_hour),
+        ("sms_per_day", gw.cfg.limits.sms_per_day),
+    ]
+}
+
+/// Every limit on sending to `phone`, in order; on success the send is
+/// counted everywhere (the ticket takes the detector's count back, and
+/// [`refund`] the budget, if the SMS does not go out).
+pub(super) async fn charge_send(
+    gw: &Gateway,
+    phone: &Phone,
+    who: Who,
+) -> Result<Option<Ticket>, FlowError> {
+    let l = &gw.cfg.limits;
+    let p = &l.pumping;
+    let now = gw.clock.now_ms();
+    if p.enabled
+        && pumping::is_blocked(&*gw.store, phone, now)
+            .await
+            .map_err(store_down)?
+    {
+        return Err(pumping_refusal(gw, phone, false, who));
+    }
+    limit(
+        gw,
+        "send_per_phone",
+        Scope::Phone(phone.e164()),
+        Some(phone),
+        1,
+        l.send_per_phone,
+        who,
+    )
+    .await?;
+    limit(
+        gw,
+        "send_per_prefix",
+        Scope::Prefix(phone.prefix()),
+        Some(phone),
+        1,
+        l.send_per_prefix,
+        who,
+    )
+    .await?;
+    limit(
+        gw,
+        "send_per_country",
+        Scope::Country(&phone.region_code()),
+        Some(phone),
+        1,
+        l.send_per_country,
+        who,
+    )
+    .await?;
+    let ticket = if p.enabled {
+        match pumping::admit(&*gw.store, p, phone, now)
+            .await
+            .map_err(store_down)?
+        {
+            Admission::Allowed(t) => Some(t),
+            Admission::Blocked { newly } => return Err(pumping_refusal(gw, phone, newly, who)),
+        }
+    } else {
+        None
+    };
+    for (i, (name, b)) in budgets(gw).into_iter().enumerate() {
+        if let Err(e) = limit(gw, name, Scope::Global, Some(phone), 1, b, who).await {
+            // The earlier budget was charged for an SMS that will not go out.
+            refund(gw, &budgets(gw)[..i], ticket).await;
+            return Err(e);
+        }
+    }
+    Ok(ticket)
+}
+
+/// Takes back the budget and detector counts of a send that did not happen.
+pub(super) async fn refund(
+    gw: &Gateway,
+    charged: &[(&'static str, Limit)],
+    ticket: Option<Ticket>,
+) {
+    let now = gw.clock.now_ms();
+    for (name, b) in charged {
+        let _ = gw
+            .store
+            .uncount(&format!("{name}:global"), 1, b.window, now)
+            .await;
+    }
+    if let Some(t) = ticket {
+        pumping::forget(&*gw.store, &gw.cfg.limits.pumping, t).await;
+    }
+}
+
+/// A blocked prefix is refused like any limit (429, never an SMS).
+fn pumping_refusal(gw: &Gateway, phone: &Phone, newly: bool, who: Who) -> FlowError {
+    let now = gw.clock.now_ms();
+    let block_for = gw.cfg.limits.pumping.block_for;
+    if newly {
+        gw.metrics
+            .prefix_blocked(phone.prefix(), now + block_for.as_millis() as u64, now);
+        audit::prefix_blocked(phone, block_for.as_secs(), who);
+        tracing::warn!(prefix = phone.prefix(), country = %phone.region_code(), "SMS pumping suspected: prefix blocked");
+    }
+    // Another instance may have set the block: then its end is unknown
+    // here and the whole period is the honest upper bound.
+    let retry_after = match gw.metrics.prefix_blocked_until(phone.prefix(), now) {
+        Some(until) => Duration::from_millis(until.saturating_sub(now)),
+        None => block_for,
+    };
+    limited(
+        gw,
+        "pumping",
+        Scope::Prefix(phone.prefix()),
+        Some(phone),
+        retry_after,
+        who,
+    )
+}
+
+pub(super) async fn update_conversion(gw: &Gateway, phone: &Phone) {
+    let p = &gw.cfg.limits.pumping;
+    let country = phone.region_code();
+    if let Ok(Some(ratio)) =
+        pumping::country_conversion(&*gw.store, p, &country, gw.clock.now_ms()).await
+    {
+        gw.metrics.conversion(&country, ratio);
+    }
+}
