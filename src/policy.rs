@@ -21,7 +21,7 @@ pub struct Policy {
 
 impl Policy {
     pub fn new(mut rules: Vec<RouteRule>) -> Self {
-        rules.sort_by(|a, b| b.path.len().cmp(&a.path.len()));
+        rules.sort_by_key(|r| std::cmp::Reverse(r.path.len()));
         Policy { rules }
     }
 

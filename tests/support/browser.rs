@@ -127,9 +127,9 @@ impl Browser {
         let text = std::fs::read_to_string(&self.sms_path).unwrap_or_default();
         let body = text
             .lines()
+            .rev()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| phone == "*" || v["to"] == phone)
-            .last()
+            .find(|v| phone == "*" || v["to"] == phone)
             .unwrap_or_else(|| panic!("no SMS to {phone}"))["body"]
             .as_str()
             .unwrap()
