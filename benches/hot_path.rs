@@ -17,8 +17,14 @@ fn request_headers() -> HeaderMap {
     let mut h = HeaderMap::new();
     for (k, v) in [
         ("host", "shop.example.com"),
-        ("user-agent", "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36"),
-        ("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+        (
+            "user-agent",
+            "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36",
+        ),
+        (
+            "accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        ),
         ("accept-language", "en-IN,en;q=0.9,hi;q=0.8"),
         ("accept-encoding", "gzip, deflate, br"),
         ("cookie", "cart=abc123; _ga=GA1.2.3.4"),
@@ -36,9 +42,24 @@ fn bench(c: &mut Criterion) {
     c.bench_function("normalize hostile /a/./b/../%63heckout;x=1//y", |b| {
         b.iter(|| normalize_path(black_box("/a/./b/../%63heckout;x=1//y")).unwrap())
     });
-    let rule = |p: &str, r| RouteRule { path: p.into(), require: r, max_age: Duration::from_secs(900), methods: vec![] };
-    let policy = Policy::new(vec![rule("/checkout", Require::Otp), rule("/checkout/assets", Require::None), rule("/account", Require::Otp)]);
-    c.bench_function("policy decide", |b| b.iter(|| policy.rule_for(&Method::GET, black_box("/products/tea-250g")).is_some()));
+    let rule = |p: &str, r| RouteRule {
+        path: p.into(),
+        require: r,
+        max_age: Duration::from_secs(900),
+        methods: vec![],
+    };
+    let policy = Policy::new(vec![
+        rule("/checkout", Require::Otp),
+        rule("/checkout/assets", Require::None),
+        rule("/account", Require::Otp),
+    ]);
+    c.bench_function("policy decide", |b| {
+        b.iter(|| {
+            policy
+                .rule_for(&Method::GET, black_box("/products/tea-250g"))
+                .is_some()
+        })
+    });
     let template = request_headers();
     let peer = "203.0.113.9".parse().unwrap();
     c.bench_function("header rewrite", |b| {
@@ -47,9 +68,22 @@ fn bench(c: &mut Criterion) {
             |mut h| {
                 headers::remove_hop_by_hop(&mut h);
                 headers::strip_spoofable(&mut h, false);
-                headers::strip_cookies(&mut h, &["__Host-otpgate", "__Host-otpgate-pending", "__Host-otpgate-csrf"]);
+                headers::strip_cookies(
+                    &mut h,
+                    &[
+                        "__Host-otpgate",
+                        "__Host-otpgate-pending",
+                        "__Host-otpgate-csrf",
+                    ],
+                );
                 let host = h.get("host").cloned();
-                headers::set_forwarded(&mut h, peer, false, host, HeaderValue::from_static("0123456789abcdef0123456789abcdef"));
+                headers::set_forwarded(
+                    &mut h,
+                    peer,
+                    false,
+                    host,
+                    HeaderValue::from_static("0123456789abcdef0123456789abcdef"),
+                );
                 h
             },
             criterion::BatchSize::SmallInput,
@@ -60,10 +94,28 @@ fn bench(c: &mut Criterion) {
         ttl: Duration::from_secs(86400),
         cookie_name: "__Host-otpgate".into(),
     });
-    let s = Session { id: "0123456789abcdef0123456789abcdef".into(), phone: "+919812345678".into(), verified_at: 1_800_000_000, expires_at: 1_800_086_400 };
+    let s = Session {
+        id: "0123456789abcdef0123456789abcdef".into(),
+        phone: "+919812345678".into(),
+        verified_at: 1_800_000_000,
+        expires_at: 1_800_086_400,
+    };
     let set = sealer.session_cookie(&s, 1_800_000_000);
-    let sealed = set.split(';').next().unwrap().split_once('=').unwrap().1.to_string();
-    c.bench_function("open session cookie", |b| b.iter(|| sealer.open_session(black_box(&sealed), 1_800_000_100).unwrap()));
+    let sealed = set
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string();
+    c.bench_function("open session cookie", |b| {
+        b.iter(|| {
+            sealer
+                .open_session(black_box(&sealed), 1_800_000_100)
+                .unwrap()
+        })
+    });
 }
 
 criterion_group!(benches, bench);

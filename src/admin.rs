@@ -51,14 +51,34 @@ pub async fn serve_admin(listener: TcpListener, gw: Arc<Gateway>, shutdown: watc
         let stopping = stopping.clone();
         async move {
             let (status, ctype, body) = match req.uri().path() {
-                "/metrics" => (StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", gw.metrics.render()),
+                "/metrics" => (
+                    StatusCode::OK,
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    gw.metrics.render(),
+                ),
                 "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_string()),
-                "/readyz" if *stopping.borrow() => (StatusCode::SERVICE_UNAVAILABLE, "text/plain", "shutting down\n".to_string()),
-                "/readyz" if !gw.store.healthy().await => (StatusCode::SERVICE_UNAVAILABLE, "text/plain", "store unavailable\n".to_string()),
+                "/readyz" if *stopping.borrow() => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain",
+                    "shutting down\n".to_string(),
+                ),
+                "/readyz" if !gw.store.healthy().await => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain",
+                    "store unavailable\n".to_string(),
+                ),
                 "/readyz" => (StatusCode::OK, "text/plain", "ready\n".to_string()),
-                _ => (StatusCode::NOT_FOUND, "text/plain", "not found\n".to_string()),
+                _ => (
+                    StatusCode::NOT_FOUND,
+                    "text/plain",
+                    "not found\n".to_string(),
+                ),
             };
-            Response::builder().status(status).header(CONTENT_TYPE, ctype).body(Body::full(body)).expect("valid response")
+            Response::builder()
+                .status(status)
+                .header(CONTENT_TYPE, ctype)
+                .body(Body::full(body))
+                .expect("valid response")
         }
     })
     .await
@@ -66,24 +86,40 @@ pub async fn serve_admin(listener: TcpListener, gw: Arc<Gateway>, shutdown: watc
 
 /// `308` to the same path on https. The host is `server.public_host` when
 /// set; otherwise the client's own `Host` (it can only redirect itself).
-pub async fn serve_redirect(listener: TcpListener, gw: Arc<Gateway>, https_port: u16, shutdown: watch::Receiver<bool>) {
+pub async fn serve_redirect(
+    listener: TcpListener,
+    gw: Arc<Gateway>,
+    https_port: u16,
+    shutdown: watch::Receiver<bool>,
+) {
     serve_plain(listener, shutdown, move |req: Request<Incoming>| {
         let gw = gw.clone();
         async move {
             let host = gw.cfg.server.public_host.clone().or_else(|| {
                 let h = req.headers().get(HOST)?.to_str().ok()?;
                 let name = h.rsplit_once(':').map_or(h, |(n, _)| n);
-                let port = if https_port == 443 { String::new() } else { format!(":{https_port}") };
+                let port = if https_port == 443 {
+                    String::new()
+                } else {
+                    format!(":{https_port}")
+                };
                 Some(format!("{name}{port}"))
             });
             let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
-            match host.filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))) {
+            match host.filter(|h| {
+                !h.is_empty()
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            }) {
                 Some(h) => Response::builder()
                     .status(StatusCode::PERMANENT_REDIRECT)
                     .header(LOCATION, format!("https://{h}{pq}"))
                     .body(Body::empty())
                     .expect("valid response"),
-                None => Response::builder().status(StatusCode::BAD_REQUEST).body(Body::full("missing Host\n")).expect("valid response"),
+                None => Response::builder()
+                    .status(StatusCode::BAD_REQUEST)
+                    .body(Body::full("missing Host\n"))
+                    .expect("valid response"),
             }
         }
     })

@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use crate::audit;
 use crate::body::Body;
 use crate::errors::GatewayError;
-use crate::flow::{own_response, read_json, safe_rd, FlowError, Pending};
 use crate::flow::core;
+use crate::flow::{own_response, read_json, safe_rd, FlowError, Pending};
 use crate::gateway::{ConnInfo, Gateway};
 use crate::session::{clear_cookie, set_cookie};
 
@@ -22,7 +22,8 @@ fn reply(status: StatusCode, body: Value, cookies: &[String]) -> Response<Body> 
     for c in cookies {
         b = b.header(SET_COOKIE, c);
     }
-    b.body(Body::full(body.to_string())).expect("valid response")
+    b.body(Body::full(body.to_string()))
+        .expect("valid response")
 }
 
 fn flow_error(e: &FlowError) -> Response<Body> {
@@ -57,7 +58,11 @@ fn same_origin_json(headers: &HeaderMap) -> Result<(), GatewayError> {
     }
 }
 
-pub async fn send(gw: &Gateway, req: Request<Incoming>, conn: ConnInfo) -> Result<Response<Body>, GatewayError> {
+pub async fn send(
+    gw: &Gateway,
+    req: Request<Incoming>,
+    conn: ConnInfo,
+) -> Result<Response<Body>, GatewayError> {
     same_origin_json(req.headers())?;
     let (parts, v) = read_json(req).await?;
     let phone = v.get("phone").and_then(Value::as_str).unwrap_or("");
@@ -65,8 +70,16 @@ pub async fn send(gw: &Gateway, req: Request<Incoming>, conn: ConnInfo) -> Resul
     let client_ip = gw.client_ip(&parts.headers, conn);
     match core::start(gw, phone, conn, client_ip).await {
         Ok((challenge_id, phone)) => {
-            let sealed = gw.cookies.seal(&gw.cookies.pending_name, &Pending { challenge_id, rd }.encode());
-            let c = set_cookie(&gw.cookies.pending_name, &sealed, gw.cfg.otp.ttl.as_secs(), SameSite::Strict);
+            let sealed = gw.cookies.seal(
+                &gw.cookies.pending_name,
+                &Pending { challenge_id, rd }.encode(),
+            );
+            let c = set_cookie(
+                &gw.cookies.pending_name,
+                &sealed,
+                gw.cfg.otp.ttl.as_secs(),
+                SameSite::Strict,
+            );
             let body = json!({
                 "status": "sent",
                 "phone": phone.masked(),
@@ -80,7 +93,11 @@ pub async fn send(gw: &Gateway, req: Request<Incoming>, conn: ConnInfo) -> Resul
     }
 }
 
-pub async fn verify(gw: &Gateway, req: Request<Incoming>, conn: ConnInfo) -> Result<Response<Body>, GatewayError> {
+pub async fn verify(
+    gw: &Gateway,
+    req: Request<Incoming>,
+    conn: ConnInfo,
+) -> Result<Response<Body>, GatewayError> {
     same_origin_json(req.headers())?;
     let (parts, v) = read_json(req).await?;
     let Some(pending) = crate::flow::forms::pending_of(gw, &parts.headers) else {
@@ -91,7 +108,10 @@ pub async fn verify(gw: &Gateway, req: Request<Incoming>, conn: ConnInfo) -> Res
     match core::check(gw, &pending.challenge_id, code, conn, client_ip).await {
         Ok(s) => {
             let now = gw.clock.now_secs();
-            let cookies = [gw.cookies.session_cookie(&s, now), clear_cookie(&gw.cookies.pending_name)];
+            let cookies = [
+                gw.cookies.session_cookie(&s, now),
+                clear_cookie(&gw.cookies.pending_name),
+            ];
             audit::session_issued(&s, conn);
             let body = json!({
                 "status": "verified",
@@ -106,7 +126,10 @@ pub async fn verify(gw: &Gateway, req: Request<Incoming>, conn: ConnInfo) -> Res
     }
 }
 
-pub async fn session(gw: &Gateway, req: &Request<Incoming>) -> Result<Response<Body>, GatewayError> {
+pub async fn session(
+    gw: &Gateway,
+    req: &Request<Incoming>,
+) -> Result<Response<Body>, GatewayError> {
     Ok(match gw.session_of(req.headers()).await {
         Some(s) => reply(
             StatusCode::OK,

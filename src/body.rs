@@ -20,10 +20,16 @@ pub struct Body {
 
 impl Body {
     pub fn upstream(body: Incoming) -> Self {
-        Body { inner: Either::Left(body), log: None }
+        Body {
+            inner: Either::Left(body),
+            log: None,
+        }
     }
     pub fn full(bytes: impl Into<Bytes>) -> Self {
-        Body { inner: Either::Right(Full::new(bytes.into())), log: None }
+        Body {
+            inner: Either::Right(Full::new(bytes.into())),
+            log: None,
+        }
     }
     pub fn empty() -> Self {
         Body::full(Bytes::new())
@@ -38,7 +44,10 @@ impl HttpBody for Body {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         if let Some(log) = this.log.as_mut() {

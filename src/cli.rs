@@ -9,7 +9,11 @@ use rand::RngCore;
 use crate::config::{Config, LogConfig, LogFormat};
 
 #[derive(Parser)]
-#[command(name = "otpgate", version, about = "TLS reverse proxy that asks for an SMS one-time code before protected routes")]
+#[command(
+    name = "otpgate",
+    version,
+    about = "TLS reverse proxy that asks for an SMS one-time code before protected routes"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -60,7 +64,11 @@ pub fn main() -> ExitCode {
         }
         Command::GenCert { hosts, dir } => match crate::tls::write_self_signed(&dir, &hosts) {
             Ok(()) => {
-                eprintln!("wrote {0}/cert.pem and {0}/key.pem for {1}", dir.display(), hosts.join(", "));
+                eprintln!(
+                    "wrote {0}/cert.pem and {0}/key.pem for {1}",
+                    dir.display(),
+                    hosts.join(", ")
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -73,7 +81,17 @@ pub fn main() -> ExitCode {
                 for w in &cfg.warnings {
                     eprintln!("warning: {w}");
                 }
-                println!("{}: OK ({} routes, provider {})", config.display(), cfg.routes.len(), cfg.sms.chain.iter().map(|p| p.name()).collect::<Vec<_>>().join(" then "));
+                println!(
+                    "{}: OK ({} routes, provider {})",
+                    config.display(),
+                    cfg.routes.len(),
+                    cfg.sms
+                        .chain
+                        .iter()
+                        .map(|p| p.name())
+                        .collect::<Vec<_>>()
+                        .join(" then ")
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -108,7 +126,11 @@ pub fn main() -> ExitCode {
             })
         }
         Command::Demo { listen } => {
-            init_logs(&LogConfig { format: LogFormat::Text, level: "info".into(), audit_file: None });
+            init_logs(&LogConfig {
+                format: LogFormat::Text,
+                level: "info".into(),
+                audit_file: None,
+            });
             runtime().block_on(demo(listen))
         }
     }
@@ -140,7 +162,10 @@ async fn demo(listen: std::net::SocketAddr) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let admin = running.admin_addr.map(|a| a.to_string()).unwrap_or_default();
+    let admin = running
+        .admin_addr
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     println!(
         "\n  otpgate demo\n  ------------\n  shop (through the gateway):  https://{0}/\n  protected page:              https://{0}/checkout\n  metrics:                     http://{admin}/metrics\n  storefront behind it:        http://{shop}/\n\n  The certificate is self-signed: accept the browser's warning.\n  Enter any valid mobile number (e.g. +91 98123 45678); the SMS is printed below.\n  Ctrl-C stops.\n",
         running.addr
@@ -151,7 +176,10 @@ async fn demo(listen: std::net::SocketAddr) -> ExitCode {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 /// Logs go to standard error (standard output is the console provider's).
@@ -162,8 +190,13 @@ fn init_logs(cfg: &LogConfig) {
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::Layer;
 
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.level));
-    let filter = filter.add_directive(format!("{}=off", crate::audit::TARGET).parse().expect("a valid directive"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.level));
+    let filter = filter.add_directive(
+        format!("{}=off", crate::audit::TARGET)
+            .parse()
+            .expect("a valid directive"),
+    );
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let fmt = match cfg.format {
         LogFormat::Json => fmt.json().with_filter(filter).boxed(),
@@ -173,9 +206,13 @@ fn init_logs(cfg: &LogConfig) {
         None => crate::audit::AuditSink::stderr(),
         Some(path) => {
             let opened = crate::audit::AuditSink::file(path).and_then(|sink| {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
                 let task = rt.block_on(async { crate::audit::reopen_on_sighup(sink.clone()) })?;
-                std::thread::Builder::new().name("audit-reopen".into()).spawn(move || rt.block_on(task))?;
+                std::thread::Builder::new()
+                    .name("audit-reopen".into())
+                    .spawn(move || rt.block_on(task))?;
                 Ok(sink)
             });
             match opened {
@@ -187,5 +224,8 @@ fn init_logs(cfg: &LogConfig) {
             }
         }
     };
-    tracing_subscriber::registry().with(fmt).with(crate::audit::AuditLayer::new(sink)).init();
+    tracing_subscriber::registry()
+        .with(fmt)
+        .with(crate::audit::AuditLayer::new(sink))
+        .init();
 }

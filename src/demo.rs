@@ -50,7 +50,11 @@ provider = "console"
 [admin]
 listen = "127.0.0.1:0"
 "#,
-        host = if listen.ip().is_unspecified() { format!("localhost:{}", listen.port()) } else { listen.to_string() },
+        host = if listen.ip().is_unspecified() {
+            format!("localhost:{}", listen.port())
+        } else {
+            listen.to_string()
+        },
     );
     match Config::parse(&text, "demo") {
         Ok(c) => c,
@@ -73,10 +77,15 @@ pub async fn storefront() -> std::io::Result<SocketAddr> {
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = listener.accept().await else { continue };
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
             tokio::spawn(async move {
                 let svc = service_fn(|req| async move { Ok::<_, Infallible>(shop_page(&req)) });
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(tcp), svc).with_upgrades().await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), svc)
+                    .with_upgrades()
+                    .await;
             });
         }
     });
@@ -84,7 +93,10 @@ pub async fn storefront() -> std::io::Result<SocketAddr> {
 }
 
 fn shop_page(req: &Request<Incoming>) -> Response<Body> {
-    let phone = req.headers().get("x-otpgate-phone").and_then(|v| v.to_str().ok());
+    let phone = req
+        .headers()
+        .get("x-otpgate-phone")
+        .and_then(|v| v.to_str().ok());
     let who = match phone {
         Some(p) => format!(
             "<p class=ok>Verified phone: <strong>{}</strong> (sent by otpgate in <code>X-Otpgate-Phone</code>)</p><form method=post action=/.otpgate/logout><button>Log out</button></form>",
@@ -102,5 +114,9 @@ fn shop_page(req: &Request<Incoming>) -> Response<Body> {
     let html = format!(
         "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'><title>{title}</title><body style='font:16px system-ui;max-width:40rem;margin:2rem auto;padding:0 1rem'><nav><a href=/>Home</a> · <a href=/product/1>Product</a> · <a href=/checkout>Checkout</a> · <a href=/account>Account</a></nav><h1>{title}</h1>{body}{who}</body></html>"
     );
-    Response::builder().status(status).header(CONTENT_TYPE, "text/html; charset=utf-8").body(Body::full(html)).expect("valid response")
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "text/html; charset=utf-8")
+        .body(Body::full(html))
+        .expect("valid response")
 }

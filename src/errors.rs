@@ -20,7 +20,10 @@ pub enum GatewayError {
     #[error("a verified phone is required")]
     OtpRequired { login_url: String },
     #[error("too many requests ({limit})")]
-    RateLimited { limit: &'static str, retry_after: Duration },
+    RateLimited {
+        limit: &'static str,
+        retry_after: Duration,
+    },
     #[error("form expired or forged (CSRF check failed)")]
     Csrf,
     #[error("request body too large or malformed")]
@@ -42,13 +45,18 @@ pub enum GatewayError {
 impl GatewayError {
     pub fn status(&self) -> StatusCode {
         match self {
-            GatewayError::BadPath(_) | GatewayError::ForeignAuthority | GatewayError::BadTarget | GatewayError::BadBody => StatusCode::BAD_REQUEST,
+            GatewayError::BadPath(_)
+            | GatewayError::ForeignAuthority
+            | GatewayError::BadTarget
+            | GatewayError::BadBody => StatusCode::BAD_REQUEST,
             GatewayError::OtpRequired { .. } => StatusCode::UNAUTHORIZED,
             GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::Csrf => StatusCode::FORBIDDEN,
             GatewayError::NotFound => StatusCode::NOT_FOUND,
             GatewayError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            GatewayError::UpstreamConnect | GatewayError::UpstreamProtocol => StatusCode::BAD_GATEWAY,
+            GatewayError::UpstreamConnect | GatewayError::UpstreamProtocol => {
+                StatusCode::BAD_GATEWAY
+            }
             GatewayError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             GatewayError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -77,7 +85,11 @@ impl GatewayError {
             // A browser navigation: straight to the login page.
             return Response::builder()
                 .status(StatusCode::FOUND)
-                .header(LOCATION, HeaderValue::from_str(login_url).unwrap_or(HeaderValue::from_static("/.otpgate/login")))
+                .header(
+                    LOCATION,
+                    HeaderValue::from_str(login_url)
+                        .unwrap_or(HeaderValue::from_static("/.otpgate/login")),
+                )
                 .header(CACHE_CONTROL, HeaderValue::from_static("no-store"))
                 .body(Body::empty())
                 .expect("static parts are valid");
@@ -93,8 +105,12 @@ impl GatewayError {
             builder = builder.header(CONTENT_TYPE, "application/json");
             let mut v = serde_json::json!({ "error": self.code(), "message": self.to_string() });
             match &self {
-                GatewayError::OtpRequired { login_url } => v["login_url"] = login_url.as_str().into(),
-                GatewayError::RateLimited { retry_after, .. } => v["retry_after"] = retry_after.as_secs().max(1).into(),
+                GatewayError::OtpRequired { login_url } => {
+                    v["login_url"] = login_url.as_str().into()
+                }
+                GatewayError::RateLimited { retry_after, .. } => {
+                    v["retry_after"] = retry_after.as_secs().max(1).into()
+                }
                 _ => {}
             }
             v.to_string()
@@ -104,6 +120,8 @@ impl GatewayError {
                 .header("content-security-policy", crate::pages::ERROR_CSP.clone());
             crate::pages::error_page(status, &self.to_string())
         };
-        builder.body(Body::full(body)).expect("static parts are valid")
+        builder
+            .body(Body::full(body))
+            .expect("static parts are valid")
     }
 }

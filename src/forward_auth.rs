@@ -23,7 +23,10 @@ use crate::policy::is_own;
 enum Original {
     /// No proxy headers (or an untrusted peer): the strictest rule applies.
     Unknown,
-    Request { target: String, method: Option<Method> },
+    Request {
+        target: String,
+        method: Option<Method>,
+    },
     /// Contradictory, repeated or malformed: refuse.
     Invalid,
 }
@@ -40,8 +43,14 @@ fn single(h: &HeaderMap, name: &str) -> Result<Option<String>, ()> {
 
 fn original(h: &HeaderMap) -> Original {
     let read = || -> Result<Original, ()> {
-        let nginx = (single(h, "x-original-uri")?, single(h, "x-original-method")?);
-        let traefik = (single(h, "x-forwarded-uri")?, single(h, "x-forwarded-method")?);
+        let nginx = (
+            single(h, "x-original-uri")?,
+            single(h, "x-original-method")?,
+        );
+        let traefik = (
+            single(h, "x-forwarded-uri")?,
+            single(h, "x-forwarded-method")?,
+        );
         let (target, method) = match (nginx, traefik) {
             ((None, None), (None, None)) => return Ok(Original::Unknown),
             ((Some(t), m), (None, None)) | ((None, None), (Some(t), m)) => (t, m),
@@ -58,16 +67,33 @@ fn original(h: &HeaderMap) -> Original {
     read().unwrap_or(Original::Invalid)
 }
 
-pub async fn check(gw: &Gateway, req: &Request<Incoming>, conn: ConnInfo) -> Result<Response<Body>, GatewayError> {
+pub async fn check(
+    gw: &Gateway,
+    req: &Request<Incoming>,
+    conn: ConnInfo,
+) -> Result<Response<Body>, GatewayError> {
     let session = gw.session_of(req.headers()).await;
     let now = gw.clock.now_secs();
-    let fresh = |max_age: std::time::Duration| session.as_ref().is_some_and(|s| now.saturating_sub(s.verified_at) <= max_age.as_secs());
-    let found = if conn.peer_trusted { original(req.headers()) } else { Original::Unknown };
+    let fresh = |max_age: std::time::Duration| {
+        session
+            .as_ref()
+            .is_some_and(|s| now.saturating_sub(s.verified_at) <= max_age.as_secs())
+    };
+    let found = if conn.peer_trusted {
+        original(req.headers())
+    } else {
+        Original::Unknown
+    };
     let (allowed, rd) = match found {
         Original::Invalid => (false, "/".to_string()),
-        Original::Unknown => (session.is_some() && gw.policy().strictest_max_age().is_none_or(fresh), "/".to_string()),
+        Original::Unknown => (
+            session.is_some() && gw.policy().strictest_max_age().is_none_or(fresh),
+            "/".to_string(),
+        ),
         Original::Request { target, method } => {
-            let (path, query) = target.split_once('?').map_or((target.as_str(), None), |(p, q)| (p, Some(q)));
+            let (path, query) = target
+                .split_once('?')
+                .map_or((target.as_str(), None), |(p, q)| (p, Some(q)));
             match normalize_path(path) {
                 Err(_) => (false, "/".to_string()),
                 Ok(p) => {
@@ -102,7 +128,10 @@ pub async fn check(gw: &Gateway, req: &Request<Incoming>, conn: ConnInfo) -> Res
     let enc: String = form_urlencoded::byte_serialize(rd.as_bytes()).collect();
     let location = format!("/.otpgate/login?rd={enc}");
     Ok(b.status(StatusCode::UNAUTHORIZED)
-        .header(LOCATION, HeaderValue::from_str(&location).unwrap_or(HeaderValue::from_static("/.otpgate/login")))
+        .header(
+            LOCATION,
+            HeaderValue::from_str(&location).unwrap_or(HeaderValue::from_static("/.otpgate/login")),
+        )
         .body(Body::empty())
         .expect("valid response"))
 }

@@ -17,6 +17,7 @@ use http::header::{HeaderValue, ACCEPT, HOST, UPGRADE};
 use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
+use tracing::Instrument;
 
 use crate::body::{AccessLog, Body};
 use crate::clock::Clock;
@@ -53,6 +54,8 @@ pub struct Gateway {
     pub pages: Pages,
     pub otp_key: [u8; 32],
     pub csrf_key: [u8; 32],
+    /// `phone.default_region` as text, for the phone page's hint.
+    pub region_code: String,
 }
 
 /// What the access line and metrics learn while routing.
@@ -79,6 +82,7 @@ impl Gateway {
             pages: Pages::new(&cfg.brand),
             otp_key: crate::otp::derive_key(&secret, "otp-hash"),
             csrf_key: crate::otp::derive_key(&secret, "csrf"),
+            region_code: format!("{:?}", cfg.phone.default_region),
             store: parts.store,
             clock: parts.clock,
             sms: parts.sms,
@@ -88,7 +92,11 @@ impl Gateway {
     }
 
     pub fn is_trusted(&self, ip: std::net::IpAddr) -> bool {
-        self.cfg.server.trusted_proxies.iter().any(|n| n.contains(&ip))
+        self.cfg
+            .server
+            .trusted_proxies
+            .iter()
+            .any(|n| n.contains(&ip))
     }
 
     /// The shopper's address for limits and the audit trail.
@@ -106,7 +114,11 @@ impl Gateway {
         let method = req.method().clone();
         let json = wants_json(&req);
         let navigation = is_navigation(&req);
-        let mut facts = Facts { kind: RouteKind::Refused, path: String::new(), upstream: None };
+        let mut facts = Facts {
+            kind: RouteKind::Refused,
+            path: String::new(),
+            upstream: None,
+        };
         let mut resp = match self.route(req, conn, &request_id, &mut facts).await {
             Ok(resp) => resp,
             Err(e @ GatewayError::OtpRequired { .. }) => e.into_response(!navigation),
@@ -118,7 +130,9 @@ impl Gateway {
         let status = resp.status();
         self.metrics.request(facts.kind, status.as_u16());
         if let Ok(v) = HeaderValue::from_str(&request_id) {
-            resp.headers_mut().entry(&headers::X_REQUEST_ID).or_insert(v);
+            resp.headers_mut()
+                .entry(&headers::X_REQUEST_ID)
+                .or_insert(v);
         }
         if !tracing::enabled!(target: "otpgate::access", tracing::Level::INFO) {
             return resp;
@@ -138,31 +152,53 @@ impl Gateway {
         Response::from_parts(parts, body.with_log(log))
     }
 
-    async fn route(&self, req: Request<Incoming>, conn: ConnInfo, request_id: &str, facts: &mut Facts) -> Result<Response<Body>, GatewayError> {
+    async fn route(
+        &self,
+        req: Request<Incoming>,
+        conn: ConnInfo,
+        request_id: &str,
+        facts: &mut Facts,
+    ) -> Result<Response<Body>, GatewayError> {
         // 1. target
         let path = self.target(&req)?;
         facts.path.push_str(path.forward());
         // 2. own
         if policy::is_own(path.match_key()) {
             facts.kind = RouteKind::Own;
-            return crate::flow::handle(self, req, conn, &path).await;
+            // Audit events inherit these fields (audit.rs).
+            let ua = req
+                .headers()
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let span = tracing::info_span!("request", request_id = %request_id, user_agent = %ua, route = %path.forward());
+            return crate::flow::handle(self, req, conn, &path)
+                .instrument(span)
+                .await;
         }
         // 3. decide
         let session = self.session_of(req.headers()).await;
         match self.policy.rule_for(req.method(), path.match_key()) {
             Some(rule) => {
                 let now = self.clock.now_secs();
-                let fresh = session.as_ref().is_some_and(|s| now.saturating_sub(s.verified_at) <= rule.max_age.as_secs());
+                let fresh = session
+                    .as_ref()
+                    .is_some_and(|s| now.saturating_sub(s.verified_at) <= rule.max_age.as_secs());
                 if !fresh {
                     facts.kind = RouteKind::Challenged;
-                    return Err(GatewayError::OtpRequired { login_url: login_url(&path, req.uri().query()) });
+                    return Err(GatewayError::OtpRequired {
+                        login_url: login_url(&path, req.uri().query()),
+                    });
                 }
                 facts.kind = RouteKind::Protected;
             }
             None => facts.kind = RouteKind::Pass,
         }
         // 4. forward
-        let (resp, took) = self.forward(req, conn, request_id, &path, session.as_ref()).await?;
+        let (resp, took) = self
+            .forward(req, conn, request_id, &path, session.as_ref())
+            .await?;
         facts.upstream = Some(took);
         self.metrics.upstream_seconds.observe(took.as_secs_f64());
         Ok(resp)
@@ -175,8 +211,14 @@ impl Gateway {
             if let Some(authority) = uri.authority() {
                 // Absolute-form (RFC 9112 §3.2.2): only for this site.
                 let host_header = req.headers().get(HOST).and_then(|h| h.to_str().ok());
-                let same_as_host = host_header.is_some_and(|h| h.eq_ignore_ascii_case(authority.as_str()));
-                let ours = self.cfg.server.public_host.as_deref().is_none_or(|p| authority.host().trim_end_matches('.').eq_ignore_ascii_case(p));
+                let same_as_host =
+                    host_header.is_some_and(|h| h.eq_ignore_ascii_case(authority.as_str()));
+                let ours = self.cfg.server.public_host.as_deref().is_none_or(|p| {
+                    authority
+                        .host()
+                        .trim_end_matches('.')
+                        .eq_ignore_ascii_case(p)
+                });
                 if !same_as_host || !ours {
                     return Err(GatewayError::ForeignAuthority);
                 }
@@ -185,7 +227,9 @@ impl Gateway {
             }
         }
         if let Some(host) = req.headers().get(HOST) {
-            if req.headers().get_all(HOST).iter().count() > 1 || http::uri::Authority::try_from(host.as_bytes()).is_err() {
+            if req.headers().get_all(HOST).iter().count() > 1
+                || http::uri::Authority::try_from(host.as_bytes()).is_err()
+            {
                 return Err(GatewayError::BadTarget);
             }
         }
@@ -219,27 +263,43 @@ impl Gateway {
         session: Option<&Session>,
     ) -> Result<(Response<Body>, Duration), GatewayError> {
         let (mut parts, body) = req.into_parts();
-        let upgrade = headers::wants_upgrade(&parts.headers).then(|| parts.headers.get(UPGRADE).cloned()).flatten();
-        let host = parts
-            .headers
-            .get(HOST)
-            .cloned()
-            .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
+        let upgrade = headers::wants_upgrade(&parts.headers)
+            .then(|| parts.headers.get(UPGRADE).cloned())
+            .flatten();
+        let host = parts.headers.get(HOST).cloned().or_else(|| {
+            parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        });
         let h = &mut parts.headers;
         headers::remove_hop_by_hop(h);
         headers::strip_spoofable(h, conn.peer_trusted);
-        headers::strip_cookies(h, &[&self.cookies.session_name, &self.cookies.pending_name, &self.cookies.csrf_name]);
+        headers::strip_cookies(
+            h,
+            &[
+                &self.cookies.session_name,
+                &self.cookies.pending_name,
+                &self.cookies.csrf_name,
+            ],
+        );
         let rid = HeaderValue::from_str(request_id).expect("request ids are tokens");
         headers::set_forwarded(h, conn.peer.ip(), conn.peer_trusted, host.clone(), rid);
         match (&host, self.cfg.upstream.preserve_host) {
             (Some(host), true) => h.insert(HOST, host.clone()),
-            _ => h.insert(HOST, HeaderValue::from_str(self.upstream.authority().as_str()).expect("valid authority")),
+            _ => h.insert(
+                HOST,
+                HeaderValue::from_str(self.upstream.authority().as_str()).expect("valid authority"),
+            ),
         };
         if let Some(s) = session {
             if let Ok(v) = HeaderValue::from_str(&s.phone) {
                 h.insert(headers::X_OTPGATE_PHONE.clone(), v);
             }
-            h.insert(headers::X_OTPGATE_VERIFIED_AT.clone(), HeaderValue::from(s.verified_at));
+            h.insert(
+                headers::X_OTPGATE_VERIFIED_AT.clone(),
+                HeaderValue::from(s.verified_at),
+            );
         }
         if let Some(u) = upgrade.clone() {
             restore_upgrade(h, u);
@@ -249,7 +309,10 @@ impl Gateway {
             None => PathAndQuery::try_from(path.forward()),
         }
         .map_err(|_| GatewayError::BadTarget)?;
-        let (resp, took) = self.upstream.send(Request::from_parts(parts, body), pq, upgrade.is_some()).await?;
+        let (resp, took) = self
+            .upstream
+            .send(Request::from_parts(parts, body), pq, upgrade.is_some())
+            .await?;
         let (mut parts, body) = resp.into_parts();
         if parts.status != StatusCode::SWITCHING_PROTOCOLS {
             headers::remove_hop_by_hop(&mut parts.headers);
@@ -275,14 +338,24 @@ fn request_id<B>(req: &Request<B>) -> String {
     }
 }
 
-fn header_has(req: &Request<impl Sized>, name: impl http::header::AsHeaderName, needle: &str) -> bool {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).is_some_and(|v| v.to_ascii_lowercase().contains(needle))
+fn header_has(
+    req: &Request<impl Sized>,
+    name: impl http::header::AsHeaderName,
+    needle: &str,
+) -> bool {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains(needle))
 }
 
 /// A top-level browser navigation (gets a 302 to the login page).
 pub fn is_navigation<B>(req: &Request<B>) -> bool {
     let safe = matches!(*req.method(), http::Method::GET | http::Method::HEAD);
-    let fetch_mode = req.headers().get("sec-fetch-mode").and_then(|v| v.to_str().ok());
+    let fetch_mode = req
+        .headers()
+        .get("sec-fetch-mode")
+        .and_then(|v| v.to_str().ok());
     let xhr = req.headers().contains_key("x-requested-with");
     safe && !xhr
         && match fetch_mode {

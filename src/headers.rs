@@ -52,8 +52,10 @@ fn connection_listed(headers: &HeaderMap) -> Option<Vec<HeaderName>> {
 pub fn wants_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(http::header::UPGRADE)
         && headers.get_all(CONNECTION).iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
+            v.to_str().is_ok_and(|s| {
+                s.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+            })
         })
 }
 
@@ -67,7 +69,11 @@ pub fn strip_spoofable(headers: &mut HeaderMap, peer_trusted: bool) {
         .filter(|name| {
             let n = name.as_str();
             let has_underscore = n.contains('_');
-            let folded = if has_underscore { n.replace('_', "-") } else { String::new() };
+            let folded = if has_underscore {
+                n.replace('_', "-")
+            } else {
+                String::new()
+            };
             let n = if has_underscore { folded.as_str() } else { n };
             n.starts_with("x-otpgate-")
                 || (has_underscore
@@ -118,7 +124,8 @@ pub fn set_forwarded(
             }
         }
         joined.push_str(&peer_text);
-        HeaderValue::from_str(&joined).unwrap_or_else(|_| HeaderValue::from_str(&peer_text).expect("ip"))
+        HeaderValue::from_str(&joined)
+            .unwrap_or_else(|_| HeaderValue::from_str(&peer_text).expect("ip"))
     } else {
         HeaderValue::from_str(&peer_text).expect("an IP address is a valid header value")
     };
@@ -144,17 +151,30 @@ pub fn client_ip(headers: &HeaderMap, peer: IpAddr, is_trusted: impl Fn(IpAddr) 
             match part.trim().parse::<IpAddr>() {
                 Ok(ip) => chain.push(ip),
                 // An unparsable entry ends what we can trust.
-                Err(_) => return chain.last().copied().filter(|ip| !is_trusted(*ip)).unwrap_or(peer),
+                Err(_) => {
+                    return chain
+                        .last()
+                        .copied()
+                        .filter(|ip| !is_trusted(*ip))
+                        .unwrap_or(peer)
+                }
             }
         }
     }
-    chain.into_iter().rev().find(|ip| !is_trusted(*ip)).unwrap_or(peer)
+    chain
+        .into_iter()
+        .rev()
+        .find(|ip| !is_trusted(*ip))
+        .unwrap_or(peer)
 }
 
 /// A client's `X-Request-Id` is kept when it is a sane token.
 pub fn sane_request_id(value: &HeaderValue) -> bool {
     let b = value.as_bytes();
-    !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
+    !b.is_empty()
+        && b.len() <= 128
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
 }
 
 /// Removes the named cookies (otpgate's own) from every `Cookie` field:
@@ -211,14 +231,22 @@ mod tests {
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         h
     }
 
     #[test]
     fn removes_hop_by_hop_and_listed() {
-        let mut h = map(&[("connection", "keep-alive, X-Secret"), ("x-secret", "1"), ("te", "trailers"), ("accept", "*/*")]);
+        let mut h = map(&[
+            ("connection", "keep-alive, X-Secret"),
+            ("x-secret", "1"),
+            ("te", "trailers"),
+            ("accept", "*/*"),
+        ]);
         remove_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("accept"));
@@ -226,7 +254,13 @@ mod tests {
 
     #[test]
     fn strips_identity_in_every_spelling() {
-        let mut h = map(&[("x-otpgate-phone", "+1"), ("X_Otpgate_Phone", "+1"), ("x_forwarded_for", "1.2.3.4"), ("forwarded", "for=1.2.3.4"), ("x-other", "ok")]);
+        let mut h = map(&[
+            ("x-otpgate-phone", "+1"),
+            ("X_Otpgate_Phone", "+1"),
+            ("x_forwarded_for", "1.2.3.4"),
+            ("forwarded", "for=1.2.3.4"),
+            ("x-other", "ok"),
+        ]);
         strip_spoofable(&mut h, false);
         assert_eq!(h.len(), 1, "{h:?}");
     }
@@ -235,13 +269,22 @@ mod tests {
     fn client_ip_walks_from_the_right() {
         let trusted = |ip: IpAddr| ip.to_string().starts_with("10.");
         let h = map(&[("x-forwarded-for", "6.6.6.6, 1.2.3.4, 10.0.0.2")]);
-        assert_eq!(client_ip(&h, "10.0.0.1".parse().unwrap(), trusted).to_string(), "1.2.3.4");
-        assert_eq!(client_ip(&h, "9.9.9.9".parse().unwrap(), trusted).to_string(), "9.9.9.9");
+        assert_eq!(
+            client_ip(&h, "10.0.0.1".parse().unwrap(), trusted).to_string(),
+            "1.2.3.4"
+        );
+        assert_eq!(
+            client_ip(&h, "9.9.9.9".parse().unwrap(), trusted).to_string(),
+            "9.9.9.9"
+        );
     }
 
     #[test]
     fn strips_own_cookies_only() {
-        let mut h = map(&[("cookie", "a=1; __Host-otpgate=xyz"), ("cookie", "__Host-otpgate-csrf=q; b=2")]);
+        let mut h = map(&[
+            ("cookie", "a=1; __Host-otpgate=xyz"),
+            ("cookie", "__Host-otpgate-csrf=q; b=2"),
+        ]);
         strip_cookies(&mut h, &["__Host-otpgate", "__Host-otpgate-csrf"]);
         assert_eq!(h.get(COOKIE).unwrap(), "a=1; b=2");
         assert_eq!(cookie(&map(&[("cookie", "a=1; s=2")]), "s"), Some("2"));

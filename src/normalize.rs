@@ -54,7 +54,23 @@ fn is_unreserved(b: u8) -> bool {
 
 /// Characters that may stand unencoded in a path (RFC 3986 pchar + `/`).
 fn is_path_char(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'@' | b'/')
+    is_unreserved(b)
+        || matches!(
+            b,
+            b'!' | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'@'
+                | b'/'
+        )
 }
 
 fn hex_val(b: u8) -> Option<u8> {

@@ -34,7 +34,13 @@ pub fn code_hash(key: &[u8; 32], challenge_id: &str, phone: &str, code: &str) ->
 }
 
 /// Renders the SMS text from `otp.message`.
-pub fn render_message(template: &str, code: &str, brand: &str, ttl_minutes: u64, host: &str) -> String {
+pub fn render_message(
+    template: &str,
+    code: &str,
+    brand: &str,
+    ttl_minutes: u64,
+    host: &str,
+) -> String {
     template
         .replace("{brand}", brand)
         .replace("{ttl_minutes}", &ttl_minutes.to_string())
@@ -66,7 +72,10 @@ mod tests {
             counts[(c.as_bytes()[0] - b'0') as usize] += 1;
         }
         let expected = n as f64 / 10.0;
-        let chi2: f64 = counts.iter().map(|&o| (o as f64 - expected).powi(2) / expected).sum();
+        let chi2: f64 = counts
+            .iter()
+            .map(|&o| (o as f64 - expected).powi(2) / expected)
+            .sum();
         // 9 degrees of freedom, p = 0.001 critical value 27.88.
         assert!(chi2 < 27.88, "chi2 {chi2} counts {counts:?}");
     }
@@ -82,7 +91,13 @@ mod tests {
 
     #[test]
     fn renders_template() {
-        let m = render_message("{code} for {brand}, {ttl_minutes} min\n@{host} #{code}", "123456", "Shop", 5, "shop.example");
+        let m = render_message(
+            "{code} for {brand}, {ttl_minutes} min\n@{host} #{code}",
+            "123456",
+            "Shop",
+            5,
+            "shop.example",
+        );
         assert_eq!(m, "123456 for Shop, 5 min\n@shop.example #123456");
     }
 }

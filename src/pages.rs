@@ -18,10 +18,10 @@ input:focus{outline:3px solid var(--brand);outline-offset:1px}#code{letter-spaci
 button{width:100%;min-height:48px;margin-top:16px;font-size:1.05rem;font-weight:600;border:0;border-radius:8px;background:var(--brand);color:#fff;cursor:pointer}
 button.link{background:none;color:var(--brand);text-decoration:underline;min-height:44px;margin-top:8px}button:disabled{opacity:.55;cursor:default}
 .hint{color:#57606a;font-size:.9rem;margin:6px 0 0}.alert{border-radius:8px;padding:10px 12px;margin:0 0 16px;background:#ffebe9;color:#82071e}.alert:empty{display:none}
-.notice{background:#dafbe1;color:#116329}a{color:var(--brand)}.small{font-size:.9rem;text-align:center;margin-top:16px}"#;
+.notice{background:#dafbe1;color:#116329}a{color:var(--brand)}.small{font-size:.9rem;text-align:center;margin-top:16px}.small a{display:inline-block;padding:12px 8px}"#;
 
 /// Resend countdown and WebOTP (`navigator.credentials.get({otp})`).
-const SCRIPT: &str = r#"(function(){var b=document.getElementById('resend');if(b){var s=parseInt(b.getAttribute('data-wait'),10)||0,c=document.getElementById('countdown');function t(){if(s>0){b.disabled=true;c.textContent='You can ask for a new code in '+s+' s.';s--;setTimeout(t,1000)}else{b.disabled=false;c.textContent=''}}t()}
+const SCRIPT: &str = r#"(function(){var b=document.getElementById('resend');if(b){var s=parseInt(b.getAttribute('data-wait'),10)||0,c=document.getElementById('countdown'),d=document.getElementById('resend-ready'),w=s>0;function t(){if(s>0){b.disabled=true;c.textContent='You can ask for a new code in '+s+' s.';s--;setTimeout(t,1000)}else{b.disabled=false;c.textContent='';if(w)d.textContent='You can now ask for a new code.'}}t()}
 var i=document.getElementById('code');if(i&&'OTPCredential' in window){var a=new AbortController();var f=i.form;f.addEventListener('submit',function(){a.abort()});navigator.credentials.get({otp:{transport:['sms']},signal:a.signal}).then(function(o){if(o&&o.code){i.value=o.code;f.submit()}}).catch(function(){})}})();"#;
 
 fn sha256_b64(s: &str) -> String {
@@ -37,7 +37,8 @@ fn csp_for(style: &str) -> String {
 }
 
 /// The error pages' CSP (their style has no brand colour in it).
-pub static ERROR_CSP: LazyLock<HeaderValue> = LazyLock::new(|| HeaderValue::from_str(&csp_for(&error_style())).expect("ascii"));
+pub static ERROR_CSP: LazyLock<HeaderValue> =
+    LazyLock::new(|| HeaderValue::from_str(&csp_for(&error_style())).expect("ascii"));
 
 fn error_style() -> String {
     format!(":root{{--brand:#0f766e}}{CSS}")
@@ -66,6 +67,8 @@ pub struct Pages {
 }
 
 pub struct LoginView<'a> {
+    /// The default region's ISO code, for the hint.
+    pub region: &'a str,
     pub csrf: &'a str,
     pub rd: &'a str,
     pub phone: &'a str,
@@ -117,21 +120,39 @@ impl Pages {
 <form method="post" action="/.otpgate/send" novalidate>
 <input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="rd" value="{rd}">
 <label for="phone">Mobile number</label>
-<input id="phone" name="phone" type="tel" inputmode="tel" autocomplete="tel" required autofocus maxlength="32" value="{phone}" aria-describedby="phone-hint"{invalid}>
-<p id="phone-hint" class="hint">Include your country code, for example +91 98123 45678.</p>
+<input id="phone" name="phone" type="tel" inputmode="tel" autocomplete="tel" required autofocus maxlength="32" value="{phone}" aria-describedby="{described}"{invalid}>
+<p id="phone-hint" class="hint">Numbers without a country code are read as {region} numbers; otherwise start with + and the country code.</p>
 <button type="submit">Send code</button>
 </form>"#,
             err = esc(v.error.unwrap_or("")),
             csrf = esc(v.csrf),
             rd = esc(v.rd),
             phone = esc(v.phone),
-            invalid = if v.error.is_some() { " aria-invalid=\"true\"" } else { "" },
+            invalid = if v.error.is_some() {
+                " aria-invalid=\"true\""
+            } else {
+                ""
+            },
+            described = if v.error.is_some() {
+                "error phone-hint"
+            } else {
+                "phone-hint"
+            },
+            region = esc(v.region),
         );
         self.page("Confirm your phone", &body)
     }
 
     pub fn verify(&self, v: &VerifyView) -> String {
-        let notice = v.notice.map(|n| format!("<div class=\"alert notice\" role=\"status\">{}</div>", esc(n))).unwrap_or_default();
+        let notice = v
+            .notice
+            .map(|n| {
+                format!(
+                    "<div class=\"alert notice\" role=\"status\">{}</div>",
+                    esc(n)
+                )
+            })
+            .unwrap_or_default();
         let rd: String = form_urlencoded::byte_serialize(v.rd.as_bytes()).collect();
         let body = format!(
             r#"<h1>Enter your code</h1><p>We sent a {n}-digit code to <strong>{phone}</strong>. It may take a minute to arrive.</p>{notice}
@@ -139,14 +160,14 @@ impl Pages {
 <form method="post" action="/.otpgate/verify">
 <input type="hidden" name="csrf" value="{csrf}">
 <label for="code">Code</label>
-<input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]*" maxlength="{n}" required autofocus aria-describedby="code-hint"{invalid}>
+<input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 \-]*" maxlength="{max}" required autofocus aria-describedby="{described}"{invalid}>
 <p id="code-hint" class="hint">{n} digits, from the text message.</p>
 <button type="submit">Verify</button>
 </form>
 <form method="post" action="/.otpgate/resend">
 <input type="hidden" name="csrf" value="{csrf}">
 <button type="submit" class="link" id="resend" data-wait="{wait}">Send a new code</button>
-<p id="countdown" class="hint" aria-live="polite"></p>
+<p id="countdown" class="hint"></p><p id="resend-ready" class="hint" aria-live="polite"></p>
 </form>
 <p class="small"><a href="/.otpgate/login?rd={rd}">Use a different number</a></p>"#,
             n = v.code_length,
@@ -154,7 +175,17 @@ impl Pages {
             err = esc(v.error.unwrap_or("")),
             csrf = esc(v.csrf),
             wait = v.resend_in_secs,
-            invalid = if v.error.is_some() { " aria-invalid=\"true\"" } else { "" },
+            max = v.code_length + 4,
+            invalid = if v.error.is_some() {
+                " aria-invalid=\"true\""
+            } else {
+                ""
+            },
+            described = if v.error.is_some() {
+                "error code-hint"
+            } else {
+                "code-hint"
+            },
         );
         self.page("Enter your code", &body)
     }
@@ -177,8 +208,20 @@ mod tests {
 
     #[test]
     fn escapes_and_code_field_is_right() {
-        let p = Pages::new(&Brand { name: "<b>Shop</b>".into(), color: "#123".into(), logo_url: None });
-        let html = p.verify(&VerifyView { csrf: "\"x", rd: "/a", masked_phone: "+91******5678", code_length: 6, resend_in_secs: 30, error: Some("<script>"), notice: None });
+        let p = Pages::new(&Brand {
+            name: "<b>Shop</b>".into(),
+            color: "#123".into(),
+            logo_url: None,
+        });
+        let html = p.verify(&VerifyView {
+            csrf: "\"x",
+            rd: "/a",
+            masked_phone: "+91******5678",
+            code_length: 6,
+            resend_in_secs: 30,
+            error: Some("<script>"),
+            notice: None,
+        });
         assert!(html.contains("&lt;b&gt;Shop"));
         assert!(html.contains("&lt;script&gt;"));
         assert!(html.contains("value=\"&quot;x\""));

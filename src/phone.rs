@@ -38,11 +38,14 @@ impl Phone {
         let input = input.trim();
         if input.is_empty()
             || input.len() > 32
-            || !input.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
+            || !input
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
         {
             return Err(PhoneError::Invalid);
         }
-        let number = phonenumber::parse(Some(cfg.default_region), input).map_err(|_| PhoneError::Invalid)?;
+        let number =
+            phonenumber::parse(Some(cfg.default_region), input).map_err(|_| PhoneError::Invalid)?;
         if !phonenumber::is_valid(&number) {
             return Err(PhoneError::Invalid);
         }
@@ -52,12 +55,22 @@ impl Phone {
         }
         if matches!(
             number.number_type(&phonenumber::metadata::DATABASE),
-            Type::FixedLine | Type::TollFree | Type::PremiumRate | Type::SharedCost | Type::Pager | Type::Uan | Type::Voicemail
+            Type::FixedLine
+                | Type::TollFree
+                | Type::PremiumRate
+                | Type::SharedCost
+                | Type::Pager
+                | Type::Uan
+                | Type::Voicemail
         ) {
             return Err(PhoneError::NotMobile);
         }
         let e164 = number.format().mode(Mode::E164).to_string();
-        if cfg.blocked_prefixes.iter().any(|p| e164.starts_with(p.as_str())) {
+        if cfg
+            .blocked_prefixes
+            .iter()
+            .any(|p| e164.starts_with(p.as_str()))
+        {
             return Err(PhoneError::NotAllowed);
         }
         Ok(Phone { e164, region })
@@ -66,7 +79,10 @@ impl Phone {
     /// Rebuilds a phone already canonicalized by [`Phone::parse`].
     pub fn from_e164(e164: &str) -> Option<Phone> {
         let number = phonenumber::parse(None, e164).ok()?;
-        Some(Phone { e164: e164.to_string(), region: number.country().id()? })
+        Some(Phone {
+            e164: e164.to_string(),
+            region: number.country().id()?,
+        })
     }
 
     pub fn e164(&self) -> &str {
@@ -98,11 +114,19 @@ pub fn mask(e164: &str) -> String {
     if digits.len() < 8 {
         return "+********".into();
     }
-    let keep_front = if e164.starts_with("+1") || e164.starts_with("+7") { 1 } else { 2 };
+    let keep_front = if e164.starts_with("+1") || e164.starts_with("+7") {
+        1
+    } else {
+        2
+    };
     let n = digits.len();
     let mut out = String::from("+");
     for (i, d) in digits.iter().enumerate() {
-        out.push(if i < keep_front || i >= n - 4 { *d } else { '*' });
+        out.push(if i < keep_front || i >= n - 4 {
+            *d
+        } else {
+            '*'
+        });
     }
     out
 }
@@ -122,22 +146,44 @@ mod tests {
 
     #[test]
     fn canonicalizes_spellings() {
-        for s in ["+91 98123 45678", "098123-45678", "9812345678", "+919812345678", "(+91) 98123 45678"] {
-            assert_eq!(Phone::parse(s, &cfg()).unwrap().e164(), "+919812345678", "{s}");
+        for s in [
+            "+91 98123 45678",
+            "098123-45678",
+            "9812345678",
+            "+919812345678",
+            "(+91) 98123 45678",
+        ] {
+            assert_eq!(
+                Phone::parse(s, &cfg()).unwrap().e164(),
+                "+919812345678",
+                "{s}"
+            );
         }
     }
 
     #[test]
     fn refuses_bad_foreign_and_landline() {
         assert_eq!(Phone::parse("12", &cfg()), Err(PhoneError::Invalid));
-        assert_eq!(Phone::parse("+91 98123 4567x", &cfg()), Err(PhoneError::Invalid));
-        assert_eq!(Phone::parse("+14155552671", &cfg()), Err(PhoneError::NotAllowed));
-        assert_eq!(Phone::parse("+91 11 2345 6789", &cfg()), Err(PhoneError::NotMobile));
+        assert_eq!(
+            Phone::parse("+91 98123 4567x", &cfg()),
+            Err(PhoneError::Invalid)
+        );
+        assert_eq!(
+            Phone::parse("+14155552671", &cfg()),
+            Err(PhoneError::NotAllowed)
+        );
+        assert_eq!(
+            Phone::parse("+91 11 2345 6789", &cfg()),
+            Err(PhoneError::NotMobile)
+        );
     }
 
     #[test]
     fn masks() {
         assert_eq!(mask("+919812345678"), "+91******5678");
-        assert_eq!(Phone::parse("9812345678", &cfg()).unwrap().prefix(), "+91981234");
+        assert_eq!(
+            Phone::parse("9812345678", &cfg()).unwrap().prefix(),
+            "+91981234"
+        );
     }
 }

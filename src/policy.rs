@@ -36,7 +36,11 @@ impl Policy {
     /// The rule for a path when the method is unknown: the longest match
     /// among rules of any method that require a session (fail closed).
     pub fn rule_for_any_method(&self, match_key: &str) -> Option<&RouteRule> {
-        for r in self.rules.iter().filter(|r| match_key.starts_with(r.path.as_str())) {
+        for r in self
+            .rules
+            .iter()
+            .filter(|r| match_key.starts_with(r.path.as_str()))
+        {
             if r.methods.is_empty() {
                 return (r.require == Require::Otp).then_some(r);
             }

@@ -12,7 +12,10 @@ use crate::flow::{own_response, Form};
 use crate::gateway::Gateway;
 use crate::sms::ProviderConfig;
 
-pub async fn twilio_status(gw: &Gateway, req: Request<Incoming>) -> Result<Response<Body>, GatewayError> {
+pub async fn twilio_status(
+    gw: &Gateway,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, GatewayError> {
     // The URL Twilio signed is the one we told it: `status_callback`.
     let Some((token, url)) = gw.cfg.sms.chain.iter().find_map(|p| match p {
         ProviderConfig::Twilio(t) => Some((t.auth_token.clone()?, t.status_callback.clone()?)),
@@ -20,12 +23,21 @@ pub async fn twilio_status(gw: &Gateway, req: Request<Incoming>) -> Result<Respo
     }) else {
         return Err(GatewayError::NotFound);
     };
-    let signature = req.headers().get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let signature = req
+        .headers()
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let (_, form) = Form::read(req).await?;
     if !crate::sms::twilio_signature_valid(token.expose(), &url, form.pairs(), &signature) {
         tracing::warn!("Twilio status callback with a bad signature refused");
-        return Ok(own_response(StatusCode::FORBIDDEN).body(Body::empty()).expect("valid response"));
+        return Ok(own_response(StatusCode::FORBIDDEN)
+            .body(Body::empty())
+            .expect("valid response"));
     }
     crate::sms::record_twilio_status(gw.sms.metrics(), form.pairs());
-    Ok(own_response(StatusCode::NO_CONTENT).body(Body::empty()).expect("valid response"))
+    Ok(own_response(StatusCode::NO_CONTENT)
+        .body(Body::empty())
+        .expect("valid response"))
 }

@@ -29,7 +29,11 @@ pub enum StartError {
     #[error("{0}")]
     Upstream(#[from] crate::upstream::UpstreamSetupError),
     #[error("cannot listen on {addr} ({key}): {source}")]
-    Bind { key: &'static str, addr: SocketAddr, source: std::io::Error },
+    Bind {
+        key: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A gateway that is serving; dropped or shut down, it stops.
@@ -61,12 +65,17 @@ impl RunningGateway {
 }
 
 async fn bind(key: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { key, addr, source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { key, addr, source })
 }
 
 /// Builds everything from a validated config, binds the listeners and
 /// starts serving. The clock is injectable for tests.
-pub async fn start(cfg: Config, clock: Option<Arc<dyn Clock>>) -> Result<RunningGateway, StartError> {
+pub async fn start(
+    cfg: Config,
+    clock: Option<Arc<dyn Clock>>,
+) -> Result<RunningGateway, StartError> {
     let tls = crate::tls::server_config(&cfg.tls.cert, &cfg.tls.key)?;
     let clock: Arc<dyn Clock> = clock.unwrap_or_else(|| Arc::new(SystemClock));
     let metrics = Arc::new(Metrics::new());
@@ -85,12 +94,25 @@ pub async fn start(cfg: Config, clock: Option<Arc<dyn Clock>>) -> Result<Running
         Some(a) => Some(bind("admin.listen", a).await?),
         None => None,
     };
-    let gw = Arc::new(Gateway::new(cfg, Parts { store, clock, sms, metrics })?);
+    let gw = Arc::new(Gateway::new(
+        cfg,
+        Parts {
+            store,
+            clock,
+            sms,
+            metrics,
+        },
+    )?);
     let addr = public.local_addr().expect("bound socket has an address");
     let (tx, rx) = watch::channel(false);
     let redirect_addr = redirect.as_ref().and_then(|l| l.local_addr().ok());
     if let Some(l) = redirect {
-        tokio::spawn(crate::admin::serve_redirect(l, gw.clone(), addr.port(), rx.clone()));
+        tokio::spawn(crate::admin::serve_redirect(
+            l,
+            gw.clone(),
+            addr.port(),
+            rx.clone(),
+        ));
     }
     let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
     if let Some(l) = admin {
@@ -98,7 +120,14 @@ pub async fn start(cfg: Config, clock: Option<Arc<dyn Clock>>) -> Result<Running
     }
     let done = tokio::spawn(accept_loop(public, gw.clone(), TlsAcceptor::from(tls), rx));
     tracing::info!(%addr, admin = ?admin_addr, "otpgate listening");
-    Ok(RunningGateway { addr, admin_addr, redirect_addr, gateway: gw, shutdown: tx, done })
+    Ok(RunningGateway {
+        addr,
+        admin_addr,
+        redirect_addr,
+        gateway: gw,
+        shutdown: tx,
+        done,
+    })
 }
 
 fn connection_builder(cfg: &Config) -> auto::Builder<TokioExecutor> {
@@ -115,7 +144,12 @@ fn connection_builder(cfg: &Config) -> auto::Builder<TokioExecutor> {
     b
 }
 
-async fn accept_loop(listener: TcpListener, gw: Arc<Gateway>, acceptor: TlsAcceptor, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    gw: Arc<Gateway>,
+    acceptor: TlsAcceptor,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(gw.cfg.server.max_connections));
     let builder = Arc::new(connection_builder(&gw.cfg));
@@ -174,7 +208,12 @@ impl Connection {
         let _ = tcp.set_nodelay(true);
         self.gw.metrics.open_connections.inc();
         let _open = OpenGuard(self.gw.clone());
-        let tls = match tokio::time::timeout(self.gw.cfg.server.handshake_timeout, self.acceptor.accept(tcp)).await {
+        let tls = match tokio::time::timeout(
+            self.gw.cfg.server.handshake_timeout,
+            self.acceptor.accept(tcp),
+        )
+        .await
+        {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
                 self.gw.metrics.tls_handshake_failures.inc();
@@ -187,13 +226,19 @@ impl Connection {
                 return;
             }
         };
-        let info = ConnInfo { peer, peer_trusted: self.gw.is_trusted(peer.ip()) };
+        let info = ConnInfo {
+            peer,
+            peer_trusted: self.gw.is_trusted(peer.ip()),
+        };
         let gw = self.gw.clone();
         let svc = service_fn(move |req| {
             let gw = gw.clone();
             async move { Ok::<_, Infallible>(gw.handle(req, info).await) }
         });
-        let conn = self.builder.serve_connection_with_upgrades(TokioIo::new(tls), svc).into_owned();
+        let conn = self
+            .builder
+            .serve_connection_with_upgrades(TokioIo::new(tls), svc)
+            .into_owned();
         if let Err(e) = self.watcher.watch(conn).await {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
         }
@@ -204,7 +249,8 @@ impl Connection {
 pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

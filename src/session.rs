@@ -19,7 +19,10 @@ pub struct Session {
 
 impl Session {
     fn encode(&self) -> String {
-        format!("v1|{}|{}|{}|{}", self.id, self.phone, self.verified_at, self.expires_at)
+        format!(
+            "v1|{}|{}|{}|{}",
+            self.id, self.phone, self.verified_at, self.expires_at
+        )
     }
 
     fn decode(s: &str) -> Option<Session> {
@@ -47,7 +50,11 @@ pub struct CookieSealer {
 impl CookieSealer {
     pub fn new(cfg: &SessionConfig) -> Self {
         CookieSealer {
-            keys: cfg.secrets.iter().map(|s| Key::derive_from(s.expose().as_bytes())).collect(),
+            keys: cfg
+                .secrets
+                .iter()
+                .map(|s| Key::derive_from(s.expose().as_bytes()))
+                .collect(),
             pending_name: format!("{}-pending", cfg.cookie_name),
             csrf_name: format!("{}-csrf", cfg.cookie_name),
             session_name: cfg.cookie_name.clone(),
@@ -57,8 +64,11 @@ impl CookieSealer {
     /// Encrypts `plain` as the value of cookie `name`.
     pub fn seal(&self, name: &str, plain: &str) -> String {
         let mut jar = CookieJar::new();
-        jar.private_mut(&self.keys[0]).add(Cookie::new(name.to_string(), plain.to_string()));
-        jar.get(name).map(|c| c.value().to_string()).unwrap_or_default()
+        jar.private_mut(&self.keys[0])
+            .add(Cookie::new(name.to_string(), plain.to_string()));
+        jar.get(name)
+            .map(|c| c.value().to_string())
+            .unwrap_or_default()
     }
 
     /// Decrypts with each key in turn; `None` for anything tampered, foreign
@@ -69,7 +79,9 @@ impl CookieSealer {
         }
         let mut jar = CookieJar::new();
         jar.add_original(Cookie::new(name.to_string(), sealed.to_string()));
-        self.keys.iter().find_map(|k| jar.private(k).get(name).map(|c| c.value().to_string()))
+        self.keys
+            .iter()
+            .find_map(|k| jar.private(k).get(name).map(|c| c.value().to_string()))
     }
 
     pub fn open_session(&self, sealed: &str, now_secs: u64) -> Option<Session> {
@@ -79,7 +91,12 @@ impl CookieSealer {
 
     pub fn session_cookie(&self, s: &Session, now_secs: u64) -> String {
         let max_age = s.expires_at.saturating_sub(now_secs);
-        set_cookie(&self.session_name, &self.seal(&self.session_name, &s.encode()), max_age, SameSite::Lax)
+        set_cookie(
+            &self.session_name,
+            &self.seal(&self.session_name, &s.encode()),
+            max_age,
+            SameSite::Lax,
+        )
     }
 }
 
@@ -125,15 +142,31 @@ mod tests {
     #[test]
     fn round_trip_and_rotation() {
         let old = sealer(&["a".repeat(32).as_str()]);
-        let s = Session { id: random_id(), phone: "+919812345678".into(), verified_at: 100, expires_at: 200 };
+        let s = Session {
+            id: random_id(),
+            phone: "+919812345678".into(),
+            verified_at: 100,
+            expires_at: 200,
+        };
         let sealed = old.seal("__Host-otpgate", &s.encode());
         assert_eq!(old.open_session(&sealed, 150), Some(s.clone()));
         assert_eq!(old.open_session(&sealed, 200), None, "expired");
         let rotated = sealer(&["b".repeat(32).as_str(), "a".repeat(32).as_str()]);
-        assert_eq!(rotated.open_session(&sealed, 150), Some(s.clone()), "old key still opens");
+        assert_eq!(
+            rotated.open_session(&sealed, 150),
+            Some(s.clone()),
+            "old key still opens"
+        );
         let new = rotated.seal("__Host-otpgate", &s.encode());
-        assert_eq!(old.open_session(&new, 150), None, "new cookies use the new key");
-        assert_eq!(sealer(&["c".repeat(32).as_str()]).open_session(&sealed, 150), None);
+        assert_eq!(
+            old.open_session(&new, 150),
+            None,
+            "new cookies use the new key"
+        );
+        assert_eq!(
+            sealer(&["c".repeat(32).as_str()]).open_session(&sealed, 150),
+            None
+        );
     }
 
     #[test]

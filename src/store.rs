@@ -63,14 +63,40 @@ pub trait Store: Send + Sync {
     async fn challenge(&self, id: &str, now_ms: u64) -> Result<Option<Challenge>, StoreError>;
     /// Counts the attempt, then compares: at most `max_attempts` guesses
     /// are ever evaluated, however many arrive at once.
-    async fn attempt(&self, id: &str, candidate: [u8; 32], max_attempts: u32, now_ms: u64) -> Result<Attempt, StoreError>;
+    async fn attempt(
+        &self,
+        id: &str,
+        candidate: [u8; 32],
+        max_attempts: u32,
+        now_ms: u64,
+    ) -> Result<Attempt, StoreError>;
     /// Replaces the code if `resend_after` has passed since the last send.
-    async fn replace_code(&self, id: &str, code_hash: [u8; 32], resend_after: Duration, ttl: Duration, now_ms: u64) -> Result<Resend, StoreError>;
+    async fn replace_code(
+        &self,
+        id: &str,
+        code_hash: [u8; 32],
+        resend_after: Duration,
+        ttl: Duration,
+        now_ms: u64,
+    ) -> Result<Resend, StoreError>;
     /// Adds `cost` to the fixed-window counter `key` unless that would pass
     /// `max`; `cost = 0` only reads.
-    async fn count(&self, key: &str, cost: u64, max: u64, window: Duration, now_ms: u64) -> Result<Count, StoreError>;
+    async fn count(
+        &self,
+        key: &str,
+        cost: u64,
+        max: u64,
+        window: Duration,
+        now_ms: u64,
+    ) -> Result<Count, StoreError>;
     /// Takes back `cost` from a counter (a send that did not happen).
-    async fn uncount(&self, key: &str, cost: u64, window: Duration, now_ms: u64) -> Result<(), StoreError>;
+    async fn uncount(
+        &self,
+        key: &str,
+        cost: u64,
+        window: Duration,
+        now_ms: u64,
+    ) -> Result<(), StoreError>;
     async fn revoke(&self, session_id: &str, until_ms: u64) -> Result<(), StoreError>;
     async fn is_revoked(&self, session_id: &str, now_ms: u64) -> Result<bool, StoreError>;
     async fn healthy(&self) -> bool;

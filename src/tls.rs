@@ -9,7 +9,10 @@ use rustls::ServerConfig;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: no PEM certificate found")]
     NoCert { path: String },
     #[error("{path}: no PEM private key found")]
@@ -25,14 +28,21 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read { path: path.display().to_string(), source })
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let pem = read(path)?;
-    let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice()).filter_map(Result::ok).collect();
+    let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
+        .filter_map(Result::ok)
+        .collect();
     if certs.is_empty() {
-        return Err(TlsError::NoCert { path: path.display().to_string() });
+        return Err(TlsError::NoCert {
+            path: path.display().to_string(),
+        });
     }
     Ok(certs)
 }
@@ -43,7 +53,9 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
     let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_slice())
         .ok()
         .flatten()
-        .ok_or_else(|| TlsError::NoKey { path: key.display().to_string() })?;
+        .ok_or_else(|| TlsError::NoKey {
+            path: key.display().to_string(),
+        })?;
     let mut cfg = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
@@ -61,7 +73,10 @@ pub fn self_signed(hosts: &[String]) -> Result<(String, String), TlsError> {
 /// Writes `cert.pem` and `key.pem` (mode 0600) into `dir`.
 pub fn write_self_signed(dir: &Path, hosts: &[String]) -> Result<(), TlsError> {
     let (cert, key) = self_signed(hosts)?;
-    let io = |source| TlsError::Read { path: dir.display().to_string(), source };
+    let io = |source| TlsError::Read {
+        path: dir.display().to_string(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(io)?;
     std::fs::write(dir.join("cert.pem"), cert).map_err(io)?;
     let key_path = dir.join("key.pem");

@@ -61,7 +61,11 @@ impl Upstream {
         Ok(Upstream {
             client,
             scheme: cfg.url.scheme().cloned().unwrap_or(Scheme::HTTP),
-            authority: cfg.url.authority().cloned().expect("validated: upstream.url has a host"),
+            authority: cfg
+                .url
+                .authority()
+                .cloned()
+                .expect("validated: upstream.url has a host"),
             response_timeout: cfg.response_timeout,
         })
     }
@@ -90,20 +94,27 @@ impl Upstream {
         *req.version_mut() = Version::HTTP_11;
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         let started = Instant::now();
-        let mut resp = match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
-            Err(_) => return Err(GatewayError::UpstreamTimeout),
-            Ok(Err(e)) if e.is_connect() => {
-                tracing::warn!(error = %e, "upstream connect failed");
-                return Err(if is_timeout(&e) { GatewayError::UpstreamTimeout } else { GatewayError::UpstreamConnect });
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "upstream request failed");
-                return Err(GatewayError::UpstreamProtocol);
-            }
-            Ok(Ok(resp)) => resp,
-        };
+        let mut resp =
+            match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
+                Err(_) => return Err(GatewayError::UpstreamTimeout),
+                Ok(Err(e)) if e.is_connect() => {
+                    tracing::warn!(error = %e, "upstream connect failed");
+                    return Err(if is_timeout(&e) {
+                        GatewayError::UpstreamTimeout
+                    } else {
+                        GatewayError::UpstreamConnect
+                    });
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "upstream request failed");
+                    return Err(GatewayError::UpstreamProtocol);
+                }
+                Ok(Ok(resp)) => resp,
+            };
         let took = started.elapsed();
-        if let (Some(client_side), StatusCode::SWITCHING_PROTOCOLS) = (client_upgrade, resp.status()) {
+        if let (Some(client_side), StatusCode::SWITCHING_PROTOCOLS) =
+            (client_upgrade, resp.status())
+        {
             let upstream_side = hyper::upgrade::on(&mut resp);
             tokio::spawn(tunnel(client_side, upstream_side));
         }
@@ -138,7 +149,10 @@ async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnU
 /// `Connection: upgrade` for the upstream request after hop-by-hop removal
 /// stripped the client's.
 pub fn restore_upgrade(headers: &mut http::HeaderMap, upgrade: HeaderValue) {
-    headers.insert(http::header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(
+        http::header::CONNECTION,
+        HeaderValue::from_static("upgrade"),
+    );
     headers.insert(http::header::UPGRADE, upgrade);
 }
 

@@ -8,14 +8,21 @@ fn otpgate(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_otpgate"))
         .args(args)
         .current_dir(dir)
-        .env("OTPGATE_SECRET", "a-test-secret-that-is-long-enough-0123456789")
+        .env(
+            "OTPGATE_SECRET",
+            "a-test-secret-that-is-long-enough-0123456789",
+        )
         .env_remove("RUST_LOG")
         .output()
         .unwrap()
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// A directory with certs/ and the given config as otpgate.toml.
@@ -30,7 +37,9 @@ const MINIMAL: &str = "[upstream]\nurl = \"http://127.0.0.1:3000\"\n[session]\ns
 
 #[test]
 fn documented_example_is_valid() {
-    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/otpgate.toml")).unwrap();
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/otpgate.toml"))
+            .unwrap();
     let dir = dir_with(&example);
     let out = otpgate(dir.path(), &["check-config", "-c", "otpgate.toml"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -41,7 +50,11 @@ fn documented_example_is_valid() {
 fn minimal_config_is_valid_and_default_path_is_used() {
     let dir = dir_with(MINIMAL);
     std::fs::create_dir(dir.path().join("config")).unwrap();
-    std::fs::copy(dir.path().join("otpgate.toml"), dir.path().join("config/otpgate.toml")).unwrap();
+    std::fs::copy(
+        dir.path().join("otpgate.toml"),
+        dir.path().join("config/otpgate.toml"),
+    )
+    .unwrap();
     let out = otpgate(dir.path(), &["check-config"]);
     assert!(out.status.success(), "{}", text(&out));
 }
@@ -109,8 +122,14 @@ fn secrets_are_never_echoed() {
     assert!(!t.contains("short-but-very-secret"), "{t}");
 
     let dir = dir_with("[upstream]\nurl = \"http://127.0.0.1:3000\"\n[session]\nsecret = \"${NOT_SET_ANYWHERE}\"\n[sms]\nprovider = \"console\"\n");
-    let t = text(&otpgate(dir.path(), &["check-config", "-c", "otpgate.toml"]));
-    assert!(t.contains("environment variable NOT_SET_ANYWHERE is not set"), "{t}");
+    let t = text(&otpgate(
+        dir.path(),
+        &["check-config", "-c", "otpgate.toml"],
+    ));
+    assert!(
+        t.contains("environment variable NOT_SET_ANYWHERE is not set"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -123,8 +142,14 @@ fn missing_file_is_an_error() {
 
 #[test]
 fn run_refuses_a_bad_config_before_binding() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let dir = dir_with(&format!("[server]\nlisten = \"127.0.0.1:{port}\"\n{MINIMAL}[otp]\nttl = \"0s\"\n"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = dir_with(&format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n{MINIMAL}[otp]\nttl = \"0s\"\n"
+    ));
     let out = otpgate(dir.path(), &["run", "-c", "otpgate.toml"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("otp.ttl"), "{}", text(&out));
@@ -133,7 +158,14 @@ fn run_refuses_a_bad_config_before_binding() {
 #[test]
 fn gen_secret_prints_a_fresh_secret_as_last_word() {
     let dir = tempfile::tempdir().unwrap();
-    let last = |o: Output| String::from_utf8(o.stdout).unwrap().split_whitespace().last().unwrap().to_string();
+    let last = |o: Output| {
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .to_string()
+    };
     let a = last(otpgate(dir.path(), &["gen-secret"]));
     let b = last(otpgate(dir.path(), &["gen-secret"]));
     assert_eq!(a.len(), 64);
@@ -144,14 +176,20 @@ fn gen_secret_prints_a_fresh_secret_as_last_word() {
 #[test]
 fn gen_cert_writes_a_usable_pair() {
     let dir = tempfile::tempdir().unwrap();
-    let out = otpgate(dir.path(), &["gen-cert", "--host", "shop.example", "--host", "10.0.0.5"]);
+    let out = otpgate(
+        dir.path(),
+        &["gen-cert", "--host", "shop.example", "--host", "10.0.0.5"],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let certs = dir.path().join("certs");
     otpgate::tls::server_config(&certs.join("cert.pem"), &certs.join("key.pem")).unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(certs.join("key.pem")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(certs.join("key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "the key is private");
     }
 }
@@ -162,6 +200,9 @@ fn help_explains_each_command() {
     for cmd in ["demo", "run", "check-config", "gen-secret", "gen-cert"] {
         let out = otpgate(dir.path(), &[cmd, "--help"]);
         assert!(out.status.success());
-        assert!(String::from_utf8_lossy(&out.stdout).len() > 80, "{cmd} --help is too thin");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).len() > 80,
+            "{cmd} --help is too thin"
+        );
     }
 }

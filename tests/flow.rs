@@ -11,27 +11,56 @@ async fn whole_flow(h2: bool) {
 
     let first = b.get("/checkout?step=2").await;
     assert_eq!(first.status, 302);
-    assert_eq!(first.location(), "/.otpgate/login?rd=%2Fcheckout%3Fstep%3D2");
-    assert_eq!(shop.count(), 0, "nothing reached the shop without a session");
+    assert_eq!(
+        first.location(),
+        "/.otpgate/login?rd=%2Fcheckout%3Fstep%3D2"
+    );
+    assert_eq!(
+        shop.count(),
+        0,
+        "nothing reached the shop without a session"
+    );
 
     let done = b.log_in("+91 98123 45678", "/checkout?step=2").await;
     assert_eq!(done.location(), "/checkout?step=2");
-    let session_cookie = b.set_cookies.iter().find(|c| c.starts_with("__Host-otpgate=")).unwrap().clone();
+    let session_cookie = b
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-otpgate="))
+        .unwrap()
+        .clone();
     for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
-        assert!(session_cookie.contains(attr), "{attr} missing in {session_cookie}");
+        assert!(
+            session_cookie.contains(attr),
+            "{attr} missing in {session_cookie}"
+        );
     }
     assert!(!session_cookie.to_ascii_lowercase().contains("domain="));
 
     let page = b.get("/checkout?step=2").await;
     assert_eq!(page.status, 200);
-    assert_eq!(page.version, if h2 { http::Version::HTTP_2 } else { http::Version::HTTP_11 });
+    assert_eq!(
+        page.version,
+        if h2 {
+            http::Version::HTTP_2
+        } else {
+            http::Version::HTTP_11
+        }
+    );
     let seen = shop.last();
     assert_eq!(seen.target, "/checkout?step=2");
     assert_eq!(seen.header("x-otpgate-phone"), Some(PHONE));
-    let at: u64 = seen.header("x-otpgate-verified-at").unwrap().parse().unwrap();
+    let at: u64 = seen
+        .header("x-otpgate-verified-at")
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(at > 1_700_000_000);
     let cookie = seen.header("cookie").unwrap_or("");
-    assert!(!cookie.contains("otpgate"), "otpgate's cookies reached the shop: {cookie}");
+    assert!(
+        !cookie.contains("otpgate"),
+        "otpgate's cookies reached the shop: {cookie}"
+    );
 }
 
 #[tokio::test]
@@ -47,7 +76,11 @@ async fn whole_flow_http2() {
 #[tokio::test]
 async fn sms_has_code_brand_and_autofill_line() {
     let shop = upstream().await;
-    let gw = gateway(&shop).route("/checkout", "otp").set("server.public_host", "\"shop.example\"").run().await;
+    let gw = gateway(&shop)
+        .route("/checkout", "otp")
+        .set("server.public_host", "\"shop.example\"")
+        .run()
+        .await;
     let mut b = gw.browser(H1);
     b.start(PHONE, "/checkout").await;
     let (to, body) = gw.sms().pop().unwrap();
@@ -55,7 +88,10 @@ async fn sms_has_code_brand_and_autofill_line() {
     let code = support::code_in(&body);
     assert_eq!(code.len(), 6);
     assert!(body.contains("Test Shop"));
-    assert!(body.ends_with(&format!("\n@shop.example #{code}")), "{body}");
+    assert!(
+        body.ends_with(&format!("\n@shop.example #{code}")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -65,13 +101,20 @@ async fn without_public_host_the_autofill_line_is_left_out() {
     let mut b = gw.browser(H1);
     b.start(PHONE, "/").await;
     let (_, body) = gw.sms().pop().unwrap();
-    assert!(!body.contains('@'), "a client-chosen Host must not bind the code: {body}");
+    assert!(
+        !body.contains('@'),
+        "a client-chosen Host must not bind the code: {body}"
+    );
 }
 
 #[tokio::test]
 async fn unprotected_routes_pass_and_sessions_identify_everywhere() {
     let shop = upstream().await;
-    let gw = gateway(&shop).route("/checkout", "otp").route("/checkout/assets", "none").run().await;
+    let gw = gateway(&shop)
+        .route("/checkout", "otp")
+        .route("/checkout/assets", "none")
+        .run()
+        .await;
     let mut b = gw.browser(H1);
     assert_eq!(b.get("/checkout/assets/app.css").await.status, 200);
     assert_eq!(shop.last().header("x-otpgate-phone"), None);
@@ -87,8 +130,17 @@ async fn api_clients_get_401_json_and_browsers_302() {
     let c = gw.client(H1);
     for (method, headers) in [
         ("GET", vec![("accept", "application/json")]),
-        ("GET", vec![("accept", "text/html"), ("x-requested-with", "XMLHttpRequest")]),
-        ("GET", vec![("accept", "text/html"), ("sec-fetch-mode", "cors")]),
+        (
+            "GET",
+            vec![
+                ("accept", "text/html"),
+                ("x-requested-with", "XMLHttpRequest"),
+            ],
+        ),
+        (
+            "GET",
+            vec![("accept", "text/html"), ("sec-fetch-mode", "cors")],
+        ),
         ("POST", vec![("accept", "text/html")]),
         ("DELETE", vec![]),
     ] {
@@ -102,14 +154,22 @@ async fn api_clients_get_401_json_and_browsers_302() {
         assert_eq!(v["error"], "otp_required");
         assert_eq!(v["login_url"], "/.otpgate/login?rd=%2Fcheckout");
     }
-    for headers in [vec![("accept", "text/html,application/xhtml+xml")], vec![("sec-fetch-mode", "navigate")]] {
+    for headers in [
+        vec![("accept", "text/html,application/xhtml+xml")],
+        vec![("sec-fetch-mode", "navigate")],
+    ] {
         let mut req = c.get(gw.url("/checkout"));
         for (k, v) in headers {
             req = req.header(k, v);
         }
         assert_eq!(req.send().await.unwrap().status(), 302);
     }
-    let head = c.head(gw.url("/checkout")).header("accept", "text/html").send().await.unwrap();
+    let head = c
+        .head(gw.url("/checkout"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.status(), 302);
     assert_eq!(shop.count(), 0);
 }
@@ -128,33 +188,53 @@ async fn max_age_per_route_asks_again_after_it_passes() {
     b.log_in(PHONE, "/checkout").await;
     assert_eq!(b.get("/checkout").await.status, 200);
     clock.advance(std::time::Duration::from_secs(6 * 60));
-    assert_eq!(b.get("/checkout").await.status, 302, "older than the route's max_age");
-    assert_eq!(b.get("/account").await.status, 200, "still fresh for a longer max_age");
+    assert_eq!(
+        b.get("/checkout").await.status,
+        302,
+        "older than the route's max_age"
+    );
+    assert_eq!(
+        b.get("/account").await.status,
+        200,
+        "still fresh for a longer max_age"
+    );
     clock.advance(std::time::Duration::from_secs(25 * 3600));
-    assert_eq!(b.get("/account").await.status, 302, "the session itself expired");
+    assert_eq!(
+        b.get("/account").await.status,
+        302,
+        "the session itself expired"
+    );
 }
 
 #[tokio::test]
 async fn resend_waits_then_replaces_the_code() {
     let clock = otpgate::clock::ManualClock::starting_now();
     let shop = upstream().await;
-    let gw = gateway(&shop).route("/checkout", "otp").clock(clock.clone()).run().await;
+    let gw = gateway(&shop)
+        .route("/checkout", "otp")
+        .clock(clock.clone())
+        .run()
+        .await;
     let mut b = gw.browser(H1);
     b.start(PHONE, "/checkout").await;
     let first = b.code_for(PHONE);
     let page = b.get("/.otpgate/verify").await;
-    let early = b.post_form("/.otpgate/resend", &[("csrf", &page.csrf())]).await;
+    let early = b
+        .post_form("/.otpgate/resend", &[("csrf", &page.csrf())])
+        .await;
     assert_eq!(early.status, 429);
     assert!(early.header("retry-after").unwrap().parse::<u64>().unwrap() >= 29);
     assert_eq!(gw.sms().len(), 1, "no SMS before resend_after");
     clock.advance(std::time::Duration::from_secs(31));
-    let again = b.post_form("/.otpgate/resend", &[("csrf", &page.csrf())]).await;
+    let again = b
+        .post_form("/.otpgate/resend", &[("csrf", &page.csrf())])
+        .await;
     assert_eq!(again.status, 200, "{}", again.body);
     let second = b.code_for(PHONE);
     assert_eq!(gw.sms().len(), 2);
     if first != second {
         let old = b.enter_code(&first).await;
-        assert_eq!(old.status, 401, "the replaced code no longer works");
+        assert_eq!(old.status, 422, "the replaced code no longer works");
     }
     assert_eq!(b.enter_code(&second).await.status, 303);
 }
@@ -167,12 +247,18 @@ async fn logout_clears_and_revokes_the_session() {
     b.log_in(PHONE, "/checkout").await;
     let stolen = b.cookies.get("__Host-otpgate").unwrap().clone();
     let page = b.get("/.otpgate/login").await;
-    let out = b.post_form("/.otpgate/logout", &[("csrf", &page.csrf())]).await;
+    let out = b
+        .post_form("/.otpgate/logout", &[("csrf", &page.csrf())])
+        .await;
     assert_eq!(out.status, 303);
     assert!(!b.cookies.contains_key("__Host-otpgate"));
     assert_eq!(b.get("/checkout").await.status, 302);
     b.cookies.insert("__Host-otpgate".into(), stolen);
-    assert_eq!(b.get("/checkout").await.status, 302, "a copy of the logged-out cookie is dead too");
+    assert_eq!(
+        b.get("/checkout").await.status,
+        302,
+        "a copy of the logged-out cookie is dead too"
+    );
 }
 
 #[tokio::test]
@@ -183,18 +269,38 @@ async fn json_api_walks_the_same_flow() {
     let none = b.get("/.otpgate/api/session").await;
     assert_eq!(none.status, 401);
     assert_eq!(none.json()["authenticated"], false);
-    let bad = b.post_json("/.otpgate/api/send", serde_json::json!({"phone": "12"})).await;
-    assert_eq!((bad.status, bad.json()["error"].as_str()), (422, Some("invalid_phone")));
-    let sent = b.post_json("/.otpgate/api/send", serde_json::json!({"phone": PHONE, "rd": "/checkout"})).await;
+    let bad = b
+        .post_json("/.otpgate/api/send", serde_json::json!({"phone": "12"}))
+        .await;
+    assert_eq!(
+        (bad.status, bad.json()["error"].as_str()),
+        (422, Some("invalid_phone"))
+    );
+    let sent = b
+        .post_json(
+            "/.otpgate/api/send",
+            serde_json::json!({"phone": PHONE, "rd": "/checkout"}),
+        )
+        .await;
     assert_eq!(sent.status, 200, "{}", sent.body);
     assert_eq!(sent.json()["phone"], "+91******5678");
-    let wrong = b.post_json("/.otpgate/api/verify", serde_json::json!({"code": "000000"})).await;
+    let wrong = b
+        .post_json(
+            "/.otpgate/api/verify",
+            serde_json::json!({"code": "000000"}),
+        )
+        .await;
     let code = b.code_for(PHONE);
     if code != "000000" {
-        assert_eq!((wrong.status, wrong.json()["error"].as_str()), (401, Some("wrong_code")));
+        assert_eq!(
+            (wrong.status, wrong.json()["error"].as_str()),
+            (422, Some("wrong_code"))
+        );
         assert_eq!(wrong.json()["remaining"], 4);
     }
-    let ok = b.post_json("/.otpgate/api/verify", serde_json::json!({"code": code})).await;
+    let ok = b
+        .post_json("/.otpgate/api/verify", serde_json::json!({"code": code}))
+        .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert_eq!(ok.json()["phone"], PHONE);
     assert_eq!(ok.json()["redirect"], "/checkout");

@@ -13,7 +13,13 @@ async fn hop_by_hop_headers_are_removed_both_ways() {
         .await;
     assert_eq!(status_of(&raw), 200, "{raw}");
     let seen = shop.last();
-    for h in ["x-private", "keep-alive", "proxy-connection", "te", "proxy-authorization"] {
+    for h in [
+        "x-private",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "proxy-authorization",
+    ] {
         assert_eq!(seen.header(h), None, "{h} reached the shop");
     }
     assert_eq!(seen.header("x-end"), Some("kept"));
@@ -45,33 +51,74 @@ async fn forwarded_headers_are_set_and_client_copies_replaced() {
             .await
             .unwrap();
         let seen = shop.last();
-        assert_eq!(seen.all("x-forwarded-for"), vec!["127.0.0.1"], "untrusted client's XFF replaced");
+        assert_eq!(
+            seen.all("x-forwarded-for"),
+            vec!["127.0.0.1"],
+            "untrusted client's XFF replaced"
+        );
         assert_eq!(seen.header("x-forwarded-proto"), Some("https"));
-        assert_eq!(seen.header("x-forwarded-host"), Some(format!("127.0.0.1:{}", gw.addr.port()).as_str()));
-        assert_eq!(seen.header("host"), Some(format!("127.0.0.1:{}", gw.addr.port()).as_str()), "Host preserved");
+        assert_eq!(
+            seen.header("x-forwarded-host"),
+            Some(format!("127.0.0.1:{}", gw.addr.port()).as_str())
+        );
+        assert_eq!(
+            seen.header("host"),
+            Some(format!("127.0.0.1:{}", gw.addr.port()).as_str()),
+            "Host preserved"
+        );
         assert_eq!(seen.header("forwarded"), None);
-        assert_eq!(seen.header("x-request-id"), Some("abc-123"), "a sane request id is kept");
-        let resp = c.get(gw.url("/p")).header("x-request-id", "bad id <script>").send().await.unwrap();
+        assert_eq!(
+            seen.header("x-request-id"),
+            Some("abc-123"),
+            "a sane request id is kept"
+        );
+        let resp = c
+            .get(gw.url("/p"))
+            .header("x-request-id", "bad id <script>")
+            .send()
+            .await
+            .unwrap();
         let id = shop.last().header("x-request-id").unwrap().to_string();
         assert_eq!(id.len(), 32, "{id}");
-        assert_eq!(resp.headers()["x-request-id"], id.as_str(), "the client sees the id too");
+        assert_eq!(
+            resp.headers()["x-request-id"],
+            id.as_str(),
+            "the client sees the id too"
+        );
     }
 }
 
 #[tokio::test]
 async fn trusted_proxies_keep_and_append_the_chain() {
     let shop = upstream().await;
-    let gw = gateway(&shop).set("server.trusted_proxies", r#"["127.0.0.0/8"]"#).run().await;
-    gw.client(H1).get(gw.url("/p")).header("x-forwarded-for", "6.6.6.6, 10.0.0.1").send().await.unwrap();
-    assert_eq!(shop.last().header("x-forwarded-for"), Some("6.6.6.6, 10.0.0.1, 127.0.0.1"));
+    let gw = gateway(&shop)
+        .set("server.trusted_proxies", r#"["127.0.0.0/8"]"#)
+        .run()
+        .await;
+    gw.client(H1)
+        .get(gw.url("/p"))
+        .header("x-forwarded-for", "6.6.6.6, 10.0.0.1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        shop.last().header("x-forwarded-for"),
+        Some("6.6.6.6, 10.0.0.1, 127.0.0.1")
+    );
 }
 
 #[tokio::test]
 async fn preserve_host_false_sends_the_upstream_authority() {
     let shop = upstream().await;
-    let gw = gateway(&shop).set("upstream.preserve_host", "false").run().await;
+    let gw = gateway(&shop)
+        .set("upstream.preserve_host", "false")
+        .run()
+        .await;
     gw.client(H2).get(gw.url("/p")).send().await.unwrap();
-    assert_eq!(shop.last().header("host"), Some(shop.addr.to_string().as_str()));
+    assert_eq!(
+        shop.last().header("host"),
+        Some(shop.addr.to_string().as_str())
+    );
 }
 
 #[tokio::test]
@@ -83,7 +130,13 @@ async fn identity_headers_from_clients_never_arrive() {
         .await;
     assert_eq!(status_of(&raw), 200);
     let seen = shop.last();
-    assert!(seen.headers.iter().all(|(k, _)| !k.replace('_', "-").starts_with("x-otpgate-")), "{:?}", seen.headers);
+    assert!(
+        seen.headers
+            .iter()
+            .all(|(k, _)| !k.replace('_', "-").starts_with("x-otpgate-")),
+        "{:?}",
+        seen.headers
+    );
     assert!(seen.headers.iter().all(|(k, _)| k != "x_forwarded_for"));
 }
 
@@ -92,28 +145,64 @@ async fn upstream_statuses_pass_through_untouched() {
     let shop = upstream().await;
     let gw = gateway(&shop).run().await;
     for code in [201, 204, 304, 404, 418, 500, 503] {
-        let resp = gw.client(H1).get(gw.url(&format!("/status?code={code}"))).send().await.unwrap();
+        let resp = gw
+            .client(H1)
+            .get(gw.url(&format!("/status?code={code}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status().as_u16(), code);
     }
 }
 
 #[tokio::test]
 async fn dead_upstream_is_502_and_slow_upstream_is_504() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let gw = gateway_to(&format!("http://{closed}")).run().await;
     let c = gw.client(H1);
-    let page = c.get(gw.url("/")).header("accept", "text/html").send().await.unwrap();
+    let page = c
+        .get(gw.url("/"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 502);
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
-    let json = c.get(gw.url("/")).header("accept", "application/json").send().await.unwrap();
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let json = c
+        .get(gw.url("/"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(json.status(), 502);
-    assert_eq!(json.json::<serde_json::Value>().await.unwrap()["error"], "bad_gateway");
+    assert_eq!(
+        json.json::<serde_json::Value>().await.unwrap()["error"],
+        "bad_gateway"
+    );
 
     let shop = upstream().await;
-    let gw = gateway(&shop).set("upstream.response_timeout", "\"300ms\"").run().await;
-    let slow = gw.client(H2).get(gw.url("/slow?ms=3000")).header("accept", "application/json").send().await.unwrap();
+    let gw = gateway(&shop)
+        .set("upstream.response_timeout", "\"300ms\"")
+        .run()
+        .await;
+    let slow = gw
+        .client(H2)
+        .get(gw.url("/slow?ms=3000"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(slow.status(), 504);
-    assert_eq!(slow.json::<serde_json::Value>().await.unwrap()["error"], "gateway_timeout");
+    assert_eq!(
+        slow.json::<serde_json::Value>().await.unwrap()["error"],
+        "gateway_timeout"
+    );
 }
 
 #[tokio::test]
@@ -124,12 +213,33 @@ async fn admin_listener_serves_health_and_metrics() {
     c.get(gw.url("/")).send().await.unwrap();
     c.get(gw.url("/checkout")).send().await.unwrap();
     let admin = gw.running.as_ref().unwrap().admin_addr.unwrap();
-    assert_eq!(reqwest::get(format!("http://{admin}/healthz")).await.unwrap().status(), 200);
-    assert_eq!(reqwest::get(format!("http://{admin}/readyz")).await.unwrap().status(), 200);
+    assert_eq!(
+        reqwest::get(format!("http://{admin}/healthz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        reqwest::get(format!("http://{admin}/readyz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let m = gw.metrics().await;
-    assert!(m.contains(r#"otpgate_requests_total{kind="pass",class="2xx"} 1"#), "{m}");
-    assert!(m.contains(r#"otpgate_requests_total{kind="challenged",class="4xx"} 1"#), "{m}");
-    assert!(m.contains("otpgate_upstream_duration_seconds_count 1"), "{m}");
+    assert!(
+        m.contains(r#"otpgate_requests_total{kind="pass",class="2xx"} 1"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"otpgate_requests_total{kind="challenged",class="4xx"} 1"#),
+        "{m}"
+    );
+    assert!(
+        m.contains("otpgate_upstream_duration_seconds_count 1"),
+        "{m}"
+    );
     assert!(m.contains("otpgate_open_connections"));
     assert!(m.contains("otpgate_tls_handshake_failures_total 0"));
     // The public port forwards /metrics to the shop like any path.
@@ -140,12 +250,26 @@ async fn admin_listener_serves_health_and_metrics() {
 #[tokio::test]
 async fn plain_http_listener_redirects_to_https() {
     let shop = upstream().await;
-    let gw = gateway(&shop).set("server.redirect_http", "\"127.0.0.1:0\"").run().await;
+    let gw = gateway(&shop)
+        .set("server.redirect_http", "\"127.0.0.1:0\"")
+        .run()
+        .await;
     let addr = gw.running.as_ref().unwrap().redirect_addr.unwrap();
-    let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let resp = c.get(format!("http://{addr}/checkout?x=1")).header("host", "shop.example").send().await.unwrap();
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = c
+        .get(format!("http://{addr}/checkout?x=1"))
+        .header("host", "shop.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 308);
-    assert_eq!(resp.headers()["location"], format!("https://shop.example:{}/checkout?x=1", gw.addr.port()).as_str());
+    assert_eq!(
+        resp.headers()["location"],
+        format!("https://shop.example:{}/checkout?x=1", gw.addr.port()).as_str()
+    );
 }
 
 #[tokio::test]
@@ -153,8 +277,19 @@ async fn oversized_headers_are_refused() {
     let shop = upstream().await;
     let gw = gateway(&shop).run().await;
     let big = "a".repeat(100 * 1024);
-    let raw = gw.raw_h1(format!("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {big}\r\nConnection: close\r\n\r\n").as_bytes()).await;
-    assert!(matches!(status_of(&raw), 431 | 400) || raw.is_empty(), "{}", &raw[..raw.len().min(200)]);
+    let raw = gw
+        .raw_h1(
+            format!(
+                "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {big}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await;
+    assert!(
+        matches!(status_of(&raw), 431 | 400) || raw.is_empty(),
+        "{}",
+        &raw[..raw.len().min(200)]
+    );
     assert_eq!(shop.count(), 0);
 }
 
@@ -184,10 +319,26 @@ async fn https_upstream_with_a_private_ca() {
         .set("upstream.ca_file", &format!("\"{}\"", ca.path().display()))
         .run()
         .await;
-    let resp = outer.client(H2).get(outer.url("/through/two")).send().await.unwrap();
+    let resp = outer
+        .client(H2)
+        .get(outer.url("/through/two"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(shop.last().target, "/through/two");
     // Without the CA the upstream's certificate is not trusted: 502.
-    let untrusting = gateway_to(&format!("https://127.0.0.1:{}", inner.addr.port())).run().await;
-    assert_eq!(untrusting.client(H1).get(untrusting.url("/")).send().await.unwrap().status(), 502);
+    let untrusting = gateway_to(&format!("https://127.0.0.1:{}", inner.addr.port()))
+        .run()
+        .await;
+    assert_eq!(
+        untrusting
+            .client(H1)
+            .get(untrusting.url("/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        502
+    );
 }

@@ -32,8 +32,14 @@ async fn signed_receipts_are_counted_and_forged_ones_refused() {
         .set("sms.twilio", &format!("{{ account_sid = \"AC{}\", auth_token = \"{TOKEN}\", from = \"+15005550006\", status_callback = \"{CALLBACK}\", api_base = \"http://127.0.0.1:9\" }}", "0".repeat(32)))
         .run()
         .await;
-    let params = [("MessageSid", "SM123"), ("MessageStatus", "delivered"), ("To", "+919812345678")];
-    let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+    let params = [
+        ("MessageSid", "SM123"),
+        ("MessageStatus", "delivered"),
+        ("To", "+919812345678"),
+    ];
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
     let c = gw.client(H1);
     let post = |sig: String| {
         c.post(gw.url("/.otpgate/sms/twilio/status"))
@@ -43,12 +49,25 @@ async fn signed_receipts_are_counted_and_forged_ones_refused() {
             .send()
     };
     assert_eq!(post(sign(&params)).await.unwrap().status(), 204);
-    assert_eq!(post("bm90IGEgc2lnbmF0dXJl".into()).await.unwrap().status(), 403);
+    assert_eq!(
+        post("bm90IGEgc2lnbmF0dXJl".into()).await.unwrap().status(),
+        403
+    );
     let mut tampered = params;
     tampered[1].1 = "failed";
-    assert_eq!(post(sign(&tampered)).await.unwrap().status(), 403, "signature over other values");
+    assert_eq!(
+        post(sign(&tampered)).await.unwrap().status(),
+        403,
+        "signature over other values"
+    );
     let m = gw.metrics().await;
-    let line = m.lines().find(|l| l.starts_with("otpgate_sms_delivery_receipts_total{")).unwrap_or_else(|| panic!("{m}"));
-    assert!(line.contains("status=\"delivered\"") && line.ends_with(" 1"), "{line}");
+    let line = m
+        .lines()
+        .find(|l| l.starts_with("otpgate_sms_delivery_receipts_total{"))
+        .unwrap_or_else(|| panic!("{m}"));
+    assert!(
+        line.contains("status=\"delivered\"") && line.ends_with(" 1"),
+        "{line}"
+    );
     assert_eq!(shop.count(), 0, "receipts are otpgate's own endpoint");
 }

@@ -29,14 +29,23 @@ async fn upload_streams(h2: bool) {
             if sent == MB50 / 2 {
                 let start = std::time::Instant::now();
                 while *progress.lock().unwrap() == 0 {
-                    assert!(start.elapsed() < Duration::from_secs(20), "nothing reached the shop before the body ended");
+                    assert!(
+                        start.elapsed() < Duration::from_secs(20),
+                        "nothing reached the shop before the body ended"
+                    );
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
             }
             Some((Ok::<_, std::io::Error>(chunk), sent + 1024 * 1024))
         }
     });
-    let resp = gw.client(h2).post(gw.url("/upload")).body(reqwest::Body::wrap_stream(body)).send().await.unwrap();
+    let resp = gw
+        .client(h2)
+        .post(gw.url("/upload"))
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.text().await.unwrap(), MB50.to_string());
 }
@@ -55,7 +64,11 @@ async fn download(h2: bool) {
     let shop = upstream().await;
     let gw = gateway(&shop).run().await;
     let c = gw.client(h2);
-    let mut resp = c.get(gw.url(&format!("/big?bytes={MB50}"))).send().await.unwrap();
+    let mut resp = c
+        .get(gw.url(&format!("/big?bytes={MB50}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.headers()["content-length"], MB50.to_string().as_str());
     let mut n = 0u64;
     while let Some(chunk) = resp.chunk().await.unwrap() {
@@ -64,7 +77,11 @@ async fn download(h2: bool) {
     assert_eq!(n, MB50);
     // The first chunk arrives while the shop is still holding the rest.
     let mut resp = c.get(gw.url("/hold")).send().await.unwrap();
-    let first = tokio::time::timeout(Duration::from_secs(10), resp.chunk()).await.expect("first chunk was held back").unwrap().unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), resp.chunk())
+        .await
+        .expect("first chunk was held back")
+        .unwrap()
+        .unwrap();
     assert_eq!(&first[..], b"first chunk;");
     shop.release();
     let rest = resp.chunk().await.unwrap().unwrap();
@@ -90,7 +107,9 @@ async fn websocket_is_tunnelled() {
     let (mut ws, resp) = tokio_tungstenite::client_async(url, tls).await.unwrap();
     assert_eq!(resp.status(), 101);
     for msg in ["hello", "नमस्ते", &"x".repeat(100_000)] {
-        ws.send(tokio_tungstenite::tungstenite::Message::text(msg)).await.unwrap();
+        ws.send(tokio_tungstenite::tungstenite::Message::text(msg))
+            .await
+            .unwrap();
         let echo = ws.next().await.unwrap().unwrap();
         assert_eq!(echo.into_text().unwrap().as_str(), msg);
     }
@@ -103,28 +122,44 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     let mut gw = gateway(&shop).run().await;
     let c = gw.client(H1);
     let url = gw.url("/slow?ms=700");
-    let in_flight = tokio::spawn(async move { c.get(url).send().await.unwrap().text().await.unwrap() });
+    let in_flight =
+        tokio::spawn(async move { c.get(url).send().await.unwrap().text().await.unwrap() });
     while shop.count() == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let addr = gw.addr;
     gw.shutdown().await;
-    assert_eq!(in_flight.await.unwrap(), "slow", "the in-flight request completed");
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no new connections after shutdown");
+    assert_eq!(
+        in_flight.await.unwrap(),
+        "slow",
+        "the in-flight request completed"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no new connections after shutdown"
+    );
 }
 
 #[tokio::test]
 async fn connection_limit_and_handshake_timeout() {
     let shop = upstream().await;
-    let gw = gateway(&shop).set("server.max_connections", "2").set("server.handshake_timeout", "\"500ms\"").run().await;
+    let gw = gateway(&shop)
+        .set("server.max_connections", "2")
+        .set("server.handshake_timeout", "\"500ms\"")
+        .run()
+        .await;
     // Two idle TCP connections hold both slots, then time out their handshake.
     let mut idle1 = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     let _idle2 = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     let mut third = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     let mut buf = [0u8; 1];
-    let n = tokio::time::timeout(Duration::from_secs(5), third.read(&mut buf)).await.expect("over-limit connection not closed");
+    let n = tokio::time::timeout(Duration::from_secs(5), third.read(&mut buf))
+        .await
+        .expect("over-limit connection not closed");
     assert!(matches!(n, Ok(0) | Err(_)));
-    let n = tokio::time::timeout(Duration::from_secs(5), idle1.read(&mut buf)).await.expect("silent client not timed out");
+    let n = tokio::time::timeout(Duration::from_secs(5), idle1.read(&mut buf))
+        .await
+        .expect("silent client not timed out");
     assert!(matches!(n, Ok(0) | Err(_)));
     let m = gw.metrics().await;
     assert!(m.contains("otpgate_connections_refused_total 1"), "{m}");

@@ -6,14 +6,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use http::Uri;
-use serde::Deserialize;
 use ipnet::IpNet;
+use serde::Deserialize;
 
 use super::raw::{OneOrMany, RawConfig, RawLimit};
 use super::schema::{unknown_keys, Locator};
 use super::{
-    AdminConfig, Brand, Config, Limit, LimitsConfig, LogConfig, LogFormat, OtpConfig,
-    PhoneConfig, Problem, PumpingConfig, Require, RouteRule, Secret, ServerConfig, SessionConfig, StoreConfig,
+    AdminConfig, Brand, Config, Limit, LimitsConfig, LogConfig, LogFormat, OtpConfig, PhoneConfig,
+    Problem, PumpingConfig, Require, RouteRule, Secret, ServerConfig, SessionConfig, StoreConfig,
     TlsConfig, UpstreamConfig,
 };
 use crate::normalize::normalize_path;
@@ -80,7 +80,11 @@ pub fn validate(text: &str) -> Result<Config, Vec<Problem>> {
         Ok(a) => a,
         Err(e) => {
             let line = e.span().map(|s| p.locator.line_at(s.start));
-            p.list.push(Problem { key: "(type)".into(), line, message: e.message().trim().to_string() });
+            p.list.push(Problem {
+                key: "(type)".into(),
+                line,
+                message: e.message().trim().to_string(),
+            });
             return Err(p.list);
         }
     };
@@ -169,15 +173,19 @@ fn secret_file(p: &mut Problems, key: &str, path: &str) -> Vec<Secret> {
 fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
     let server = {
         let s = &raw.server;
-        let listen = addr(p, "server.listen", s.listen.as_deref().unwrap_or("0.0.0.0:8443"));
+        let listen = addr(
+            p,
+            "server.listen",
+            s.listen.as_deref().unwrap_or("0.0.0.0:8443"),
+        );
         let redirect_http = s
             .redirect_http
             .as_deref()
             .and_then(|v| addr(p, "server.redirect_http", v));
         let mut trusted = Vec::new();
         for (i, v) in s.trusted_proxies.iter().flatten().enumerate() {
-            let net = IpNet::from_str(v)
-                .or_else(|_| std::net::IpAddr::from_str(v).map(IpNet::from));
+            let net =
+                IpNet::from_str(v).or_else(|_| std::net::IpAddr::from_str(v).map(IpNet::from));
             match net {
                 Ok(n) => trusted.push(n),
                 Err(_) => p.add(
@@ -197,10 +205,29 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
             redirect_http,
             public_host,
             trusted_proxies: trusted,
-            max_connections: int_in(p, "server.max_connections", s.max_connections, 10_000, 1, 1_000_000) as usize,
-            handshake_timeout: duration(p, "server.handshake_timeout", s.handshake_timeout.as_ref(), "10s"),
+            max_connections: int_in(
+                p,
+                "server.max_connections",
+                s.max_connections,
+                10_000,
+                1,
+                1_000_000,
+            ) as usize,
+            handshake_timeout: duration(
+                p,
+                "server.handshake_timeout",
+                s.handshake_timeout.as_ref(),
+                "10s",
+            ),
             header_timeout: duration(p, "server.header_timeout", s.header_timeout.as_ref(), "10s"),
-            max_header_bytes: int_in(p, "server.max_header_bytes", s.max_header_bytes, 65_536, 8_192, 1 << 20) as usize,
+            max_header_bytes: int_in(
+                p,
+                "server.max_header_bytes",
+                s.max_header_bytes,
+                65_536,
+                8_192,
+                1 << 20,
+            ) as usize,
             shutdown_grace: duration(p, "server.shutdown_grace", s.shutdown_grace.as_ref(), "30s"),
         }
     };
@@ -213,7 +240,10 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         if !path.exists() {
             p.add(
                 key,
-                format!("{} does not exist (create one with `otpgate gen-cert`)", path.display()),
+                format!(
+                    "{} does not exist (create one with `otpgate gen-cert`)",
+                    path.display()
+                ),
             );
         }
     }
@@ -222,7 +252,10 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         let u = &raw.upstream;
         let url = match u.url.as_deref() {
             None => {
-                p.add("upstream.url", "missing: the storefront's address, e.g. \"http://127.0.0.1:3000\"");
+                p.add(
+                    "upstream.url",
+                    "missing: the storefront's address, e.g. \"http://127.0.0.1:3000\"",
+                );
                 None
             }
             Some(v) => match v.parse::<Uri>() {
@@ -234,7 +267,10 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
                     Some(uri)
                 }
                 _ => {
-                    p.add("upstream.url", format!("`{v}` must be an http:// or https:// URL with a host"));
+                    p.add(
+                        "upstream.url",
+                        format!("`{v}` must be an http:// or https:// URL with a host"),
+                    );
                     None
                 }
             },
@@ -242,17 +278,42 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         let ca_file = u.ca_file.as_ref().map(PathBuf::from);
         if let Some(ca) = &ca_file {
             if !ca.exists() {
-                p.add("upstream.ca_file", format!("{} does not exist", ca.display()));
+                p.add(
+                    "upstream.ca_file",
+                    format!("{} does not exist", ca.display()),
+                );
             }
         }
         UpstreamConfig {
             url: url.unwrap_or_else(|| Uri::from_static("http://127.0.0.1:3000")),
-            connect_timeout: duration(p, "upstream.connect_timeout", u.connect_timeout.as_ref(), "3s"),
-            response_timeout: duration(p, "upstream.response_timeout", u.response_timeout.as_ref(), "60s"),
+            connect_timeout: duration(
+                p,
+                "upstream.connect_timeout",
+                u.connect_timeout.as_ref(),
+                "3s",
+            ),
+            response_timeout: duration(
+                p,
+                "upstream.response_timeout",
+                u.response_timeout.as_ref(),
+                "60s",
+            ),
             preserve_host: u.preserve_host.unwrap_or(true),
             ca_file,
-            pool_idle_timeout: duration(p, "upstream.pool_idle_timeout", u.pool_idle_timeout.as_ref(), "90s"),
-            pool_max_idle: int_in(p, "upstream.pool_max_idle", u.pool_max_idle, 256, 0, 100_000) as usize,
+            pool_idle_timeout: duration(
+                p,
+                "upstream.pool_idle_timeout",
+                u.pool_idle_timeout.as_ref(),
+                "90s",
+            ),
+            pool_max_idle: int_in(
+                p,
+                "upstream.pool_max_idle",
+                u.pool_max_idle,
+                256,
+                0,
+                100_000,
+            ) as usize,
         }
     };
 
@@ -272,14 +333,30 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
             secrets.extend(secret_file(p, "session.secret_file", path));
         }
         if secrets.is_empty() && !p.list.iter().any(|x| x.key.starts_with("session.secret")) {
-            p.add("session.secret", "missing: set it (or secret_file); `otpgate gen-secret` makes one");
+            p.add(
+                "session.secret",
+                "missing: set it (or secret_file); `otpgate gen-secret` makes one",
+            );
         }
         if secrets.iter().any(|s| s.expose().len() < 32) {
-            p.add("session.secret", "each secret must be at least 32 bytes (use `otpgate gen-secret`)");
+            p.add(
+                "session.secret",
+                "each secret must be at least 32 bytes (use `otpgate gen-secret`)",
+            );
         }
-        let cookie_name = s.cookie_name.clone().unwrap_or_else(|| "__Host-otpgate".into());
-        if cookie_name.is_empty() || !cookie_name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
-            p.add("session.cookie_name", format!("`{cookie_name}` is not a valid cookie name (letters, digits, - and _)"));
+        let cookie_name = s
+            .cookie_name
+            .clone()
+            .unwrap_or_else(|| "__Host-otpgate".into());
+        if cookie_name.is_empty()
+            || !cookie_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+        {
+            p.add(
+                "session.cookie_name",
+                format!("`{cookie_name}` is not a valid cookie name (letters, digits, - and _)"),
+            );
         }
         SessionConfig {
             secrets,
@@ -292,7 +369,10 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
     for (i, r) in raw.route.iter().enumerate() {
         let key = |leaf: &str| format!("route[{i}].{leaf}");
         let Some(path) = r.path.as_deref() else {
-            p.add(&key("path"), "missing: the path prefix this rule covers, e.g. \"/checkout\"");
+            p.add(
+                &key("path"),
+                "missing: the path prefix this rule covers, e.g. \"/checkout\"",
+            );
             continue;
         };
         let norm = match normalize_path(path) {
@@ -303,13 +383,19 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
             }
         };
         if norm.starts_with("/.otpgate") {
-            p.add(&key("path"), "/.otpgate/ is reserved for otpgate's own pages");
+            p.add(
+                &key("path"),
+                "/.otpgate/ is reserved for otpgate's own pages",
+            );
         }
         let require = match r.require.as_deref().unwrap_or("otp") {
             "otp" => Require::Otp,
             "none" => Require::None,
             other => {
-                p.add(&key("require"), format!("`{other}` must be \"otp\" or \"none\""));
+                p.add(
+                    &key("require"),
+                    format!("`{other}` must be \"otp\" or \"none\""),
+                );
                 Require::Otp
             }
         };
@@ -327,11 +413,22 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
             max_age: duration(p, &key("max_age"), r.max_age.as_ref(), "15m"),
             methods,
         };
-        if routes.iter().any(|o| o.path == rule.path && o.methods == rule.methods) {
-            p.add(&key("path"), format!("`{path}` is already covered by an earlier [[route]] with the same methods"));
+        if routes
+            .iter()
+            .any(|o| o.path == rule.path && o.methods == rule.methods)
+        {
+            p.add(
+                &key("path"),
+                format!(
+                    "`{path}` is already covered by an earlier [[route]] with the same methods"
+                ),
+            );
         }
         if rule.max_age > session.ttl && rule.require == Require::Otp {
-            p.add(&key("max_age"), "is longer than session.ttl: sessions expire first");
+            p.add(
+                &key("max_age"),
+                "is longer than session.ttl: sessions expire first",
+            );
         }
         routes.push(rule);
     }
@@ -341,10 +438,16 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         let color = b.color.clone().unwrap_or_else(|| "#0f766e".into());
         let hex = color.strip_prefix('#').unwrap_or("");
         if !(matches!(hex.len(), 3 | 6) && hex.bytes().all(|c| c.is_ascii_hexdigit())) {
-            p.add("brand.color", format!("`{color}` must be a #rgb or #rrggbb colour"));
+            p.add(
+                "brand.color",
+                format!("`{color}` must be a #rgb or #rrggbb colour"),
+            );
         }
         if let Some(logo) = &b.logo_url {
-            if !logo.starts_with('/') || logo.starts_with("//") || logo.contains(['"', '<', '>', '\\', ' ']) {
+            if !logo.starts_with('/')
+                || logo.starts_with("//")
+                || logo.contains(['"', '<', '>', '\\', ' '])
+            {
                 p.add("brand.logo_url", "must be a path on this site such as \"/static/logo.svg\" (pages allow no external assets)");
             }
         }
@@ -352,7 +455,11 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         if name.trim().is_empty() || name.chars().count() > 40 {
             p.add("brand.name", "must be 1 to 40 characters");
         }
-        Brand { name, color, logo_url: b.logo_url.clone() }
+        Brand {
+            name,
+            color,
+            logo_url: b.logo_url.clone(),
+        }
     };
 
     let otp = {
@@ -374,14 +481,23 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
 
     let phone = {
         let ph = &raw.phone;
-        let region = |p: &mut Problems, key: &str, v: &str| match phonenumber::country::Id::from_str(&v.to_ascii_uppercase()) {
+        let region = |p: &mut Problems, key: &str, v: &str| match phonenumber::country::Id::from_str(
+            &v.to_ascii_uppercase(),
+        ) {
             Ok(id) => Some(id),
             Err(_) => {
-                p.add(key, format!("`{v}` is not an ISO 3166 region code such as \"IN\""));
+                p.add(
+                    key,
+                    format!("`{v}` is not an ISO 3166 region code such as \"IN\""),
+                );
                 None
             }
         };
-        let default_region = region(p, "phone.default_region", ph.default_region.as_deref().unwrap_or("IN"));
+        let default_region = region(
+            p,
+            "phone.default_region",
+            ph.default_region.as_deref().unwrap_or("IN"),
+        );
         let mut allowed = Vec::new();
         match &ph.allowed_regions {
             Some(list) => {
@@ -389,19 +505,28 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
                     allowed.extend(region(p, "phone.allowed_regions", v));
                 }
                 if list.is_empty() {
-                    p.add("phone.allowed_regions", "is empty: no number could ever get a code");
+                    p.add(
+                        "phone.allowed_regions",
+                        "is empty: no number could ever get a code",
+                    );
                 }
             }
             None => allowed.extend(default_region),
         }
         if ph.lookup_url.is_some() {
-            p.add("phone.lookup_url", "registered-number mode is not available in this version; remove the key");
+            p.add(
+                "phone.lookup_url",
+                "registered-number mode is not available in this version; remove the key",
+            );
         }
         let mut blocked = Vec::new();
         for v in ph.blocked_prefixes.iter().flatten() {
             let digits = v.strip_prefix('+').unwrap_or(v);
             if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                p.add("phone.blocked_prefixes", format!("`{v}` must be an E.164 prefix such as \"+4470\""));
+                p.add(
+                    "phone.blocked_prefixes",
+                    format!("`{v}` must be an E.164 prefix such as \"+4470\""),
+                );
             } else {
                 blocked.push(format!("+{digits}"));
             }
@@ -419,7 +544,10 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         None // already reported with suggestions
     } else {
         let raw_sms = crate::sms::RawSmsConfig::deserialize(toml::Value::Table(raw.sms.clone()));
-        match raw_sms.map_err(|e| vec![("sms".to_string(), e.message().to_string())]).and_then(|r| crate::sms::validate(&r)) {
+        match raw_sms
+            .map_err(|e| vec![("sms".to_string(), e.message().to_string())])
+            .and_then(|r| crate::sms::validate(&r))
+        {
             Ok(c) => Some(c),
             Err(list) => {
                 for (key, message) in list {
@@ -433,20 +561,35 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
     let store = match raw.store.backend.as_deref().unwrap_or("memory") {
         "memory" => StoreConfig::Memory,
         "redis" => {
-            p.add("store.backend", "the redis store is not available in this version; use \"memory\"");
-            StoreConfig::Redis { url: raw.store.redis_url.clone().unwrap_or_default() }
+            p.add(
+                "store.backend",
+                "the redis store is not available in this version; use \"memory\"",
+            );
+            StoreConfig::Redis {
+                url: raw.store.redis_url.clone().unwrap_or_default(),
+            }
         }
         other => {
-            p.add("store.backend", format!("`{other}` must be \"memory\" or \"redis\""));
+            p.add(
+                "store.backend",
+                format!("`{other}` must be \"memory\" or \"redis\""),
+            );
             StoreConfig::Memory
         }
     };
 
     let admin = AdminConfig {
-        listen: addr(p, "admin.listen", raw.admin.listen.as_deref().unwrap_or("127.0.0.1:9090")),
+        listen: addr(
+            p,
+            "admin.listen",
+            raw.admin.listen.as_deref().unwrap_or("127.0.0.1:9090"),
+        ),
     };
     if admin.listen == Some(server.listen) && server.listen.port() != 0 {
-        p.add("admin.listen", "must differ from server.listen: metrics never go on the public port");
+        p.add(
+            "admin.listen",
+            "must differ from server.listen: metrics never go on the public port",
+        );
     }
 
     let limits = limits(p, &raw.limits.by_name, abuse.limits.pumping.as_ref());
@@ -456,7 +599,10 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
             other => {
-                p.add("log.format", format!("`{other}` must be \"text\" or \"json\""));
+                p.add(
+                    "log.format",
+                    format!("`{other}` must be \"text\" or \"json\""),
+                );
                 LogFormat::Text
             }
         },
@@ -464,14 +610,27 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         audit_file: raw.log.audit_file.as_ref().map(PathBuf::from),
     };
     if tracing_subscriber::EnvFilter::try_new(&log.level).is_err() {
-        p.add("log.level", format!("`{}` is not a log level or filter (e.g. \"info\", \"otpgate=debug\")", log.level));
+        p.add(
+            "log.level",
+            format!(
+                "`{}` is not a log level or filter (e.g. \"info\", \"otpgate=debug\")",
+                log.level
+            ),
+        );
     }
 
     let sms = sms?;
-    let regions: Vec<String> = phone.allowed_regions.iter().map(|r| format!("{r:?}")).collect();
+    let regions: Vec<String> = phone
+        .allowed_regions
+        .iter()
+        .map(|r| format!("{r:?}"))
+        .collect();
     let mut warnings = crate::sms::warnings(&sms, &regions, &otp.message, &brand.name);
     if server.public_host.is_none() && otp.message.contains("{host}") {
-        warnings.push("server.public_host is not set: SMS messages leave out the `@host #code` autofill line".into());
+        warnings.push(
+            "server.public_host is not set: SMS messages leave out the `@host #code` autofill line"
+                .into(),
+        );
     }
     Some(Config {
         server,
@@ -509,7 +668,11 @@ fn check_template(p: &mut Problems, message: &str) {
 }
 
 /// Defaults and their sources are documented in README "Abuse limits".
-fn limits(p: &mut Problems, raw: &std::collections::BTreeMap<String, RawLimit>, pumping_raw: Option<&RawPumping>) -> LimitsConfig {
+fn limits(
+    p: &mut Problems,
+    raw: &std::collections::BTreeMap<String, RawLimit>,
+    pumping_raw: Option<&RawPumping>,
+) -> LimitsConfig {
     let mut one = |name: &str, max: u64, window: &str| -> Limit {
         let key = format!("limits.{name}");
         let r = raw.get(name);
@@ -523,7 +686,12 @@ fn limits(p: &mut Problems, raw: &std::collections::BTreeMap<String, RawLimit>, 
         };
         Limit {
             max,
-            window: duration(p, &format!("{key}.window"), r.and_then(|r| r.window.as_ref()), window),
+            window: duration(
+                p,
+                &format!("{key}.window"),
+                r.and_then(|r| r.window.as_ref()),
+                window,
+            ),
         }
     };
     LimitsConfig {
@@ -583,7 +751,10 @@ fn pumping(p: &mut Problems, r: Option<&RawPumping>) -> PumpingConfig {
         None => 0.2,
         Some(v) if (0.0..=1.0).contains(&v) => v,
         Some(v) => {
-            p.add("limits.pumping.min_conversion", format!("{v} must be between 0.0 and 1.0"));
+            p.add(
+                "limits.pumping.min_conversion",
+                format!("{v} must be between 0.0 and 1.0"),
+            );
             0.2
         }
     };

@@ -56,7 +56,9 @@ impl FlowError {
             FlowError::Phone(_) | FlowError::BadCode | FlowError::OptedOut => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            FlowError::WrongCode { .. } => StatusCode::UNAUTHORIZED,
+            // 422, not 401: a form field was wrong, not the HTTP
+            // credentials (401 needs WWW-Authenticate, RFC 9110 §15.5.2).
+            FlowError::WrongCode { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             FlowError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             FlowError::SmsFailed | FlowError::Store => StatusCode::SERVICE_UNAVAILABLE,
             FlowError::NoChallenge | FlowError::Exhausted => StatusCode::GONE,
@@ -257,7 +259,12 @@ pub async fn check(
         client_ip,
         endpoint: "verify",
     };
-    let code = code.trim();
+    // "123 456" and "123-456" are how people copy codes.
+    let code: String = code
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    let code = code.as_str();
     if code.len() != gw.cfg.otp.length as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(FlowError::BadCode);
     }

@@ -24,18 +24,26 @@ fn csrf_for(gw: &Gateway, cookie_token: &str) -> String {
 
 /// The browser's CSRF cookie, or a new one to set.
 fn csrf_cookie(gw: &Gateway, headers: &HeaderMap) -> (String, Option<String>) {
-    match headers::cookie(headers, &gw.cookies.csrf_name).filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit())) {
+    match headers::cookie(headers, &gw.cookies.csrf_name)
+        .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
         Some(t) => (t.to_string(), None),
         None => {
             let t = random_id();
-            let c = set_cookie(&gw.cookies.csrf_name, &t, gw.cfg.session.ttl.as_secs(), SameSite::Strict);
+            let c = set_cookie(
+                &gw.cookies.csrf_name,
+                &t,
+                gw.cfg.session.ttl.as_secs(),
+                SameSite::Strict,
+            );
             (t, Some(c))
         }
     }
 }
 
 pub fn csrf_valid(gw: &Gateway, headers: &HeaderMap, form_token: Option<&str>) -> bool {
-    let (Some(cookie), Some(token)) = (headers::cookie(headers, &gw.cookies.csrf_name), form_token) else {
+    let (Some(cookie), Some(token)) = (headers::cookie(headers, &gw.cookies.csrf_name), form_token)
+    else {
         return false;
     };
     bool::from(csrf_for(gw, cookie).as_bytes().ct_eq(token.as_bytes()))
@@ -46,7 +54,13 @@ pub fn pending_of(gw: &Gateway, headers: &HeaderMap) -> Option<Pending> {
     Pending::decode(&gw.cookies.open(&gw.cookies.pending_name, sealed)?)
 }
 
-fn html(gw: &Gateway, status: StatusCode, body: String, cookies: &[String], retry_after: Option<u64>) -> Response<Body> {
+fn html(
+    gw: &Gateway,
+    status: StatusCode,
+    body: String,
+    cookies: &[String],
+    retry_after: Option<u64>,
+) -> Response<Body> {
     let mut b = own_response(status)
         .header(CONTENT_TYPE, "text/html; charset=utf-8")
         .header("content-security-policy", gw.pages.csp.clone());
@@ -60,17 +74,32 @@ fn html(gw: &Gateway, status: StatusCode, body: String, cookies: &[String], retr
 }
 
 fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
-    form_urlencoded::parse(req.uri().query()?.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    form_urlencoded::parse(req.uri().query()?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
-pub async fn login_page(gw: &Gateway, req: &Request<Incoming>) -> Result<Response<Body>, GatewayError> {
+pub async fn login_page(
+    gw: &Gateway,
+    req: &Request<Incoming>,
+) -> Result<Response<Body>, GatewayError> {
     let rd = safe_rd(query_param(req, "rd").as_deref());
     let (token, set) = csrf_cookie(gw, req.headers());
-    let page = gw.pages.login(&LoginView { csrf: &csrf_for(gw, &token), rd: &rd, phone: "", error: None });
+    let page = gw.pages.login(&LoginView {
+        region: &gw.region_code,
+        csrf: &csrf_for(gw, &token),
+        rd: &rd,
+        phone: "",
+        error: None,
+    });
     Ok(html(gw, StatusCode::OK, page, set.as_slice(), None))
 }
 
-pub async fn send(gw: &Gateway, req: Request<Incoming>, conn: ConnInfo) -> Result<Response<Body>, GatewayError> {
+pub async fn send(
+    gw: &Gateway,
+    req: Request<Incoming>,
+    conn: ConnInfo,
+) -> Result<Response<Body>, GatewayError> {
     let (parts, form) = Form::read(req).await?;
     if !csrf_valid(gw, &parts.headers, form.get("csrf")) {
         return Err(GatewayError::Csrf);
@@ -80,30 +109,64 @@ pub async fn send(gw: &Gateway, req: Request<Incoming>, conn: ConnInfo) -> Resul
     let client_ip = gw.client_ip(&parts.headers, conn);
     match core::start(gw, phone_input, conn, client_ip).await {
         Ok((challenge_id, _)) => {
-            let pending = gw.cookies.seal(&gw.cookies.pending_name, &Pending { challenge_id, rd }.encode());
-            let c = set_cookie(&gw.cookies.pending_name, &pending, gw.cfg.otp.ttl.as_secs(), SameSite::Strict);
+            let pending = gw.cookies.seal(
+                &gw.cookies.pending_name,
+                &Pending { challenge_id, rd }.encode(),
+            );
+            let c = set_cookie(
+                &gw.cookies.pending_name,
+                &pending,
+                gw.cfg.otp.ttl.as_secs(),
+                SameSite::Strict,
+            );
             Ok(see_other("/.otpgate/verify", &[c]))
         }
         Err(e) => {
             let (token, set) = csrf_cookie(gw, &parts.headers);
             let msg = e.to_string();
-            let page = gw.pages.login(&LoginView { csrf: &csrf_for(gw, &token), rd: &rd, phone: phone_input, error: Some(&msg) });
-            Ok(html(gw, e.status(), page, set.as_slice(), e.retry_after().map(|d| d.as_secs())))
+            let page = gw.pages.login(&LoginView {
+                region: &gw.region_code,
+                csrf: &csrf_for(gw, &token),
+                rd: &rd,
+                phone: phone_input,
+                error: Some(&msg),
+            });
+            Ok(html(
+                gw,
+                e.status(),
+                page,
+                set.as_slice(),
+                e.retry_after().map(|d| d.as_secs()),
+            ))
         }
     }
 }
 
-async fn render_verify(gw: &Gateway, headers: &HeaderMap, pending: &Pending, err: Option<&FlowError>, notice: Option<&str>) -> Response<Body> {
+async fn render_verify(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    pending: &Pending,
+    err: Option<&FlowError>,
+    notice: Option<&str>,
+) -> Response<Body> {
     let now = gw.clock.now_ms();
     let Ok(Some(ch)) = gw.store.challenge(&pending.challenge_id, now).await else {
         // Expired or used up: start again, keeping where they were going.
         let rd: String = form_urlencoded::byte_serialize(pending.rd.as_bytes()).collect();
-        return see_other(&format!("/.otpgate/login?rd={rd}"), &[clear_cookie(&gw.cookies.pending_name)]);
+        return see_other(
+            &format!("/.otpgate/login?rd={rd}"),
+            &[clear_cookie(&gw.cookies.pending_name)],
+        );
     };
     let (token, set) = csrf_cookie(gw, headers);
-    let wait = (ch.sent_at + gw.cfg.otp.resend_after.as_millis() as u64).saturating_sub(now).div_ceil(1000);
+    let wait = (ch.sent_at + gw.cfg.otp.resend_after.as_millis() as u64)
+        .saturating_sub(now)
+        .div_ceil(1000);
     let msg = err.map(|e| match e {
-        FlowError::WrongCode { remaining } => format!("{e} {remaining} {} left.", if *remaining == 1 { "try" } else { "tries" }),
+        FlowError::WrongCode { remaining } => format!(
+            "{e} {remaining} {} left.",
+            if *remaining == 1 { "try" } else { "tries" }
+        ),
         e => e.to_string(),
     });
     let page = gw.pages.verify(&VerifyView {
@@ -116,17 +179,30 @@ async fn render_verify(gw: &Gateway, headers: &HeaderMap, pending: &Pending, err
         notice,
     });
     let status = err.map_or(StatusCode::OK, FlowError::status);
-    html(gw, status, page, set.as_slice(), err.and_then(FlowError::retry_after).map(|d| d.as_secs()))
+    html(
+        gw,
+        status,
+        page,
+        set.as_slice(),
+        err.and_then(FlowError::retry_after).map(|d| d.as_secs()),
+    )
 }
 
-pub async fn verify_page(gw: &Gateway, req: &Request<Incoming>) -> Result<Response<Body>, GatewayError> {
+pub async fn verify_page(
+    gw: &Gateway,
+    req: &Request<Incoming>,
+) -> Result<Response<Body>, GatewayError> {
     match pending_of(gw, req.headers()) {
         Some(p) => Ok(render_verify(gw, req.headers(), &p, None, None).await),
         None => Ok(see_other("/.otpgate/login", &[])),
     }
 }
 
-pub async fn verify(gw: &Gateway, req: Request<Incoming>, conn: ConnInfo) -> Result<Response<Body>, GatewayError> {
+pub async fn verify(
+    gw: &Gateway,
+    req: Request<Incoming>,
+    conn: ConnInfo,
+) -> Result<Response<Body>, GatewayError> {
     let (parts, form) = Form::read(req).await?;
     if !csrf_valid(gw, &parts.headers, form.get("csrf")) {
         return Err(GatewayError::Csrf);
@@ -135,17 +211,34 @@ pub async fn verify(gw: &Gateway, req: Request<Incoming>, conn: ConnInfo) -> Res
         return Ok(see_other("/.otpgate/login", &[]));
     };
     let client_ip = gw.client_ip(&parts.headers, conn);
-    match core::check(gw, &pending.challenge_id, form.get("code").unwrap_or(""), conn, client_ip).await {
+    match core::check(
+        gw,
+        &pending.challenge_id,
+        form.get("code").unwrap_or(""),
+        conn,
+        client_ip,
+    )
+    .await
+    {
         Ok(session) => {
             let now = gw.clock.now_secs();
-            let cookies = [gw.cookies.session_cookie(&session, now), clear_cookie(&gw.cookies.pending_name)];
+            let cookies = [
+                gw.cookies.session_cookie(&session, now),
+                clear_cookie(&gw.cookies.pending_name),
+            ];
             audit::session_issued(&session, conn);
             Ok(see_other(&pending.rd, &cookies))
         }
         Err(e @ (FlowError::Exhausted | FlowError::NoChallenge)) => {
             let (token, set) = csrf_cookie(gw, &parts.headers);
             let msg = e.to_string();
-            let page = gw.pages.login(&LoginView { csrf: &csrf_for(gw, &token), rd: &pending.rd, phone: "", error: Some(&msg) });
+            let page = gw.pages.login(&LoginView {
+                region: &gw.region_code,
+                csrf: &csrf_for(gw, &token),
+                rd: &pending.rd,
+                phone: "",
+                error: Some(&msg),
+            });
             let mut cookies = vec![clear_cookie(&gw.cookies.pending_name)];
             cookies.extend(set);
             Ok(html(gw, e.status(), page, &cookies, None))
@@ -154,7 +247,11 @@ pub async fn verify(gw: &Gateway, req: Request<Incoming>, conn: ConnInfo) -> Res
     }
 }
 
-pub async fn resend(gw: &Gateway, req: Request<Incoming>, conn: ConnInfo) -> Result<Response<Body>, GatewayError> {
+pub async fn resend(
+    gw: &Gateway,
+    req: Request<Incoming>,
+    conn: ConnInfo,
+) -> Result<Response<Body>, GatewayError> {
     let (parts, form) = Form::read(req).await?;
     if !csrf_valid(gw, &parts.headers, form.get("csrf")) {
         return Err(GatewayError::Csrf);
@@ -164,21 +261,41 @@ pub async fn resend(gw: &Gateway, req: Request<Incoming>, conn: ConnInfo) -> Res
     };
     let client_ip = gw.client_ip(&parts.headers, conn);
     match core::resend(gw, &pending.challenge_id, conn, client_ip).await {
-        Ok(_) => Ok(render_verify(gw, &parts.headers, &pending, None, Some("We sent you a new code. Earlier codes no longer work.")).await),
+        Ok(_) => Ok(render_verify(
+            gw,
+            &parts.headers,
+            &pending,
+            None,
+            Some("We sent you a new code. Earlier codes no longer work."),
+        )
+        .await),
         Err(e) => Ok(render_verify(gw, &parts.headers, &pending, Some(&e), None).await),
     }
 }
 
-pub async fn logout(gw: &Gateway, req: Request<Incoming>, conn: ConnInfo) -> Result<Response<Body>, GatewayError> {
+pub async fn logout(
+    gw: &Gateway,
+    req: Request<Incoming>,
+    conn: ConnInfo,
+) -> Result<Response<Body>, GatewayError> {
     let (parts, form) = Form::read(req).await?;
     if !csrf_valid(gw, &parts.headers, form.get("csrf")) {
         return Err(GatewayError::Csrf);
     }
     if let Some(session) = gw.session_of(&parts.headers).await {
         let until = session.expires_at.saturating_mul(1000);
-        gw.store.revoke(&session.id, until).await.map_err(|_| GatewayError::Internal)?;
+        gw.store
+            .revoke(&session.id, until)
+            .await
+            .map_err(|_| GatewayError::Internal)?;
         audit::logout(&session, conn);
     }
     let rd = safe_rd(form.get("rd"));
-    Ok(see_other(&rd, &[clear_cookie(&gw.cookies.session_name), clear_cookie(&gw.cookies.pending_name)]))
+    Ok(see_other(
+        &rd,
+        &[
+            clear_cookie(&gw.cookies.session_name),
+            clear_cookie(&gw.cookies.pending_name),
+        ],
+    ))
 }

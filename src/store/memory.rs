@@ -31,7 +31,8 @@ impl MemoryStore {
         self.challenges.retain(|_, c| c.expires_at > now_ms);
         self.revoked.retain(|_, until| *until > now_ms);
         // Counters carry no window length; a day covers every default.
-        self.counters.retain(|_, (start, _)| now_ms.saturating_sub(*start) < 48 * 3600 * 1000);
+        self.counters
+            .retain(|_, (start, _)| now_ms.saturating_sub(*start) < 48 * 3600 * 1000);
     }
 
     pub fn len(&self) -> usize {
@@ -43,7 +44,10 @@ impl MemoryStore {
     }
 }
 
-pub fn spawn_sweeper(store: Arc<MemoryStore>, clock: Arc<dyn crate::clock::Clock>) -> tokio::task::JoinHandle<()> {
+pub fn spawn_sweeper(
+    store: Arc<MemoryStore>,
+    clock: Arc<dyn crate::clock::Clock>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(30));
         loop {
@@ -66,10 +70,20 @@ impl Store for MemoryStore {
     }
 
     async fn challenge(&self, id: &str, now_ms: u64) -> Result<Option<Challenge>, StoreError> {
-        Ok(self.challenges.get(id).filter(|c| c.expires_at > now_ms).map(|c| c.clone()))
+        Ok(self
+            .challenges
+            .get(id)
+            .filter(|c| c.expires_at > now_ms)
+            .map(|c| c.clone()))
     }
 
-    async fn attempt(&self, id: &str, candidate: [u8; 32], max_attempts: u32, now_ms: u64) -> Result<Attempt, StoreError> {
+    async fn attempt(
+        &self,
+        id: &str,
+        candidate: [u8; 32],
+        max_attempts: u32,
+        now_ms: u64,
+    ) -> Result<Attempt, StoreError> {
         let Entry::Occupied(mut entry) = self.challenges.entry(id.to_string()) else {
             return Ok(Attempt::Missing);
         };
@@ -95,7 +109,14 @@ impl Store for MemoryStore {
         Ok(Attempt::Wrong { remaining })
     }
 
-    async fn replace_code(&self, id: &str, code_hash: [u8; 32], resend_after: Duration, ttl: Duration, now_ms: u64) -> Result<Resend, StoreError> {
+    async fn replace_code(
+        &self,
+        id: &str,
+        code_hash: [u8; 32],
+        resend_after: Duration,
+        ttl: Duration,
+        now_ms: u64,
+    ) -> Result<Resend, StoreError> {
         let Some(mut ch) = self.challenges.get_mut(id) else {
             return Ok(Resend::Missing);
         };
@@ -104,7 +125,9 @@ impl Store for MemoryStore {
         }
         let ready_at = ch.sent_at + resend_after.as_millis() as u64;
         if now_ms < ready_at {
-            return Ok(Resend::TooSoon { retry_after: Duration::from_millis(ready_at - now_ms) });
+            return Ok(Resend::TooSoon {
+                retry_after: Duration::from_millis(ready_at - now_ms),
+            });
         }
         ch.code_hash = code_hash;
         ch.sent_at = now_ms;
@@ -113,7 +136,14 @@ impl Store for MemoryStore {
         Ok(Resend::Replaced)
     }
 
-    async fn count(&self, key: &str, cost: u64, max: u64, window: Duration, now_ms: u64) -> Result<Count, StoreError> {
+    async fn count(
+        &self,
+        key: &str,
+        cost: u64,
+        max: u64,
+        window: Duration,
+        now_ms: u64,
+    ) -> Result<Count, StoreError> {
         let start = window_start(now_ms, window);
         let retry_after = Duration::from_millis(start + window.as_millis() as u64 - now_ms);
         let mut slot = self.counters.entry(key.to_string()).or_insert((start, 0));
@@ -127,7 +157,13 @@ impl Store for MemoryStore {
         Ok(Count::Allowed { count: slot.1 })
     }
 
-    async fn uncount(&self, key: &str, cost: u64, window: Duration, now_ms: u64) -> Result<(), StoreError> {
+    async fn uncount(
+        &self,
+        key: &str,
+        cost: u64,
+        window: Duration,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
         let start = window_start(now_ms, window);
         if let Some(mut slot) = self.counters.get_mut(key) {
             if slot.0 == start {
@@ -156,24 +192,51 @@ mod tests {
     use super::*;
 
     fn ch(hash: [u8; 32]) -> Challenge {
-        Challenge { phone: "+919812345678".into(), code_hash: hash, sent_at: 0, expires_at: 10_000, attempts: 0, sends: 1 }
+        Challenge {
+            phone: "+919812345678".into(),
+            code_hash: hash,
+            sent_at: 0,
+            expires_at: 10_000,
+            attempts: 0,
+            sends: 1,
+        }
     }
 
     #[tokio::test]
     async fn attempts_are_bounded_and_single_use() {
         let s = MemoryStore::new();
         s.put_challenge("c", ch([1; 32])).await.unwrap();
-        assert_eq!(s.attempt("c", [2; 32], 3, 1).await.unwrap(), Attempt::Wrong { remaining: 2 });
-        assert!(matches!(s.attempt("c", [1; 32], 3, 1).await.unwrap(), Attempt::Verified { .. }));
-        assert_eq!(s.attempt("c", [1; 32], 3, 1).await.unwrap(), Attempt::Missing, "single use");
+        assert_eq!(
+            s.attempt("c", [2; 32], 3, 1).await.unwrap(),
+            Attempt::Wrong { remaining: 2 }
+        );
+        assert!(matches!(
+            s.attempt("c", [1; 32], 3, 1).await.unwrap(),
+            Attempt::Verified { .. }
+        ));
+        assert_eq!(
+            s.attempt("c", [1; 32], 3, 1).await.unwrap(),
+            Attempt::Missing,
+            "single use"
+        );
         s.put_challenge("d", ch([1; 32])).await.unwrap();
         for _ in 0..2 {
             s.attempt("d", [2; 32], 3, 1).await.unwrap();
         }
-        assert_eq!(s.attempt("d", [2; 32], 3, 1).await.unwrap(), Attempt::Exhausted);
-        assert_eq!(s.attempt("d", [1; 32], 3, 1).await.unwrap(), Attempt::Missing);
+        assert_eq!(
+            s.attempt("d", [2; 32], 3, 1).await.unwrap(),
+            Attempt::Exhausted
+        );
+        assert_eq!(
+            s.attempt("d", [1; 32], 3, 1).await.unwrap(),
+            Attempt::Missing
+        );
         s.put_challenge("e", ch([1; 32])).await.unwrap();
-        assert_eq!(s.attempt("e", [1; 32], 3, 10_000).await.unwrap(), Attempt::Missing, "expired");
+        assert_eq!(
+            s.attempt("e", [1; 32], 3, 10_000).await.unwrap(),
+            Attempt::Missing,
+            "expired"
+        );
     }
 
     #[tokio::test]
@@ -181,9 +244,17 @@ mod tests {
         let s = MemoryStore::new();
         let w = Duration::from_secs(60);
         for i in 1..=3 {
-            assert_eq!(s.count("k", 1, 3, w, 1_000).await.unwrap(), Count::Allowed { count: i });
+            assert_eq!(
+                s.count("k", 1, 3, w, 1_000).await.unwrap(),
+                Count::Allowed { count: i }
+            );
         }
-        assert!(matches!(s.count("k", 1, 3, w, 1_000).await.unwrap(), Count::Limited { retry_after } if retry_after == Duration::from_secs(59)));
-        assert_eq!(s.count("k", 1, 3, w, 61_000).await.unwrap(), Count::Allowed { count: 1 });
+        assert!(
+            matches!(s.count("k", 1, 3, w, 1_000).await.unwrap(), Count::Limited { retry_after } if retry_after == Duration::from_secs(59))
+        );
+        assert_eq!(
+            s.count("k", 1, 3, w, 61_000).await.unwrap(),
+            Count::Allowed { count: 1 }
+        );
     }
 }

@@ -132,7 +132,7 @@ async fn the_trail_records_who_did_what_and_never_a_secret() {
         verify(&client, &gw, "00000000", &pending, Some(&ip(1)))
             .await
             .status,
-        401
+        422
     );
     assert_eq!(
         verify(&client, &gw, "00000000", &pending, Some(&ip(1)))

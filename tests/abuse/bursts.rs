@@ -96,7 +96,7 @@ async fn parallel_guesses_across_challenges_stop_at_verify_fail_per_phone() {
         async move { verify(&client, gw, "000000", &p, Some(&ip(100 + i))).await }
     }))
     .await;
-    let evaluated = count(&answers, 401) + count(&answers, 410);
+    let evaluated = count(&answers, 422) + count(&answers, 410);
     assert_eq!(evaluated, 4, "{answers:?}");
     assert_eq!(count(&answers, 429), BURST - 4);
 }

@@ -105,7 +105,7 @@ async fn verify_limits_answer_429() {
     for _ in 0..2 {
         assert_eq!(
             verify(&client, &gw, "000000", &pending, None).await.status,
-            401
+            422
         );
     }
     assert_limited(&verify(&client, &gw, "000000", &pending, None).await);
@@ -122,13 +122,13 @@ async fn verify_limits_answer_429() {
         verify(&client, &gw, "000000", &first, Some(&ip(3)))
             .await
             .status,
-        401
+        422
     );
     assert_eq!(
         verify(&client, &gw, "000000", &second, Some(&ip(4)))
             .await
             .status,
-        401
+        422
     );
     let third = verify(&client, &gw, "000000", &second, Some(&ip(5))).await;
     assert_limited(&third);

@@ -10,9 +10,9 @@
 mod support;
 
 mod corpus;
-mod regressions;
 mod forward_auth;
 mod identity;
+mod regressions;
 
 use support::{gateway, upstream, Gw, Shop};
 

@@ -14,9 +14,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 
-use otpgate::sms::{
-    build, validate, Delivery, RawSmsConfig, RetryPolicy, SmsConfig, SmsMessage,
-};
+use otpgate::sms::{build, validate, Delivery, RawSmsConfig, RetryPolicy, SmsConfig, SmsMessage};
 
 /// One request as the fake provider received it.
 #[derive(Debug, Clone)]
