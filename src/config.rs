@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub public_host: Option<String>,
     pub trusted_proxies: Vec<IpNet>,
     pub max_connections: usize,
+    /// Worker threads (default: one per CPU).
+    pub workers: usize,
     pub handshake_timeout: Duration,
     pub header_timeout: Duration,
     pub max_header_bytes: usize,

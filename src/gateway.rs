@@ -31,7 +31,7 @@ use crate::policy::{self, Policy};
 use crate::session::{CookieSealer, Session};
 use crate::sms::Delivery;
 use crate::store::Store;
-use crate::upstream::{restore_upgrade, Upstream};
+use crate::upstream::{restore_upgrade, Upstreams};
 
 /// Facts about one client connection, shared by its requests.
 #[derive(Debug, Clone, Copy)]
@@ -45,7 +45,7 @@ pub struct ConnInfo {
 pub struct Gateway {
     pub cfg: Config,
     policy: Policy,
-    upstream: Upstream,
+    upstream: Upstreams,
     pub cookies: CookieSealer,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
@@ -77,7 +77,7 @@ impl Gateway {
         let secret = cfg.session.secrets[0].expose().as_bytes().to_vec();
         Ok(Gateway {
             policy: Policy::new(cfg.routes.clone()),
-            upstream: Upstream::new(&cfg.upstream)?,
+            upstream: Upstreams::new(&cfg.upstream, cfg.server.workers)?,
             cookies: CookieSealer::new(&cfg.session),
             pages: Pages::new(&cfg.brand),
             otp_key: crate::otp::derive_key(&secret, "otp-hash"),
@@ -102,6 +102,11 @@ impl Gateway {
     /// The shopper's address for limits and the audit trail.
     pub fn client_ip(&self, headers: &http::HeaderMap, conn: ConnInfo) -> std::net::IpAddr {
         headers::client_ip(headers, conn.peer.ip(), |ip| self.is_trusted(ip))
+    }
+
+    /// Worker threads serving connections (one per upstream pool).
+    pub fn workers(&self) -> usize {
+        self.upstream.len()
     }
 
     pub fn policy(&self) -> &Policy {
@@ -289,7 +294,8 @@ impl Gateway {
             (Some(host), true) => h.insert(HOST, host.clone()),
             _ => h.insert(
                 HOST,
-                HeaderValue::from_str(self.upstream.authority().as_str()).expect("valid authority"),
+                HeaderValue::from_str(self.upstream.local().authority().as_str())
+                    .expect("valid authority"),
             ),
         };
         if let Some(s) = session {
@@ -311,6 +317,7 @@ impl Gateway {
         .map_err(|_| GatewayError::BadTarget)?;
         let (resp, took) = self
             .upstream
+            .local()
             .send(Request::from_parts(parts, body), pq, upgrade.is_some())
             .await?;
         let (mut parts, body) = resp.into_parts();
@@ -349,14 +356,17 @@ fn header_has(
         .is_some_and(|v| v.to_ascii_lowercase().contains(needle))
 }
 
+static SEC_FETCH_MODE: http::HeaderName = http::HeaderName::from_static("sec-fetch-mode");
+static X_REQUESTED_WITH: http::HeaderName = http::HeaderName::from_static("x-requested-with");
+
 /// A top-level browser navigation (gets a 302 to the login page).
 pub fn is_navigation<B>(req: &Request<B>) -> bool {
     let safe = matches!(*req.method(), http::Method::GET | http::Method::HEAD);
     let fetch_mode = req
         .headers()
-        .get("sec-fetch-mode")
+        .get(&SEC_FETCH_MODE)
         .and_then(|v| v.to_str().ok());
-    let xhr = req.headers().contains_key("x-requested-with");
+    let xhr = req.headers().contains_key(&X_REQUESTED_WITH);
     safe && !xhr
         && match fetch_mode {
             Some(mode) => mode.eq_ignore_ascii_case("navigate"),
@@ -366,6 +376,6 @@ pub fn is_navigation<B>(req: &Request<B>) -> bool {
 
 /// Whether error answers should be JSON rather than a page.
 pub fn wants_json<B>(req: &Request<B>) -> bool {
-    req.headers().contains_key("x-requested-with")
+    req.headers().contains_key(&X_REQUESTED_WITH)
         || (header_has(req, ACCEPT, "json") && !header_has(req, ACCEPT, "text/html"))
 }

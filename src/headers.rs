@@ -14,14 +14,14 @@ static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 
 /// RFC 9110 §7.6.1: hop-by-hop fields, plus the legacy `Keep-Alive` and
 /// `Proxy-Connection` that some clients still send.
-const HOP_BY_HOP: [&str; 7] = [
-    "connection",
-    "proxy-connection",
-    "keep-alive",
-    "te",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authorization",
+static HOP_BY_HOP: [HeaderName; 7] = [
+    HeaderName::from_static("connection"),
+    HeaderName::from_static("proxy-connection"),
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("te"),
+    HeaderName::from_static("transfer-encoding"),
+    HeaderName::from_static("upgrade"),
+    HeaderName::from_static("proxy-authorization"),
 ];
 
 /// Removes hop-by-hop fields, including every field named in `Connection`.
@@ -31,7 +31,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
             headers.remove(name);
         }
     }
-    for name in HOP_BY_HOP {
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
 }
@@ -90,19 +90,19 @@ pub fn strip_spoofable(headers: &mut HeaderMap, peer_trusted: bool) {
     // Some frameworks route on these instead of the request line (IIS,
     // Symfony; method overrides in Rails, Laravel, Express): the decision
     // was made on the request line, so they must not reach the storefront.
-    for name in REROUTING {
+    for name in &REROUTING {
         headers.remove(name);
     }
 }
 
-const REROUTING: [&str; 7] = [
-    "x-original-url",
-    "x-rewrite-url",
-    "x-original-uri",
-    "x-original-method",
-    "x-http-method-override",
-    "x-http-method",
-    "x-method-override",
+static REROUTING: [HeaderName; 7] = [
+    HeaderName::from_static("x-original-url"),
+    HeaderName::from_static("x-rewrite-url"),
+    HeaderName::from_static("x-original-uri"),
+    HeaderName::from_static("x-original-method"),
+    HeaderName::from_static("x-http-method-override"),
+    HeaderName::from_static("x-http-method"),
+    HeaderName::from_static("x-method-override"),
 ];
 
 /// Sets `X-Forwarded-*` and `X-Request-Id`. The client's own

@@ -1,9 +1,20 @@
-//! Cookies otpgate issues, sealed with AES-256-GCM by the `cookie` crate's
-//! private jar (the cookie name is authenticated too). Several keys open a
-//! cookie, the first seals: key rotation without logging everyone out.
+//! Cookies otpgate issues, sealed with AES-256-GCM (RustCrypto `aes-gcm`)
+//! in the `cookie` crate's private-jar format: base64(nonce | ciphertext |
+//! tag), the cookie name as associated data (so values cannot be swapped
+//! between cookies), keys derived with `cookie::Key::derive_from`. The jar
+//! itself is not used because it expands the AES key schedule on every call;
+//! here each key is expanded once. Several keys open a cookie, the first
+//! seals: key rotation without logging everyone out.
 
-use cookie::{Cookie, CookieJar, Key, SameSite};
+use aes_gcm::aead::AeadInPlace;
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use cookie::{Cookie, Key, SameSite};
 use rand::RngCore;
+
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
 
 use crate::config::SessionConfig;
 
@@ -41,7 +52,8 @@ impl Session {
 }
 
 pub struct CookieSealer {
-    keys: Vec<Key>,
+    /// One expanded AES-256-GCM key per secret; the first seals.
+    ciphers: Vec<Aes256Gcm>,
     pub session_name: String,
     pub pending_name: String,
     pub csrf_name: String,
@@ -50,10 +62,13 @@ pub struct CookieSealer {
 impl CookieSealer {
     pub fn new(cfg: &SessionConfig) -> Self {
         CookieSealer {
-            keys: cfg
+            ciphers: cfg
                 .secrets
                 .iter()
-                .map(|s| Key::derive_from(s.expose().as_bytes()))
+                .map(|s| {
+                    let key = Key::derive_from(s.expose().as_bytes());
+                    Aes256Gcm::new_from_slice(key.encryption()).expect("32-byte key")
+                })
                 .collect(),
             pending_name: format!("{}-pending", cfg.cookie_name),
             csrf_name: format!("{}-csrf", cfg.cookie_name),
@@ -63,12 +78,16 @@ impl CookieSealer {
 
     /// Encrypts `plain` as the value of cookie `name`.
     pub fn seal(&self, name: &str, plain: &str) -> String {
-        let mut jar = CookieJar::new();
-        jar.private_mut(&self.keys[0])
-            .add(Cookie::new(name.to_string(), plain.to_string()));
-        jar.get(name)
-            .map(|c| c.value().to_string())
-            .unwrap_or_default()
+        let mut data = vec![0u8; NONCE_LEN + plain.len() + TAG_LEN];
+        let (nonce, rest) = data.split_at_mut(NONCE_LEN);
+        let (msg, tag) = rest.split_at_mut(plain.len());
+        rand::thread_rng().fill_bytes(nonce);
+        msg.copy_from_slice(plain.as_bytes());
+        let t = self.ciphers[0]
+            .encrypt_in_place_detached(Nonce::from_slice(nonce), name.as_bytes(), msg)
+            .expect("AES-GCM encrypts any cookie-sized input");
+        tag.copy_from_slice(&t);
+        STANDARD.encode(&data)
     }
 
     /// Decrypts with each key in turn; `None` for anything tampered, foreign
@@ -77,11 +96,23 @@ impl CookieSealer {
         if sealed.len() > 4096 {
             return None;
         }
-        let mut jar = CookieJar::new();
-        jar.add_original(Cookie::new(name.to_string(), sealed.to_string()));
-        self.keys
-            .iter()
-            .find_map(|k| jar.private(k).get(name).map(|c| c.value().to_string()))
+        let data = STANDARD.decode(sealed).ok()?;
+        if data.len() < NONCE_LEN + TAG_LEN {
+            return None;
+        }
+        let (nonce, rest) = data.split_at(NONCE_LEN);
+        let (msg, tag) = rest.split_at(rest.len() - TAG_LEN);
+        self.ciphers.iter().find_map(|c| {
+            let mut buf = msg.to_vec();
+            c.decrypt_in_place_detached(
+                Nonce::from_slice(nonce),
+                name.as_bytes(),
+                &mut buf,
+                Tag::from_slice(tag),
+            )
+            .ok()?;
+            String::from_utf8(buf).ok()
+        })
     }
 
     pub fn open_session(&self, sealed: &str, now_secs: u64) -> Option<Session> {
@@ -167,6 +198,21 @@ mod tests {
             sealer(&["c".repeat(32).as_str()]).open_session(&sealed, 150),
             None
         );
+    }
+
+    /// Same format as the `cookie` crate's private jar, both ways.
+    #[test]
+    fn compatible_with_the_cookie_private_jar() {
+        let secret = "a".repeat(32);
+        let k = sealer(&[secret.as_str()]);
+        let key = Key::derive_from(secret.as_bytes());
+        let mut jar = cookie::CookieJar::new();
+        jar.private_mut(&key).add(Cookie::new("n", "hello"));
+        let by_jar = jar.get("n").unwrap().value().to_string();
+        assert_eq!(k.open("n", &by_jar).as_deref(), Some("hello"));
+        let mut jar = cookie::CookieJar::new();
+        jar.add_original(Cookie::new("n", k.seal("n", "world")));
+        assert_eq!(jar.private(&key).get("n").unwrap().value(), "world");
     }
 
     #[test]

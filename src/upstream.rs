@@ -1,7 +1,6 @@
 //! The storefront: a pooled hyper client, bodies streamed both ways, and
 //! protocol upgrades (WebSocket) tunnelled after the 101.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::uri::{Authority, PathAndQuery, Scheme};
@@ -156,4 +155,38 @@ pub fn restore_upgrade(headers: &mut http::HeaderMap, upgrade: HeaderValue) {
     headers.insert(http::header::UPGRADE, upgrade);
 }
 
-pub type Shared = Arc<Upstream>;
+thread_local! {
+    /// Which worker thread this is; picks that worker's connection pool.
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks the current thread as worker `index` (server.rs).
+pub fn set_worker(index: usize) {
+    WORKER.with(|w| w.set(index));
+}
+
+/// One pooled client per worker thread, so pooled connections are always
+/// driven by the thread that uses them.
+pub struct Upstreams(Vec<Upstream>);
+
+impl Upstreams {
+    pub fn new(cfg: &UpstreamConfig, workers: usize) -> Result<Self, UpstreamSetupError> {
+        (0..workers.max(1))
+            .map(|_| Upstream::new(cfg))
+            .collect::<Result<_, _>>()
+            .map(Upstreams)
+    }
+
+    /// This thread's pool.
+    pub fn local(&self) -> &Upstream {
+        &self.0[WORKER.with(|w| w.get()) % self.0.len()]
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}

@@ -43,6 +43,7 @@ pub struct RawServer {
     pub public_host: Option<String>,
     pub trusted_proxies: Option<Vec<String>>,
     pub max_connections: Option<i64>,
+    pub workers: Option<i64>,
     pub handshake_timeout: Option<String>,
     pub header_timeout: Option<String>,
     pub max_header_bytes: Option<i64>,

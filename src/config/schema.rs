@@ -28,6 +28,7 @@ pub const SCHEMA: Shape = T(&[
             ("public_host", Leaf),
             ("trusted_proxies", Leaf),
             ("max_connections", Leaf),
+            ("workers", Leaf),
             ("handshake_timeout", Leaf),
             ("header_timeout", Leaf),
             ("max_header_bytes", Leaf),

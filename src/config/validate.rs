@@ -213,6 +213,10 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
                 1,
                 1_000_000,
             ) as usize,
+            workers: match s.workers {
+                None | Some(0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                Some(n) => int_in(p, "server.workers", Some(n), 1, 1, 1024) as usize,
+            },
             handshake_timeout: duration(
                 p,
                 "server.handshake_timeout",

@@ -19,6 +19,9 @@ pub struct MemoryStore {
     counters: DashMap<String, (u64, u64)>,
     /// Revoked session id -> unix ms after which the cookie is dead anyway.
     revoked: DashMap<String, u64>,
+    /// Set by the first revocation: until then, session checks on the hot
+    /// path skip the map entirely.
+    any_revoked: std::sync::atomic::AtomicBool,
 }
 
 impl MemoryStore {
@@ -174,11 +177,16 @@ impl Store for MemoryStore {
     }
 
     async fn revoke(&self, session_id: &str, until_ms: u64) -> Result<(), StoreError> {
+        self.any_revoked
+            .store(true, std::sync::atomic::Ordering::Release);
         self.revoked.insert(session_id.to_string(), until_ms);
         Ok(())
     }
 
     async fn is_revoked(&self, session_id: &str, now_ms: u64) -> Result<bool, StoreError> {
+        if !self.any_revoked.load(std::sync::atomic::Ordering::Acquire) {
+            return Ok(false);
+        }
         Ok(self.revoked.get(session_id).is_some_and(|u| *u > now_ms))
     }
 
