@@ -213,6 +213,7 @@ wait_http "https://127.0.0.1:$nginx_port/" "$nginx_pid" "nginx proxy" "$tmp/ngin
 cat >"$tmp/otpgate.toml" <<EOF
 [server]
 listen = "127.0.0.1:$gate_port"
+workers = $NGINX_WORKERS               # same number of worker threads as nginx worker processes
 
 [tls]
 cert = "$cert"
@@ -463,7 +464,7 @@ tls_of() {
 }
 
 echo "otpgate bench: $(date -u +%FT%TZ), $(nproc) cpus ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $placement"
-echo "  wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS round(s), warm-up $WARMUP; nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') with $NGINX_WORKERS worker(s)"
+echo "  wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS round(s), warm-up $WARMUP; nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') with $NGINX_WORKERS worker(s), otpgate with as many worker threads"
 echo "  otpgate: $otpgate; cert: $cert_from"
 echo "  TLS  nginx: $(tls_of "$nginx_port")   otpgate: $(tls_of "$gate_port")"
 

@@ -63,6 +63,8 @@ struct Facts {
     kind: RouteKind,
     path: String,
     upstream: Option<Duration>,
+    /// The access log is on: only then is the path copied for it.
+    logging: bool,
 }
 
 pub struct Parts {
@@ -119,12 +121,14 @@ impl Gateway {
         let method = req.method().clone();
         let json = wants_json(&req);
         let navigation = is_navigation(&req);
+        let logging = tracing::enabled!(target: "otpgate::access", tracing::Level::INFO);
         let mut facts = Facts {
             kind: RouteKind::Refused,
             path: String::new(),
             upstream: None,
+            logging,
         };
-        let mut resp = match self.route(req, conn, &request_id, &mut facts).await {
+        let mut resp = match self.route(req, conn, request_id.clone(), &mut facts).await {
             Ok(resp) => resp,
             Err(e @ GatewayError::OtpRequired { .. }) => e.into_response(!navigation),
             Err(e) => {
@@ -134,16 +138,14 @@ impl Gateway {
         };
         let status = resp.status();
         self.metrics.request(facts.kind, status.as_u16());
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
-            resp.headers_mut()
-                .entry(&headers::X_REQUEST_ID)
-                .or_insert(v);
-        }
-        if !tracing::enabled!(target: "otpgate::access", tracing::Level::INFO) {
+        resp.headers_mut()
+            .entry(&headers::X_REQUEST_ID)
+            .or_insert_with(|| request_id.clone());
+        if !logging {
             return resp;
         }
         let log = AccessLog {
-            request_id,
+            request_id: request_id.to_str().unwrap_or_default().to_string(),
             method,
             path: facts.path,
             status: status.as_u16(),
@@ -161,12 +163,14 @@ impl Gateway {
         &self,
         req: Request<Incoming>,
         conn: ConnInfo,
-        request_id: &str,
+        request_id: HeaderValue,
         facts: &mut Facts,
     ) -> Result<Response<Body>, GatewayError> {
         // 1. target
         let path = self.target(&req)?;
-        facts.path.push_str(path.forward());
+        if facts.logging {
+            facts.path.push_str(path.forward());
+        }
         // 2. own
         if policy::is_own(path.match_key()) {
             facts.kind = RouteKind::Own;
@@ -177,10 +181,11 @@ impl Gateway {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string();
-            let span = tracing::info_span!("request", request_id = %request_id, user_agent = %ua, route = %path.forward());
-            return crate::flow::handle(self, req, conn, &path)
-                .instrument(span)
-                .await;
+            let rid = request_id.to_str().unwrap_or_default();
+            let span = tracing::info_span!("request", request_id = %rid, user_agent = %ua, route = %path.forward());
+            // Boxed: the flow's future is large and rare; inline, it would
+            // make every forwarded request's future (and its moves) larger.
+            return Box::pin(crate::flow::handle(self, req, conn, &path).instrument(span)).await;
         }
         // 3. decide
         let session = self.session_of(req.headers()).await;
@@ -263,7 +268,7 @@ impl Gateway {
         &self,
         req: Request<Incoming>,
         conn: ConnInfo,
-        request_id: &str,
+        request_id: HeaderValue,
         path: &NormalizedPath,
         session: Option<&Session>,
     ) -> Result<(Response<Body>, Duration), GatewayError> {
@@ -288,8 +293,13 @@ impl Gateway {
                 &self.cookies.csrf_name,
             ],
         );
-        let rid = HeaderValue::from_str(request_id).expect("request ids are tokens");
-        headers::set_forwarded(h, conn.peer.ip(), conn.peer_trusted, host.clone(), rid);
+        headers::set_forwarded(
+            h,
+            conn.peer.ip(),
+            conn.peer_trusted,
+            host.clone(),
+            request_id,
+        );
         match (&host, self.cfg.upstream.preserve_host) {
             (Some(host), true) => h.insert(HOST, host.clone()),
             _ => h.insert(
@@ -310,9 +320,11 @@ impl Gateway {
         if let Some(u) = upgrade.clone() {
             restore_upgrade(h, u);
         }
-        let pq = match parts.uri.query() {
-            Some(q) => PathAndQuery::try_from(format!("{}?{q}", path.forward())),
-            None => PathAndQuery::try_from(path.forward()),
+        // Most paths are already normal: then the original target is reused.
+        let pq = match (parts.uri.path_and_query(), parts.uri.query()) {
+            (Some(pq), _) if pq.path() == path.forward() => Ok(pq.clone()),
+            (_, Some(q)) => PathAndQuery::try_from(format!("{}?{q}", path.forward())),
+            (_, None) => PathAndQuery::try_from(path.forward()),
         }
         .map_err(|_| GatewayError::BadTarget)?;
         let (resp, took) = self
@@ -338,10 +350,14 @@ fn login_url(path: &NormalizedPath, query: Option<&str>) -> String {
     format!("/.otpgate/login?rd={enc}")
 }
 
-fn request_id<B>(req: &Request<B>) -> String {
+fn request_id<B>(req: &Request<B>) -> HeaderValue {
     match req.headers().get(&headers::X_REQUEST_ID) {
-        Some(v) if headers::sane_request_id(v) => v.to_str().unwrap_or_default().to_string(),
-        _ => format!("{:032x}", rand::random::<u128>()),
+        Some(v) if headers::sane_request_id(v) => v.clone(),
+        _ => {
+            let id = format!("{:032x}", rand::random::<u128>());
+            HeaderValue::from_maybe_shared(bytes::Bytes::from(id))
+                .expect("hex is a valid header value")
+        }
     }
 }
 

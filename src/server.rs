@@ -135,6 +135,9 @@ fn connection_builder(cfg: &Config) -> auto::Builder<TokioExecutor> {
     b.http1()
         .timer(TokioTimer::new())
         .header_read_timeout(cfg.server.header_timeout)
+        // One buffer per write: with TLS, vectored writes of head and body
+        // become separate records (two seals, two frames) for small answers.
+        .writev(false)
         .max_buf_size(cfg.server.max_header_bytes);
     b.http2()
         .timer(TokioTimer::new())

@@ -96,23 +96,24 @@ impl CookieSealer {
         if sealed.len() > 4096 {
             return None;
         }
-        let data = STANDARD.decode(sealed).ok()?;
+        let mut data = STANDARD.decode(sealed).ok()?;
         if data.len() < NONCE_LEN + TAG_LEN {
             return None;
         }
-        let (nonce, rest) = data.split_at(NONCE_LEN);
-        let (msg, tag) = rest.split_at(rest.len() - TAG_LEN);
-        self.ciphers.iter().find_map(|c| {
-            let mut buf = msg.to_vec();
-            c.decrypt_in_place_detached(
-                Nonce::from_slice(nonce),
-                name.as_bytes(),
-                &mut buf,
-                Tag::from_slice(tag),
-            )
-            .ok()?;
-            String::from_utf8(buf).ok()
-        })
+        let tag_at = data.len() - TAG_LEN;
+        let (head, tag) = data.split_at_mut(tag_at);
+        let (nonce, msg) = head.split_at_mut(NONCE_LEN);
+        let (nonce, tag) = (Nonce::from_slice(nonce), Tag::from_slice(tag));
+        // The tag is checked before anything is decrypted, so a key that
+        // fails leaves `msg` as it was for the next one.
+        let opened = self.ciphers.iter().any(|c| {
+            c.decrypt_in_place_detached(nonce, name.as_bytes(), msg, tag)
+                .is_ok()
+        });
+        if !opened {
+            return None;
+        }
+        String::from_utf8(msg.to_vec()).ok()
     }
 
     pub fn open_session(&self, sealed: &str, now_secs: u64) -> Option<Session> {
