@@ -89,6 +89,42 @@ fn bench(c: &mut Criterion) {
             criterion::BatchSize::SmallInput,
         )
     });
+    c.bench_function("header rewrite: set_forwarded only", |b| {
+        b.iter_batched(
+            || template.clone(),
+            |mut h| {
+                let host = h.get("host").cloned();
+                headers::set_forwarded(
+                    &mut h,
+                    peer,
+                    false,
+                    host,
+                    HeaderValue::from_static("0123456789abcdef0123456789abcdef"),
+                );
+                h
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    c.bench_function("header rewrite: removals only", |b| {
+        b.iter_batched(
+            || template.clone(),
+            |mut h| {
+                headers::remove_hop_by_hop(&mut h);
+                headers::strip_spoofable(&mut h, false);
+                headers::strip_cookies(
+                    &mut h,
+                    &[
+                        "__Host-otpgate",
+                        "__Host-otpgate-pending",
+                        "__Host-otpgate-csrf",
+                    ],
+                );
+                h
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
     let sealer = CookieSealer::new(&SessionConfig {
         secrets: vec![Secret::new("bench-secret-bench-secret-bench-secret".into())],
         ttl: Duration::from_secs(86400),

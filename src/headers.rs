@@ -26,12 +26,15 @@ static HOP_BY_HOP: [HeaderName; 7] = [
 
 /// Removes hop-by-hop fields, including every field named in `Connection`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    if let Some(listed) = connection_listed(headers) {
-        for name in listed {
-            headers.remove(name);
-        }
-    }
-    for name in &HOP_BY_HOP {
+    let listed = connection_listed(headers);
+    // One pass over the (few) fields present rather than a lookup per
+    // name that might be: most requests carry none but `Connection`.
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| HOP_BY_HOP.contains(k) || listed.as_ref().is_some_and(|l| l.contains(k)))
+        .cloned()
+        .collect();
+    for name in doomed {
         headers.remove(name);
     }
 }
@@ -67,30 +70,25 @@ pub fn strip_spoofable(headers: &mut HeaderMap, peer_trusted: bool) {
     let doomed: Vec<HeaderName> = headers
         .keys()
         .filter(|name| {
+            // Some frameworks route on these instead of the request line
+            // (IIS, Symfony; method overrides in Rails, Laravel, Express):
+            // the decision was made on the request line.
+            if REROUTING.contains(name) || (!peer_trusted && **name == FORWARDED) {
+                return true;
+            }
             let n = name.as_str();
-            let has_underscore = n.contains('_');
-            let folded = if has_underscore {
-                n.replace('_', "-")
-            } else {
-                String::new()
-            };
-            let n = if has_underscore { folded.as_str() } else { n };
+            if !n.contains('_') {
+                return n.starts_with("x-otpgate-");
+            }
+            let n = n.replace('_', "-");
             n.starts_with("x-otpgate-")
-                || (has_underscore
-                    && (n.starts_with("x-forwarded-") || n == "x-request-id" || n == "x-real-ip"))
+                || n.starts_with("x-forwarded-")
+                || n == "x-request-id"
+                || n == "x-real-ip"
         })
         .cloned()
         .collect();
     for name in doomed {
-        headers.remove(name);
-    }
-    if !peer_trusted {
-        headers.remove(&FORWARDED);
-    }
-    // Some frameworks route on these instead of the request line (IIS,
-    // Symfony; method overrides in Rails, Laravel, Express): the decision
-    // was made on the request line, so they must not reach the storefront.
-    for name in &REROUTING {
         headers.remove(name);
     }
 }
