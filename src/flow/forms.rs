@@ -49,6 +49,18 @@ pub fn csrf_valid(gw: &Gateway, headers: &HeaderMap, form_token: Option<&str>) -
     bool::from(csrf_for(gw, cookie).as_bytes().ct_eq(token.as_bytes()))
 }
 
+/// A form post whose CSRF token matches this browser's cookie.
+async fn checked_form(
+    gw: &Gateway,
+    req: Request<Incoming>,
+) -> Result<(http::request::Parts, Form), GatewayError> {
+    let (parts, form) = Form::read(req).await?;
+    if !csrf_valid(gw, &parts.headers, form.get("csrf")) {
+        return Err(GatewayError::Csrf);
+    }
+    Ok((parts, form))
+}
+
 pub fn pending_of(gw: &Gateway, headers: &HeaderMap) -> Option<Pending> {
     let sealed = headers::cookie(headers, &gw.cookies.pending_name)?;
     Pending::decode(&gw.cookies.open(&gw.cookies.pending_name, sealed)?)
@@ -100,10 +112,7 @@ pub async fn send(
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
-    let (parts, form) = Form::read(req).await?;
-    if !csrf_valid(gw, &parts.headers, form.get("csrf")) {
-        return Err(GatewayError::Csrf);
-    }
+    let (parts, form) = checked_form(gw, req).await?;
     let rd = safe_rd(form.get("rd"));
     let phone_input = form.get("phone").unwrap_or("");
     let client_ip = gw.client_ip(&parts.headers, conn);
@@ -203,10 +212,7 @@ pub async fn verify(
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
-    let (parts, form) = Form::read(req).await?;
-    if !csrf_valid(gw, &parts.headers, form.get("csrf")) {
-        return Err(GatewayError::Csrf);
-    }
+    let (parts, form) = checked_form(gw, req).await?;
     let Some(pending) = pending_of(gw, &parts.headers) else {
         return Ok(see_other("/.otpgate/login", &[]));
     };
@@ -252,10 +258,7 @@ pub async fn resend(
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
-    let (parts, form) = Form::read(req).await?;
-    if !csrf_valid(gw, &parts.headers, form.get("csrf")) {
-        return Err(GatewayError::Csrf);
-    }
+    let (parts, _) = checked_form(gw, req).await?;
     let Some(pending) = pending_of(gw, &parts.headers) else {
         return Ok(see_other("/.otpgate/login", &[]));
     };
@@ -278,10 +281,7 @@ pub async fn logout(
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
-    let (parts, form) = Form::read(req).await?;
-    if !csrf_valid(gw, &parts.headers, form.get("csrf")) {
-        return Err(GatewayError::Csrf);
-    }
+    let (parts, form) = checked_form(gw, req).await?;
     if let Some(session) = gw.session_of(&parts.headers).await {
         let until = session.expires_at.saturating_mul(1000);
         gw.store
