@@ -224,10 +224,12 @@ impl Gateway {
                 let same_as_host =
                     host_header.is_some_and(|h| h.eq_ignore_ascii_case(authority.as_str()));
                 let ours = self.cfg.server.public_host.as_deref().is_none_or(|p| {
+                    let public = http::uri::Authority::try_from(p)
+                        .map_or(p.to_string(), |a| a.host().to_string());
                     authority
                         .host()
                         .trim_end_matches('.')
-                        .eq_ignore_ascii_case(p)
+                        .eq_ignore_ascii_case(&public)
                 });
                 if !same_as_host || !ours {
                     return Err(GatewayError::ForeignAuthority);

@@ -89,10 +89,6 @@ impl Phone {
         &self.e164
     }
 
-    pub fn region(&self) -> Id {
-        self.region
-    }
-
     pub fn region_code(&self) -> String {
         format!("{:?}", self.region)
     }

@@ -53,15 +53,6 @@ impl RunningGateway {
         let _ = self.shutdown.send(true);
         let _ = self.done.await;
     }
-
-    /// Signals shutdown without waiting.
-    pub fn begin_shutdown(&self) {
-        let _ = self.shutdown.send(true);
-    }
-
-    pub async fn wait(self) {
-        let _ = self.done.await;
-    }
 }
 
 async fn bind(key: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {

@@ -342,3 +342,24 @@ async fn https_upstream_with_a_private_ca() {
         502
     );
 }
+
+/// Absolute-form targets (RFC 9112 §3.2.2) only for this site's host.
+#[tokio::test]
+async fn absolute_form_only_for_the_public_host() {
+    let shop = upstream().await;
+    let gw = gateway(&shop)
+        .set("server.public_host", "\"shop.example:8443\"")
+        .run()
+        .await;
+    let ok = gw.raw_h1(b"GET https://shop.example:8443/p?x=1 HTTP/1.1\r\nHost: shop.example:8443\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(status_of(&ok), 200, "{ok}");
+    assert_eq!(shop.last().target, "/p?x=1");
+    let before = shop.count();
+    for req in [
+        &b"GET http://evil.example/p HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n"[..],
+        b"GET https://shop.example:8443/p HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n",
+    ] {
+        assert_eq!(status_of(&gw.raw_h1(req).await), 400);
+    }
+    assert_eq!(shop.count(), before);
+}
