@@ -132,10 +132,22 @@ impl fmt::Debug for SessionConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreConfig {
     Memory,
     Redis { url: String },
+}
+
+/// The Redis URL may hold a password: shown redacted.
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreConfig::Memory => f.write_str("Memory"),
+            StoreConfig::Redis { url } => {
+                write!(f, "Redis {{ url: {:?} }}", crate::store::redact_url(url))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

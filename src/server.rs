@@ -17,10 +17,10 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, StoreConfig};
 use crate::gateway::{ConnInfo, Gateway, Parts};
 use crate::metrics::Metrics;
-use crate::store::{MemoryStore, Store};
+use crate::store::{MemoryStore, RedisStore, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -28,6 +28,10 @@ pub enum StartError {
     Tls(#[from] crate::tls::TlsError),
     #[error("{0}")]
     Upstream(#[from] crate::upstream::UpstreamSetupError),
+    /// Redis could not be reached: startup fails rather than serving a
+    /// gateway that refuses every sign-in.
+    #[error("store.redis_url: {0}")]
+    Store(crate::store::StoreError),
     #[error("cannot listen on {addr} ({key}): {source}")]
     Bind {
         key: &'static str,
@@ -70,9 +74,17 @@ pub async fn start(
     let tls = crate::tls::server_config(&cfg.tls.cert, &cfg.tls.key)?;
     let clock: Arc<dyn Clock> = clock.unwrap_or_else(|| Arc::new(SystemClock));
     let metrics = Arc::new(Metrics::new());
-    let memory = MemoryStore::new();
-    crate::store::spawn_sweeper(memory.clone(), clock.clone());
-    let store: Arc<dyn Store> = memory;
+    let store: Arc<dyn Store> = match &cfg.store {
+        StoreConfig::Memory => {
+            let memory = MemoryStore::new();
+            crate::store::spawn_sweeper(memory.clone(), clock.clone());
+            memory
+        }
+        // Redis TTLs collect expired entries; no sweeper.
+        StoreConfig::Redis { url } => {
+            Arc::new(RedisStore::connect(url).await.map_err(StartError::Store)?)
+        }
+    };
     let sms_metrics = Arc::new(crate::sms::SmsMetrics::new());
     metrics.register(|r| sms_metrics.register(r));
     let sms = Arc::new(crate::sms::build_with_metrics(&cfg.sms, sms_metrics));

@@ -5,11 +5,13 @@
 //! Redis store implements the same trait with Lua scripts.
 
 mod memory;
+mod redis;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use self::redis::{redact as redact_url, RedisStore};
 pub use memory::{spawn_sweeper, MemoryStore};
 
 /// One outstanding code. Only a keyed hash of the code is kept.

@@ -565,13 +565,17 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
     let store = match raw.store.backend.as_deref().unwrap_or("memory") {
         "memory" => StoreConfig::Memory,
         "redis" => {
-            p.add(
-                "store.backend",
-                "the redis store is not available in this version; use \"memory\"",
-            );
-            StoreConfig::Redis {
-                url: raw.store.redis_url.clone().unwrap_or_default(),
+            // The URL may carry a password: "${ENV_VAR}" keeps it out of the file.
+            let url = match raw.store.redis_url.as_deref() {
+                Some(v) => secret(p, "store.redis_url", v)
+                    .map(|s| s.expose().to_string())
+                    .unwrap_or_default(),
+                None => String::new(),
+            };
+            if let Some(problem) = redis_url_problem(&url) {
+                p.add("store.redis_url", problem);
             }
+            StoreConfig::Redis { url }
         }
         other => {
             p.add(
@@ -768,5 +772,24 @@ fn pumping(p: &mut Problems, r: Option<&RawPumping>) -> PumpingConfig {
         min_sends: int_in(p, "limits.pumping.min_sends", r.min_sends, 10, 1, 1_000_000) as u64,
         min_conversion,
         block_for: duration(p, "limits.pumping.block_for", r.block_for.as_ref(), "24h"),
+    }
+}
+
+/// Why `url` cannot be used for `store.backend = "redis"`, if it cannot.
+/// Messages never repeat a password.
+fn redis_url_problem(url: &str) -> Option<String> {
+    use redis::IntoConnectionInfo;
+    if url.trim().is_empty() {
+        return Some(
+            "is required when store.backend = \"redis\" (e.g. \"redis://127.0.0.1:6379\")".into(),
+        );
+    }
+    let shown = crate::store::redact_url(url);
+    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        return Some(format!("`{shown}` must start with redis:// or rediss://"));
+    }
+    match url.into_connection_info() {
+        Ok(_) => None,
+        Err(e) => Some(format!("`{shown}` is not a valid Redis URL: {e}")),
     }
 }

@@ -1,0 +1,105 @@
+//! The Redis store: the memory store's semantics, atomic under parallel
+//! callers, and several gateway instances sharing one Redis. Each test
+//! starts its own `redis-server` (from PATH) on a free loopback port.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod gateways;
+mod semantics;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use otpgate::store::RedisStore;
+
+/// A `redis-server` process with no persistence, killed on drop.
+pub struct RedisServer {
+    child: Child,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// `None` (after saying so) when `redis-server` is not installed; with
+    /// `OTPGATE_REQUIRE_ALL=1` (CI) that is a failure instead.
+    pub fn start() -> Option<RedisServer> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self::start_on(port)
+    }
+
+    /// A fresh, empty server on `port` (e.g. a restart after [`Self::kill`]).
+    pub fn start_on(port: u16) -> Option<RedisServer> {
+        let dir = tempfile::tempdir().unwrap();
+        let spawned = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(c) => c,
+            Err(e) if std::env::var("OTPGATE_REQUIRE_ALL").as_deref() == Ok("1") => {
+                panic!("redis-server is required (OTPGATE_REQUIRE_ALL=1) but could not start: {e}; apt-get install -y redis-server")
+            }
+            Err(e) => {
+                eprintln!("SKIPPED: redis-server not found ({e}); apt-get install -y redis-server");
+                return None;
+            }
+        };
+        let server = RedisServer {
+            child,
+            url: format!("redis://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !pong(port) {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(server)
+    }
+
+    pub async fn store(&self) -> RedisStore {
+        RedisStore::connect(&self.url).await.unwrap()
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn pong(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut buf = [0u8; 7];
+    s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+/// Starts Redis or returns from the test (skipped).
+#[macro_export]
+macro_rules! redis_or_skip {
+    () => {
+        match $crate::RedisServer::start() {
+            Some(r) => r,
+            None => return,
+        }
+    };
+}
