@@ -310,3 +310,27 @@ async fn json_api_walks_the_same_flow() {
     let forged = b.post_form("/.otpgate/api/send", &[("phone", PHONE)]).await;
     assert_eq!(forged.status, 403);
 }
+
+/// The storefront's own "Log out" button (no CSRF token) works from the
+/// same origin; a cross-site post without the token does not.
+#[tokio::test]
+async fn same_origin_logout_needs_no_token_but_cross_site_does() {
+    let shop = upstream().await;
+    let gw = gateway(&shop).route("/checkout", "otp").run().await;
+    let mut b = gw.browser(H1);
+    b.log_in(PHONE, "/checkout").await;
+    let cookie = format!("__Host-otpgate={}", b.cookies["__Host-otpgate"]);
+    let post = |site: &'static str| {
+        gw.client(H1)
+            .post(gw.url("/.otpgate/logout"))
+            .header("cookie", cookie.clone())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", site)
+            .body("")
+            .send()
+    };
+    assert_eq!(post("cross-site").await.unwrap().status(), 403);
+    assert_eq!(b.get("/checkout").await.status, 200, "still signed in");
+    assert_eq!(post("same-origin").await.unwrap().status(), 303);
+    assert_eq!(b.get("/checkout").await.status, 302, "signed out");
+}

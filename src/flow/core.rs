@@ -10,9 +10,10 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use http::StatusCode;
-
+mod error;
 mod limits;
+
+pub use self::error::FlowError;
 
 use self::limits::{budgets, charge_send, limit, limited, refund, store_down, update_conversion};
 use crate::audit::{self, Scope, Who};
@@ -23,69 +24,6 @@ use crate::pumping::{self, Ticket};
 use crate::session::{random_id, Session};
 use crate::sms::{DeliveryError, SmsMessage};
 use crate::store::{Attempt, Challenge, Resend};
-
-/// Why a step did not succeed; one mapping to status, code and message.
-#[derive(Debug, thiserror::Error)]
-pub enum FlowError {
-    #[error("{0}")]
-    Phone(#[from] PhoneError),
-    #[error("Too many attempts. Please wait and try again.")]
-    RateLimited {
-        limit: &'static str,
-        retry_after: Duration,
-    },
-    #[error("We couldn't send the text message just now. Please try again in a minute.")]
-    SmsFailed,
-    #[error("That number has opted out of text messages from us (reply START to the sender to opt back in), or can't receive them.")]
-    OptedOut,
-    #[error("Your code has expired. Please ask for a new one.")]
-    NoChallenge,
-    #[error("That code isn't right. Please check it and try again.")]
-    WrongCode { remaining: u32 },
-    #[error("Too many wrong codes. Please ask for a new code.")]
-    Exhausted,
-    #[error("Enter the digits from the text message.")]
-    BadCode,
-    #[error("Something went wrong on our side. Please try again.")]
-    Store,
-}
-
-impl FlowError {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            FlowError::Phone(_) | FlowError::BadCode | FlowError::OptedOut => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            // 422, not 401: a form field was wrong, not the HTTP
-            // credentials (401 needs WWW-Authenticate, RFC 9110 §15.5.2).
-            FlowError::WrongCode { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            FlowError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            FlowError::SmsFailed | FlowError::Store => StatusCode::SERVICE_UNAVAILABLE,
-            FlowError::NoChallenge | FlowError::Exhausted => StatusCode::GONE,
-        }
-    }
-
-    pub fn code(&self) -> &'static str {
-        match self {
-            FlowError::Phone(p) => p.code(),
-            FlowError::RateLimited { .. } => "rate_limited",
-            FlowError::SmsFailed => "sms_failed",
-            FlowError::OptedOut => "opted_out",
-            FlowError::NoChallenge => "expired",
-            FlowError::WrongCode { .. } => "wrong_code",
-            FlowError::Exhausted => "too_many_attempts",
-            FlowError::BadCode => "bad_code",
-            FlowError::Store => "unavailable",
-        }
-    }
-
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            FlowError::RateLimited { retry_after, .. } => Some(*retry_after),
-            _ => None,
-        }
-    }
-}
 
 /// What the browser's pending cookie holds.
 pub struct Pending {

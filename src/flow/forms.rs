@@ -281,7 +281,17 @@ pub async fn logout(
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
-    let (parts, form) = checked_form(gw, req).await?;
+    // A storefront's own "Log out" button has no CSRF token to send, so a
+    // same-origin post (the browser's `Sec-Fetch-Site`, which no page can
+    // forge) is accepted too. A cross-site post still needs the token.
+    let (parts, form) = Form::read(req).await?;
+    let same_origin = parts
+        .headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v == "same-origin");
+    if !same_origin && !csrf_valid(gw, &parts.headers, form.get("csrf")) {
+        return Err(GatewayError::Csrf);
+    }
     if let Some(session) = gw.session_of(&parts.headers).await {
         let until = session.expires_at.saturating_mul(1000);
         gw.store
