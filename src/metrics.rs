@@ -244,8 +244,11 @@ impl Metrics {
         }
     }
 
+    /// Capped at 3 s: a provider's slow cold start must not make every
+    /// refusal (and the attacker's connection) linger.
     pub fn typical_send(&self) -> Duration {
         Duration::from_micros(self.typical_send_us.load(Ordering::Relaxed))
+            .min(Duration::from_secs(3))
     }
 
     pub fn render(&self) -> String {
