@@ -207,6 +207,60 @@ mod tests {
         assert_eq!(key("/a/.."), "/");
     }
 
+    /// 200,000 random paths built from the tokens bypasses are made of.
+    /// Whatever is accepted must be canonical: no dot segments, no empty
+    /// segments, no encoded unreserved characters left, and normalizing
+    /// the forwarded path again changes nothing (the upstream, decoding
+    /// what we forward, sees what we matched).
+    #[test]
+    fn accepted_paths_are_canonical_and_stable() {
+        use rand::{Rng, SeedableRng};
+        const TOKENS: &[&str] = &[
+            "/", "/", "/", ".", "..", "%2e", "%2E", "%2e%2e", ";", ";x=1", "a", "B", "checkout",
+            "%63", "%43", "%2f", "%5c", "%00", "%", "%4", "%zz", "%41", "//", "\\", "%3b", "%3B",
+            "%23", "%3f", "%20", "~", "-", "%7e", "%25", "%252e", "+", "@", ":", "%c0%ae", "é",
+            "\t",
+        ];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut accepted = 0;
+        for _ in 0..200_000 {
+            let mut p = String::from("/");
+            for _ in 0..rng.gen_range(0..8) {
+                p.push_str(TOKENS[rng.gen_range(0..TOKENS.len())]);
+            }
+            let Ok(n) = normalize_path(&p) else { continue };
+            accepted += 1;
+            for v in [n.forward(), n.match_key()] {
+                assert!(v.starts_with('/'), "{p:?} -> {v:?}");
+                assert!(!v.contains("//"), "{p:?} -> {v:?}");
+                for seg in v.split('/').map(|s| s.split(';').next().unwrap()) {
+                    assert!(seg != "." && seg != "..", "{p:?} -> {v:?}");
+                }
+                assert!(
+                    !v.contains('\\') && !v.bytes().any(|b| b <= 0x20 || b >= 0x7f),
+                    "{p:?} -> {v:?}"
+                );
+                for (i, _) in v.match_indices('%') {
+                    let hex = &v[i + 1..i + 3];
+                    let byte =
+                        u8::from_str_radix(hex, 16).unwrap_or_else(|_| panic!("{p:?} -> {v:?}"));
+                    assert!(
+                        !is_unreserved(byte) && byte != b'/' && byte != 0,
+                        "{p:?} -> {v:?}"
+                    );
+                }
+            }
+            let again = normalize_path(n.forward())
+                .unwrap_or_else(|e| panic!("{p:?} -> {:?} -> {e}", n.forward()));
+            assert_eq!(again, n, "{p:?}");
+            assert_eq!(n.match_key(), n.match_key().to_ascii_lowercase());
+        }
+        assert!(
+            accepted > 20_000,
+            "only {accepted} paths were accepted: the corpus tests too little"
+        );
+    }
+
     #[test]
     fn refuses_what_cannot_be_normalized_safely() {
         for (p, e) in [
