@@ -2,21 +2,22 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
-use http::Uri;
-use ipnet::IpNet;
 use serde::Deserialize;
 
-use super::raw::{OneOrMany, RawConfig, RawLimit};
+use super::raw::RawConfig;
 use super::schema::{unknown_keys, Locator};
 use super::{
-    AdminConfig, Brand, Config, Limit, LimitsConfig, LogConfig, LogFormat, OtpConfig, PhoneConfig,
-    Problem, PumpingConfig, Require, RouteRule, Secret, ServerConfig, SessionConfig, StoreConfig,
-    TlsConfig, UpstreamConfig,
+    AdminConfig, Config, LogConfig, LogFormat, OtpConfig, Problem, Require, RouteRule, Secret,
+    StoreConfig, TlsConfig,
 };
 use crate::normalize::normalize_path;
+
+mod limits;
+mod sections;
+
+use self::limits::{limits, RawAbuse};
 
 pub const DEFAULT_MESSAGE: &str =
     "{code} is your {brand} code. Valid {ttl_minutes} min. Never share it.\n\n@{host} #{code}";
@@ -171,70 +172,7 @@ fn secret_file(p: &mut Problems, key: &str, path: &str) -> Vec<Secret> {
 }
 
 fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
-    let server = {
-        let s = &raw.server;
-        let listen = addr(
-            p,
-            "server.listen",
-            s.listen.as_deref().unwrap_or("0.0.0.0:8443"),
-        );
-        let redirect_http = s
-            .redirect_http
-            .as_deref()
-            .and_then(|v| addr(p, "server.redirect_http", v));
-        let mut trusted = Vec::new();
-        for (i, v) in s.trusted_proxies.iter().flatten().enumerate() {
-            let net =
-                IpNet::from_str(v).or_else(|_| std::net::IpAddr::from_str(v).map(IpNet::from));
-            match net {
-                Ok(n) => trusted.push(n),
-                Err(_) => p.add(
-                    "server.trusted_proxies",
-                    format!("entry {i} `{v}` is not an IP address or CIDR range"),
-                ),
-            }
-        }
-        let public_host = s.public_host.clone();
-        if let Some(h) = &public_host {
-            if h.is_empty() || h.contains(['/', ' ', '@', '#', '?']) {
-                p.add("server.public_host", format!("`{h}` is not a host name"));
-            }
-        }
-        ServerConfig {
-            listen: listen.unwrap_or(([0, 0, 0, 0], 8443).into()),
-            redirect_http,
-            public_host,
-            trusted_proxies: trusted,
-            max_connections: int_in(
-                p,
-                "server.max_connections",
-                s.max_connections,
-                10_000,
-                1,
-                1_000_000,
-            ) as usize,
-            workers: match s.workers {
-                None | Some(0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
-                Some(n) => int_in(p, "server.workers", Some(n), 1, 1, 1024) as usize,
-            },
-            handshake_timeout: duration(
-                p,
-                "server.handshake_timeout",
-                s.handshake_timeout.as_ref(),
-                "10s",
-            ),
-            header_timeout: duration(p, "server.header_timeout", s.header_timeout.as_ref(), "10s"),
-            max_header_bytes: int_in(
-                p,
-                "server.max_header_bytes",
-                s.max_header_bytes,
-                65_536,
-                8_192,
-                1 << 20,
-            ) as usize,
-            shutdown_grace: duration(p, "server.shutdown_grace", s.shutdown_grace.as_ref(), "30s"),
-        }
-    };
+    let server = sections::server(p, &raw);
 
     let tls = TlsConfig {
         cert: PathBuf::from(raw.tls.cert.as_deref().unwrap_or("certs/cert.pem")),
@@ -252,122 +190,9 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         }
     }
 
-    let upstream = {
-        let u = &raw.upstream;
-        let url = match u.url.as_deref() {
-            None => {
-                p.add(
-                    "upstream.url",
-                    "missing: the storefront's address, e.g. \"http://127.0.0.1:3000\"",
-                );
-                None
-            }
-            Some(v) => match v.parse::<Uri>() {
-                Ok(uri)
-                    if matches!(uri.scheme_str(), Some("http" | "https"))
-                        && uri.authority().is_some()
-                        && uri.query().is_none() =>
-                {
-                    Some(uri)
-                }
-                _ => {
-                    p.add(
-                        "upstream.url",
-                        format!("`{v}` must be an http:// or https:// URL with a host"),
-                    );
-                    None
-                }
-            },
-        };
-        let ca_file = u.ca_file.as_ref().map(PathBuf::from);
-        if let Some(ca) = &ca_file {
-            if !ca.exists() {
-                p.add(
-                    "upstream.ca_file",
-                    format!("{} does not exist", ca.display()),
-                );
-            }
-        }
-        UpstreamConfig {
-            url: url.unwrap_or_else(|| Uri::from_static("http://127.0.0.1:3000")),
-            connect_timeout: duration(
-                p,
-                "upstream.connect_timeout",
-                u.connect_timeout.as_ref(),
-                "3s",
-            ),
-            response_timeout: duration(
-                p,
-                "upstream.response_timeout",
-                u.response_timeout.as_ref(),
-                "60s",
-            ),
-            preserve_host: u.preserve_host.unwrap_or(true),
-            ca_file,
-            pool_idle_timeout: duration(
-                p,
-                "upstream.pool_idle_timeout",
-                u.pool_idle_timeout.as_ref(),
-                "90s",
-            ),
-            pool_max_idle: int_in(
-                p,
-                "upstream.pool_max_idle",
-                u.pool_max_idle,
-                256,
-                0,
-                100_000,
-            ) as usize,
-        }
-    };
+    let upstream = sections::upstream(p, &raw);
 
-    let session = {
-        let s = &raw.session;
-        let mut secrets = Vec::new();
-        match &s.secret {
-            Some(OneOrMany::One(v)) => secrets.extend(secret(p, "session.secret", v)),
-            Some(OneOrMany::Many(vs)) => {
-                for v in vs {
-                    secrets.extend(secret(p, "session.secret", v));
-                }
-            }
-            None => {}
-        }
-        if let Some(path) = &s.secret_file {
-            secrets.extend(secret_file(p, "session.secret_file", path));
-        }
-        if secrets.is_empty() && !p.list.iter().any(|x| x.key.starts_with("session.secret")) {
-            p.add(
-                "session.secret",
-                "missing: set it (or secret_file); `otpgate gen-secret` makes one",
-            );
-        }
-        if secrets.iter().any(|s| s.expose().len() < 32) {
-            p.add(
-                "session.secret",
-                "each secret must be at least 32 bytes (use `otpgate gen-secret`)",
-            );
-        }
-        let cookie_name = s
-            .cookie_name
-            .clone()
-            .unwrap_or_else(|| "__Host-otpgate".into());
-        if cookie_name.is_empty()
-            || !cookie_name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
-        {
-            p.add(
-                "session.cookie_name",
-                format!("`{cookie_name}` is not a valid cookie name (letters, digits, - and _)"),
-            );
-        }
-        SessionConfig {
-            secrets,
-            ttl: duration(p, "session.ttl", s.ttl.as_ref(), "24h"),
-            cookie_name,
-        }
-    };
+    let session = sections::session(p, &raw);
 
     let mut routes: Vec<RouteRule> = Vec::new();
     for (i, r) in raw.route.iter().enumerate() {
@@ -437,34 +262,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         routes.push(rule);
     }
 
-    let brand = {
-        let b = &raw.brand;
-        let color = b.color.clone().unwrap_or_else(|| "#0f766e".into());
-        let hex = color.strip_prefix('#').unwrap_or("");
-        if !(matches!(hex.len(), 3 | 6) && hex.bytes().all(|c| c.is_ascii_hexdigit())) {
-            p.add(
-                "brand.color",
-                format!("`{color}` must be a #rgb or #rrggbb colour"),
-            );
-        }
-        if let Some(logo) = &b.logo_url {
-            if !logo.starts_with('/')
-                || logo.starts_with("//")
-                || logo.contains(['"', '<', '>', '\\', ' '])
-            {
-                p.add("brand.logo_url", "must be a path on this site such as \"/static/logo.svg\" (pages allow no external assets)");
-            }
-        }
-        let name = b.name.clone().unwrap_or_else(|| "Shop".into());
-        if name.trim().is_empty() || name.chars().count() > 40 {
-            p.add("brand.name", "must be 1 to 40 characters");
-        }
-        Brand {
-            name,
-            color,
-            logo_url: b.logo_url.clone(),
-        }
-    };
+    let brand = sections::brand(p, &raw);
 
     let otp = {
         let o = &raw.otp;
@@ -483,65 +281,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         }
     };
 
-    let phone = {
-        let ph = &raw.phone;
-        let region = |p: &mut Problems, key: &str, v: &str| match phonenumber::country::Id::from_str(
-            &v.to_ascii_uppercase(),
-        ) {
-            Ok(id) => Some(id),
-            Err(_) => {
-                p.add(
-                    key,
-                    format!("`{v}` is not an ISO 3166 region code such as \"IN\""),
-                );
-                None
-            }
-        };
-        let default_region = region(
-            p,
-            "phone.default_region",
-            ph.default_region.as_deref().unwrap_or("IN"),
-        );
-        let mut allowed = Vec::new();
-        match &ph.allowed_regions {
-            Some(list) => {
-                for v in list {
-                    allowed.extend(region(p, "phone.allowed_regions", v));
-                }
-                if list.is_empty() {
-                    p.add(
-                        "phone.allowed_regions",
-                        "is empty: no number could ever get a code",
-                    );
-                }
-            }
-            None => allowed.extend(default_region),
-        }
-        if ph.lookup_url.is_some() {
-            p.add(
-                "phone.lookup_url",
-                "registered-number mode is not available in this version; remove the key",
-            );
-        }
-        let mut blocked = Vec::new();
-        for v in ph.blocked_prefixes.iter().flatten() {
-            let digits = v.strip_prefix('+').unwrap_or(v);
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                p.add(
-                    "phone.blocked_prefixes",
-                    format!("`{v}` must be an E.164 prefix such as \"+4470\""),
-                );
-            } else {
-                blocked.push(format!("+{digits}"));
-            }
-        }
-        PhoneConfig {
-            default_region: default_region.unwrap_or(phonenumber::country::Id::IN),
-            allowed_regions: allowed,
-            lookup_url: None,
-            blocked_prefixes: blocked,
-        }
-    };
+    let phone = sections::phone(p, &raw);
 
     let sms_unknown = p.list.iter().any(|x| x.key.starts_with("sms."));
     let sms = if sms_unknown {
@@ -672,106 +412,6 @@ fn check_template(p: &mut Problems, message: &str) {
             p.add("otp.message", format!("unknown placeholder {{{name}}}; use {{code}}, {{brand}}, {{ttl_minutes}} or {{host}}"));
         }
         rest = &after[end.min(after.len())..];
-    }
-}
-
-/// Defaults and their sources are documented in README "Abuse limits".
-fn limits(
-    p: &mut Problems,
-    raw: &std::collections::BTreeMap<String, RawLimit>,
-    pumping_raw: Option<&RawPumping>,
-) -> LimitsConfig {
-    let mut one = |name: &str, max: u64, window: &str| -> Limit {
-        let key = format!("limits.{name}");
-        let r = raw.get(name);
-        let max = match r.and_then(|r| r.max) {
-            None => max,
-            Some(v) if v >= 1 => v as u64,
-            Some(v) => {
-                p.add(&format!("{key}.max"), format!("{v} must be at least 1"));
-                max
-            }
-        };
-        Limit {
-            max,
-            window: duration(
-                p,
-                &format!("{key}.window"),
-                r.and_then(|r| r.window.as_ref()),
-                window,
-            ),
-        }
-    };
-    LimitsConfig {
-        send_per_phone: one("send_per_phone", 5, "10m"),
-        send_per_ip: one("send_per_ip", 10, "1h"),
-        send_per_prefix: one("send_per_prefix", 20, "1h"),
-        send_per_country: one("send_per_country", 300, "1h"),
-        sms_per_hour: one("sms_per_hour", 500, "1h"),
-        sms_per_day: one("sms_per_day", 5_000, "24h"),
-        verify_fail_per_phone: one("verify_fail_per_phone", 10, "1h"),
-        verify_per_ip: one("verify_per_ip", 30, "5m"),
-        pumping: pumping(p, pumping_raw),
-    }
-}
-
-/// Keys read beside `RawConfig` (raw.rs ignores them): the pumping
-/// detector and the send-time floor.
-#[derive(Debug, Default, Deserialize)]
-struct RawAbuse {
-    #[serde(default)]
-    limits: RawAbuseLimits,
-    #[serde(default)]
-    otp: RawAbuseOtp,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct RawAbuseLimits {
-    pumping: Option<RawPumping>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct RawAbuseOtp {
-    min_send_time: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct RawPumping {
-    enabled: Option<bool>,
-    window: Option<String>,
-    min_sends: Option<i64>,
-    min_conversion: Option<f64>,
-    block_for: Option<String>,
-}
-
-/// Defaults: the prefix (number minus its last 4 digits) is the unit
-/// pumpers rent and the unit Twilio Verify's Fraud Guard blocks; a window
-/// of an hour matches the other send limits; 10 sends is half the
-/// per-prefix limit, so the detector acts before that limit alone would;
-/// legitimate OTP conversion is normally well above 50%, so a floor of
-/// 20% flags only prefixes where most codes are never used (Twilio's
-/// guidance on monitoring verification conversion per country); a day's
-/// block outlasts a pumping run, which typically cycles within hours.
-fn pumping(p: &mut Problems, r: Option<&RawPumping>) -> PumpingConfig {
-    let d = RawPumping::default();
-    let r = r.unwrap_or(&d);
-    let min_conversion = match r.min_conversion {
-        None => 0.2,
-        Some(v) if (0.0..=1.0).contains(&v) => v,
-        Some(v) => {
-            p.add(
-                "limits.pumping.min_conversion",
-                format!("{v} must be between 0.0 and 1.0"),
-            );
-            0.2
-        }
-    };
-    PumpingConfig {
-        enabled: r.enabled.unwrap_or(true),
-        window: duration(p, "limits.pumping.window", r.window.as_ref(), "1h"),
-        min_sends: int_in(p, "limits.pumping.min_sends", r.min_sends, 10, 1, 1_000_000) as u64,
-        min_conversion,
-        block_for: duration(p, "limits.pumping.block_for", r.block_for.as_ref(), "24h"),
     }
 }
 

@@ -1,0 +1,108 @@
+//! `[limits]` and `[limits.pumping]`: the abuse limits, with the default
+//! of each and where it comes from, plus `otp.min_send_time`.
+
+use serde::Deserialize;
+
+use super::{duration, int_in, Problems};
+use crate::config::raw::RawLimit;
+use crate::config::{Limit, LimitsConfig, PumpingConfig};
+
+/// Defaults and their sources are documented in README "Abuse limits".
+pub(super) fn limits(
+    p: &mut Problems,
+    raw: &std::collections::BTreeMap<String, RawLimit>,
+    pumping_raw: Option<&RawPumping>,
+) -> LimitsConfig {
+    let mut one = |name: &str, max: u64, window: &str| -> Limit {
+        let key = format!("limits.{name}");
+        let r = raw.get(name);
+        let max = match r.and_then(|r| r.max) {
+            None => max,
+            Some(v) if v >= 1 => v as u64,
+            Some(v) => {
+                p.add(&format!("{key}.max"), format!("{v} must be at least 1"));
+                max
+            }
+        };
+        Limit {
+            max,
+            window: duration(
+                p,
+                &format!("{key}.window"),
+                r.and_then(|r| r.window.as_ref()),
+                window,
+            ),
+        }
+    };
+    LimitsConfig {
+        send_per_phone: one("send_per_phone", 5, "10m"),
+        send_per_ip: one("send_per_ip", 10, "1h"),
+        send_per_prefix: one("send_per_prefix", 20, "1h"),
+        send_per_country: one("send_per_country", 300, "1h"),
+        sms_per_hour: one("sms_per_hour", 500, "1h"),
+        sms_per_day: one("sms_per_day", 5_000, "24h"),
+        verify_fail_per_phone: one("verify_fail_per_phone", 10, "1h"),
+        verify_per_ip: one("verify_per_ip", 30, "5m"),
+        pumping: pumping(p, pumping_raw),
+    }
+}
+
+/// Keys read beside `RawConfig` (raw.rs ignores them): the pumping
+/// detector and the send-time floor.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RawAbuse {
+    #[serde(default)]
+    pub(super) limits: RawAbuseLimits,
+    #[serde(default)]
+    pub(super) otp: RawAbuseOtp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RawAbuseLimits {
+    pub(super) pumping: Option<RawPumping>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RawAbuseOtp {
+    pub(super) min_send_time: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RawPumping {
+    pub(super) enabled: Option<bool>,
+    pub(super) window: Option<String>,
+    pub(super) min_sends: Option<i64>,
+    pub(super) min_conversion: Option<f64>,
+    pub(super) block_for: Option<String>,
+}
+
+/// Defaults: the prefix (number minus its last 4 digits) is the unit
+/// pumpers rent and the unit Twilio Verify's Fraud Guard blocks; a window
+/// of an hour matches the other send limits; 10 sends is half the
+/// per-prefix limit, so the detector acts before that limit alone would;
+/// legitimate OTP conversion is normally well above 50%, so a floor of
+/// 20% flags only prefixes where most codes are never used (Twilio's
+/// guidance on monitoring verification conversion per country); a day's
+/// block outlasts a pumping run, which typically cycles within hours.
+fn pumping(p: &mut Problems, r: Option<&RawPumping>) -> PumpingConfig {
+    let d = RawPumping::default();
+    let r = r.unwrap_or(&d);
+    let min_conversion = match r.min_conversion {
+        None => 0.2,
+        Some(v) if (0.0..=1.0).contains(&v) => v,
+        Some(v) => {
+            p.add(
+                "limits.pumping.min_conversion",
+                format!("{v} must be between 0.0 and 1.0"),
+            );
+            0.2
+        }
+    };
+    PumpingConfig {
+        enabled: r.enabled.unwrap_or(true),
+        window: duration(p, "limits.pumping.window", r.window.as_ref(), "1h"),
+        min_sends: int_in(p, "limits.pumping.min_sends", r.min_sends, 10, 1, 1_000_000) as u64,
+        min_conversion,
+        block_for: duration(p, "limits.pumping.block_for", r.block_for.as_ref(), "24h"),
+    }
+}
