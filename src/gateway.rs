@@ -116,12 +116,12 @@ impl Gateway {
     }
 
     pub async fn handle(self: Arc<Self>, req: Request<Incoming>, conn: ConnInfo) -> Response<Body> {
-        let started = Instant::now();
+        let logging = tracing::enabled!(target: "otpgate::access", tracing::Level::INFO);
+        let started = logging.then(Instant::now);
         let request_id = request_id(&req);
         let method = req.method().clone();
         let json = wants_json(&req);
         let navigation = is_navigation(&req);
-        let logging = tracing::enabled!(target: "otpgate::access", tracing::Level::INFO);
         let mut facts = Facts {
             kind: RouteKind::Refused,
             path: String::new(),
@@ -149,7 +149,7 @@ impl Gateway {
             method,
             path: facts.path,
             status: status.as_u16(),
-            started,
+            started: started.unwrap_or_else(Instant::now),
             upstream: facts.upstream,
             bytes: 0,
             complete: false,
@@ -368,10 +368,14 @@ fn header_has(
     name: impl http::header::AsHeaderName,
     needle: &str,
 ) -> bool {
-    req.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().contains(needle))
+    // Case-insensitive search without lower-casing a copy: this runs for
+    // every request.
+    let needle = needle.as_bytes();
+    req.headers().get(name).is_some_and(|v| {
+        v.as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    })
 }
 
 static SEC_FETCH_MODE: http::HeaderName = http::HeaderName::from_static("sec-fetch-mode");

@@ -42,8 +42,15 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 fn connection_listed(headers: &HeaderMap) -> Option<Vec<HeaderName>> {
     let mut out = Vec::new();
     for value in headers.get_all(CONNECTION) {
-        for token in value.to_str().ok()?.split(',') {
-            if let Ok(name) = HeaderName::from_bytes(token.trim().as_bytes()) {
+        for token in value.as_bytes().split(|b| *b == b',') {
+            let token = token.trim_ascii();
+            // The usual tokens name nothing beyond the fixed list: skip
+            // them without building a name (this runs for every request).
+            let usual = [&b"keep-alive"[..], b"close", b"upgrade"];
+            if token.is_empty() || usual.iter().any(|u| token.eq_ignore_ascii_case(u)) {
+                continue;
+            }
+            if let Ok(name) = HeaderName::from_bytes(token) {
                 out.push(name);
             }
         }
