@@ -99,12 +99,20 @@ impl CookieSealer {
     /// Decrypts into a stack buffer and hands `read` the plaintext: the
     /// session check on every protected request allocates nothing here.
     fn open_with<T>(&self, name: &str, sealed: &str, read: impl FnOnce(&str) -> T) -> Option<T> {
-        // Cookies are at most 4 KiB; base64 is 4 characters per 3 bytes.
-        let mut buf = [0u8; 3072];
+        // Session cookies decode to ~100 bytes: a small stack buffer covers
+        // them; anything larger (up to the 4 KiB cookie limit) uses the heap.
+        let mut small = [0u8; 512];
+        let mut large = Vec::new();
         if sealed.len() > 4096 {
             return None;
         }
-        let len = STANDARD.decode_slice(sealed, &mut buf).ok()?;
+        let buf: &mut [u8] = if sealed.len() <= 680 {
+            &mut small
+        } else {
+            large.resize(3072, 0);
+            &mut large
+        };
+        let len = STANDARD.decode_slice(sealed, &mut *buf).ok()?;
         if len < NONCE_LEN + TAG_LEN {
             return None;
         }
@@ -221,6 +229,21 @@ mod tests {
         let mut jar = cookie::CookieJar::new();
         jar.add_original(Cookie::new("n", k.seal("n", "world")));
         assert_eq!(jar.private(&key).get("n").unwrap().value(), "world");
+    }
+
+    #[test]
+    fn large_values_round_trip_and_oversized_are_refused() {
+        let k = sealer(&["a".repeat(32).as_str()]);
+        let big = "x".repeat(1500);
+        assert_eq!(
+            k.open("n", &k.seal("n", &big)).as_deref(),
+            Some(big.as_str())
+        );
+        assert_eq!(
+            k.open("n", &k.seal("n", &"y".repeat(3500))),
+            None,
+            "over the 4 KiB cookie limit"
+        );
     }
 
     #[test]
