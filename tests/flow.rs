@@ -334,3 +334,48 @@ async fn same_origin_logout_needs_no_token_but_cross_site_does() {
     assert_eq!(post("same-origin").await.unwrap().status(), 303);
     assert_eq!(b.get("/checkout").await.status, 302, "signed out");
 }
+
+/// otpgate's own pages: never cached, never framed, no referrer, and a CSP
+/// that allows exactly their own inline style and script (by hash).
+#[tokio::test]
+async fn own_pages_carry_strict_security_headers() {
+    use base64::Engine;
+    use sha2::Digest;
+    let shop = upstream().await;
+    let gw = gateway(&shop).route("/checkout", "otp").run().await;
+    let mut b = gw.browser(H2);
+    let login = b.get("/.otpgate/login?rd=%2Fcheckout").await;
+    b.start(PHONE, "/checkout").await;
+    let verify = b.get("/.otpgate/verify").await;
+    for page in [&login, &verify] {
+        assert_eq!(page.header("cache-control"), Some("no-store"));
+        assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(page.header("x-frame-options"), Some("DENY"));
+        assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+        let csp = page.header("content-security-policy").unwrap();
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
+        for (open, close) in [("<style>", "</style>"), ("<script>", "</script>")] {
+            let start = page.body.find(open).unwrap() + open.len();
+            let inline = &page.body[start..start + page.body[start..].find(close).unwrap()];
+            let hash = base64::engine::general_purpose::STANDARD
+                .encode(sha2::Sha256::digest(inline.as_bytes()));
+            assert!(
+                csp.contains(&format!("'sha256-{hash}'")),
+                "{open} not allowed by {csp}"
+            );
+        }
+        assert!(
+            !page.body.contains("http://") && !page.body.contains("https://"),
+            "no external assets"
+        );
+    }
+    let api = b.get("/.otpgate/api/session").await;
+    assert_eq!(api.header("cache-control"), Some("no-store"));
+}
