@@ -191,7 +191,11 @@ fn init_logs(cfg: &LogConfig) {
     use tracing_subscriber::Layer;
 
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.level));
+        // rustls warns once per connection about clients that send an IP
+        // address as SNI (curl, wrk): noise for an operator, not news.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(format!("{},rustls=error", cfg.level))
+        });
     let filter = filter.add_directive(
         format!("{}=off", crate::audit::TARGET)
             .parse()
