@@ -65,10 +65,14 @@ pub async fn send(
 ) -> Result<Response<Body>, GatewayError> {
     same_origin_json(req.headers())?;
     let (parts, v) = read_json(req).await?;
-    let phone = v.get("phone").and_then(Value::as_str).unwrap_or("");
+    let typed = v.get("phone").and_then(Value::as_str).unwrap_or("");
     let rd = safe_rd(v.get("rd").and_then(Value::as_str));
     let client_ip = gw.client_ip(&parts.headers, conn);
-    match core::start(gw, phone, conn, client_ip).await {
+    let started = match core::number_to_text(gw, &parts.headers, typed).await {
+        Ok(number) => core::start(gw, &number, conn, client_ip).await,
+        Err(e) => Err(e),
+    };
+    match started {
         Ok((challenge_id, phone)) => {
             let sealed = gw.cookies.seal(
                 &gw.cookies.pending_name,

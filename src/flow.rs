@@ -28,7 +28,7 @@ pub async fn handle(
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
     let post = req.method() == Method::POST;
     match path.match_key() {
-        "/.otpgate/login" if get => forms::login_page(gw, &req).await,
+        "/.otpgate/login" if get => forms::login_page(gw, &req, conn).await,
         "/.otpgate/send" if post => forms::send(gw, req, conn).await,
         "/.otpgate/verify" if get => forms::verify_page(gw, &req).await,
         "/.otpgate/verify" if post => forms::verify(gw, req, conn).await,

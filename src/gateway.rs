@@ -56,6 +56,8 @@ pub struct Gateway {
     pub csrf_key: [u8; 32],
     /// `phone.default_region` as text, for the phone page's hint.
     pub region_code: String,
+    /// Registered-number mode: the storefront names the phone.
+    pub lookup: Option<crate::lookup::PhoneLookup>,
 }
 
 /// What the access line and metrics learn while routing.
@@ -85,6 +87,14 @@ impl Gateway {
             otp_key: crate::otp::derive_key(&secret, "otp-hash"),
             csrf_key: crate::otp::derive_key(&secret, "csrf"),
             region_code: format!("{:?}", cfg.phone.default_region),
+            lookup: cfg.phone.lookup_url.as_ref().map(|u| {
+                crate::lookup::PhoneLookup::new(
+                    u,
+                    cfg.upstream
+                        .connect_timeout
+                        .max(std::time::Duration::from_secs(3)),
+                )
+            }),
             store: parts.store,
             clock: parts.clock,
             sms: parts.sms,

@@ -28,6 +28,7 @@ pub mod flow;
 pub mod forward_auth;
 pub mod gateway;
 pub mod headers;
+pub mod lookup;
 pub mod metrics;
 pub mod normalize;
 pub mod otp;

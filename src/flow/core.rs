@@ -184,6 +184,29 @@ fn message_for(gw: &Gateway, code: &str) -> String {
     }
 }
 
+/// The number to text: the one the shopper typed or, in registered-number
+/// mode (`phone.lookup_url`), the one the storefront has for the signed-in
+/// customer — then anything typed is ignored.
+pub async fn number_to_text(
+    gw: &Gateway,
+    headers: &http::HeaderMap,
+    typed: &str,
+) -> Result<String, FlowError> {
+    let Some(lookup) = &gw.lookup else {
+        return Ok(typed.to_string());
+    };
+    let own = [
+        gw.cookies.session_name.as_str(),
+        &gw.cookies.pending_name,
+        &gw.cookies.csrf_name,
+    ];
+    match lookup.registered_phone(headers, &own).await {
+        Ok(Some(phone)) => Ok(phone),
+        Ok(None) => Err(FlowError::NotSignedIn),
+        Err(_) => Err(FlowError::Store),
+    }
+}
+
 /// Checks a code against the browser's challenge; on success, a session.
 pub async fn check(
     gw: &Gateway,

@@ -94,8 +94,14 @@ fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
 pub async fn login_page(
     gw: &Gateway,
     req: &Request<Incoming>,
+    conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
     let rd = safe_rd(query_param(req, "rd").as_deref());
+    if gw.lookup.is_some() {
+        // Registered-number mode: nothing to type; the code goes at once
+        // to the number the storefront has for this customer.
+        return Ok(start_challenge(gw, req.headers(), conn, "", rd).await);
+    }
     let (token, set) = csrf_cookie(gw, req.headers());
     let page = gw.pages.login(&LoginView {
         region: &gw.region_code,
@@ -114,9 +120,24 @@ pub async fn send(
 ) -> Result<Response<Body>, GatewayError> {
     let (parts, form) = checked_form(gw, req).await?;
     let rd = safe_rd(form.get("rd"));
-    let phone_input = form.get("phone").unwrap_or("");
-    let client_ip = gw.client_ip(&parts.headers, conn);
-    match core::start(gw, phone_input, conn, client_ip).await {
+    let typed = form.get("phone").unwrap_or("");
+    Ok(start_challenge(gw, &parts.headers, conn, typed, rd).await)
+}
+
+/// Texts a code and sends the browser to the code page, or explains why not.
+async fn start_challenge(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    conn: ConnInfo,
+    typed: &str,
+    rd: String,
+) -> Response<Body> {
+    let client_ip = gw.client_ip(headers, conn);
+    let started = match core::number_to_text(gw, headers, typed).await {
+        Ok(number) => core::start(gw, &number, conn, client_ip).await,
+        Err(e) => Err(e),
+    };
+    let e = match started {
         Ok((challenge_id, _)) => {
             let pending = gw.cookies.seal(
                 &gw.cookies.pending_name,
@@ -128,27 +149,33 @@ pub async fn send(
                 gw.cfg.otp.ttl.as_secs(),
                 SameSite::Strict,
             );
-            Ok(see_other("/.otpgate/verify", &[c]))
+            return see_other("/.otpgate/verify", &[c]);
         }
-        Err(e) => {
-            let (token, set) = csrf_cookie(gw, &parts.headers);
-            let msg = e.to_string();
-            let page = gw.pages.login(&LoginView {
-                region: &gw.region_code,
-                csrf: &csrf_for(gw, &token),
-                rd: &rd,
-                phone: phone_input,
-                error: Some(&msg),
-            });
-            Ok(html(
-                gw,
-                e.status(),
-                page,
-                set.as_slice(),
-                e.retry_after().map(|d| d.as_secs()),
-            ))
+        Err(e) => e,
+    };
+    let retry_after = e.retry_after().map(|d| d.as_secs());
+    let msg = e.to_string();
+    if gw.lookup.is_some() {
+        // No phone form to show again in registered-number mode.
+        let mut resp = own_response(e.status())
+            .header(CONTENT_TYPE, "text/html; charset=utf-8")
+            .header("content-security-policy", crate::pages::ERROR_CSP.clone())
+            .body(Body::full(crate::pages::error_page(e.status(), &msg)))
+            .expect("valid response");
+        if let Some(s) = retry_after {
+            resp.headers_mut().insert(RETRY_AFTER, s.max(1).into());
         }
+        return resp;
     }
+    let (token, set) = csrf_cookie(gw, headers);
+    let page = gw.pages.login(&LoginView {
+        region: &gw.region_code,
+        csrf: &csrf_for(gw, &token),
+        rd: &rd,
+        phone: typed,
+        error: Some(&msg),
+    });
+    html(gw, e.status(), page, set.as_slice(), retry_after)
 }
 
 async fn render_verify(

@@ -6,6 +6,7 @@
 //! - `/hold`: sends one chunk, then waits until the test releases it
 //! - `/slow?ms=N`: answers after N ms
 //! - `/ws`: WebSocket echo
+//! - `/internal/phone`: the registered phone of the shop's signed-in customer
 //! - `/hop`: answers with hop-by-hop headers that must not reach the client
 //! - anything else: `200` with a JSON echo of method, target and headers
 
@@ -206,6 +207,16 @@ async fn answer(shop: Shop, mut req: Request<Incoming>) -> Response<Body> {
             "status",
         ),
         "/ws" => websocket(&mut req),
+        // Registered-number mode: the signed-in customer's phone, by the
+        // shop's own session cookie.
+        "/internal/phone" => {
+            let cookie = seen.header("cookie").unwrap_or("");
+            if cookie.split("; ").any(|c| c == "shop_session=alice") {
+                full(StatusCode::OK, r#"{"phone":"+919812345678"}"#)
+            } else {
+                full(StatusCode::UNAUTHORIZED, r#"{"error":"not signed in"}"#)
+            }
+        }
         _ => {
             let body = serde_json::json!({ "method": seen.method, "target": seen.target, "headers": seen.headers });
             Response::builder()

@@ -255,12 +255,23 @@ pub(super) fn phone(p: &mut Problems, raw: &RawConfig) -> PhoneConfig {
         }
         None => allowed.extend(default_region),
     }
-    if ph.lookup_url.is_some() {
-        p.add(
-            "phone.lookup_url",
-            "registered-number mode is not available in this version; remove the key",
-        );
-    }
+    let lookup_url = match ph.lookup_url.as_deref() {
+        None => None,
+        Some(v) => match v.parse::<Uri>() {
+            Ok(u)
+                if matches!(u.scheme_str(), Some("http" | "https")) && u.authority().is_some() =>
+            {
+                Some(u)
+            }
+            _ => {
+                p.add(
+                    "phone.lookup_url",
+                    format!("`{v}` must be an http:// or https:// URL"),
+                );
+                None
+            }
+        },
+    };
     let mut blocked = Vec::new();
     for v in ph.blocked_prefixes.iter().flatten() {
         let digits = v.strip_prefix('+').unwrap_or(v);
@@ -276,7 +287,7 @@ pub(super) fn phone(p: &mut Problems, raw: &RawConfig) -> PhoneConfig {
     PhoneConfig {
         default_region: default_region.unwrap_or(phonenumber::country::Id::IN),
         allowed_regions: allowed,
-        lookup_url: None,
+        lookup_url,
         blocked_prefixes: blocked,
     }
 }

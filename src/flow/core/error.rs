@@ -31,6 +31,9 @@ pub enum FlowError {
     BadCode,
     #[error("Something went wrong on our side. Please try again.")]
     Store,
+    /// Registered-number mode: the storefront knows no signed-in customer.
+    #[error("Please sign in to your account first, then try again.")]
+    NotSignedIn,
 }
 
 impl FlowError {
@@ -44,6 +47,7 @@ impl FlowError {
             FlowError::WrongCode { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             FlowError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             FlowError::SmsFailed | FlowError::Store => StatusCode::SERVICE_UNAVAILABLE,
+            FlowError::NotSignedIn => StatusCode::FORBIDDEN,
             FlowError::NoChallenge | FlowError::Exhausted => StatusCode::GONE,
         }
     }
@@ -59,6 +63,7 @@ impl FlowError {
             FlowError::Exhausted => "too_many_attempts",
             FlowError::BadCode => "bad_code",
             FlowError::Store => "unavailable",
+            FlowError::NotSignedIn => "not_signed_in",
         }
     }
 

@@ -1,0 +1,89 @@
+//! Registered-number mode (`[phone] lookup_url`): the storefront names the
+//! customer's phone; whatever the shopper types is ignored.
+
+mod support;
+
+use support::{gateway, upstream, H1, PHONE};
+
+async fn registered_gateway() -> (support::Shop, support::Gw) {
+    let shop = upstream().await;
+    let url = format!("\"http://{}/internal/phone\"", shop.addr);
+    let gw = gateway(&shop)
+        .route("/checkout", "otp")
+        .set("phone.lookup_url", &url)
+        .run()
+        .await;
+    (shop, gw)
+}
+
+#[tokio::test]
+async fn the_code_goes_at_once_to_the_registered_number() {
+    let (shop, gw) = registered_gateway().await;
+    let mut b = gw.browser(H1);
+    b.cookies.insert("shop_session".into(), "alice".into());
+    let sent = b.get("/.otpgate/login?rd=%2Fcheckout").await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    assert_eq!(sent.location(), "/.otpgate/verify");
+    assert_eq!(gw.sms().pop().unwrap().0, PHONE);
+    let lookup = shop
+        .seen()
+        .into_iter()
+        .find(|s| s.target == "/internal/phone")
+        .unwrap();
+    let cookie = lookup.header("cookie").unwrap();
+    assert_eq!(
+        cookie, "shop_session=alice",
+        "the shop's cookie, never otpgate's: {cookie}"
+    );
+    let page = b.get("/.otpgate/verify").await;
+    assert!(page.body.contains("+91******5678"));
+    let code = b.code_for(PHONE);
+    assert_eq!(b.enter_code(&code).await.status, 303);
+    assert_eq!(b.get("/checkout").await.status, 200);
+    assert_eq!(shop.last().header("x-otpgate-phone"), Some(PHONE));
+}
+
+#[tokio::test]
+async fn a_typed_number_cannot_replace_the_registered_one() {
+    let (_shop, gw) = registered_gateway().await;
+    let mut b = gw.browser(H1);
+    b.cookies.insert("shop_session".into(), "alice".into());
+    b.get("/.otpgate/login").await; // texts the registered number at once
+    let csrf = b.get("/.otpgate/verify").await.csrf();
+    let r = b
+        .post_form(
+            "/.otpgate/send",
+            &[("phone", "+44 7700 900123"), ("csrf", &csrf), ("rd", "/")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let api = b
+        .post_json(
+            "/.otpgate/api/send",
+            serde_json::json!({"phone": "+44 7700 900123"}),
+        )
+        .await;
+    assert_eq!(api.status, 200, "{}", api.body);
+    assert!(gw.sms().iter().all(|(to, _)| to == PHONE), "{:?}", gw.sms());
+}
+
+#[tokio::test]
+async fn nobody_signed_in_gets_no_sms() {
+    let (_shop, gw) = registered_gateway().await;
+    let mut b = gw.browser(H1);
+    let page = b.get("/.otpgate/login?rd=%2Fcheckout").await;
+    assert_eq!(page.status, 403);
+    assert!(
+        page.body.contains("sign in to your account first"),
+        "{}",
+        page.body
+    );
+    let api = b
+        .post_json("/.otpgate/api/send", serde_json::json!({"phone": PHONE}))
+        .await;
+    assert_eq!(
+        (api.status, api.json()["error"].as_str()),
+        (403, Some("not_signed_in"))
+    );
+    assert!(gw.sms().is_empty());
+}
