@@ -303,3 +303,50 @@ fn span_of(root: &Table, path: &str) -> Option<Range<usize>> {
     }
     best
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Shape, SCHEMA};
+
+    fn leaves(shape: &Shape, prefix: &str, out: &mut Vec<String>) {
+        if let Shape::Table(keys) | Shape::Tables(keys) = shape {
+            for (name, sub) in keys.iter() {
+                let path = if prefix.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{prefix}.{name}")
+                };
+                match sub {
+                    Shape::Leaf | Shape::Open => out.push(path),
+                    _ => leaves(sub, &path, out),
+                }
+            }
+        }
+    }
+
+    /// config/otpgate.toml documents every key otpgate knows (set or
+    /// commented out), so the example never falls behind the code.
+    #[test]
+    fn the_documented_example_mentions_every_key() {
+        let example = include_str!("../../config/otpgate.toml");
+        let mut all = Vec::new();
+        leaves(&SCHEMA, "", &mut all);
+        assert!(all.len() > 80, "{} keys", all.len());
+        let missing: Vec<&String> = all
+            .iter()
+            .filter(|path| {
+                let leaf = path.rsplit('.').next().unwrap();
+                !example.lines().any(|l| {
+                    let l = l.trim_start_matches(['#', ' ']);
+                    l.starts_with(&format!("{leaf} ="))
+                        || l.contains(&format!(" {leaf} = "))
+                        || l.contains(&format!("{{ {leaf} ="))
+                })
+            })
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "not documented in config/otpgate.toml: {missing:?}"
+        );
+    }
+}
