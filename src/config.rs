@@ -200,13 +200,16 @@ pub struct LogConfig {
     pub audit_file: Option<PathBuf>,
 }
 
-/// A secret value. Deliberately neither `Debug` nor `Display`.
-#[derive(Clone)]
+/// A secret value (session key, token, header value): no `Display`, and
+/// `Debug` prints no value, so a stray `{:?}` cannot leak it. The one type
+/// for every secret in the configuration, the SMS providers' included.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {
-    pub fn new(value: String) -> Self {
-        Secret(value)
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
     }
     pub fn expose(&self) -> &str {
         &self.0
@@ -215,7 +218,7 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(hidden)")
+        f.write_str("Secret(***)")
     }
 }
 

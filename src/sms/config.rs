@@ -20,28 +20,7 @@ use crate::sms::webhook::{RawWebhook, WebhookConfig};
 /// Every provider name `provider` and `fallback` accept.
 pub const PROVIDERS: [&str; 6] = ["console", "file", "webhook", "twilio", "msg91", "vonage"];
 
-/// A secret value (token, key, header value). It has no `Display`, and its
-/// `Debug` prints `Secret(***)`, so a stray `{:?}` cannot leak it.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The value itself, for the one place that puts it on the wire.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use crate::config::Secret;
 
 /// The `[sms]` table as written. Provider tables are only checked when their
 /// provider is in the chain.
@@ -301,7 +280,7 @@ pub fn secret(
         problems.push(key, "must not be empty");
         return None;
     }
-    Some(Secret(raw))
+    Some(Secret::new(raw))
 }
 
 fn env_reference(value: &str) -> Option<&str> {
