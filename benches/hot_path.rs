@@ -126,7 +126,7 @@ fn bench(c: &mut Criterion) {
         )
     });
     let sealer = CookieSealer::new(&SessionConfig {
-        secrets: vec![Secret::new("bench-secret-bench-secret-bench-secret".into())],
+        secrets: vec![Secret::new("bench-secret-bench-secret-bench-secret")],
         ttl: Duration::from_secs(86400),
         cookie_name: "__Host-otpgate".into(),
     });

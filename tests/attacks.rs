@@ -166,7 +166,7 @@ async fn tampered_cookies_are_no_session() {
     assert_eq!(try_cookie(format!("{good}{good}")).await, 302);
     let other = otpgate::session::CookieSealer::new(&otpgate::config::SessionConfig {
         secrets: vec![otpgate::config::Secret::new(
-            "another-secret-another-secret-another".into(),
+            "another-secret-another-secret-another",
         )],
         ttl: std::time::Duration::from_secs(3600),
         cookie_name: "__Host-otpgate".into(),
