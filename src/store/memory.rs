@@ -247,6 +247,28 @@ mod tests {
         );
     }
 
+    /// Expired entries are dropped, so the map cannot grow without bound.
+    #[tokio::test]
+    async fn sweep_drops_what_expired() {
+        let s = MemoryStore::new();
+        s.put_challenge("c", ch([1; 32])).await.unwrap();
+        s.count("k", 1, 5, Duration::from_secs(60), 1_000)
+            .await
+            .unwrap();
+        s.revoke("sid", 5_000).await.unwrap();
+        assert_eq!(s.len(), 3);
+        s.sweep(9_999);
+        assert_eq!(
+            s.len(),
+            2,
+            "the revocation ended at 5 s; the challenge lives until 10 s"
+        );
+        s.sweep(20_000);
+        assert_eq!(s.len(), 1, "only the counter is left");
+        s.sweep(49 * 3600 * 1000);
+        assert!(s.is_empty());
+    }
+
     #[tokio::test]
     async fn counters_window_and_limit() {
         let s = MemoryStore::new();
