@@ -71,7 +71,10 @@ async fn the_process_exits_within_the_grace_period() {
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let addr: SocketAddr = loop {
-        let line = lines.next().expect("otpgate exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("otpgate exited before listening")
+            .unwrap();
         let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
         if v["fields"]["message"] == "otpgate listening" {
             break v["fields"]["addr"].as_str().unwrap().parse().unwrap();
@@ -119,6 +122,12 @@ async fn the_process_exits_within_the_grace_period() {
     trickle.abort();
     assert!(status.success(), "{status:?}");
     // The held request keeps it up for the grace period, and no longer.
-    assert!(took >= Duration::from_millis(1900), "exited early: {took:?}");
-    assert!(took < Duration::from_millis(2500), "overshot the 2 s grace: {took:?}");
+    assert!(
+        took >= Duration::from_millis(1900),
+        "exited early: {took:?}"
+    );
+    assert!(
+        took < Duration::from_millis(2500),
+        "overshot the 2 s grace: {took:?}"
+    );
 }

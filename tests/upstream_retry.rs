@@ -104,7 +104,11 @@ async fn a_request_the_storefront_dropped_with_a_stale_connection_is_sent_again(
         let gw = gateway_to(&url).run().await;
         let client = gw.client(h2);
         for i in 0..3 {
-            let resp = client.get(gw.url(&format!("/page{i}"))).send().await.unwrap();
+            let resp = client
+                .get(gw.url(&format!("/page{i}")))
+                .send()
+                .await
+                .unwrap();
             // Before: the second and third got 502.
             assert_eq!(resp.status(), 200, "request {i} (h2: {h2})");
             assert_eq!(resp.text().await.unwrap(), "ok");
