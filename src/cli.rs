@@ -111,7 +111,8 @@ pub fn main() -> ExitCode {
             for w in &cfg.warnings {
                 tracing::warn!("{w}");
             }
-            runtime().block_on(async move {
+            let rt = runtime();
+            let code = rt.block_on(async move {
                 match crate::server::start(cfg, None).await {
                     Ok(running) => {
                         crate::server::shutdown_signal().await;
@@ -123,7 +124,12 @@ pub fn main() -> ExitCode {
                         ExitCode::FAILURE
                     }
                 }
-            })
+            });
+            // The grace period is over: a blocking task still running (a
+            // DNS lookup, a file write) must not delay the exit, as a
+            // plain drop of the runtime would.
+            rt.shutdown_timeout(std::time::Duration::from_millis(100));
+            code
         }
         Command::Demo { listen } => {
             init_logs(&LogConfig {

@@ -49,6 +49,21 @@ pub struct ServerConfig {
     pub header_timeout: Duration,
     pub max_header_bytes: usize,
     pub shutdown_grace: Duration,
+    /// A connection with no request in progress is closed after this
+    /// (HTTP/1.1 keep-alive and HTTP/2 alike); a new connection must start
+    /// its first request within `header_timeout`.
+    pub idle_timeout: Duration,
+    /// How long a client may keep otpgate waiting for request-body bytes,
+    /// plus one second per `body_min_rate` bytes it has sent (Apache
+    /// mod_reqtimeout's `body=20,MinRate=500`).
+    pub body_timeout: Duration,
+    /// Bytes per second; 0 = `body_timeout` bounds the whole body.
+    pub body_min_rate: u64,
+    pub http2_keepalive_interval: Duration,
+    pub http2_keepalive_timeout: Duration,
+    /// Open connections per client address (IPv6: per /64); peers in
+    /// `trusted_proxies` are exempt.
+    pub max_connections_per_ip: usize,
 }
 
 #[derive(Debug, Clone)]

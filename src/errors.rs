@@ -28,6 +28,10 @@ pub enum GatewayError {
     Csrf,
     #[error("request body too large or malformed")]
     BadBody,
+    /// The client sent its body too slowly (server.body_timeout,
+    /// server.body_min_rate): slow-POST denial of service.
+    #[error("request body too slow")]
+    BodyTimeout,
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -49,6 +53,7 @@ impl GatewayError {
             | GatewayError::ForeignAuthority
             | GatewayError::BadTarget
             | GatewayError::BadBody => StatusCode::BAD_REQUEST,
+            GatewayError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             GatewayError::OtpRequired { .. } => StatusCode::UNAUTHORIZED,
             GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::Csrf => StatusCode::FORBIDDEN,
@@ -71,6 +76,7 @@ impl GatewayError {
             GatewayError::RateLimited { .. } => "rate_limited",
             GatewayError::Csrf => "csrf",
             GatewayError::BadBody => "bad_request",
+            GatewayError::BodyTimeout => "request_timeout",
             GatewayError::NotFound => "not_found",
             GatewayError::MethodNotAllowed => "method_not_allowed",
             GatewayError::UpstreamConnect | GatewayError::UpstreamProtocol => "bad_gateway",
@@ -100,6 +106,11 @@ impl GatewayError {
             .header(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let GatewayError::RateLimited { retry_after, .. } = &self {
             builder = builder.header(RETRY_AFTER, retry_after.as_secs().max(1));
+        }
+        if let GatewayError::BodyTimeout = &self {
+            // The rest of the body may still be on its way: the connection
+            // cannot be reused (RFC 9110 §15.5.9).
+            builder = builder.header(http::header::CONNECTION, "close");
         }
         let body = if json {
             builder = builder.header(CONTENT_TYPE, "application/json");

@@ -96,10 +96,11 @@ async fn read_small(
     req: Request<Incoming>,
 ) -> Result<(http::request::Parts, bytes::Bytes), GatewayError> {
     let (parts, body) = req.into_parts();
+    let body = crate::body::Paced::new(body, crate::body::BodyPace::of(&parts.extensions));
     let bytes = Limited::new(body, MAX_FORM_BYTES)
         .collect()
         .await
-        .map_err(|_| GatewayError::BadBody)?
+        .map_err(crate::body::read_error)?
         .to_bytes();
     Ok((parts, bytes))
 }

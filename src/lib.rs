@@ -36,6 +36,7 @@ pub mod pages;
 pub mod phone;
 pub mod policy;
 pub mod pumping;
+pub mod ratelog;
 pub mod receipts;
 pub mod server;
 pub mod session;

@@ -1,26 +1,28 @@
 //! Listeners: the public TLS port (HTTP/1.1 and HTTP/2 by ALPN), the
-//! optional plain-HTTP redirect, and the admin port. Each connection is
-//! bounded: a connection limit, a TLS handshake timeout, a header read
-//! timeout and size limit; shutdown lets in-flight requests finish within
-//! `server.shutdown_grace`.
+//! optional plain-HTTP redirect, and the admin port. Connections are
+//! capped in total (`max_connections`) and per client (`per_ip.rs`); each
+//! one's phases are bounded in `connection.rs`. Shutdown lets in-flight
+//! requests finish within `server.shutdown_grace`, and not a moment more.
 
-use std::convert::Infallible;
+mod connection;
+mod idle;
+mod per_ip;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, StoreConfig};
-use crate::gateway::{ConnInfo, Gateway, Parts};
+use crate::gateway::{Gateway, Parts};
 use crate::metrics::Metrics;
+use crate::ratelog::LogLimit;
 use crate::store::{MemoryStore, RedisStore, Store};
+use connection::Connection;
+use per_ip::{IpSlot, PerIp};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -133,29 +135,14 @@ pub async fn start(
     })
 }
 
-fn connection_builder(cfg: &Config) -> auto::Builder<TokioExecutor> {
-    let mut b = auto::Builder::new(TokioExecutor::new());
-    b.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(cfg.server.header_timeout)
-        // One buffer per write: with TLS, vectored writes of head and body
-        // become separate records (two seals, two frames) for small answers.
-        .writev(false)
-        .max_buf_size(cfg.server.max_header_bytes);
-    b.http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(cfg.server.max_header_bytes as u32)
-        .max_concurrent_streams(256)
-        .keep_alive_interval(Some(std::time::Duration::from_secs(30)));
-    b
-}
-
 /// A connection handed from the acceptor to a worker.
 struct Accepted {
     tcp: std::net::TcpStream,
     peer: SocketAddr,
-    watcher: Watcher,
+    /// Returned when the connection ends; shutdown waits for all of them.
     slot: OwnedSemaphorePermit,
+    /// `None` for trusted proxies, which are not counted per IP.
+    ip_slot: Option<IpSlot>,
 }
 
 /// One worker per core, each a single-threaded runtime: a client
@@ -168,6 +155,7 @@ fn spawn_worker(
     gw: Arc<Gateway>,
     acceptor: TlsAcceptor,
     mut incoming: mpsc::UnboundedReceiver<Accepted>,
+    stop: watch::Receiver<bool>,
     mut hard_stop: watch::Receiver<bool>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     // Workers log through the subscriber of the thread that started them
@@ -183,16 +171,17 @@ fn spawn_worker(
                 .build()
                 .expect("worker runtime");
             rt.block_on(async move {
-                let builder = Arc::new(connection_builder(&gw.cfg));
+                let builder = Arc::new(connection::builder(&gw.cfg));
                 let mut conns = tokio::task::JoinSet::new();
                 loop {
                     tokio::select! {
                         next = incoming.recv() => {
                             let Some(a) = next else { break };
                             let Ok(tcp) = TcpStream::from_std(a.tcp) else { continue };
-                            let conn = Connection { gw: gw.clone(), acceptor: acceptor.clone(), builder: builder.clone(), watcher: a.watcher };
+                            let conn = Connection { gw: gw.clone(), acceptor: acceptor.clone(), builder: builder.clone(), stop: stop.clone() };
                             conns.spawn(async move {
                                 conn.serve(tcp, a.peer).await;
+                                drop(a.ip_slot);
                                 drop(a.slot);
                             });
                         }
@@ -215,8 +204,9 @@ async fn accept_loop(
     acceptor: TlsAcceptor,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(gw.cfg.server.max_connections));
+    let max = gw.cfg.server.max_connections;
+    let slots = Arc::new(Semaphore::new(max));
+    let per_ip = PerIp::new(gw.cfg.server.max_connections_per_ip);
     let (hard_stop, hard_stop_rx) = watch::channel(false);
     let mut workers = Vec::new();
     for index in 0..gw.workers() {
@@ -226,6 +216,7 @@ async fn accept_loop(
             gw.clone(),
             acceptor.clone(),
             rx,
+            shutdown.clone(),
             hard_stop_rx.clone(),
         ) {
             Ok(_) => workers.push(tx),
@@ -245,13 +236,16 @@ async fn accept_loop(
                         continue;
                     }
                 };
+                let Some(ip_slot) = ip_slot(&gw, &per_ip, peer) else {
+                    continue;
+                };
                 let Ok(slot) = slots.clone().try_acquire_owned() else {
                     gw.metrics.connections_refused.inc();
                     continue;
                 };
                 let Ok(tcp) = tcp.into_std() else { continue };
                 next = next.wrapping_add(1);
-                let accepted = Accepted { tcp, peer, watcher: graceful.watcher(), slot };
+                let accepted = Accepted { tcp, peer, slot, ip_slot };
                 if let Some(w) = workers.get(next % workers.len().max(1)) {
                     let _ = w.send(accepted);
                 }
@@ -263,8 +257,11 @@ async fn accept_loop(
     let grace = gw.cfg.server.shutdown_grace;
     tracing::info!(?grace, "shutting down: finishing in-flight requests");
     drop(workers);
+    // Every connection holds a slot until it ends: all of them back means
+    // all connections are closed.
+    let all_closed = slots.acquire_many(max as u32);
     tokio::select! {
-        _ = graceful.shutdown() => tracing::info!("all connections closed"),
+        _ = all_closed => tracing::info!("all connections closed"),
         _ = tokio::time::sleep(grace) => {
             tracing::warn!("grace period over; dropping remaining connections");
             let _ = hard_stop.send(true);
@@ -272,60 +269,26 @@ async fn accept_loop(
     }
 }
 
-struct Connection {
-    gw: Arc<Gateway>,
-    acceptor: TlsAcceptor,
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    watcher: Watcher,
-}
+static REFUSED_PER_IP: LogLimit = LogLimit::per_second();
 
-/// Keeps `otpgate_open_connections` right however the task ends.
-struct OpenGuard(Arc<Gateway>);
-
-impl Drop for OpenGuard {
-    fn drop(&mut self) {
-        self.0.metrics.open_connections.dec();
+/// The per-IP slot for a new connection: `Some(None)` for a trusted proxy
+/// (not counted), `None` when this client is at its cap.
+fn ip_slot(gw: &Gateway, per_ip: &Arc<PerIp>, peer: SocketAddr) -> Option<Option<IpSlot>> {
+    if gw.is_trusted(peer.ip()) {
+        return Some(None);
     }
-}
-
-impl Connection {
-    async fn serve(self, tcp: TcpStream, peer: SocketAddr) {
-        let _ = tcp.set_nodelay(true);
-        self.gw.metrics.open_connections.inc();
-        let _open = OpenGuard(self.gw.clone());
-        let tls = match tokio::time::timeout(
-            self.gw.cfg.server.handshake_timeout,
-            self.acceptor.accept(tcp),
-        )
-        .await
-        {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                self.gw.metrics.tls_handshake_failures.inc();
-                tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                return;
+    match per_ip.try_acquire(peer.ip()) {
+        Some(slot) => Some(Some(slot)),
+        None => {
+            gw.metrics.connections_refused.inc();
+            if let Some(suppressed) = REFUSED_PER_IP.check() {
+                tracing::warn!(
+                    client = %per_ip::client_key(peer.ip()),
+                    suppressed,
+                    "connection refused: server.max_connections_per_ip reached"
+                );
             }
-            Err(_) => {
-                self.gw.metrics.tls_handshake_failures.inc();
-                tracing::debug!(%peer, "TLS handshake timed out");
-                return;
-            }
-        };
-        let info = ConnInfo {
-            peer,
-            peer_trusted: self.gw.is_trusted(peer.ip()),
-        };
-        let gw = self.gw.clone();
-        let svc = service_fn(move |req| {
-            let gw = gw.clone();
-            async move { Ok::<_, Infallible>(gw.handle(req, info).await) }
-        });
-        let conn = self
-            .builder
-            .serve_connection_with_upgrades(TokioIo::new(tls), svc)
-            .into_owned();
-        if let Err(e) = self.watcher.watch(conn).await {
-            tracing::debug!(%peer, error = %e, "connection ended with an error");
+            None
         }
     }
 }

@@ -3,19 +3,31 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
-use hyper::body::Incoming;
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
+use http_body_util::{Either, Empty};
+use hyper::body::{Body as _, Incoming};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
+use crate::body::{BodyPace, Paced};
 use crate::config::UpstreamConfig;
 use crate::errors::GatewayError;
+use crate::ratelog::LogLimit;
+
+/// What the storefront is sent: the client's body, paced (body.rs), or
+/// nothing (a bodiless request sent again).
+type UpstreamBody = Either<Paced<Incoming>, Empty<Bytes>>;
+type HttpClient = Client<HttpsConnector<HttpConnector>, UpstreamBody>;
 
 pub struct Upstream {
-    client: Client<HttpsConnector<HttpConnector>, Incoming>,
+    client: HttpClient,
+    /// The same client without a pool: a retry must not land on another
+    /// idle connection the storefront has just as silently closed.
+    fresh: HttpClient,
     scheme: Scheme,
     authority: Authority,
     response_timeout: Duration,
@@ -56,9 +68,20 @@ impl Upstream {
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(cfg.pool_idle_timeout)
             .pool_max_idle_per_host(cfg.pool_max_idle)
+            // A request hyper hands back unsent (the pooled connection was
+            // found closed before a byte was written) goes out again on
+            // another connection, whatever its method: the storefront
+            // cannot have seen it. (The default; said here because the
+            // retry below relies on it for requests with bodies.)
+            .retry_canceled_requests(true)
+            .build(connector.clone());
+        let fresh = Client::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_max_idle_per_host(0)
             .build(connector);
         Ok(Upstream {
             client,
+            fresh,
             scheme: cfg.url.scheme().cloned().unwrap_or(Scheme::HTTP),
             authority: cfg
                 .url
@@ -92,24 +115,26 @@ impl Upstream {
         // HTTP/2 clients reach HTTP/1.1 upstreams.
         *req.version_mut() = Version::HTTP_11;
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+        let replay = (!upgrade).then(|| Replay::of(&req)).flatten();
+        let (parts, body) = req.into_parts();
+        let pace = BodyPace::of(&parts.extensions);
+        let req = Request::from_parts(parts, Either::Left(Paced::new(body, pace)));
         let started = Instant::now();
-        let mut resp =
-            match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
-                Err(_) => return Err(GatewayError::UpstreamTimeout),
-                Ok(Err(e)) if e.is_connect() => {
-                    tracing::warn!(error = %e, "upstream connect failed");
-                    return Err(if is_timeout(&e) {
-                        GatewayError::UpstreamTimeout
-                    } else {
-                        GatewayError::UpstreamConnect
-                    });
+        let attempts = async {
+            match self.client.request(req).await {
+                Err(e) if replay.is_some() && is_stale_connection(&e) => {
+                    tracing::debug!(error = %e, "pooled upstream connection was closed; sending again on a new one");
+                    let again = replay.expect("checked").into_request();
+                    self.fresh.request(again).await
                 }
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "upstream request failed");
-                    return Err(GatewayError::UpstreamProtocol);
-                }
-                Ok(Ok(resp)) => resp,
-            };
+                result => result,
+            }
+        };
+        let mut resp = match tokio::time::timeout(self.response_timeout, attempts).await {
+            Err(_) => return Err(GatewayError::UpstreamTimeout),
+            Ok(Err(e)) => return Err(failure(e)),
+            Ok(Ok(resp)) => resp,
+        };
         let took = started.elapsed();
         if let (Some(client_side), StatusCode::SWITCHING_PROTOCOLS) =
             (client_upgrade, resp.status())
@@ -119,6 +144,94 @@ impl Upstream {
         }
         Ok((resp, took))
     }
+}
+
+static CONNECT_FAILED: LogLimit = LogLimit::per_second();
+static REQUEST_FAILED: LogLimit = LogLimit::per_second();
+
+/// The answer to a failed upstream request. During an outage every request
+/// fails the same way: one WARN per second per kind, with a count.
+fn failure(e: hyper_util::client::legacy::Error) -> GatewayError {
+    if crate::body::is_too_slow(&e) {
+        return GatewayError::BodyTimeout;
+    }
+    if e.is_connect() {
+        if let Some(suppressed) = CONNECT_FAILED.check() {
+            tracing::warn!(error = %e, suppressed, "upstream connect failed");
+        }
+        return if is_timeout(&e) {
+            GatewayError::UpstreamTimeout
+        } else {
+            GatewayError::UpstreamConnect
+        };
+    }
+    if let Some(suppressed) = REQUEST_FAILED.check() {
+        tracing::warn!(error = %e, suppressed, "upstream request failed");
+    }
+    GatewayError::UpstreamProtocol
+}
+
+/// A request that may be sent again: safe (RFC 9110 §9.2.1: GET, HEAD,
+/// OPTIONS, TRACE, so a second copy changes nothing even if the first was
+/// processed) and without a body (nothing of the client's was consumed).
+/// Anything else that may have reached the storefront is never repeated;
+/// RFC 9110 §9.2.2 forbids a proxy to retry non-idempotent requests.
+struct Replay {
+    method: Method,
+    uri: Uri,
+    headers: http::HeaderMap,
+}
+
+impl Replay {
+    fn of(req: &Request<Incoming>) -> Option<Replay> {
+        let safe = matches!(
+            *req.method(),
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+        );
+        (safe && req.body().is_end_stream()).then(|| Replay {
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            headers: req.headers().clone(),
+        })
+    }
+
+    fn into_request(self) -> Request<UpstreamBody> {
+        let mut req = Request::new(Either::Right(Empty::new()));
+        *req.method_mut() = self.method;
+        *req.uri_mut() = self.uri;
+        *req.version_mut() = Version::HTTP_11;
+        *req.headers_mut() = self.headers;
+        req
+    }
+}
+
+/// The storefront closed a kept-alive connection just as the request went
+/// out (it closes idle connections without `Connection: close`): the
+/// connection ended, or was reset, before a byte of the answer came back.
+/// Not a refused connection (the storefront is down: a retry only doubles
+/// the wait) and not a timeout.
+fn is_stale_connection(e: &hyper_util::client::legacy::Error) -> bool {
+    if e.is_connect() {
+        return false;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() || h.is_canceled() {
+                return true;
+            }
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            );
+        }
+        source = s.source();
+    }
+    false
 }
 
 fn is_timeout(e: &hyper_util::client::legacy::Error) -> bool {

@@ -48,6 +48,12 @@ pub struct RawServer {
     pub header_timeout: Option<String>,
     pub max_header_bytes: Option<i64>,
     pub shutdown_grace: Option<String>,
+    pub idle_timeout: Option<String>,
+    pub body_timeout: Option<String>,
+    pub body_min_rate: Option<i64>,
+    pub http2_keepalive_interval: Option<String>,
+    pub http2_keepalive_timeout: Option<String>,
+    pub max_connections_per_ip: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

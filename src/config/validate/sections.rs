@@ -72,6 +72,29 @@ pub(super) fn server(p: &mut Problems, raw: &RawConfig) -> ServerConfig {
             1 << 20,
         ) as usize,
         shutdown_grace: duration(p, "server.shutdown_grace", s.shutdown_grace.as_ref(), "30s"),
+        idle_timeout: duration(p, "server.idle_timeout", s.idle_timeout.as_ref(), "60s"),
+        body_timeout: duration(p, "server.body_timeout", s.body_timeout.as_ref(), "20s"),
+        body_min_rate: int_in(p, "server.body_min_rate", s.body_min_rate, 500, 0, 1 << 40) as u64,
+        http2_keepalive_interval: duration(
+            p,
+            "server.http2_keepalive_interval",
+            s.http2_keepalive_interval.as_ref(),
+            "30s",
+        ),
+        http2_keepalive_timeout: duration(
+            p,
+            "server.http2_keepalive_timeout",
+            s.http2_keepalive_timeout.as_ref(),
+            "20s",
+        ),
+        max_connections_per_ip: int_in(
+            p,
+            "server.max_connections_per_ip",
+            s.max_connections_per_ip,
+            256,
+            1,
+            1_000_000,
+        ) as usize,
     }
 }
 
