@@ -292,7 +292,7 @@ pub async fn check(
                     })
                     .inc();
                 audit::verified(p, who);
-                if let Err(e) = pumping::verified(&*gw.store, &l.pumping, p, now).await {
+                if let Err(e) = pumping::verified(&*gw.store, &l.pumping, p, client_ip, now).await {
                     tracing::warn!(error = %e, "conversion not counted");
                 }
                 update_conversion(gw, p).await;
