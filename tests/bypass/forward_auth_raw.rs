@@ -148,3 +148,33 @@ async fn a_session_passes_every_reading() {
         );
     }
 }
+
+/// Readings that hit rules with different `max_age`s: the shortest one
+/// applies. `/x/..;/account` is `/account` (1 min) to Tomcat and
+/// `/x/...` to otpgate's own normalization; a 10-minute-old session is
+/// fresh for `/checkout` (15 min) but not for it.
+#[tokio::test]
+async fn the_shortest_max_age_of_any_reading_applies() {
+    let shop = crate::support::upstream().await;
+    let clock = otpgate::clock::ManualClock::starting_now();
+    let gw = crate::support::gateway(&shop)
+        .route("/checkout", "otp")
+        .route_with("/account", "otp", "max_age = \"1m\"")
+        .set("server.trusted_proxies", "[\"127.0.0.1\"]")
+        .clock(clock.clone())
+        .run()
+        .await;
+    let cookie = session_cookie(&gw).await;
+    clock.advance(std::time::Duration::from_secs(600));
+    for (raw, want) in [
+        ("/checkout/x", 200),
+        ("/account", 401),
+        ("/checkout/..;/account", 401),
+        ("/checkout/x/%2e%2e/%2e%2e/account", 401),
+        ("/account/..;/checkout", 401),
+        ("/public/..;/checkout", 200),
+    ] {
+        let (status, _, _) = auth(&gw, &[("X-Original-URI", raw)], Some(&cookie)).await;
+        assert_eq!(status, want, "{raw} with a 10-minute-old session");
+    }
+}
