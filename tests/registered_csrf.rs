@@ -145,9 +145,10 @@ async fn only_the_shoppers_own_navigation_sends() {
     let sent = request(&gw, &mut b, "GET", NAVIGATE).await;
     assert_eq!(sent.status, 303, "{}", sent.body);
     assert_eq!(sent.location(), "/.otpgate/verify");
+    let mut typing = signed_in(&gw, H1);
     let typed = request(
         &gw,
-        &mut b,
+        &mut typing,
         "GET",
         &[("sec-fetch-site", "none"), ("sec-fetch-mode", "navigate")],
     )
@@ -192,4 +193,25 @@ async fn the_button_sends_only_with_the_pages_token() {
     assert_eq!(gw.sms().len(), 1);
     let code = b.code_for(PHONE);
     assert_eq!(b.enter_code(&code).await.status, 303);
+}
+
+/// Reloading the login page (a same-origin navigation each time) does not
+/// text again while this browser's code is live: it lands on the code page,
+/// whose resend honours `resend_after`.
+#[tokio::test]
+async fn a_reload_does_not_send_again() {
+    let (_shop, gw) = registered_gateway().await;
+    let mut b = signed_in(&gw, H1);
+    for _ in 0..5 {
+        let r = request(&gw, &mut b, "GET", NAVIGATE).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert_eq!(r.location(), "/.otpgate/verify");
+    }
+    assert_eq!(gw.sms().len(), 1, "{:?}", gw.sms());
+    let code = b.code_for(PHONE);
+    assert_eq!(b.enter_code(&code).await.status, 303);
+    // Another browser of the same customer gets its own code.
+    let mut other = signed_in(&gw, H1);
+    assert_eq!(request(&gw, &mut other, "GET", NAVIGATE).await.status, 303);
+    assert_eq!(gw.sms().len(), 2);
 }

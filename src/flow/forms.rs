@@ -109,6 +109,22 @@ fn sends_at_once(req: &Request<Incoming>) -> bool {
         && (h.get("sec-fetch-dest").is_none() || is("sec-fetch-dest", &["document"]))
 }
 
+/// This browser already has a live challenge for the number the storefront
+/// names now (not for an account it was signed in to before).
+async fn pending_for_registered(gw: &Gateway, headers: &HeaderMap) -> bool {
+    let Some(pending) = pending_of(gw, headers) else {
+        return false;
+    };
+    let now = gw.clock.now_ms();
+    let Ok(Some(ch)) = gw.store.challenge(&pending.challenge_id, now).await else {
+        return false;
+    };
+    match core::number_to_text(gw, headers, "").await {
+        Ok(n) => crate::phone::Phone::parse(&n, &gw.cfg.phone).is_ok_and(|p| p.e164() == ch.phone),
+        Err(_) => false,
+    }
+}
+
 pub async fn login_page(
     gw: &Gateway,
     req: &Request<Incoming>,
@@ -122,6 +138,11 @@ pub async fn login_page(
         // when the shopper navigated here themselves. Otherwise any site
         // could text them with an `<img>` or a link (issue 8, defect 6).
         if sends_at_once(req) {
+            if pending_for_registered(gw, req.headers()).await {
+                // A reload is not a new request for a code: the code page
+                // offers a resend once `resend_after` has passed.
+                return Ok(see_other("/.otpgate/verify", &[]));
+            }
             return Ok(start_challenge(gw, req.headers(), conn, "", rd).await);
         }
         let page = gw.pages.send_registered(&csrf_for(gw, &token), &rd);
