@@ -1,6 +1,11 @@
 //! The detector against the memory store, with literal times.
 
-use super::*;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::{admit, country_conversion, forget, is_blocked, network_of, verified, Admission};
+use crate::config::PumpingConfig;
+use crate::phone::Phone;
 use crate::store::MemoryStore;
 
 fn cfg() -> PumpingConfig {
