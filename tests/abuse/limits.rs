@@ -219,7 +219,7 @@ fn detector_settings_are_checked() {
     let text = wide(crate::support::gateway_to("http://127.0.0.1:9"))
         .set(
             "limits.pumping",
-            "{ min_conversion = 1.5, min_sends = 0, block_for = \"soon\", min_send = 3 }",
+            "{ min_conversion = 1.5, min_sends = 0, min_networks = 0, block_for = \"soon\", min_send = 3 }",
         )
         .set("otp.min_send_time", "\"0s\"")
         .config_text();
@@ -229,6 +229,7 @@ fn detector_settings_are_checked() {
     for key in [
         "limits.pumping.min_conversion",
         "limits.pumping.min_sends",
+        "limits.pumping.min_networks",
         "limits.pumping.block_for",
         "limits.pumping.min_send",
         "otp.min_send_time",
@@ -242,7 +243,10 @@ fn detector_settings_are_checked() {
     .unwrap();
     let p = ok.limits.pumping;
     assert!(p.enabled);
-    assert_eq!((p.min_sends, p.min_conversion), (10, 0.2));
+    assert_eq!(
+        (p.min_sends, p.min_conversion, p.min_networks),
+        (10, 0.2, 3)
+    );
     assert_eq!((p.window.as_secs(), p.block_for.as_secs()), (3600, 86_400));
     assert!(ok.otp.min_send_time.is_zero());
 }
