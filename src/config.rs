@@ -192,13 +192,16 @@ pub struct LimitsConfig {
 
 /// `[limits.pumping]`: a prefix that sends more than `min_sends` in
 /// `window` while fewer than `min_conversion` of its codes are verified is
-/// refused for `block_for` (defaults and sources in validate.rs).
+/// refused for `block_for` once `min_networks` client networks sent it
+/// unverified codes; before that only the networks over `min_sends` are
+/// refused, for the rest of `window` (defaults and sources in validate.rs).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PumpingConfig {
     pub enabled: bool,
     pub window: Duration,
     pub min_sends: u64,
     pub min_conversion: f64,
+    pub min_networks: u64,
     pub block_for: Duration,
 }
 

@@ -7,17 +7,29 @@
 //! must agree, each header must appear once, and the method must parse:
 //! anything else is 401. Every answer is 200 or 401, never 2xx on error
 //! (Authelia CVE-2021-32637).
+//!
+//! otpgate cannot rewrite what the storefront receives here: the proxy
+//! forwards the *raw* target. A target already in canonical form is judged
+//! once. Any other (`;params`, dot segments, `%2e`, `%252e`, `//`, trailing
+//! dots…) is judged by the strictest rule that any plausible reading of
+//! it hits (readings.rs), so `/checkout/..;/order-42` needs the `/checkout`
+//! session even though it normalizes to `/order-42`. What cannot be
+//! normalized at all (encoded `/` or `\`, `%00`, `..` above the root) is
+//! refused, as before.
 
 use http::header::{HeaderValue, CACHE_CONTROL, LOCATION};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::body::Body;
+use crate::config::RouteRule;
 use crate::errors::GatewayError;
 use crate::gateway::{ConnInfo, Gateway};
 use crate::headers;
 use crate::normalize::normalize_path;
-use crate::policy::is_own;
+use crate::policy::{is_own, Policy};
+
+mod readings;
 
 /// What the proxy says the original request was.
 enum Original {
@@ -67,6 +79,31 @@ fn original(h: &HeaderMap) -> Original {
     read().unwrap_or(Original::Invalid)
 }
 
+/// The protected rule with the shortest `max_age` among those the target
+/// could be routed to: its normalized form and, unless the raw form is
+/// already canonical, every reading of the raw form.
+fn strictest<'p>(
+    policy: &'p Policy,
+    method: Option<&Method>,
+    normalized: &crate::normalize::NormalizedPath,
+    raw: &str,
+    canonical: bool,
+) -> Option<&'p RouteRule> {
+    let rule = |key: &str| match method {
+        Some(m) => policy.rule_for(m, key),
+        None => policy.rule_for_any_method(key),
+    };
+    let first = rule(normalized.match_key());
+    if canonical {
+        return first;
+    }
+    readings::readings(raw)
+        .iter()
+        .filter_map(|r| rule(r))
+        .chain(first)
+        .min_by_key(|r| r.max_age)
+}
+
 pub async fn check(
     gw: &Gateway,
     req: &Request<Incoming>,
@@ -96,13 +133,17 @@ pub async fn check(
                 .map_or((target.as_str(), None), |(p, q)| (p, Some(q)));
             match normalize_path(path) {
                 Err(_) => (false, "/".to_string()),
+                Ok(_) if path.len() > readings::MAX_RAW_TARGET => (false, "/".to_string()),
                 Ok(p) => {
-                    let rule = match &method {
-                        Some(m) => gw.policy().rule_for(m, p.match_key()),
-                        None => gw.policy().rule_for_any_method(p.match_key()),
-                    };
-                    let ok = match rule {
-                        None => !is_own(p.match_key()),
+                    // `;` and `%` count as non-canonical even where
+                    // normalizing keeps them: a server that cuts the path
+                    // at the first `;` reads `/checkout;x/assets/a.css` as
+                    // `/checkout`, one that decodes twice reads `%252e` as
+                    // `.`, IIS reads `%c0%ae` as `.`.
+                    let canonical = p.forward() == path && !path.contains([';', '%']);
+                    let ok = match strictest(gw.policy(), method.as_ref(), &p, path, canonical) {
+                        _ if is_own(p.match_key()) => false,
+                        None => true,
                         Some(rule) => fresh(rule.max_age),
                     };
                     let rd = match query {

@@ -143,6 +143,22 @@ impl Pages {
         self.page("Confirm your phone", &body)
     }
 
+    /// Registered-number mode, when the request may not send by itself
+    /// (cross-site, `HEAD`, no fetch metadata): one button that posts the
+    /// CSRF token, so only the shopper's own click texts them.
+    pub fn send_registered(&self, csrf: &str, rd: &str) -> String {
+        let body = format!(
+            r#"<h1>Confirm your phone</h1><p>We'll text a one-time code to the mobile number on your account to make sure it's you.</p>
+<form method="post" action="/.otpgate/send">
+<input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="rd" value="{rd}">
+<button type="submit" autofocus>Send code</button>
+</form>"#,
+            csrf = esc(csrf),
+            rd = esc(rd),
+        );
+        self.page("Confirm your phone", &body)
+    }
+
     pub fn verify(&self, v: &VerifyView) -> String {
         let notice = v
             .notice

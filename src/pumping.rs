@@ -14,9 +14,20 @@
 //! - a block is an entry in the store's expiring deny set (`revoke`),
 //!   under a name no session id can take.
 //!
+//! Evidence (issue 8, defect 7): a whole-prefix block denies every shopper
+//! in it, so it needs more than one client can fake. Sends are also
+//! counted per client network (/24 IPv4, /64 IPv6, the unit an ISP hands
+//! one subscriber), and a network counts toward `min_networks` while it
+//! has unverified sends into the prefix. A suspicious prefix (over
+//! `min_sends`, conversion under `min_conversion`) is blocked for
+//! `block_for` only once `min_networks` networks count; before that, a
+//! network that alone sent more than `min_sends` into it is refused for
+//! the rest of the window — a throttle on the suspect, not on the prefix.
+//!
 //! A send is counted before the decision (increment-before-check), so
 //! parallel sends cannot slip past the threshold together.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::config::PumpingConfig;
@@ -30,17 +41,42 @@ pub enum Admission {
     Allowed(Ticket),
     /// The prefix is blocked. `newly` is true for the send that tripped it.
     Blocked { newly: bool },
+    /// This client network may not send into this prefix for `retry_after`
+    /// (everyone else still may). `newly` as for `Blocked`.
+    Throttled { newly: bool, retry_after: Duration },
 }
 
 /// Which counters a send was added to, for [`forget`].
 #[derive(Debug)]
 pub struct Ticket {
-    keys: [String; 2],
+    keys: Vec<String>,
     now_ms: u64,
+}
+
+/// The client network of `ip`: its /24 (IPv4, also IPv4-mapped IPv6) or
+/// its /64 (IPv6), as one subscriber or one rented host typically holds.
+pub fn network_of(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => network_of(IpAddr::V4(v4)),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
 }
 
 fn block_key(prefix: &str) -> String {
     format!("pumping-block:{prefix}")
+}
+
+fn network_block_key(prefix: &str, net: &str) -> String {
+    format!("pumping-block:{prefix}|{net}")
 }
 
 fn key(kind: &str, scope: &str, window_no: u64) -> String {
@@ -79,6 +115,20 @@ async fn sliding(
     Ok((previous as f64 * overlap + current as f64, current_key))
 }
 
+/// The current window's count of `kind:scope`, after adding `cost`.
+async fn current(
+    store: &dyn Store,
+    kind: &str,
+    scope: &str,
+    cost: u64,
+    window: Duration,
+    now_ms: u64,
+) -> Result<(u64, String), StoreError> {
+    let k = key(kind, scope, now_ms / window.as_millis().max(1) as u64);
+    let c = count_of(store.count(&k, cost, u64::MAX, window, now_ms).await?);
+    Ok((c, k))
+}
+
 fn count_of(c: Count) -> u64 {
     match c {
         Count::Allowed { count } => count,
@@ -91,35 +141,69 @@ pub async fn is_blocked(store: &dyn Store, phone: &Phone, now_ms: u64) -> Result
     store.is_revoked(&block_key(phone.prefix()), now_ms).await
 }
 
-/// Counts a send to `phone` and decides whether it may go out.
+/// Counts a send to `phone` from `client` and decides whether it may go out.
 pub async fn admit(
     store: &dyn Store,
     cfg: &PumpingConfig,
     phone: &Phone,
+    client: IpAddr,
     now_ms: u64,
 ) -> Result<Admission, StoreError> {
     let prefix = phone.prefix();
+    let net = network_of(client);
+    let pair = format!("{prefix}|{net}");
     if is_blocked(store, phone, now_ms).await? {
         return Ok(Admission::Blocked { newly: false });
     }
+    let w = cfg.window.as_millis().max(1) as u64;
+    let window_end = (now_ms / w + 1) * w;
+    if store
+        .is_revoked(&network_block_key(prefix, &net), now_ms)
+        .await?
+    {
+        return Ok(Admission::Throttled {
+            newly: false,
+            retry_after: Duration::from_millis(window_end - now_ms),
+        });
+    }
     let (sent, prefix_key) = sliding(store, "sent", prefix, 1, cfg.window, now_ms).await?;
     let (verified, _) = sliding(store, "verified", prefix, 0, cfg.window, now_ms).await?;
-    if sent > cfg.min_sends as f64 && verified / sent < cfg.min_conversion {
-        store.uncount(&prefix_key, 1, cfg.window, now_ms).await?;
-        store
-            .revoke(
-                &block_key(prefix),
-                now_ms + cfg.block_for.as_millis() as u64,
-            )
-            .await?;
+    let (net_sent, net_key) = current(store, "sent", &pair, 1, cfg.window, now_ms).await?;
+    let (net_verified, _) = current(store, "verified", &pair, 0, cfg.window, now_ms).await?;
+    let mut keys = vec![prefix_key, net_key];
+    // This network now has an unverified send again: it counts.
+    if net_sent.saturating_sub(net_verified) == 1 {
+        let (_, nets_key) = current(store, "networks", prefix, 1, cfg.window, now_ms).await?;
+        keys.push(nets_key);
+    }
+    let (networks, _) = sliding(store, "networks", prefix, 0, cfg.window, now_ms).await?;
+    let suspicious = sent > cfg.min_sends as f64 && verified / sent < cfg.min_conversion;
+    let take_back = |keys: Vec<String>| async move {
+        for k in &keys {
+            store.uncount(k, 1, cfg.window, now_ms).await?;
+        }
+        Ok::<(), StoreError>(())
+    };
+    if suspicious && networks >= cfg.min_networks as f64 {
+        take_back(keys).await?;
+        let until = now_ms + cfg.block_for.as_millis() as u64;
+        store.revoke(&block_key(prefix), until).await?;
         return Ok(Admission::Blocked { newly: true });
+    }
+    if suspicious && net_sent > cfg.min_sends {
+        take_back(keys).await?;
+        store
+            .revoke(&network_block_key(prefix, &net), window_end)
+            .await?;
+        return Ok(Admission::Throttled {
+            newly: true,
+            retry_after: Duration::from_millis(window_end - now_ms),
+        });
     }
     let (_, country_key) =
         sliding(store, "sent", &phone.region_code(), 1, cfg.window, now_ms).await?;
-    Ok(Admission::Allowed(Ticket {
-        keys: [prefix_key, country_key],
-        now_ms,
-    }))
+    keys.push(country_key);
+    Ok(Admission::Allowed(Ticket { keys, now_ms }))
 }
 
 /// Takes back a send that did not happen (refused later, or not delivered).
@@ -129,14 +213,18 @@ pub async fn forget(store: &dyn Store, cfg: &PumpingConfig, ticket: Ticket) {
     }
 }
 
-/// Counts a verified code for the prefix and country of `phone`.
+/// Counts a verified code for the prefix and country of `phone`, and for
+/// the verifying client's network, which stops counting toward
+/// `min_networks` once all its sends into the prefix are verified.
 pub async fn verified(
     store: &dyn Store,
     cfg: &PumpingConfig,
     phone: &Phone,
+    client: IpAddr,
     now_ms: u64,
 ) -> Result<(), StoreError> {
-    sliding(store, "verified", phone.prefix(), 1, cfg.window, now_ms).await?;
+    let prefix = phone.prefix();
+    sliding(store, "verified", prefix, 1, cfg.window, now_ms).await?;
     sliding(
         store,
         "verified",
@@ -146,6 +234,17 @@ pub async fn verified(
         now_ms,
     )
     .await?;
+    let pair = format!("{prefix}|{}", network_of(client));
+    let (net_sent, _) = current(store, "sent", &pair, 0, cfg.window, now_ms).await?;
+    if net_sent == 0 {
+        // Sent from another network (or window): nothing of ours to clear.
+        return Ok(());
+    }
+    let (net_verified, _) = current(store, "verified", &pair, 1, cfg.window, now_ms).await?;
+    if net_verified == net_sent {
+        let (_, k) = current(store, "networks", prefix, 0, cfg.window, now_ms).await?;
+        store.uncount(&k, 1, cfg.window, now_ms).await?;
+    }
     Ok(())
 }
 
@@ -162,101 +261,4 @@ pub async fn country_conversion(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::MemoryStore;
-
-    fn cfg() -> PumpingConfig {
-        PumpingConfig {
-            enabled: true,
-            window: Duration::from_secs(3600),
-            min_sends: 5,
-            min_conversion: 0.5,
-            block_for: Duration::from_secs(86_400),
-        }
-    }
-
-    fn phone(n: u32) -> Phone {
-        Phone::from_e164(&format!("+9198123{n:05}")).unwrap()
-    }
-
-    const T0: u64 = 1_000 * 3_600_000;
-
-    #[tokio::test]
-    async fn blocks_a_prefix_that_sends_without_verifying() {
-        let s = MemoryStore::new();
-        for n in 0..5 {
-            assert!(matches!(
-                admit(&*s, &cfg(), &phone(n), T0).await.unwrap(),
-                Admission::Allowed(_)
-            ));
-        }
-        assert!(matches!(
-            admit(&*s, &cfg(), &phone(5), T0).await.unwrap(),
-            Admission::Blocked { newly: true }
-        ));
-        assert!(matches!(
-            admit(&*s, &cfg(), &phone(6), T0).await.unwrap(),
-            Admission::Blocked { newly: false }
-        ));
-        assert!(is_blocked(&*s, &phone(7), T0 + 86_399_000).await.unwrap());
-        assert!(
-            !is_blocked(&*s, &phone(7), T0 + 86_400_000).await.unwrap(),
-            "the block ends"
-        );
-        let other_prefix = Phone::from_e164("+919876500001").unwrap();
-        assert!(!is_blocked(&*s, &other_prefix, T0).await.unwrap());
-        assert_eq!(
-            country_conversion(&*s, &cfg(), "IN", T0).await.unwrap(),
-            Some(0.0)
-        );
-    }
-
-    #[tokio::test]
-    async fn verified_codes_keep_a_busy_prefix_open() {
-        let s = MemoryStore::new();
-        for n in 0..40 {
-            let p = phone(n);
-            assert!(
-                matches!(
-                    admit(&*s, &cfg(), &p, T0).await.unwrap(),
-                    Admission::Allowed(_)
-                ),
-                "send {n}"
-            );
-            verified(&*s, &cfg(), &p, T0).await.unwrap();
-        }
-        assert_eq!(
-            country_conversion(&*s, &cfg(), "IN", T0).await.unwrap(),
-            Some(1.0)
-        );
-    }
-
-    #[tokio::test]
-    async fn the_window_slides_and_forget_takes_a_send_back() {
-        let s = MemoryStore::new();
-        for n in 0..5 {
-            let Admission::Allowed(t) = admit(&*s, &cfg(), &phone(n), T0).await.unwrap() else {
-                panic!()
-            };
-            if n == 4 {
-                forget(&*s, &cfg(), t).await;
-            }
-        }
-        // 4 counted; at 3/4 of the next window a quarter of them still count.
-        let later = T0 + 3_600_000 + 2_700_000;
-        for n in 0..4 {
-            assert!(
-                matches!(
-                    admit(&*s, &cfg(), &phone(n), later).await.unwrap(),
-                    Admission::Allowed(_)
-                ),
-                "send {n}"
-            );
-        }
-        assert!(matches!(
-            admit(&*s, &cfg(), &phone(9), later).await.unwrap(),
-            Admission::Blocked { newly: true }
-        ));
-    }
-}
+mod tests;

@@ -5,6 +5,22 @@ mod support;
 
 use support::{gateway, upstream, H1, PHONE};
 
+/// A top-level navigation the shopper made on the shop itself, with the
+/// fetch metadata a browser sends (only such a GET texts at once).
+async fn navigate(
+    gw: &support::Gw,
+    b: &mut support::browser::Browser,
+    path: &str,
+) -> support::browser::Resp {
+    let req = gw
+        .client(b.h2)
+        .get(gw.url(path))
+        .header("sec-fetch-site", "same-origin")
+        .header("sec-fetch-mode", "navigate")
+        .header("sec-fetch-dest", "document");
+    b.send(req).await
+}
+
 async fn registered_gateway() -> (support::Shop, support::Gw) {
     let shop = upstream().await;
     let url = format!("\"http://{}/internal/phone\"", shop.addr);
@@ -21,7 +37,7 @@ async fn the_code_goes_at_once_to_the_registered_number() {
     let (shop, gw) = registered_gateway().await;
     let mut b = gw.browser(H1);
     b.cookies.insert("shop_session".into(), "alice".into());
-    let sent = b.get("/.otpgate/login?rd=%2Fcheckout").await;
+    let sent = navigate(&gw, &mut b, "/.otpgate/login?rd=%2Fcheckout").await;
     assert_eq!(sent.status, 303, "{}", sent.body);
     assert_eq!(sent.location(), "/.otpgate/verify");
     assert_eq!(gw.sms().pop().unwrap().0, PHONE);
@@ -48,7 +64,7 @@ async fn a_typed_number_cannot_replace_the_registered_one() {
     let (_shop, gw) = registered_gateway().await;
     let mut b = gw.browser(H1);
     b.cookies.insert("shop_session".into(), "alice".into());
-    b.get("/.otpgate/login").await; // texts the registered number at once
+    navigate(&gw, &mut b, "/.otpgate/login").await; // texts the registered number at once
     let csrf = b.get("/.otpgate/verify").await.csrf();
     let r = b
         .post_form(
@@ -71,7 +87,7 @@ async fn a_typed_number_cannot_replace_the_registered_one() {
 async fn nobody_signed_in_gets_no_sms() {
     let (_shop, gw) = registered_gateway().await;
     let mut b = gw.browser(H1);
-    let page = b.get("/.otpgate/login?rd=%2Fcheckout").await;
+    let page = navigate(&gw, &mut b, "/.otpgate/login?rd=%2Fcheckout").await;
     assert_eq!(page.status, 403);
     assert!(
         page.body.contains("sign in to your account first"),

@@ -178,6 +178,7 @@ pub const SCHEMA: Shape = T(&[
                     ("window", Leaf),
                     ("min_sends", Leaf),
                     ("min_conversion", Leaf),
+                    ("min_networks", Leaf),
                     ("block_for", Leaf),
                 ]),
             ),

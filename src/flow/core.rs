@@ -11,10 +11,12 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 mod error;
+mod failures;
 mod limits;
 
 pub use self::error::FlowError;
 
+use self::failures::charge_failure;
 use self::limits::{budgets, charge_send, limit, limited, refund, store_down, update_conversion};
 use crate::audit::{self, Scope, Who};
 use crate::gateway::{ConnInfo, Gateway};
@@ -250,21 +252,12 @@ pub async fn check(
         return Err(FlowError::NoChallenge);
     };
     let phone = Phone::from_e164(&ch.phone);
-    // Counted as a failure before the guess is evaluated, and taken back
-    // if it was right: parallel guesses across several challenges cannot
-    // pass the limit together (NIST SP 800-63B: at most 100 failures).
+    let counted = charge_failure(gw, challenge_id, &ch.phone, phone.as_ref(), now, who).await?;
     let fails = l.verify_fail_per_phone;
-    limit(
-        gw,
-        "verify_fail_per_phone",
-        Scope::Phone(&ch.phone),
-        phone.as_ref(),
-        1,
-        fails,
-        who,
-    )
-    .await?;
     let not_a_failure = || async {
+        if !counted {
+            return Ok(());
+        }
         gw.store
             .uncount(
                 &format!("verify_fail_per_phone:{}", ch.phone),
@@ -299,7 +292,7 @@ pub async fn check(
                     })
                     .inc();
                 audit::verified(p, who);
-                if let Err(e) = pumping::verified(&*gw.store, &l.pumping, p, now).await {
+                if let Err(e) = pumping::verified(&*gw.store, &l.pumping, p, client_ip, now).await {
                     tracing::warn!(error = %e, "conversion not counted");
                 }
                 update_conversion(gw, p).await;

@@ -91,18 +91,63 @@ fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// A same-origin (or typed, bookmarked: `none`) top-level navigation, by
+/// the browser's fetch metadata, which no page can forge (W3C Fetch
+/// Metadata; a redirect chain through another site makes it `cross-site`).
+/// `HEAD`, subresources, cross-site requests and browsers that send no
+/// `Sec-Fetch-*` at all get the button instead: the safe default.
+fn sends_at_once(req: &Request<Incoming>) -> bool {
+    let h = req.headers();
+    let is = |name: &str, allowed: &[&str]| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| allowed.iter().any(|a| v.eq_ignore_ascii_case(a)))
+    };
+    req.method() == http::Method::GET
+        && is("sec-fetch-site", &["same-origin", "none"])
+        && is("sec-fetch-mode", &["navigate"])
+        && (h.get("sec-fetch-dest").is_none() || is("sec-fetch-dest", &["document"]))
+}
+
+/// This browser already has a live challenge for the number the storefront
+/// names now (not for an account it was signed in to before).
+async fn pending_for_registered(gw: &Gateway, headers: &HeaderMap) -> bool {
+    let Some(pending) = pending_of(gw, headers) else {
+        return false;
+    };
+    let now = gw.clock.now_ms();
+    let Ok(Some(ch)) = gw.store.challenge(&pending.challenge_id, now).await else {
+        return false;
+    };
+    match core::number_to_text(gw, headers, "").await {
+        Ok(n) => crate::phone::Phone::parse(&n, &gw.cfg.phone).is_ok_and(|p| p.e164() == ch.phone),
+        Err(_) => false,
+    }
+}
+
 pub async fn login_page(
     gw: &Gateway,
     req: &Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
     let rd = safe_rd(query_param(req, "rd").as_deref());
+    let (token, set) = csrf_cookie(gw, req.headers());
     if gw.lookup.is_some() {
         // Registered-number mode: nothing to type; the code goes at once
-        // to the number the storefront has for this customer.
-        return Ok(start_challenge(gw, req.headers(), conn, "", rd).await);
+        // to the number the storefront has for this customer — but only
+        // when the shopper navigated here themselves. Otherwise any site
+        // could text them with an `<img>` or a link (issue 8, defect 6).
+        if sends_at_once(req) {
+            if pending_for_registered(gw, req.headers()).await {
+                // A reload is not a new request for a code: the code page
+                // offers a resend once `resend_after` has passed.
+                return Ok(see_other("/.otpgate/verify", &[]));
+            }
+            return Ok(start_challenge(gw, req.headers(), conn, "", rd).await);
+        }
+        let page = gw.pages.send_registered(&csrf_for(gw, &token), &rd);
+        return Ok(html(gw, StatusCode::OK, page, set.as_slice(), None));
     }
-    let (token, set) = csrf_cookie(gw, req.headers());
     let page = gw.pages.login(&LoginView {
         region: &gw.region_code,
         csrf: &csrf_for(gw, &token),

@@ -76,7 +76,8 @@ async fn a_burst_through_one_prefix_stops_at_send_per_prefix() {
 }
 
 /// Wrong guesses spread over several challenges for one phone, all at
-/// once: no more than `verify_fail_per_phone` are ever evaluated.
+/// once: no more than `verify_fail_per_phone` are ever evaluated, plus
+/// the one last guess each challenge keeps once that budget is spent.
 #[tokio::test]
 async fn parallel_guesses_across_challenges_stop_at_verify_fail_per_phone() {
     let shop = upstream().await;
@@ -97,6 +98,6 @@ async fn parallel_guesses_across_challenges_stop_at_verify_fail_per_phone() {
     }))
     .await;
     let evaluated = count(&answers, 422) + count(&answers, 410);
-    assert_eq!(evaluated, 4, "{answers:?}");
-    assert_eq!(count(&answers, 429), BURST - 4);
+    assert_eq!(evaluated, 4 + 5, "{answers:?}");
+    assert_eq!(count(&answers, 429), BURST - 4 - 5);
 }

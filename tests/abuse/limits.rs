@@ -130,19 +130,28 @@ async fn verify_limits_answer_429() {
             .status,
         422
     );
+    // Over the budget each challenge keeps one last evaluated guess (issue
+    // 8: a stranger's failures must not lock the shopper out), then 429 —
+    // for the right code too, so the 429 tells a guesser nothing.
     let third = verify(&client, &gw, "000000", &second, Some(&ip(5))).await;
-    assert_limited(&third);
-    // The limit is on failures: the right code is refused too while it lasts
-    // (otherwise the 429 would tell a guesser nothing).
+    assert_eq!(third.status, 422, "{third:?}");
     let code = crate::support::code_in(&gw.sms().last().unwrap().1);
     assert_limited(&verify(&client, &gw, &code, &second, Some(&ip(6))).await);
+    // The first challenge's last chance is still there, and its code works.
+    let code = crate::support::code_in(&gw.sms()[0].1);
+    assert_eq!(
+        verify(&client, &gw, &code, &first, Some(&ip(7)))
+            .await
+            .status,
+        200
+    );
     let m = gw.metrics().await;
     assert_eq!(
         metric(
             &m,
             "otpgate_rate_limited_total{limit=\"verify_fail_per_phone\"}"
         ),
-        Some(2.0),
+        Some(1.0),
         "{m}"
     );
 }
@@ -210,7 +219,7 @@ fn detector_settings_are_checked() {
     let text = wide(crate::support::gateway_to("http://127.0.0.1:9"))
         .set(
             "limits.pumping",
-            "{ min_conversion = 1.5, min_sends = 0, block_for = \"soon\", min_send = 3 }",
+            "{ min_conversion = 1.5, min_sends = 0, min_networks = 0, block_for = \"soon\", min_send = 3 }",
         )
         .set("otp.min_send_time", "\"0s\"")
         .config_text();
@@ -220,6 +229,7 @@ fn detector_settings_are_checked() {
     for key in [
         "limits.pumping.min_conversion",
         "limits.pumping.min_sends",
+        "limits.pumping.min_networks",
         "limits.pumping.block_for",
         "limits.pumping.min_send",
         "otp.min_send_time",
@@ -233,7 +243,10 @@ fn detector_settings_are_checked() {
     .unwrap();
     let p = ok.limits.pumping;
     assert!(p.enabled);
-    assert_eq!((p.min_sends, p.min_conversion), (10, 0.2));
+    assert_eq!(
+        (p.min_sends, p.min_conversion, p.min_networks),
+        (10, 0.2, 3)
+    );
     assert_eq!((p.window.as_secs(), p.block_for.as_secs()), (3600, 86_400));
     assert!(ok.otp.min_send_time.is_zero());
 }

@@ -11,6 +11,7 @@ mod audit_log;
 mod bursts;
 mod client_ip;
 mod limits;
+mod lockout;
 mod pumping;
 
 use serde_json::{json, Value};

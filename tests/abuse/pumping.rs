@@ -6,7 +6,12 @@ use crate::audit_log::capture;
 use crate::support::{gateway, upstream, PHONE};
 use crate::{assert_limited, h2, ip, lim, metric, phone, send, verify, wide};
 
-/// 1,000 numbers in one prefix from 200 forwarded client addresses, 20 at
+/// A client address in its own /24 network, one per `i` (< 256).
+fn spread(i: usize) -> String {
+    format!("100.64.{}.1", i % 256)
+}
+
+/// 1,000 numbers in one prefix from 200 forwarded client networks, 20 at
 /// a time: the detector blocks the prefix after `min_sends`, long before
 /// the SMS budget, and the block costs no SMS.
 #[tokio::test]
@@ -29,7 +34,7 @@ async fn a_pumping_run_is_blocked_within_budget() {
         .map(|i| {
             let (client, gw) = (client.clone(), &gw);
             async move {
-                let a = send(&client, gw, &phone(234, i as u32), Some(&ip(i % 200))).await;
+                let a = send(&client, gw, &phone(234, i as u32), Some(&spread(i % 200))).await;
                 if a.status == 429 {
                     crate::assert_limited(&a);
                 }
@@ -154,13 +159,14 @@ async fn a_block_ends_after_block_for() {
     let client = h2(&gw);
     for i in 0..2 {
         assert_eq!(
-            send(&client, &gw, &phone(234, i), Some(&ip(1)))
+            send(&client, &gw, &phone(234, i), Some(&spread(i as usize)))
                 .await
                 .status,
             200
         );
     }
-    let refused = send(&client, &gw, PHONE, Some(&ip(1))).await;
+    // A third network's unverified send is the evidence for a prefix block.
+    let refused = send(&client, &gw, PHONE, Some(&spread(2))).await;
     assert_limited(&refused);
     assert!(
         (7190..=7200).contains(&refused.retry_after.unwrap()),
@@ -173,4 +179,87 @@ async fn a_block_ends_after_block_for() {
         "the block is over"
     );
     assert_eq!(gw.sms().len(), 3);
+}
+
+/// One attacker — one address, or many addresses in one /24 — sending
+/// unverified codes into a prefix (issue 8, defect 7) is throttled itself;
+/// the prefix is not blocked, and its other shoppers still get and use codes.
+#[tokio::test]
+async fn one_network_cannot_block_a_prefix() {
+    let shop = upstream().await;
+    let gw = wide(gateway(&shop))
+        .set("limits.pumping", "{ min_sends = 10, min_conversion = 0.2 }")
+        .run()
+        .await;
+    let client = h2(&gw);
+    for attacker in [vec![ip(1)], (0..30).map(ip).collect::<Vec<_>>()] {
+        let statuses: Vec<u16> = stream::iter(0..30usize)
+            .map(|i| {
+                let (client, gw, from) =
+                    (client.clone(), &gw, attacker[i % attacker.len()].clone());
+                async move {
+                    let a = send(&client, gw, &phone(234, 1_000 + i as u32), Some(&from)).await;
+                    if a.status == 429 {
+                        assert_limited(&a);
+                        assert!(a.retry_after.unwrap() <= 3600, "{a:?}");
+                    }
+                    a.status
+                }
+            })
+            .buffer_unordered(10)
+            .collect()
+            .await;
+        assert!(
+            statuses.iter().all(|s| matches!(s, 200 | 429)),
+            "{statuses:?}"
+        );
+    }
+    let attacked = gw.sms().len();
+    assert_eq!(attacked, 10, "the network got min_sends, then was refused");
+    let m = gw.metrics().await;
+    assert_eq!(metric(&m, "otpgate_prefix_blocked"), Some(0.0), "{m}");
+    assert_eq!(
+        metric(&m, "otpgate_rate_limited_total{limit=\"pumping_network\"}"),
+        Some(50.0),
+        "{m}"
+    );
+    // Shoppers of the prefix on other networks still get codes and use them.
+    for i in 0..5 {
+        let from = spread(100 + i);
+        let pending = send(&client, &gw, &phone(234, i as u32), Some(&from)).await;
+        assert_eq!(pending.status, 200, "shopper {i}: {pending:?}");
+        let code = crate::support::code_in(&gw.sms().last().unwrap().1);
+        let done = verify(&client, &gw, &code, &pending, Some(&from)).await;
+        assert_eq!(done.status, 200, "shopper {i}: {done:?}");
+    }
+    assert_eq!(gw.sms().len(), attacked + 5);
+    let m = gw.metrics().await;
+    assert_eq!(metric(&m, "otpgate_prefix_blocked"), Some(0.0), "{m}");
+}
+
+/// The same run spread over `min_networks` networks is pumping evidence:
+/// the prefix is blocked for everyone, for `block_for`.
+#[tokio::test]
+async fn a_spread_run_still_blocks_the_prefix() {
+    let shop = upstream().await;
+    let gw = wide(gateway(&shop))
+        .set(
+            "limits.pumping",
+            "{ min_sends = 10, min_conversion = 0.2, min_networks = 3 }",
+        )
+        .run()
+        .await;
+    let client = h2(&gw);
+    let mut statuses = Vec::new();
+    for i in 0..30 {
+        statuses.push(send(&client, &gw, &phone(234, i), Some(&spread(i as usize % 3))).await);
+    }
+    assert_eq!(gw.sms().len(), 10, "{statuses:?}");
+    let blocked = statuses.last().unwrap();
+    assert_limited(blocked);
+    assert!(blocked.retry_after.unwrap() > 3600, "{blocked:?}");
+    let elsewhere = send(&client, &gw, &phone(234, 9_999), Some(&spread(200))).await;
+    assert_limited(&elsewhere);
+    let m = gw.metrics().await;
+    assert_eq!(metric(&m, "otpgate_prefix_blocked"), Some(1.0), "{m}");
 }

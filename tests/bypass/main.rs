@@ -11,6 +11,7 @@ mod support;
 
 mod corpus;
 mod forward_auth;
+mod forward_auth_raw;
 mod identity;
 mod regressions;
 

@@ -73,6 +73,7 @@ pub(super) struct RawPumping {
     pub(super) window: Option<String>,
     pub(super) min_sends: Option<i64>,
     pub(super) min_conversion: Option<f64>,
+    pub(super) min_networks: Option<i64>,
     pub(super) block_for: Option<String>,
 }
 
@@ -84,6 +85,9 @@ pub(super) struct RawPumping {
 /// 20% flags only prefixes where most codes are never used (Twilio's
 /// guidance on monitoring verification conversion per country); a day's
 /// block outlasts a pumping run, which typically cycles within hours.
+/// A whole-prefix block needs unverified sends from 3 client networks
+/// (/24, /64): one attacker's address must not deny a prefix to everyone
+/// (issue 8), while a pumping run, spread over rented proxies, shows many.
 fn pumping(p: &mut Problems, r: Option<&RawPumping>) -> PumpingConfig {
     let d = RawPumping::default();
     let r = r.unwrap_or(&d);
@@ -103,6 +107,14 @@ fn pumping(p: &mut Problems, r: Option<&RawPumping>) -> PumpingConfig {
         window: duration(p, "limits.pumping.window", r.window.as_ref(), "1h"),
         min_sends: int_in(p, "limits.pumping.min_sends", r.min_sends, 10, 1, 1_000_000) as u64,
         min_conversion,
+        min_networks: int_in(
+            p,
+            "limits.pumping.min_networks",
+            r.min_networks,
+            3,
+            1,
+            1_000_000,
+        ) as u64,
         block_for: duration(p, "limits.pumping.block_for", r.block_for.as_ref(), "24h"),
     }
 }

@@ -129,12 +129,15 @@ pub(super) async fn charge_send(
     )
     .await?;
     let ticket = if p.enabled {
-        match pumping::admit(&*gw.store, p, phone, now)
+        match pumping::admit(&*gw.store, p, phone, who.client_ip, now)
             .await
             .map_err(store_down)?
         {
             Admission::Allowed(t) => Some(t),
             Admission::Blocked { newly } => return Err(pumping_refusal(gw, phone, newly, who)),
+            Admission::Throttled { newly, retry_after } => {
+                return Err(network_refusal(gw, phone, newly, retry_after, who))
+            }
         }
     } else {
         None
@@ -186,6 +189,28 @@ fn pumping_refusal(gw: &Gateway, phone: &Phone, newly: bool, who: Who) -> FlowEr
     limited(
         gw,
         "pumping",
+        Scope::Prefix(phone.prefix()),
+        Some(phone),
+        retry_after,
+        who,
+    )
+}
+
+/// Not enough networks for a prefix block: only the suspect network is
+/// refused into this prefix, for the rest of the detector's window.
+fn network_refusal(
+    gw: &Gateway,
+    phone: &Phone,
+    newly: bool,
+    retry_after: Duration,
+    who: Who,
+) -> FlowError {
+    if newly {
+        tracing::warn!(prefix = phone.prefix(), network = %pumping::network_of(who.client_ip), "SMS pumping suspected from one network: network throttled for this prefix");
+    }
+    limited(
+        gw,
+        "pumping_network",
         Scope::Prefix(phone.prefix()),
         Some(phone),
         retry_after,
