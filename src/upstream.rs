@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
+use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -13,6 +13,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use crate::config::UpstreamConfig;
 use crate::errors::GatewayError;
+use crate::upgrade::WebSocket;
 
 pub struct Upstream {
     client: Client<HttpsConnector<HttpConnector>, Incoming>,
@@ -74,14 +75,15 @@ impl Upstream {
         &self.authority
     }
 
-    /// Sends `req` (headers already rewritten) to `path`. `upgrade` is set
-    /// when the client asked for a protocol switch; then a 101 answer gets
-    /// both sides joined.
+    /// Sends `req` (headers already rewritten) to `path`. `upgrade` is the
+    /// client's WebSocket handshake, if it made one (upgrade.rs); only a 101
+    /// that completes it gets both sides joined. A 101 otherwise is a
+    /// storefront switching protocols unasked: refused (502), never spliced.
     pub async fn send(
         &self,
         mut req: Request<Incoming>,
         path: PathAndQuery,
-        upgrade: bool,
+        upgrade: Option<&WebSocket>,
     ) -> Result<(Response<Incoming>, Duration), GatewayError> {
         *req.uri_mut() = Uri::builder()
             .scheme(self.scheme.clone())
@@ -91,7 +93,7 @@ impl Upstream {
             .map_err(|_| GatewayError::BadTarget)?;
         // HTTP/2 clients reach HTTP/1.1 upstreams.
         *req.version_mut() = Version::HTTP_11;
-        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+        let client_upgrade = upgrade.map(|ws| (ws, hyper::upgrade::on(&mut req)));
         let started = Instant::now();
         let mut resp =
             match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
@@ -111,11 +113,17 @@ impl Upstream {
                 Ok(Ok(resp)) => resp,
             };
         let took = started.elapsed();
-        if let (Some(client_side), StatusCode::SWITCHING_PROTOCOLS) =
-            (client_upgrade, resp.status())
-        {
-            let upstream_side = hyper::upgrade::on(&mut resp);
-            tokio::spawn(tunnel(client_side, upstream_side));
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+            match client_upgrade {
+                Some((ws, client_side)) if ws.accepted_by(resp.headers()) => {
+                    let upstream_side = hyper::upgrade::on(&mut resp);
+                    tokio::spawn(tunnel(client_side, upstream_side));
+                }
+                _ => {
+                    tracing::warn!("upstream switched protocols without completing a WebSocket handshake we sent; refused");
+                    return Err(GatewayError::UpstreamProtocol);
+                }
+            }
         }
         Ok((resp, took))
     }
@@ -143,16 +151,6 @@ async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnU
     if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
         tracing::debug!(error = %e, "upgraded connection ended");
     }
-}
-
-/// `Connection: upgrade` for the upstream request after hop-by-hop removal
-/// stripped the client's.
-pub fn restore_upgrade(headers: &mut http::HeaderMap, upgrade: HeaderValue) {
-    headers.insert(
-        http::header::CONNECTION,
-        HeaderValue::from_static("upgrade"),
-    );
-    headers.insert(http::header::UPGRADE, upgrade);
 }
 
 thread_local! {

@@ -11,6 +11,7 @@ mod support;
 
 mod corpus;
 mod forward_auth;
+mod head_h2;
 mod identity;
 mod regressions;
 
