@@ -23,7 +23,10 @@ pub fn check<B>(req: &Request<B>) -> Result<(), GatewayError> {
         if !valid(authority.as_str().as_bytes()) {
             return Err(GatewayError::BadTarget);
         }
-        if host.is_some_and(|h| !h.as_bytes().eq_ignore_ascii_case(authority.as_str().as_bytes())) {
+        if host.is_some_and(|h| {
+            !h.as_bytes()
+                .eq_ignore_ascii_case(authority.as_str().as_bytes())
+        }) {
             return Err(GatewayError::BadTarget);
         }
     }

@@ -49,7 +49,10 @@ pub fn websocket_request(method: &Method, version: Version, h: &HeaderMap) -> Op
     let key = single(h, &SEC_WEBSOCKET_KEY)?;
     let nonce = STANDARD.decode(key.as_bytes()).ok()?;
     let ok = connection_upgrade
-        && upgrade.as_bytes().trim_ascii().eq_ignore_ascii_case(b"websocket")
+        && upgrade
+            .as_bytes()
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"websocket")
         && nonce.len() == 16
         && single(h, &SEC_WEBSOCKET_VERSION)?.as_bytes().trim_ascii() == b"13";
     ok.then(|| WebSocket { key: key.clone() })
@@ -116,7 +119,13 @@ mod tests {
         let get = |h: &HeaderMap| websocket_request(&Method::GET, Version::HTTP_11, h).is_some();
         assert!(get(&handshake("websocket")));
         assert!(get(&handshake("WebSocket")));
-        for other in ["h2c", "websocket, h2c", "h2c, websocket", "TLS/1.2", "websocket/13"] {
+        for other in [
+            "h2c",
+            "websocket, h2c",
+            "h2c, websocket",
+            "TLS/1.2",
+            "websocket/13",
+        ] {
             assert!(!get(&handshake(other)), "{other}");
         }
         let mut no_key = handshake("websocket");
@@ -138,7 +147,8 @@ mod tests {
 
     #[test]
     fn the_accept_key_is_checked() {
-        let ws = websocket_request(&Method::GET, Version::HTTP_11, &handshake("websocket")).unwrap();
+        let ws =
+            websocket_request(&Method::GET, Version::HTTP_11, &handshake("websocket")).unwrap();
         // RFC 6455 §1.3's example.
         let good = map(&[
             ("upgrade", "websocket"),

@@ -12,9 +12,7 @@ async fn head_h2(gw: &Gw, path: &str, headers: &[(&str, &str)]) -> (u16, Result<
     let tls = gw.tls_stream(&[b"h2"]).await;
     let (mut client, conn) = h2::client::handshake(tls).await.unwrap();
     tokio::spawn(conn);
-    let mut req = http::Request::builder()
-        .method("HEAD")
-        .uri(gw.url(path));
+    let mut req = http::Request::builder().method("HEAD").uri(gw.url(path));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
