@@ -14,6 +14,7 @@ mod forward_auth;
 mod head_h2;
 mod identity;
 mod regressions;
+mod upgrade;
 
 use support::{gateway, upstream, Gw, Shop};
 
