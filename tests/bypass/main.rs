@@ -12,6 +12,7 @@ mod support;
 mod corpus;
 mod forward_auth;
 mod head_h2;
+mod header_spellings;
 mod identity;
 mod regressions;
 mod upgrade;
