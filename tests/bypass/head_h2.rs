@@ -39,7 +39,8 @@ async fn head_h2(gw: &Gw, path: &str, headers: &[(&str, &str)]) -> (u16, Result<
 async fn head_over_h2_ends_cleanly_for_every_answer() {
     let (_shop, gw) = shop_and_gateway(false).await;
     let html = [("accept", "text/html")];
-    let cases: &[(&str, &[(&str, &str)], u16)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], u16);
+    let cases: &[Case] = &[
         ("/.otpgate/login", &html, 200),
         ("/.otpgate/verify", &html, 0),
         ("/.otpgate/nope", &[], 404),

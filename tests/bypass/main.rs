@@ -13,8 +13,10 @@ mod corpus;
 mod forward_auth;
 mod head_h2;
 mod header_spellings;
+mod host;
 mod identity;
 mod regressions;
+mod session_answers;
 mod upgrade;
 
 use support::{gateway, upstream, Gw, Shop};

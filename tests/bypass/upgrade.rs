@@ -25,9 +25,12 @@ use crate::support::{gateway_to, status_of, upstream, Gw};
 /// A storefront that switches to whatever `Upgrade` names (or, on
 /// `/always101`, switches unasked) and then serves HTTP/2 on the socket.
 /// It records what it saw as HTTP/1.1 and, separately, as HTTP/2.
+type Fields = Vec<(String, String)>;
+
 #[derive(Clone, Default)]
 struct Switcher {
-    h1: Arc<Mutex<Vec<Vec<(String, String)>>>>,
+    /// The header fields of each HTTP/1.1 request.
+    h1: Arc<Mutex<Vec<Fields>>>,
     h2: Arc<Mutex<Vec<String>>>,
 }
 
