@@ -1,13 +1,15 @@
 //! The request path. Every request goes through [`Gateway::handle`], whose
 //! phases read top-down:
 //!
-//! 1. **target**: parse and normalize the path once; refuse what cannot be
-//!    normalized safely (400). Everything below sees only this view.
+//! 1. **target**: check the host (host.rs), parse and normalize the path
+//!    once; refuse what cannot be normalized safely (400). Everything below
+//!    sees only this view.
 //! 2. **own**: `/.otpgate/*` is answered here (flow.rs), never forwarded.
 //! 3. **decide**: the longest matching `[[route]]`; for `require = "otp"`
 //!    a fresh-enough session or a 302/401 to the login page.
-//! 4. **forward**: rewrite headers at the trust boundary and stream the
-//!    request to the storefront, and its answer back (upstream.rs).
+//! 4. **forward** (gateway/forward.rs): rewrite headers at the trust
+//!    boundary, upgrade only a WebSocket handshake, and stream the request
+//!    to the storefront, and its answer back (upstream.rs).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
