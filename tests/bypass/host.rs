@@ -79,6 +79,21 @@ async fn invalid_hosts_are_refused_and_never_forwarded() {
             &format!("H2 host: {host}"),
         ));
     }
+    // HTTP/2 `:authority` itself with userinfo or a bad port.
+    for authority in [
+        format!("evil@127.0.0.1:{port}"),
+        "127.0.0.1:99999".to_string(),
+    ] {
+        let before = shop.count();
+        let status = h2_with_authority(&gw, &authority).await;
+        failures.extend(verdict(
+            &shop,
+            before,
+            status,
+            Expect::Bad,
+            &format!("H2 :authority {authority}"),
+        ));
+    }
     // The valid spellings still pass.
     let before = shop.count();
     let raw = gw
@@ -107,5 +122,22 @@ async fn invalid_hosts_are_refused_and_never_forwarded() {
         Expect::Pass("/public"),
         "H2 agreeing host",
     ));
-    report(failures, hosts.len() * 2 + 6);
+    report(failures, hosts.len() * 2 + 8);
+}
+
+/// `GET /public` over HTTP/2 with this exact `:authority`; a reset stream
+/// counts as 400.
+async fn h2_with_authority(gw: &crate::support::Gw, authority: &str) -> u16 {
+    let uri: http::Uri = format!("https://{authority}/public").parse().unwrap();
+    let tls = gw.tls_stream(&[b"h2"]).await;
+    let (mut client, conn) = h2::client::handshake(tls).await.unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::get(uri).body(()).unwrap();
+    let Ok((resp, _)) = client.send_request(req, true) else {
+        return 400;
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(10), resp).await {
+        Ok(Ok(r)) => r.status().as_u16(),
+        _ => 400,
+    }
 }
