@@ -233,6 +233,11 @@ impl Gateway {
     /// The normalized path of the request target (phase 1).
     fn target<B>(&self, req: &Request<B>) -> Result<NormalizedPath, GatewayError> {
         crate::host::check(req)?;
+        // otpgate is not a forward proxy: a `CONNECT` tunnel (RFC 9110
+        // §9.3.6) would bypass every per-request check, like an upgrade.
+        if req.method() == http::Method::CONNECT {
+            return Err(GatewayError::MethodNotAllowed);
+        }
         let uri = req.uri();
         if req.version() <= Version::HTTP_11 {
             if let Some(authority) = uri.authority() {

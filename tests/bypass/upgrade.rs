@@ -256,3 +256,45 @@ async fn websocket_on_a_protected_route_needs_the_session() {
     assert_eq!(echo.into_text().unwrap().as_str(), "hi");
     assert_eq!(shop.last().header("upgrade"), Some("websocket"));
 }
+
+/// `CONNECT` asks a proxy for a raw tunnel (RFC 9110 §9.3.6): otpgate is
+/// not a forward proxy, so it never forwards one, whatever the target form.
+#[tokio::test]
+async fn connect_is_never_forwarded() {
+    let (shop, url) = switcher().await;
+    let gw = gateway_to(&url).run().await;
+    let port = gw.addr.port();
+    let mut failures = Vec::new();
+    for target in [
+        format!("127.0.0.1:{port}"),
+        "127.0.0.1:80".to_string(),
+        "/public".to_string(),
+    ] {
+        let before = shop.h1.lock().unwrap().len();
+        let head = format!("CONNECT {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+        let (status, tunnelled) = attempt(&gw, &head).await;
+        let forwarded = shop.h1.lock().unwrap().len() > before;
+        if (200..300).contains(&status) || status == 101 || tunnelled || forwarded {
+            failures.push(format!("CONNECT {target}: {status}, forwarded {forwarded}"));
+        }
+    }
+    // HTTP/2 CONNECT (authority only, RFC 9113 §8.5).
+    let before = shop.h1.lock().unwrap().len();
+    let tls = gw.tls_stream(&[b"h2"]).await;
+    let (mut client, conn) = h2::client::handshake(tls).await.unwrap();
+    tokio::spawn(conn);
+    let req = Request::builder()
+        .method("CONNECT")
+        .uri(format!("127.0.0.1:{port}"))
+        .body(())
+        .unwrap();
+    let (resp, _) = client.send_request(req, false).unwrap();
+    let status = match tokio::time::timeout(std::time::Duration::from_secs(10), resp).await {
+        Ok(Ok(r)) => r.status().as_u16(),
+        _ => 400,
+    };
+    if (200..300).contains(&status) || shop.h1.lock().unwrap().len() > before {
+        failures.push(format!("H2 CONNECT: {status}"));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
