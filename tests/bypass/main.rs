@@ -5,6 +5,9 @@
 //! is not protected must reach it with exactly the normalized path.
 //!
 //! `regressions.rs` holds the bypasses this corpus once found, one test each.
+//! Issue 8's trust boundary: `upgrade.rs` (h2c smuggling and siblings,
+//! `CONNECT`), `header_spellings.rs` (every owned name in every spelling),
+//! `host.rs`, `session_answers.rs` (caching, method overrides), `head_h2.rs`.
 
 #[path = "../support/mod.rs"]
 mod support;
