@@ -236,7 +236,7 @@ impl Gateway {
         // otpgate is not a forward proxy: a `CONNECT` tunnel (RFC 9110
         // §9.3.6) would bypass every per-request check, like an upgrade.
         if req.method() == http::Method::CONNECT {
-            return Err(GatewayError::MethodNotAllowed);
+            return Err(GatewayError::BadTarget);
         }
         let uri = req.uri();
         if req.version() <= Version::HTTP_11 {
