@@ -64,7 +64,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     let template = request_headers();
-    let peer = "203.0.113.9".parse().unwrap();
+    let peer: std::net::IpAddr = "203.0.113.9".parse().unwrap();
     // The trust-boundary rewrite of gateway::forward, whole and in its two
     // halves (removing what clients may not send; adding what we set).
     let removals = |h: &mut HeaderMap| {
@@ -83,10 +83,13 @@ fn bench(c: &mut Criterion) {
         let host = h.get("host").cloned();
         headers::set_forwarded(
             h,
-            peer,
-            false,
-            host,
-            HeaderValue::from_static("0123456789abcdef0123456789abcdef"),
+            headers::ForwardFacts {
+                peer,
+                client: peer,
+                peer_trusted: false,
+                host,
+                request_id: HeaderValue::from_static("0123456789abcdef0123456789abcdef"),
+            },
         );
     };
     let steps: [(&str, &Step); 3] = [

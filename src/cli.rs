@@ -113,6 +113,7 @@ pub fn main() -> ExitCode {
             }
             let rt = runtime();
             let code = rt.block_on(async move {
+                catch_sighup();
                 match crate::server::start(cfg, None).await {
                     Ok(running) => {
                         crate::server::shutdown_signal().await;
@@ -143,6 +144,7 @@ pub fn main() -> ExitCode {
 }
 
 async fn demo(listen: std::net::SocketAddr) -> ExitCode {
+    catch_sighup();
     match crate::demo::ensure_certs(std::path::Path::new("certs")) {
         Ok(true) => tracing::info!("created a self-signed certificate in certs/"),
         Ok(false) => {}
@@ -179,6 +181,24 @@ async fn demo(listen: std::net::SocketAddr) -> ExitCode {
     crate::server::shutdown_signal().await;
     running.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// SIGHUP's default action ends the process, and operators and logrotate
+/// send it expecting the gateway to stay up. Take it over in every
+/// configuration (with `[log] audit_file`, audit.rs also reopens the file
+/// on it). Call inside the runtime, before the listeners start.
+fn catch_sighup() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::hangup()) {
+        Ok(mut hup) => {
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    tracing::info!("SIGHUP received; still serving");
+                }
+            });
+        }
+        Err(e) => tracing::error!(error = %e, "cannot take over SIGHUP; it would stop the process"),
+    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {

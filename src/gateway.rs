@@ -1,21 +1,22 @@
 //! The request path. Every request goes through [`Gateway::handle`], whose
 //! phases read top-down:
 //!
-//! 1. **target**: parse and normalize the path once; refuse what cannot be
-//!    normalized safely (400). Everything below sees only this view.
+//! 1. **target**: check the host (host.rs), parse and normalize the path
+//!    once; refuse what cannot be normalized safely (400). Everything below
+//!    sees only this view.
 //! 2. **own**: `/.otpgate/*` is answered here (flow.rs), never forwarded.
 //! 3. **decide**: the longest matching `[[route]]`; for `require = "otp"`
 //!    a fresh-enough session or a 302/401 to the login page.
-//! 4. **forward**: rewrite headers at the trust boundary and stream the
-//!    request to the storefront, and its answer back (upstream.rs).
+//! 4. **forward** (gateway/forward.rs): rewrite headers at the trust
+//!    boundary, upgrade only a WebSocket handshake, and stream the request
+//!    to the storefront, and its answer back (upstream.rs).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::header::{HeaderValue, ACCEPT, HOST, UPGRADE};
-use http::uri::PathAndQuery;
-use http::{Request, Response, StatusCode, Version};
+use http::header::{HeaderValue, ACCEPT, HOST};
+use http::{Request, Response, Version};
 use hyper::body::Incoming;
 use tracing::Instrument;
 
@@ -31,7 +32,9 @@ use crate::policy::{self, Policy};
 use crate::session::{CookieSealer, Session};
 use crate::sms::Delivery;
 use crate::store::Store;
-use crate::upstream::{restore_upgrade, Upstreams};
+use crate::upstream::Upstreams;
+
+mod forward;
 
 /// Facts about one client connection, shared by its requests.
 #[derive(Debug, Clone, Copy)]
@@ -146,6 +149,9 @@ impl Gateway {
                 e.into_response(json)
             }
         };
+        if method == http::Method::HEAD {
+            resp = without_body(resp);
+        }
         let status = resp.status();
         self.metrics.request(facts.kind, status.as_u16());
         resp.headers_mut()
@@ -226,6 +232,12 @@ impl Gateway {
 
     /// The normalized path of the request target (phase 1).
     fn target<B>(&self, req: &Request<B>) -> Result<NormalizedPath, GatewayError> {
+        crate::host::check(req)?;
+        // otpgate is not a forward proxy: a `CONNECT` tunnel (RFC 9110
+        // §9.3.6) would bypass every per-request check, like an upgrade.
+        if req.method() == http::Method::CONNECT {
+            return Err(GatewayError::BadTarget);
+        }
         let uri = req.uri();
         if req.version() <= Version::HTTP_11 {
             if let Some(authority) = uri.authority() {
@@ -248,13 +260,6 @@ impl Gateway {
                 return Err(GatewayError::BadTarget);
             }
         }
-        if let Some(host) = req.headers().get(HOST) {
-            if req.headers().get_all(HOST).iter().count() > 1
-                || http::uri::Authority::try_from(host.as_bytes()).is_err()
-            {
-                return Err(GatewayError::BadTarget);
-            }
-        }
         if uri.path() == "*" {
             return Err(GatewayError::BadTarget);
         }
@@ -274,82 +279,22 @@ impl Gateway {
             }
         }
     }
+}
 
-    /// Phase 4: headers rewritten at the trust boundary, then streamed.
-    async fn forward(
-        &self,
-        req: Request<Incoming>,
-        conn: ConnInfo,
-        request_id: HeaderValue,
-        path: &NormalizedPath,
-        session: Option<&Session>,
-    ) -> Result<(Response<Body>, Duration), GatewayError> {
-        let (mut parts, body) = req.into_parts();
-        let upgrade = headers::wants_upgrade(&parts.headers)
-            .then(|| parts.headers.get(UPGRADE).cloned())
-            .flatten();
-        let host = parts.headers.get(HOST).cloned().or_else(|| {
-            parts
-                .uri
-                .authority()
-                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        });
-        let h = &mut parts.headers;
-        headers::remove_hop_by_hop(h);
-        headers::strip_spoofable(h, conn.peer_trusted);
-        headers::strip_cookies(
-            h,
-            &[
-                &self.cookies.session_name,
-                &self.cookies.pending_name,
-                &self.cookies.csrf_name,
-            ],
-        );
-        headers::set_forwarded(
-            h,
-            conn.peer.ip(),
-            conn.peer_trusted,
-            host.clone(),
-            request_id,
-        );
-        match (&host, self.cfg.upstream.preserve_host) {
-            (Some(host), true) => h.insert(HOST, host.clone()),
-            _ => h.insert(
-                HOST,
-                HeaderValue::from_str(self.upstream.local().authority().as_str())
-                    .expect("valid authority"),
-            ),
-        };
-        if let Some(s) = session {
-            if let Ok(v) = HeaderValue::from_str(&s.phone) {
-                h.insert(headers::X_OTPGATE_PHONE.clone(), v);
-            }
-            h.insert(
-                headers::X_OTPGATE_VERIFIED_AT.clone(),
-                HeaderValue::from(s.verified_at),
-            );
-        }
-        if let Some(u) = upgrade.clone() {
-            restore_upgrade(h, u);
-        }
-        // Most paths are already normal: then the original target is reused.
-        let pq = match (parts.uri.path_and_query(), parts.uri.query()) {
-            (Some(pq), _) if pq.path() == path.forward() => Ok(pq.clone()),
-            (_, Some(q)) => PathAndQuery::try_from(format!("{}?{q}", path.forward())),
-            (_, None) => PathAndQuery::try_from(path.forward()),
-        }
-        .map_err(|_| GatewayError::BadTarget)?;
-        let (resp, took) = self
-            .upstream
-            .local()
-            .send(Request::from_parts(parts, body), pq, upgrade.is_some())
-            .await?;
-        let (mut parts, body) = resp.into_parts();
-        if parts.status != StatusCode::SWITCHING_PROTOCOLS {
-            headers::remove_hop_by_hop(&mut parts.headers);
-        }
-        Ok((Response::from_parts(parts, Body::upstream(body)), took))
+/// A `HEAD` answer keeps its headers and length but sends no body (RFC 9110
+/// §9.3.2). hyper drops the body of a `HEAD` answer over HTTP/1.1 but sends
+/// it over HTTP/2, where DATA on a `HEAD` stream is a protocol error.
+fn without_body(resp: Response<Body>) -> Response<Body> {
+    use hyper::body::Body as _;
+    let (mut parts, body) = resp.into_parts();
+    // An upstream's HEAD body is already empty: its own length is kept.
+    if let Some(len) = body.size_hint().exact().filter(|n| *n > 0) {
+        parts
+            .headers
+            .entry(http::header::CONTENT_LENGTH)
+            .or_insert_with(|| HeaderValue::from(len));
     }
+    Response::from_parts(parts, Body::empty())
 }
 
 /// `/.otpgate/login?rd=…` for the path that was decided on.

@@ -11,27 +11,25 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub static X_OTPGATE_PHONE: HeaderName = HeaderName::from_static("x-otpgate-phone");
 pub static X_OTPGATE_VERIFIED_AT: HeaderName = HeaderName::from_static("x-otpgate-verified-at");
 static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
-/// RFC 9110 §7.6.1: hop-by-hop fields, plus the legacy `Keep-Alive` and
-/// `Proxy-Connection` that some clients still send.
-static HOP_BY_HOP: [HeaderName; 7] = [
-    HeaderName::from_static("connection"),
-    HeaderName::from_static("proxy-connection"),
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("te"),
-    HeaderName::from_static("transfer-encoding"),
-    HeaderName::from_static("upgrade"),
-    HeaderName::from_static("proxy-authorization"),
-];
+mod owned;
+pub use owned::{all_names, canonical, classify, Owned};
 
-/// Removes hop-by-hop fields, including every field named in `Connection`.
+/// Removes hop-by-hop fields in any spelling, and every field named in
+/// `Connection` (RFC 9110 §7.6.1).
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let listed = connection_listed(headers);
     // One pass over the (few) fields present rather than a lookup per
     // name that might be: most requests carry none but `Connection`.
     let doomed: Vec<HeaderName> = headers
         .keys()
-        .filter(|k| HOP_BY_HOP.contains(k) || listed.as_ref().is_some_and(|l| l.contains(k)))
+        .filter(|k| {
+            classify(k.as_str()) == Some(Owned::HopByHop)
+                || listed
+                    .as_ref()
+                    .is_some_and(|l| l.iter().any(|n| *n == canonical(k.as_str())))
+        })
         .cloned()
         .collect();
     for name in doomed {
@@ -39,7 +37,8 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-fn connection_listed(headers: &HeaderMap) -> Option<Vec<HeaderName>> {
+/// The canonical names listed in `Connection`, beyond the usual tokens.
+fn connection_listed(headers: &HeaderMap) -> Option<Vec<String>> {
     let mut out = Vec::new();
     for value in headers.get_all(CONNECTION) {
         for token in value.as_bytes().split(|b| *b == b',') {
@@ -50,48 +49,29 @@ fn connection_listed(headers: &HeaderMap) -> Option<Vec<HeaderName>> {
             if token.is_empty() || usual.iter().any(|u| token.eq_ignore_ascii_case(u)) {
                 continue;
             }
-            if let Ok(name) = HeaderName::from_bytes(token) {
-                out.push(name);
+            if let Ok(name) = std::str::from_utf8(token) {
+                out.push(canonical(name).into_owned());
             }
         }
     }
     (!out.is_empty()).then_some(out)
 }
 
-/// Whether the client asked for a protocol upgrade (RFC 9110 §7.8).
-pub fn wants_upgrade(headers: &HeaderMap) -> bool {
-    headers.contains_key(http::header::UPGRADE)
-        && headers.get_all(CONNECTION).iter().any(|v| {
-            v.to_str().is_ok_and(|s| {
-                s.split(',')
-                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
-            })
-        })
-}
-
-/// Identity and forwarding fields are otpgate's to set. Clients may not send
-/// them in any spelling: case is already folded by HTTP, and `_` for `-`
-/// matters because CGI-style servers map both to `HTTP_X_…` (oauth2-proxy
-/// CVE-2025-64484).
+/// Removes what a client may not set, by canonical name (owned.rs):
+/// otpgate's identity and rerouting fields from everyone; forwarding facts
+/// from untrusted peers, and from trusted ones in any spelling but the
+/// canonical one (a proxy writes `X-Forwarded-For`; `X_Forwarded_For` is
+/// its client's, passed along).
 pub fn strip_spoofable(headers: &mut HeaderMap, peer_trusted: bool) {
     let doomed: Vec<HeaderName> = headers
         .keys()
         .filter(|name| {
-            // Some frameworks route on these instead of the request line
-            // (IIS, Symfony; method overrides in Rails, Laravel, Express):
-            // the decision was made on the request line.
-            if REROUTING.contains(name) || (!peer_trusted && **name == FORWARDED) {
-                return true;
-            }
             let n = name.as_str();
-            if !n.contains('_') {
-                return n.starts_with("x-otpgate-");
+            match classify(n) {
+                None => false,
+                Some(Owned::HopByHop | Owned::Always) => true,
+                Some(Owned::Forwarding) => !peer_trusted || canonical(n) != n,
             }
-            let n = n.replace('_', "-");
-            n.starts_with("x-otpgate-")
-                || n.starts_with("x-forwarded-")
-                || n == "x-request-id"
-                || n == "x-real-ip"
         })
         .cloned()
         .collect();
@@ -100,47 +80,85 @@ pub fn strip_spoofable(headers: &mut HeaderMap, peer_trusted: bool) {
     }
 }
 
-static REROUTING: [HeaderName; 7] = [
-    HeaderName::from_static("x-original-url"),
-    HeaderName::from_static("x-rewrite-url"),
-    HeaderName::from_static("x-original-uri"),
-    HeaderName::from_static("x-original-method"),
-    HeaderName::from_static("x-http-method-override"),
-    HeaderName::from_static("x-http-method"),
-    HeaderName::from_static("x-method-override"),
-];
+/// What otpgate knows about one forwarded request.
+pub struct ForwardFacts {
+    /// The TCP peer.
+    pub peer: IpAddr,
+    /// The shopper: the peer, or behind trusted proxies the forwarded client.
+    pub client: IpAddr,
+    pub peer_trusted: bool,
+    /// The validated `Host` (or `:authority`).
+    pub host: Option<HeaderValue>,
+    pub request_id: HeaderValue,
+}
 
-/// Sets `X-Forwarded-*` and `X-Request-Id`. The client's own
-/// `X-Forwarded-For` is kept (and appended to) only from a trusted proxy.
-pub fn set_forwarded(
-    headers: &mut HeaderMap,
-    peer: IpAddr,
-    peer_trusted: bool,
-    host: Option<HeaderValue>,
-    request_id: HeaderValue,
-) {
-    let peer_text = peer.to_string();
-    let xff = if peer_trusted && headers.contains_key(&X_FORWARDED_FOR) {
-        let mut joined = String::new();
-        for v in headers.get_all(&X_FORWARDED_FOR) {
-            if let Ok(s) = v.to_str() {
-                joined.push_str(s);
-                joined.push_str(", ");
-            }
-        }
-        joined.push_str(&peer_text);
-        HeaderValue::from_str(&joined)
-            .unwrap_or_else(|_| HeaderValue::from_str(&peer_text).expect("ip"))
-    } else {
-        HeaderValue::from_str(&peer_text).expect("an IP address is a valid header value")
-    };
+/// Sets otpgate's truth after [`strip_spoofable`]: `X-Forwarded-For` and
+/// `Forwarded` (RFC 7239) name the peer, appended to a trusted proxy's
+/// chain and replacing anything else; `X-Forwarded-Proto`, `X-Forwarded-Host`,
+/// `X-Real-IP` (the shopper) and `X-Request-Id` are always otpgate's.
+pub fn set_forwarded(headers: &mut HeaderMap, f: ForwardFacts) {
+    let peer_text = f.peer.to_string();
+    let xff = chained(headers, &X_FORWARDED_FOR, f.peer_trusted, &peer_text);
     headers.insert(X_FORWARDED_FOR.clone(), xff);
+    let element = forwarded_element(f.peer, f.host.as_ref());
+    let forwarded = chained(headers, &FORWARDED, f.peer_trusted, &element);
+    headers.insert(FORWARDED.clone(), forwarded);
     headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("https"));
-    match host {
+    match f.host {
         Some(h) => headers.insert(X_FORWARDED_HOST.clone(), h),
         None => headers.remove(&X_FORWARDED_HOST),
     };
-    headers.insert(X_REQUEST_ID.clone(), request_id);
+    headers.insert(
+        X_REAL_IP.clone(),
+        HeaderValue::from_str(&f.client.to_string()).expect("an IP address is a valid value"),
+    );
+    headers.insert(X_REQUEST_ID.clone(), f.request_id);
+}
+
+/// `ours` appended to a trusted peer's list in `name`, or alone.
+fn chained(headers: &HeaderMap, name: &HeaderName, trusted: bool, ours: &str) -> HeaderValue {
+    let alone = || HeaderValue::from_str(ours).expect("built from valid parts");
+    if !trusted || !headers.contains_key(name) {
+        return alone();
+    }
+    let mut joined = String::new();
+    for v in headers.get_all(name) {
+        if let Ok(s) = v.to_str() {
+            joined.push_str(s);
+            joined.push_str(", ");
+        }
+    }
+    joined.push_str(ours);
+    HeaderValue::from_str(&joined).unwrap_or_else(|_| alone())
+}
+
+/// One RFC 7239 element: `for=` (IPv6 quoted and bracketed, §6),
+/// `proto=https`, and `host=` quoted (a port's `:` is not a token char).
+fn forwarded_element(peer: IpAddr, host: Option<&HeaderValue>) -> String {
+    let mut e = match peer {
+        IpAddr::V4(ip) => format!("for={ip};proto=https"),
+        IpAddr::V6(ip) => format!("for=\"[{ip}]\";proto=https"),
+    };
+    // The host was validated (host.rs): no quote or backslash to escape.
+    if let Some(h) = host.and_then(|h| h.to_str().ok()) {
+        e.push_str(&format!(";host=\"{h}\""));
+    }
+    e
+}
+
+/// The key a per-IP limit counts under: an IPv4 address, or an IPv6 /64
+/// (RFC 6177: one subscriber usually gets a /64 or more, so counting single
+/// addresses would give each attacker 2^64 budgets). IPv4-mapped IPv6 is
+/// read as IPv4.
+pub fn ip_limit_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("{net}/64")
+        }
+    }
 }
 
 /// The client's address for rate limits: the TCP peer, or, behind trusted
@@ -268,6 +286,60 @@ mod tests {
         ]);
         strip_spoofable(&mut h, false);
         assert_eq!(h.len(), 1, "{h:?}");
+    }
+
+    #[test]
+    fn a_trusted_proxy_keeps_only_canonical_forwarding_fields() {
+        let mut h = map(&[
+            ("x-forwarded-for", "1.2.3.4"),
+            ("x_forwarded_for", "6.6.6.6"),
+            ("forwarded", "for=1.2.3.4"),
+            ("x-forwarded-prefix", "/shop"),
+            ("x-otpgate-phone", "+1"),
+            ("x_original_url", "/checkout"),
+            ("x-original-url", "/checkout"),
+        ]);
+        strip_spoofable(&mut h, true);
+        let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        left.sort_unstable();
+        assert_eq!(
+            left,
+            ["forwarded", "x-forwarded-for", "x-forwarded-prefix"],
+            "{h:?}"
+        );
+    }
+
+    #[test]
+    fn forwarded_names_the_peer_and_chains_only_for_trusted() {
+        let facts = |trusted| ForwardFacts {
+            peer: "2001:db8::1".parse().unwrap(),
+            client: "192.0.2.7".parse().unwrap(),
+            peer_trusted: trusted,
+            host: Some(HeaderValue::from_static("shop.example:8443")),
+            request_id: HeaderValue::from_static("r1"),
+        };
+        let ours = "for=\"[2001:db8::1]\";proto=https;host=\"shop.example:8443\"";
+        for trusted in [false, true] {
+            let mut h = map(&[("forwarded", "for=192.0.2.7")]);
+            set_forwarded(&mut h, facts(trusted));
+            let want = if trusted {
+                format!("for=192.0.2.7, {ours}")
+            } else {
+                ours.to_string()
+            };
+            assert_eq!(h["forwarded"], want.as_str());
+            assert_eq!(h["x-real-ip"], "192.0.2.7");
+        }
+    }
+
+    #[test]
+    fn ipv6_limits_key_the_slash_64() {
+        let key = |s: &str| ip_limit_key(s.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff::9"), key("2001:db8:1:2::1"));
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("192.0.2.1"), "192.0.2.1");
+        assert_eq!(key("::ffff:192.0.2.1"), "192.0.2.1");
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //!
 //! ```text
 //! accept (server.rs) -> TLS (tls.rs) -> hyper service (gateway.rs)
-//!   Gateway::handle: target (normalize.rs) -> own? -> decide (policy.rs, session.rs)
+//!   Gateway::handle: target (host.rs, normalize.rs) -> own? -> decide (policy.rs, session.rs)
 //!      -> own endpoint /.otpgate/* (flow.rs, flow/forms.rs, api.rs, forward_auth.rs; pages.rs)
-//!      -> or forward (headers.rs, upstream.rs), body streamed (body.rs)
+//!      -> or forward (gateway/forward.rs: headers.rs, upgrade.rs, upstream.rs),
+//!         body streamed (body.rs)
 //! ```
 //!
 //! Failures become answers in one place (errors.rs). Shared state goes
@@ -28,6 +29,7 @@ pub mod flow;
 pub mod forward_auth;
 pub mod gateway;
 pub mod headers;
+pub mod host;
 pub mod lookup;
 pub mod metrics;
 pub mod normalize;
@@ -43,4 +45,5 @@ pub mod session;
 pub mod sms;
 pub mod store;
 pub mod tls;
+pub mod upgrade;
 pub mod upstream;

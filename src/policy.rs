@@ -26,7 +26,29 @@ impl Policy {
     }
 
     /// The rule for this request, or `None` (pass through).
+    ///
+    /// A `POST` may be any method in disguise: Rails, Laravel, Symfony and
+    /// Express read `_method` from a form, JSON or multipart body (or a
+    /// query, or an override header that headers.rs strips), where otpgate
+    /// cannot see it without buffering every body. So a `POST` is judged as
+    /// the strictest of the requests it could become: itself, or any method
+    /// a rule on this path names. `methods = ["DELETE"]` on `/cart` thus
+    /// covers `POST /cart` too.
     pub fn rule_for(&self, method: &Method, match_key: &str) -> Option<&RouteRule> {
+        let direct = self.rule_for_method(method.as_str(), match_key);
+        if !method.as_str().eq_ignore_ascii_case("POST") {
+            return direct;
+        }
+        self.rules
+            .iter()
+            .filter(|r| match_key.starts_with(r.path.as_str()))
+            .flat_map(|r| r.methods.iter())
+            .filter_map(|m| self.rule_for_method(m, match_key))
+            .chain(direct)
+            .min_by_key(|r| r.max_age)
+    }
+
+    fn rule_for_method(&self, method: &str, match_key: &str) -> Option<&RouteRule> {
         self.rules
             .iter()
             .find(|r| match_key.starts_with(r.path.as_str()) && method_matches(&r.methods, method))
@@ -65,11 +87,10 @@ impl Policy {
 
 /// Methods compare case-insensitively (some frameworks accept `post`), and
 /// `GET` covers `HEAD`: a rule must not be dodged by respelling the method.
-fn method_matches(methods: &[String], method: &Method) -> bool {
+fn method_matches(methods: &[String], m: &str) -> bool {
     if methods.is_empty() {
         return true;
     }
-    let m = method.as_str();
     methods
         .iter()
         .any(|r| r.eq_ignore_ascii_case(m) || (r == "GET" && m.eq_ignore_ascii_case("HEAD")))
@@ -103,6 +124,26 @@ mod tests {
         assert!(p.rule_for(&Method::POST, "/cart").is_some());
         let lower = Method::from_bytes(b"post").unwrap();
         assert!(p.rule_for(&lower, "/cart").is_some());
+    }
+
+    #[test]
+    fn a_post_is_judged_as_any_method_it_could_override_to() {
+        let p = Policy::new(vec![
+            rule("/cart", Require::Otp, &["DELETE"]),
+            rule("/cart/items", Require::None, &["POST"]),
+            rule("/orders", Require::Otp, &["PUT", "PATCH"]),
+            rule("/open", Require::None, &[]),
+        ]);
+        assert!(p.rule_for(&Method::GET, "/cart").is_none());
+        assert!(p.rule_for(&Method::DELETE, "/cart").is_some());
+        assert!(p.rule_for(&Method::POST, "/cart").is_some());
+        let lower = Method::from_bytes(b"post").unwrap();
+        assert!(p.rule_for(&lower, "/cart").is_some());
+        // A `none` rule for POST cannot open what the override would reach.
+        assert!(p.rule_for(&Method::POST, "/cart/items").is_some());
+        assert!(p.rule_for(&Method::POST, "/orders/1").is_some());
+        assert!(p.rule_for(&Method::PUT, "/orders/1").is_some());
+        assert!(p.rule_for(&Method::POST, "/open").is_none());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
+use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{Either, Empty};
 use hyper::body::{Body as _, Incoming};
 use hyper_rustls::HttpsConnector;
@@ -22,6 +22,7 @@ use crate::ratelog::LogLimit;
 /// nothing (a bodiless request sent again).
 type UpstreamBody = Either<Paced<Incoming>, Empty<Bytes>>;
 type HttpClient = Client<HttpsConnector<HttpConnector>, UpstreamBody>;
+use crate::upgrade::WebSocket;
 
 pub struct Upstream {
     client: HttpClient,
@@ -97,14 +98,15 @@ impl Upstream {
         &self.authority
     }
 
-    /// Sends `req` (headers already rewritten) to `path`. `upgrade` is set
-    /// when the client asked for a protocol switch; then a 101 answer gets
-    /// both sides joined.
+    /// Sends `req` (headers already rewritten) to `path`. `upgrade` is the
+    /// client's WebSocket handshake, if it made one (upgrade.rs); only a 101
+    /// that completes it gets both sides joined. A 101 otherwise is a
+    /// storefront switching protocols unasked: refused (502), never spliced.
     pub async fn send(
         &self,
         mut req: Request<Incoming>,
         path: PathAndQuery,
-        upgrade: bool,
+        upgrade: Option<&WebSocket>,
     ) -> Result<(Response<Incoming>, Duration), GatewayError> {
         *req.uri_mut() = Uri::builder()
             .scheme(self.scheme.clone())
@@ -114,8 +116,8 @@ impl Upstream {
             .map_err(|_| GatewayError::BadTarget)?;
         // HTTP/2 clients reach HTTP/1.1 upstreams.
         *req.version_mut() = Version::HTTP_11;
-        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-        let replay = (!upgrade).then(|| Replay::of(&req)).flatten();
+        let client_upgrade = upgrade.map(|ws| (ws, hyper::upgrade::on(&mut req)));
+        let replay = upgrade.is_none().then(|| Replay::of(&req)).flatten();
         let (parts, body) = req.into_parts();
         let pace = BodyPace::of(&parts.extensions);
         let req = Request::from_parts(parts, Either::Left(Paced::new(body, pace)));
@@ -136,11 +138,17 @@ impl Upstream {
             Ok(Ok(resp)) => resp,
         };
         let took = started.elapsed();
-        if let (Some(client_side), StatusCode::SWITCHING_PROTOCOLS) =
-            (client_upgrade, resp.status())
-        {
-            let upstream_side = hyper::upgrade::on(&mut resp);
-            tokio::spawn(tunnel(client_side, upstream_side));
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+            match client_upgrade {
+                Some((ws, client_side)) if ws.accepted_by(resp.headers()) => {
+                    let upstream_side = hyper::upgrade::on(&mut resp);
+                    tokio::spawn(tunnel(client_side, upstream_side));
+                }
+                _ => {
+                    tracing::warn!("upstream switched protocols without completing a WebSocket handshake we sent; refused");
+                    return Err(GatewayError::UpstreamProtocol);
+                }
+            }
         }
         Ok((resp, took))
     }
@@ -256,16 +264,6 @@ async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnU
     if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
         tracing::debug!(error = %e, "upgraded connection ended");
     }
-}
-
-/// `Connection: upgrade` for the upstream request after hop-by-hop removal
-/// stripped the client's.
-pub fn restore_upgrade(headers: &mut http::HeaderMap, upgrade: HeaderValue) {
-    headers.insert(
-        http::header::CONNECTION,
-        HeaderValue::from_static("upgrade"),
-    );
-    headers.insert(http::header::UPGRADE, upgrade);
 }
 
 thread_local! {

@@ -66,7 +66,15 @@ async fn forwarded_headers_are_set_and_client_copies_replaced() {
             Some(format!("127.0.0.1:{}", gw.addr.port()).as_str()),
             "Host preserved"
         );
-        assert_eq!(seen.header("forwarded"), None);
+        assert_eq!(
+            seen.all("forwarded"),
+            vec![format!(
+                "for=127.0.0.1;proto=https;host=\"127.0.0.1:{}\"",
+                gw.addr.port()
+            )],
+            "untrusted client's Forwarded replaced by otpgate's (RFC 7239)"
+        );
+        assert_eq!(seen.all("x-real-ip"), vec!["127.0.0.1"]);
         assert_eq!(
             seen.header("x-request-id"),
             Some("abc-123"),

@@ -5,6 +5,9 @@
 //! is not protected must reach it with exactly the normalized path.
 //!
 //! `regressions.rs` holds the bypasses this corpus once found, one test each.
+//! Issue 8's trust boundary: `upgrade.rs` (h2c smuggling and siblings,
+//! `CONNECT`), `header_spellings.rs` (every owned name in every spelling),
+//! `host.rs`, `session_answers.rs` (caching, method overrides), `head_h2.rs`.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -12,8 +15,13 @@ mod support;
 mod corpus;
 mod forward_auth;
 mod forward_auth_raw;
+mod head_h2;
+mod header_spellings;
+mod host;
 mod identity;
 mod regressions;
+mod session_answers;
+mod upgrade;
 
 use support::{gateway, upstream, Gw, Shop};
 

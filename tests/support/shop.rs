@@ -8,6 +8,7 @@
 //! - `/ws`: WebSocket echo
 //! - `/internal/phone`: the registered phone of the shop's signed-in customer
 //! - `/hop`: answers with hop-by-hop headers that must not reach the client
+//! - `/cached`: answers with its own `Cache-Control: public, max-age=60`
 //! - anything else: `200` with a JSON echo of method, target and headers
 
 use std::convert::Infallible;
@@ -201,6 +202,10 @@ async fn answer(shop: Shop, mut req: Request<Incoming>) -> Response<Body> {
             .header("keep-alive", "timeout=5")
             .header("x-end-to-end", "kept")
             .body(Full::new(Bytes::from_static(b"hop")).boxed())
+            .unwrap(),
+        "/cached" => Response::builder()
+            .header("cache-control", "public, max-age=60")
+            .body(Full::new(Bytes::from_static(b"cached")).boxed())
             .unwrap(),
         "/status" => full(
             StatusCode::from_u16(query_num(&req, "code") as u16).unwrap_or(StatusCode::OK),

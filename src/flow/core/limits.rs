@@ -14,7 +14,7 @@ use crate::store::Count;
 
 fn scope_key(s: Scope<'_>) -> String {
     match s {
-        Scope::Ip(ip) => ip.to_string(),
+        Scope::Ip(ip) => crate::headers::ip_limit_key(ip),
         Scope::Phone(k) | Scope::Prefix(k) | Scope::Country(k) => k.to_string(),
         Scope::Global => "global".into(),
     }

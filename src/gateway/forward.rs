@@ -1,0 +1,114 @@
+//! Phase 4: the request rewritten at the trust boundary and streamed to
+//! the storefront; its answer made safe to send back.
+
+use std::time::Duration;
+
+use http::header::{HeaderValue, CACHE_CONTROL, HOST};
+use http::uri::PathAndQuery;
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::{ConnInfo, Gateway};
+use crate::body::Body;
+use crate::errors::GatewayError;
+use crate::headers::{self, ForwardFacts};
+use crate::normalize::NormalizedPath;
+use crate::session::Session;
+use crate::upgrade;
+
+impl Gateway {
+    /// Headers rewritten at the trust boundary, then streamed. The caller
+    /// has authorized this request (phase 3); only then may it upgrade.
+    pub(super) async fn forward(
+        &self,
+        req: Request<Incoming>,
+        conn: ConnInfo,
+        request_id: HeaderValue,
+        path: &NormalizedPath,
+        session: Option<&Session>,
+    ) -> Result<(Response<Body>, Duration), GatewayError> {
+        let (mut parts, body) = req.into_parts();
+        let websocket = upgrade::websocket_request(&parts.method, parts.version, &parts.headers);
+        // Validated by host.rs in phase 1.
+        let host = parts.headers.get(HOST).cloned().or_else(|| {
+            parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        });
+        let client = self.client_ip(&parts.headers, conn);
+        let h = &mut parts.headers;
+        headers::remove_hop_by_hop(h);
+        headers::strip_spoofable(h, conn.peer_trusted);
+        headers::strip_cookies(
+            h,
+            &[
+                &self.cookies.session_name,
+                &self.cookies.pending_name,
+                &self.cookies.csrf_name,
+            ],
+        );
+        headers::set_forwarded(
+            h,
+            ForwardFacts {
+                peer: conn.peer.ip(),
+                client,
+                peer_trusted: conn.peer_trusted,
+                host: host.clone(),
+                request_id,
+            },
+        );
+        match (&host, self.cfg.upstream.preserve_host) {
+            (Some(host), true) => h.insert(HOST, host.clone()),
+            _ => h.insert(
+                HOST,
+                HeaderValue::from_str(self.upstream.local().authority().as_str())
+                    .expect("valid authority"),
+            ),
+        };
+        if let Some(s) = session {
+            if let Ok(v) = HeaderValue::from_str(&s.phone) {
+                h.insert(headers::X_OTPGATE_PHONE.clone(), v);
+            }
+            h.insert(
+                headers::X_OTPGATE_VERIFIED_AT.clone(),
+                HeaderValue::from(s.verified_at),
+            );
+        }
+        if websocket.is_some() {
+            upgrade::restore(h);
+        }
+        // Most paths are already normal: then the original target is reused.
+        let pq = match (parts.uri.path_and_query(), parts.uri.query()) {
+            (Some(pq), _) if pq.path() == path.forward() => Ok(pq.clone()),
+            (_, Some(q)) => PathAndQuery::try_from(format!("{}?{q}", path.forward())),
+            (_, None) => PathAndQuery::try_from(path.forward()),
+        }
+        .map_err(|_| GatewayError::BadTarget)?;
+        let (resp, took) = self
+            .upstream
+            .local()
+            .send(Request::from_parts(parts, body), pq, websocket.as_ref())
+            .await?;
+        let (mut parts, body) = resp.into_parts();
+        if parts.status != StatusCode::SWITCHING_PROTOCOLS {
+            headers::remove_hop_by_hop(&mut parts.headers);
+            if session.is_some() {
+                private_unless_set(&mut parts.headers);
+            }
+        }
+        Ok((Response::from_parts(parts, Body::upstream(body)), took))
+    }
+}
+
+/// The storefront saw the shopper's verified phone (`X-Otpgate-Phone`), so
+/// its answer may be that shopper's alone: a shared cache must not keep it
+/// for the next one (RFC 9111 §5.2.2.7). The storefront's own
+/// `Cache-Control`, when it sets one, is its decision and kept. No `Vary:
+/// Cookie`: `private` already keeps shared caches out, and the browser's
+/// own cache belongs to one shopper.
+fn private_unless_set(h: &mut http::HeaderMap) {
+    if !h.contains_key(CACHE_CONTROL) {
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+    }
+}
