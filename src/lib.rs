@@ -30,6 +30,7 @@ pub mod gateway;
 pub mod headers;
 pub mod lookup;
 pub mod metrics;
+pub mod money;
 pub mod normalize;
 pub mod otp;
 pub mod pages;

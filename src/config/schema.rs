@@ -59,7 +59,13 @@ pub const SCHEMA: Shape = T(&[
     ),
     (
         "brand",
-        T(&[("name", Leaf), ("color", Leaf), ("logo_url", Leaf)]),
+        T(&[
+            ("name", Leaf),
+            ("color", Leaf),
+            ("logo_url", Leaf),
+            ("languages", Leaf),
+            ("templates_dir", Leaf),
+        ]),
     ),
     (
         "otp",
@@ -69,6 +75,7 @@ pub const SCHEMA: Shape = T(&[
             ("max_attempts", Leaf),
             ("resend_after", Leaf),
             ("message", Leaf),
+            ("messages", Open),
             ("min_send_time", Leaf),
         ]),
     ),

@@ -14,6 +14,7 @@ use super::{
 };
 use crate::normalize::normalize_path;
 
+mod brand;
 mod limits;
 mod sections;
 
@@ -262,18 +263,20 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         routes.push(rule);
     }
 
-    let brand = sections::brand(p, &raw);
+    let (brand, brand_warnings) = brand::brand(p, &raw);
 
     let otp = {
         let o = &raw.otp;
         let message = o.message.clone().unwrap_or_else(|| DEFAULT_MESSAGE.into());
-        check_template(p, &message);
+        check_template(p, "otp.message", &message);
+        let messages = brand::messages(p, &raw, &brand.languages, check_template);
         OtpConfig {
             length: int_in(p, "otp.length", o.length, 6, 4, 10) as u32,
             ttl: duration(p, "otp.ttl", o.ttl.as_ref(), "5m"),
             max_attempts: int_in(p, "otp.max_attempts", o.max_attempts, 5, 1, 100) as u32,
             resend_after: duration(p, "otp.resend_after", o.resend_after.as_ref(), "30s"),
             message,
+            messages,
             min_send_time: match &abuse.otp.min_send_time {
                 Some(v) => duration(p, "otp.min_send_time", Some(v), "1s"),
                 None => Duration::ZERO,
@@ -374,6 +377,12 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         .map(|r| format!("{r:?}"))
         .collect();
     let mut warnings = crate::sms::warnings(&sms, &regions, &otp.message, &brand.name);
+    warnings.extend(brand_warnings);
+    warnings.extend(segment_warnings(
+        &otp,
+        &brand.name,
+        server.public_host.as_deref(),
+    ));
     if server.public_host.is_none() && otp.message.contains("{host}") {
         warnings.push(
             "server.public_host is not set: SMS messages leave out the `@host #code` autofill line"
@@ -398,10 +407,50 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
     })
 }
 
+/// A text that needs more than one SMS part costs more and arrives in
+/// pieces on some phones: say so, with the count (GSM-7 160/153, UCS-2 70/67).
+fn segment_warnings(otp: &OtpConfig, brand: &str, host: Option<&str>) -> Vec<String> {
+    let sample = "9".repeat(otp.length as usize);
+    let ttl = otp.ttl.as_secs().div_ceil(60);
+    let texts = std::iter::once(("otp.message".to_string(), &otp.message)).chain(
+        otp.messages
+            .iter()
+            .map(|(l, m)| (format!("otp.messages.{l}"), m)),
+    );
+    texts
+        .filter_map(|(key, template)| {
+            let template = match host {
+                Some(_) => template.clone(),
+                None => template
+                    .lines()
+                    .filter(|l| !l.contains("{host}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            };
+            let text =
+                crate::otp::render_message(&template, &sample, brand, ttl, host.unwrap_or(""));
+            let s = crate::sms::segments::count(&text);
+            (s.parts > 1).then(|| {
+                format!(
+                    "{key}: the SMS is {} {:?} units, {} parts (one part holds {})",
+                    s.units,
+                    s.encoding,
+                    s.parts,
+                    if s.encoding == crate::sms::segments::Encoding::Gsm7 {
+                        160
+                    } else {
+                        70
+                    }
+                )
+            })
+        })
+        .collect()
+}
+
 /// `{code}` is required; only the documented placeholders are allowed.
-fn check_template(p: &mut Problems, message: &str) {
+fn check_template(p: &mut Problems, key: &str, message: &str) {
     if !message.contains("{code}") {
-        p.add("otp.message", "must contain {code}");
+        p.add(key, "must contain {code}");
     }
     let mut rest = message;
     while let Some(start) = rest.find('{') {
@@ -409,7 +458,7 @@ fn check_template(p: &mut Problems, message: &str) {
         let end = after.find('}').unwrap_or(after.len());
         let name = &after[..end];
         if !matches!(name, "code" | "brand" | "ttl_minutes" | "host") {
-            p.add("otp.message", format!("unknown placeholder {{{name}}}; use {{code}}, {{brand}}, {{ttl_minutes}} or {{host}}"));
+            p.add(key, format!("unknown placeholder {{{name}}}; use {{code}}, {{brand}}, {{ttl_minutes}} or {{host}}"));
         }
         rest = &after[end.min(after.len())..];
     }

@@ -109,6 +109,7 @@ pub async fn login_page(
         rd: &rd,
         phone: "",
         error: None,
+        ..Default::default()
     });
     Ok(html(gw, StatusCode::OK, page, set.as_slice(), None))
 }
@@ -174,6 +175,7 @@ async fn start_challenge(
         rd: &rd,
         phone: typed,
         error: Some(&msg),
+        ..Default::default()
     });
     html(gw, e.status(), page, set.as_slice(), retry_after)
 }
@@ -213,6 +215,7 @@ async fn render_verify(
         resend_in_secs: wait,
         error: msg.as_deref(),
         notice,
+        ..Default::default()
     });
     let status = err.map_or(StatusCode::OK, FlowError::status);
     html(
@@ -271,6 +274,7 @@ pub async fn verify(
                 rd: &pending.rd,
                 phone: "",
                 error: Some(&msg),
+                ..Default::default()
             });
             let mut cookies = vec![clear_cookie(&gw.cookies.pending_name)];
             cookies.extend(set);
