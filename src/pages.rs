@@ -104,11 +104,6 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// Kept for callers that escape by hand.
-pub fn esc(s: &str) -> String {
-    escape(s)
-}
-
 /// One offered language and its complete strings.
 struct Language {
     tag: String,
