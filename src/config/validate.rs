@@ -16,6 +16,7 @@ use crate::normalize::normalize_path;
 
 mod brand;
 mod limits;
+mod messages;
 mod sections;
 
 use self::limits::{limits, RawAbuse};
@@ -268,8 +269,8 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
     let otp = {
         let o = &raw.otp;
         let message = o.message.clone().unwrap_or_else(|| DEFAULT_MESSAGE.into());
-        check_template(p, "otp.message", &message);
-        let messages = brand::messages(p, &raw, &brand.languages, check_template);
+        messages::check_template(p, "otp.message", &message);
+        let messages = messages::messages(p, &raw, &brand.languages);
         OtpConfig {
             length: int_in(p, "otp.length", o.length, 6, 4, 10) as u32,
             ttl: duration(p, "otp.ttl", o.ttl.as_ref(), "5m"),
@@ -378,7 +379,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         .collect();
     let mut warnings = crate::sms::warnings(&sms, &regions, &otp.message, &brand.name);
     warnings.extend(brand_warnings);
-    warnings.extend(segment_warnings(
+    warnings.extend(messages::segment_warnings(
         &otp,
         &brand.name,
         server.public_host.as_deref(),
@@ -405,63 +406,6 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         log,
         warnings,
     })
-}
-
-/// A text that needs more than one SMS part costs more and arrives in
-/// pieces on some phones: say so, with the count (GSM-7 160/153, UCS-2 70/67).
-fn segment_warnings(otp: &OtpConfig, brand: &str, host: Option<&str>) -> Vec<String> {
-    let sample = "9".repeat(otp.length as usize);
-    let ttl = otp.ttl.as_secs().div_ceil(60);
-    let texts = std::iter::once(("otp.message".to_string(), &otp.message)).chain(
-        otp.messages
-            .iter()
-            .map(|(l, m)| (format!("otp.messages.{l}"), m)),
-    );
-    texts
-        .filter_map(|(key, template)| {
-            let template = match host {
-                Some(_) => template.clone(),
-                None => template
-                    .lines()
-                    .filter(|l| !l.contains("{host}"))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            };
-            let text =
-                crate::otp::render_message(&template, &sample, brand, ttl, host.unwrap_or(""));
-            let s = crate::sms::segments::count(&text);
-            (s.parts > 1).then(|| {
-                format!(
-                    "{key}: the SMS is {} {:?} units, {} parts (one part holds {})",
-                    s.units,
-                    s.encoding,
-                    s.parts,
-                    if s.encoding == crate::sms::segments::Encoding::Gsm7 {
-                        160
-                    } else {
-                        70
-                    }
-                )
-            })
-        })
-        .collect()
-}
-
-/// `{code}` is required; only the documented placeholders are allowed.
-fn check_template(p: &mut Problems, key: &str, message: &str) {
-    if !message.contains("{code}") {
-        p.add(key, "must contain {code}");
-    }
-    let mut rest = message;
-    while let Some(start) = rest.find('{') {
-        let after = &rest[start + 1..];
-        let end = after.find('}').unwrap_or(after.len());
-        let name = &after[..end];
-        if !matches!(name, "code" | "brand" | "ttl_minutes" | "host") {
-            p.add(key, format!("unknown placeholder {{{name}}}; use {{code}}, {{brand}}, {{ttl_minutes}} or {{host}}"));
-        }
-        rest = &after[end.min(after.len())..];
-    }
 }
 
 /// Why `url` cannot be used for `store.backend = "redis"`, if it cannot.

@@ -1,22 +1,11 @@
-//! `[brand]` (colour contrast, languages, template overrides) and the
-//! per-language SMS texts of `[otp.messages]`.
+//! `[brand]`: colour contrast, languages, template overrides.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::Problems;
 use crate::config::raw::RawConfig;
 use crate::config::Brand;
 use crate::pages::contrast;
-
-/// The built-in SMS text per language, used when neither
-/// `[otp.messages]` nor `[otp] message` is set. Short enough for one UCS-2
-/// part (70 units) with a 6-digit code, a brand like "Example Shop" and a
-/// host like "shop.example.com" (tested in `sms_fits_one_part`).
-pub const DEFAULT_MESSAGES: &[(&str, &str)] = &[(
-    "hi",
-    "{brand} OTP: {code}. किसी को न बताएं।\n\n@{host} #{code}",
-)];
 
 /// A language tag as written in `[brand] languages`: `hi`, `en`, `pt-br`.
 fn is_tag(tag: &str) -> bool {
@@ -115,82 +104,9 @@ pub(super) fn brand(p: &mut Problems, raw: &RawConfig) -> (Brand, Vec<String>) {
     (brand, warnings)
 }
 
-/// `[otp.messages]`: one per offered language at most; each is checked
-/// like `[otp] message`. Offered languages without one get the built-in
-/// text while `[otp] message` is the default (unset or as documented): a
-/// merchant's own `message` (perhaps DLT-registered) is never replaced.
-pub(super) fn messages(
-    p: &mut Problems,
-    raw: &RawConfig,
-    languages: &[String],
-    check: impl Fn(&mut Problems, &str, &str),
-) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for (tag, text) in raw.otp.messages.iter().flatten() {
-        let key = format!("otp.messages.{tag}");
-        if !languages.contains(tag) {
-            p.add(
-                &key,
-                format!(
-                    "`{tag}` is not in brand.languages ({})",
-                    languages.join(", ")
-                ),
-            );
-        }
-        check(p, &key, text);
-        out.insert(tag.clone(), text.clone());
-    }
-    let default_message = raw
-        .otp
-        .message
-        .as_deref()
-        .is_none_or(|m| m == super::DEFAULT_MESSAGE);
-    if default_message {
-        for (tag, text) in DEFAULT_MESSAGES {
-            if languages.iter().any(|l| l == tag) && !out.contains_key(*tag) {
-                out.insert((*tag).to_string(), (*text).to_string());
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sms::segments::{count, Encoding};
-
-    /// The built-in Hindi SMS, as sent with a 6-digit code, a typical brand
-    /// and host, fits one UCS-2 part; measured: 69 of 70 units.
-    #[test]
-    fn sms_fits_one_part() {
-        let (_, hindi) = DEFAULT_MESSAGES[0];
-        let text =
-            crate::otp::render_message(hindi, "123456", "Example Shop", 5, "shop.example.com");
-        let s = count(&text);
-        assert_eq!(s.encoding, Encoding::Ucs2);
-        assert_eq!(s.parts, 1, "{} units: {text}", s.units);
-        assert_eq!(s.units, 69);
-        // Without public_host the autofill line is left out: shorter still.
-        let short = crate::otp::render_message(
-            hindi.lines().next().unwrap(),
-            "1234567890",
-            "Example Shop",
-            5,
-            "",
-        );
-        assert_eq!(count(&short).parts, 1, "{short}");
-        // The English default is GSM-7 and one part too.
-        let en = crate::otp::render_message(
-            super::super::DEFAULT_MESSAGE,
-            "123456",
-            "Example Shop",
-            5,
-            "shop.example.com",
-        );
-        assert_eq!(count(&en).encoding, Encoding::Gsm7);
-        assert_eq!(count(&en).parts, 1);
-    }
 
     #[test]
     fn tags() {
