@@ -6,7 +6,8 @@
 //! ```text
 //! accept (server.rs) -> TLS (tls.rs) -> hyper service (gateway.rs)
 //!   Gateway::handle: target (normalize.rs) -> own? -> decide (policy.rs, session.rs)
-//!      -> own endpoint /.otpgate/* (flow.rs, flow/forms.rs, api.rs, forward_auth.rs; pages.rs)
+//!      -> own endpoint /.otpgate/* (flow.rs, flow/forms.rs, api.rs, forward_auth.rs;
+//!         pages.rs: templates, strings per language, language choice)
 //!      -> or forward (headers.rs, upstream.rs), body streamed (body.rs)
 //! ```
 //!
