@@ -6,6 +6,11 @@
 //! happened in (so a request span's `request_id`, `user_agent`, `route`
 //! appear on every event of that request). The event functions take typed
 //! values only, so a code, cookie or secret cannot be passed to them.
+//! A write that fails is counted, logged and reported (see `audit/health.rs`).
+
+mod health;
+
+pub use health::{writable, write_failures};
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -144,10 +149,12 @@ impl AuditSink {
         let mut out = self.0.lock().unwrap_or_else(|e| e.into_inner());
         // One write per line: with O_APPEND, lines from several processes
         // do not interleave.
-        let _ = match &mut *out {
+        let written = match &mut *out {
             Out::Stderr => io::stderr().lock().write_all(line.as_bytes()),
             Out::File { file, .. } => file.write_all(line.as_bytes()),
         };
+        drop(out);
+        health::record(written);
     }
 }
 
@@ -161,9 +168,9 @@ pub fn reopen_on_sighup(
     Ok(async move {
         while hup.recv().await.is_some() {
             match sink.reopen() {
-                Ok(()) => tracing::info!("audit file reopened"),
+                Ok(()) => tracing::info!(target: health::LOG_TARGET, "audit file reopened"),
                 Err(e) => {
-                    tracing::error!(error = %e, "cannot reopen the audit file; still writing to the old one")
+                    tracing::error!(target: health::LOG_TARGET, error = %e, "cannot reopen the audit file; still writing to the old one")
                 }
             }
         }

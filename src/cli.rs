@@ -130,6 +130,7 @@ pub fn main() -> ExitCode {
                 format: LogFormat::Text,
                 level: "info".into(),
                 audit_file: None,
+                audit_required: false,
             });
             runtime().block_on(demo(listen))
         }

@@ -33,6 +33,10 @@ use crate::sms::Delivery;
 use crate::store::Store;
 use crate::upstream::{restore_upgrade, Upstreams};
 
+mod sessions;
+
+pub use sessions::spawn_epoch_check;
+
 /// Facts about one client connection, shared by its requests.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnInfo {
@@ -48,6 +52,8 @@ pub struct Gateway {
     upstream: Upstreams,
     pub cookies: CookieSealer,
     pub store: Arc<dyn Store>,
+    /// The store epoch this instance saw last (see `store/epoch.rs`).
+    pub epoch: crate::store::EpochWatch,
     pub clock: Arc<dyn Clock>,
     pub sms: Arc<Delivery>,
     pub metrics: Arc<Metrics>,
@@ -96,6 +102,7 @@ impl Gateway {
                 )
             }),
             store: parts.store,
+            epoch: crate::store::EpochWatch::new(parts.metrics.store_epoch_changes.clone()),
             clock: parts.clock,
             sms: parts.sms,
             metrics: parts.metrics,
@@ -259,20 +266,6 @@ impl Gateway {
             return Err(GatewayError::BadTarget);
         }
         Ok(normalize_path(uri.path())?)
-    }
-
-    /// A valid, unrevoked session from the request's cookie, if any.
-    pub async fn session_of(&self, headers: &http::HeaderMap) -> Option<Session> {
-        let sealed = headers::cookie(headers, &self.cookies.session_name)?;
-        let s = self.cookies.open_session(sealed, self.clock.now_secs())?;
-        match self.store.is_revoked(&s.id, self.clock.now_ms()).await {
-            Ok(false) => Some(s),
-            Ok(true) => None,
-            Err(e) => {
-                tracing::warn!(error = %e, "session check failed; treating as no session");
-                None
-            }
-        }
     }
 
     /// Phase 4: headers rewritten at the trust boundary, then streamed.

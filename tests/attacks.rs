@@ -177,6 +177,7 @@ async fn tampered_cookies_are_no_session() {
         phone: PHONE.into(),
         verified_at: now,
         expires_at: now + 3600,
+        epoch: 1,
     };
     let sealed = other.session_cookie(&foreign, now);
     let value = sealed

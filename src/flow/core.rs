@@ -84,6 +84,7 @@ async fn send_code(
     phone_input: &str,
     who: Who,
 ) -> Result<(String, Phone), FlowError> {
+    audit_gate(gw)?;
     let l = &gw.cfg.limits;
     limit(
         gw,
@@ -207,6 +208,15 @@ pub async fn number_to_text(
     }
 }
 
+/// `[log] audit_required`: no sign-in while its events would be lost.
+fn audit_gate(gw: &Gateway) -> Result<(), FlowError> {
+    if gw.cfg.log.audit_required && !audit::writable() {
+        tracing::error!("sign-in refused: the audit trail cannot be written (log.audit_required)");
+        return Err(FlowError::Store);
+    }
+    Ok(())
+}
+
 /// Checks a code against the browser's challenge; on success, a session.
 pub async fn check(
     gw: &Gateway,
@@ -220,6 +230,7 @@ pub async fn check(
         client_ip,
         endpoint: "verify",
     };
+    audit_gate(gw)?;
     // "123 456" and "123-456" are how people copy codes.
     let code: String = code
         .chars()
@@ -274,6 +285,9 @@ pub async fn check(
             )
             .await
     };
+    // Read before the code is spent: a store that cannot say its epoch
+    // cannot issue a session anyway.
+    let epoch = gw.store_epoch().await.map_err(store_down)?;
     let candidate = otp::code_hash(&gw.otp_key, challenge_id, &ch.phone, code);
     let outcome = gw
         .store
@@ -289,6 +303,7 @@ pub async fn check(
                 phone: e164,
                 verified_at: now_s,
                 expires_at: now_s + gw.cfg.session.ttl.as_secs(),
+                epoch,
             };
             gw.metrics.sessions_issued.inc();
             if let Some(p) = &phone {
@@ -348,6 +363,7 @@ pub async fn resend(
         client_ip,
         endpoint: "resend",
     };
+    audit_gate(gw)?;
     let now = gw.clock.now_ms();
     let Some(ch) = gw
         .store
