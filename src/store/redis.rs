@@ -19,7 +19,7 @@
 //! repeat-safe with an operation key), so [`RedisStore::run`] retries once
 //! on a connection error: a healthy Redis never produces an error.
 
-mod scripts;
+pub mod scripts;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

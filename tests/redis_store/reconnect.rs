@@ -42,24 +42,52 @@ async fn first_calls_after_a_restart_succeed() {
 }
 
 /// A script that ran but whose answer was lost is not run again: its
-/// retry gets the first run's answer (the counter moves once).
+/// retry (same operation key) gets the first run's answer, and the
+/// counter moves once. The bare script would count twice.
 #[tokio::test]
-async fn a_retried_count_is_counted_once() {
+async fn a_repeated_count_script_counts_once() {
+    use otpgate::store::redis_scripts::{once, COUNT};
     let redis = redis_or_skip!();
-    let s = redis.store().await;
-    let w = Duration::from_secs(60);
-    for want in 1..=3 {
-        assert_eq!(
-            s.count("once", 1, 5, w, 1_000).await.unwrap(),
-            Count::Allowed { count: want }
-        );
-    }
-    // Each call left its answer under its own operation key, briefly.
-    let ops = crate::command(
-        redis.port(),
-        "EVAL \"return #redis.call('KEYS','otpgate:op:*')\" 0",
+    let client = redis::Client::open(redis.url.as_str()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let wrapped = redis::Script::new(&once(COUNT));
+    assert_eq!(eval(&mut c, &wrapped, &["cnt", "op:1"]).await, 1);
+    assert_eq!(
+        eval(&mut c, &wrapped, &["cnt", "op:1"]).await,
+        1,
+        "the same operation again"
     );
-    assert_eq!(ops.trim(), ":3", "{ops}");
+    assert_eq!(
+        eval(&mut c, &wrapped, &["cnt", "op:2"]).await,
+        2,
+        "a new operation counts"
+    );
+    let n: i64 = redis::cmd("GET")
+        .arg("cnt")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    let bare = redis::Script::new(COUNT);
+    eval(&mut c, &bare, &["bare"]).await;
+    assert_eq!(
+        eval(&mut c, &bare, &["bare"]).await,
+        2,
+        "why the wrapper exists"
+    );
+}
+
+async fn eval(
+    c: &mut redis::aio::MultiplexedConnection,
+    script: &redis::Script,
+    keys: &[&str],
+) -> i64 {
+    let mut inv = script.prepare_invoke();
+    for k in keys {
+        inv.key(*k);
+    }
+    inv.arg(1).arg(5).arg(60_000);
+    inv.invoke_async(c).await.unwrap()
 }
 
 /// Two instances; B is idle while Redis restarts. Once Redis answers
