@@ -15,12 +15,14 @@ mod limits;
 
 pub use self::error::FlowError;
 
-use self::limits::{budgets, charge_send, limit, limited, refund, store_down, update_conversion};
+use self::limits::{
+    charge, charge_send, limit, limited, refund, store_down, update_conversion, Charges,
+};
 use crate::audit::{self, Scope, Who};
 use crate::gateway::{ConnInfo, Gateway};
 use crate::otp;
 use crate::phone::{Phone, PhoneError};
-use crate::pumping::{self, Ticket};
+use crate::pumping;
 use crate::session::{random_id, Session};
 use crate::sms::{DeliveryError, SmsMessage};
 use crate::store::{Attempt, Challenge, Resend};
@@ -86,12 +88,14 @@ async fn send_code(
 ) -> Result<(String, Phone), FlowError> {
     audit_gate(gw)?;
     let l = &gw.cfg.limits;
-    limit(
+    let mut charges = Charges::new(gw);
+    let ip = Scope::Ip(who.client_ip);
+    charge(
         gw,
+        &mut charges,
         "send_per_ip",
-        Scope::Ip(who.client_ip),
+        ip,
         None,
-        1,
         l.send_per_ip,
         who,
     )
@@ -99,7 +103,7 @@ async fn send_code(
     // Region policy before anything that could cost an SMS.
     let phone =
         Phone::parse(phone_input, &gw.cfg.phone).inspect_err(|e| audit::phone_refused(*e, who))?;
-    let ticket = charge_send(gw, &phone, who).await?;
+    charge_send(gw, &mut charges, &phone, who).await?;
     let id = random_id();
     let code = otp::generate_code(gw.cfg.otp.length);
     let now = gw.clock.now_ms();
@@ -112,10 +116,10 @@ async fn send_code(
         sends: 1,
     };
     if let Err(e) = gw.store.put_challenge(&id, ch).await {
-        refund(gw, &budgets(gw), ticket).await;
+        refund(gw, charges).await;
         return Err(store_down(e));
     }
-    deliver(gw, &phone, &code, ticket, who).await?;
+    deliver(gw, &phone, &code, charges, who).await?;
     Ok((id, phone))
 }
 
@@ -123,7 +127,7 @@ async fn deliver(
     gw: &Gateway,
     phone: &Phone,
     code: &str,
-    ticket: Option<Ticket>,
+    charges: Charges,
     who: Who,
 ) -> Result<(), FlowError> {
     let msg = SmsMessage {
@@ -147,7 +151,14 @@ async fn deliver(
         }
         Err(e) => {
             tracing::warn!(error = ?e, phone = %phone.masked(), "SMS not sent");
-            refund(gw, &budgets(gw), ticket).await;
+            let mut charges = charges;
+            if e != DeliveryError::Unavailable {
+                // The number was refused: the shopper's doing, like a
+                // number outside `allowed_regions`, so the address keeps
+                // paying for the attempt (probing numbers is not free).
+                charges.keep("send_per_ip");
+            }
+            refund(gw, charges).await;
             Err(match e {
                 DeliveryError::InvalidNumber => FlowError::Phone(PhoneError::Invalid),
                 DeliveryError::OptedOut => FlowError::OptedOut,
@@ -385,17 +396,11 @@ pub async fn resend(
             who,
         ));
     }
-    limit(
-        gw,
-        "send_per_ip",
-        Scope::Ip(client_ip),
-        None,
-        1,
-        gw.cfg.limits.send_per_ip,
-        who,
-    )
-    .await?;
-    let ticket = charge_send(gw, &phone, who).await?;
+    let mut charges = Charges::new(gw);
+    let ip_limit = gw.cfg.limits.send_per_ip;
+    let ip = Scope::Ip(client_ip);
+    charge(gw, &mut charges, "send_per_ip", ip, None, ip_limit, who).await?;
+    charge_send(gw, &mut charges, &phone, who).await?;
     let code = otp::generate_code(gw.cfg.otp.length);
     let hash = otp::code_hash(&gw.otp_key, challenge_id, phone.e164(), &code);
     let replaced = gw
@@ -422,9 +427,9 @@ pub async fn resend(
         Err(e) => Some(store_down(e)),
     };
     if let Some(e) = refused {
-        refund(gw, &budgets(gw), ticket).await;
+        refund(gw, charges).await;
         return Err(e);
     }
-    deliver(gw, &phone, &code, ticket, who).await?;
+    deliver(gw, &phone, &code, charges, who).await?;
     Ok(phone)
 }
