@@ -54,7 +54,7 @@ async fn readiness(gw: &Gateway) -> Result<(), &'static str> {
     if gw.check_store_epoch().await.is_err() {
         return Err("store unavailable (epoch)");
     }
-    if !crate::audit::writable() {
+    if !crate::audit::probe() {
         return Err("audit trail not writable (the last audit write failed)");
     }
     Ok(())

@@ -33,6 +33,12 @@ use crate::session::Session;
 
 pub const TARGET: &str = "otpgate::audit";
 
+/// `SIGXFSZ` on Linux (all but MIPS) and the BSDs, macOS included.
+#[cfg(not(any(target_arch = "mips", target_arch = "mips64")))]
+const SIGXFSZ: i32 = 25;
+#[cfg(any(target_arch = "mips", target_arch = "mips64"))]
+const SIGXFSZ: i32 = 31;
+
 /// Who asked, and where: carried by every flow event.
 #[derive(Debug, Clone, Copy)]
 pub struct Who {
@@ -101,6 +107,21 @@ pub fn prefix_blocked(phone: &Phone, block_for_secs: u64, who: Who) {
     audit!(who, event = "prefix_blocked", prefix = phone.prefix(), country = %phone.region_code(), block_for_secs, phone = %phone.masked());
 }
 
+pub fn started(version: &'static str) {
+    tracing::info!(target: TARGET, event = "started", version);
+}
+
+/// Tries the trail again while it is failing (`/readyz`, and a sign-in
+/// under `audit_required`): nothing else would write to it, so without
+/// this a trail that recovered would never be found writable again.
+/// Returns whether the trail is writable now.
+pub fn probe() -> bool {
+    if !writable() {
+        tracing::info!(target: TARGET, event = "audit_probe");
+    }
+    writable()
+}
+
 pub fn session_issued(s: &Session, conn: ConnInfo) {
     tracing::info!(target: TARGET, event = "session_issued", phone = %mask(&s.phone), expires_at = s.expires_at, peer = %conn.peer.ip());
 }
@@ -165,6 +186,11 @@ pub fn reopen_on_sighup(
     sink: AuditSink,
 ) -> io::Result<impl std::future::Future<Output = ()> + Send> {
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    // A write past `RLIMIT_FSIZE` raises SIGXFSZ, whose default action
+    // ends the process; with a handler installed the write fails with
+    // EFBIG instead, which the trail counts, logs and reports.
+    let mut xfsz = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(SIGXFSZ))?;
+    tokio::spawn(async move { while xfsz.recv().await.is_some() {} });
     Ok(async move {
         while hup.recv().await.is_some() {
             match sink.reopen() {

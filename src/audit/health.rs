@@ -10,7 +10,8 @@
 //! global tracing subscriber's.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{LazyLock, Mutex};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{LazyLock, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
@@ -37,8 +38,56 @@ pub fn writable() -> bool {
     !FAILING.load(Ordering::Acquire)
 }
 
+/// A line for the operator log about the trail.
+enum Report {
+    Failing {
+        error: String,
+        failures: u64,
+        total: u64,
+    },
+    Recovered {
+        unlogged: u64,
+    },
+}
+
+/// Hands `r` to a logging thread, which logs through the global
+/// subscriber: the outcome is recorded inside the audit layer's
+/// `on_event`, where tracing drops any event dispatched re-entrantly.
+fn report(r: Report) {
+    static TX: OnceLock<Sender<Report>> = OnceLock::new();
+    let tx = TX.get_or_init(|| {
+        let (tx, rx) = channel::<Report>();
+        let _ = std::thread::Builder::new()
+            .name("audit-health".into())
+            .spawn(move || {
+                for r in rx {
+                    match r {
+                        Report::Failing {
+                            error,
+                            failures,
+                            total,
+                        } => tracing::error!(
+                            target: LOG_TARGET,
+                            error,
+                            failures,
+                            total,
+                            "audit events are being lost: cannot write the audit trail"
+                        ),
+                        Report::Recovered { unlogged } => tracing::warn!(
+                            target: LOG_TARGET,
+                            unlogged_failures = unlogged,
+                            "audit trail writable again"
+                        ),
+                    }
+                }
+            });
+        tx
+    });
+    let _ = tx.send(r);
+}
+
 /// Records the outcome of one audit write. Call without holding the
-/// sink's lock: it may log.
+/// sink's lock.
 pub(super) fn record(result: std::io::Result<()>) {
     match result {
         Ok(()) => {
@@ -48,7 +97,7 @@ pub(super) fn record(result: std::io::Result<()>) {
                     .unwrap_or_else(|e| e.into_inner())
                     .take()
                     .map_or(0, |(_, n)| n);
-                tracing::warn!(target: LOG_TARGET, unlogged_failures = lost, "audit trail writable again");
+                report(Report::Recovered { unlogged: lost });
             }
         }
         Err(e) => {
@@ -74,13 +123,11 @@ pub(super) fn record(result: std::io::Result<()>) {
             };
             drop(logged);
             if let Some(failures) = due {
-                tracing::error!(
-                    target: LOG_TARGET,
-                    error = %e,
+                report(Report::Failing {
+                    error: e.to_string(),
                     failures,
-                    total = FAILURES.get(),
-                    "audit events are being lost: cannot write the audit trail"
-                );
+                    total: FAILURES.get(),
+                });
             }
         }
     }

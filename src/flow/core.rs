@@ -221,7 +221,7 @@ pub async fn number_to_text(
 
 /// `[log] audit_required`: no sign-in while its events would be lost.
 fn audit_gate(gw: &Gateway) -> Result<(), FlowError> {
-    if gw.cfg.log.audit_required && !audit::writable() {
+    if gw.cfg.log.audit_required && !audit::probe() {
         tracing::error!("sign-in refused: the audit trail cannot be written (log.audit_required)");
         return Err(FlowError::Store);
     }
