@@ -134,3 +134,40 @@ async fn an_idle_instance_serves_its_first_requests_after_a_restart() {
         "{m}"
     );
 }
+
+/// Store trouble shows in metrics: failed calls by operation, and every
+/// call's latency.
+#[tokio::test]
+async fn store_errors_and_latency_are_in_the_metrics() {
+    let mut redis = redis_or_skip!();
+    let shop = upstream().await;
+    let gw = instance(&shop, &redis.url).await;
+    let mut b = gw.browser(H1);
+    b.log_in(PHONE, "/checkout").await;
+    assert_eq!(b.get("/checkout").await.status, 200);
+    let m = gw.metrics().await;
+    for op in [
+        "count",
+        "put_challenge",
+        "attempt",
+        "session_check",
+        "epoch",
+    ] {
+        assert!(
+            m.contains(&format!(
+                "otpgate_store_duration_seconds_count{{op=\"{op}\"}}"
+            )),
+            "{op}:\n{m}"
+        );
+    }
+    assert!(!m.contains("otpgate_store_errors_total{"), "{m}");
+    redis.kill();
+    assert_eq!(b.get("/checkout").await.status, 302, "no store: no session");
+    let m = gw.metrics().await;
+    let errors = |op: &str| -> u64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(&format!("otpgate_store_errors_total{{op=\"{op}\"}} ")))
+            .map_or(0, |v| v.trim().parse().unwrap())
+    };
+    assert!(errors("session_check") >= 1, "{m}");
+}
