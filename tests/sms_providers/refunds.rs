@@ -140,3 +140,36 @@ async fn timeouts_after_the_send_keep_the_charge() {
     assert!(secs > 0 && secs <= 3600, "{secs}");
     assert_eq!(fake.requests().len(), 3);
 }
+
+/// A 4xx about our account (bad credentials) is the provider refusing
+/// us, not the shopper: refunded like a 5xx.
+#[tokio::test]
+async fn provider_refusals_of_our_account_are_refunded() {
+    let shop = upstream().await;
+    let fake = provider(fails_then_healthy(answer(
+        401,
+        json!({"code": 20003, "status": 401}),
+    )))
+    .await;
+    let gw = gateway_to_twilio(&shop, &fake.base).await;
+    failures_are_refunded(&gw, &fake, "401").await;
+}
+
+/// The provider refused the *number*: the per-phone charges go back, but
+/// the address keeps paying for the attempt (probing numbers is not free).
+#[tokio::test]
+async fn a_refused_number_keeps_the_per_ip_charge() {
+    let shop = upstream().await;
+    let invalid = answer(
+        400,
+        json!({"code": 21211, "status": 400, "message": "The 'To' number is not valid"}),
+    );
+    let fake = provider(vec![invalid]).await;
+    let gw = gateway_to_twilio(&shop, &fake.base).await;
+    for i in 0..3 {
+        assert_eq!(send(&gw).await.0, 422, "invalid number {i}");
+    }
+    let (status, _) = send(&gw).await;
+    assert_eq!(status, 429, "send_per_ip (3) was kept");
+    assert_eq!(fake.requests().len(), 3);
+}
