@@ -108,6 +108,9 @@ pub fn main() -> ExitCode {
                 }
             };
             init_logs(&cfg.log);
+            // The trail's first line: a trail that cannot be written is
+            // known (logged, `/readyz`, `audit_required`) before any sign-in.
+            crate::audit::started(env!("CARGO_PKG_VERSION"));
             for w in &cfg.warnings {
                 tracing::warn!("{w}");
             }
@@ -137,6 +140,7 @@ pub fn main() -> ExitCode {
                 format: LogFormat::Text,
                 level: "info".into(),
                 audit_file: None,
+                audit_required: false,
             });
             runtime().block_on(demo(listen))
         }

@@ -230,6 +230,8 @@ pub struct LogConfig {
     pub format: LogFormat,
     pub level: String,
     pub audit_file: Option<PathBuf>,
+    /// Sign-ins fail closed (503) while the audit trail cannot be written.
+    pub audit_required: bool,
 }
 
 /// A secret value (session key, token, header value): no `Display`, and

@@ -29,12 +29,16 @@ use crate::metrics::{Metrics, RouteKind};
 use crate::normalize::{normalize_path, NormalizedPath};
 use crate::pages::Pages;
 use crate::policy::{self, Policy};
-use crate::session::{CookieSealer, Session};
+use crate::session::CookieSealer;
 use crate::sms::Delivery;
 use crate::store::Store;
 use crate::upstream::Upstreams;
 
 mod forward;
+
+mod sessions;
+
+pub use sessions::spawn_epoch_check;
 
 /// Facts about one client connection, shared by its requests.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +55,8 @@ pub struct Gateway {
     upstream: Upstreams,
     pub cookies: CookieSealer,
     pub store: Arc<dyn Store>,
+    /// The store epoch this instance saw last (see `store/epoch.rs`).
+    pub epoch: crate::store::EpochWatch,
     pub clock: Arc<dyn Clock>,
     pub sms: Arc<Delivery>,
     pub metrics: Arc<Metrics>,
@@ -99,6 +105,7 @@ impl Gateway {
                 )
             }),
             store: parts.store,
+            epoch: crate::store::EpochWatch::new(parts.metrics.store_epoch_changes.clone()),
             clock: parts.clock,
             sms: parts.sms,
             metrics: parts.metrics,
@@ -264,20 +271,6 @@ impl Gateway {
             return Err(GatewayError::BadTarget);
         }
         Ok(normalize_path(uri.path())?)
-    }
-
-    /// A valid, unrevoked session from the request's cookie, if any.
-    pub async fn session_of(&self, headers: &http::HeaderMap) -> Option<Session> {
-        let sealed = headers::cookie(headers, &self.cookies.session_name)?;
-        let s = self.cookies.open_session(sealed, self.clock.now_secs())?;
-        match self.store.is_revoked(&s.id, self.clock.now_ms()).await {
-            Ok(false) => Some(s),
-            Ok(true) => None,
-            Err(e) => {
-                tracing::warn!(error = %e, "session check failed; treating as no session");
-                None
-            }
-        }
     }
 }
 

@@ -3,7 +3,17 @@
 //! store itself (increment-before-check), so parallel requests can never
 //! exceed a limit or reuse a code. `memory` is the single-instance store; a
 //! Redis store implements the same trait with Lua scripts.
+//!
+//! Logouts and blocks exist only as entries in the store, so losing the
+//! store's data (Redis restarted empty, `FLUSHALL`, a failover to a replica
+//! that never had the key, an otpgate restart with the memory store) would
+//! silently bring logged-out cookies back. The store therefore has an
+//! *epoch*: a random number written once (`SET NX`) into an empty store.
+//! Every session cookie carries the epoch it was issued under, and a cookie
+//! from another epoch is refused — data loss fails closed (see
+//! [`epoch::EpochWatch`]).
 
+mod epoch;
 mod memory;
 mod redis;
 
@@ -11,7 +21,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub use self::redis::{redact as redact_url, RedisStore};
+pub use self::redis::{redact as redact_url, scripts as redis_scripts, RedisStore};
+pub use epoch::{EpochChange, EpochWatch};
 pub use memory::{spawn_sweeper, MemoryStore};
 
 /// One outstanding code. Only a keyed hash of the code is kept.
@@ -51,6 +62,15 @@ pub enum Resend {
 pub enum Count {
     Allowed { count: u64 },
     Limited { retry_after: Duration },
+}
+
+/// What the per-request session check learns in one store round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionCheck {
+    pub revoked: bool,
+    /// The store's epoch; `None` when it is missing (the store lost its
+    /// data since the epoch was written).
+    pub epoch: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,5 +121,16 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     async fn revoke(&self, session_id: &str, until_ms: u64) -> Result<(), StoreError>;
     async fn is_revoked(&self, session_id: &str, now_ms: u64) -> Result<bool, StoreError>;
+    /// The revocation check and the epoch read together, in one round trip
+    /// (the per-request cost of a session stays what it was).
+    async fn session_check(
+        &self,
+        session_id: &str,
+        now_ms: u64,
+    ) -> Result<SessionCheck, StoreError>;
+    /// The store's epoch, written first (a random non-zero number, `SET
+    /// NX`, so concurrent instances agree on one) when it is missing.
+    /// Returns `(epoch, created)`.
+    async fn epoch(&self) -> Result<(u64, bool), StoreError>;
     async fn healthy(&self) -> bool;
 }

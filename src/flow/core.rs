@@ -17,12 +17,14 @@ mod limits;
 pub use self::error::FlowError;
 
 use self::failures::charge_failure;
-use self::limits::{budgets, charge_send, limit, limited, refund, store_down, update_conversion};
+use self::limits::{
+    charge, charge_send, limit, limited, refund, store_down, update_conversion, Charges,
+};
 use crate::audit::{self, Scope, Who};
 use crate::gateway::{ConnInfo, Gateway};
 use crate::otp;
 use crate::phone::{Phone, PhoneError};
-use crate::pumping::{self, Ticket};
+use crate::pumping;
 use crate::session::{random_id, Session};
 use crate::sms::{DeliveryError, SmsMessage};
 use crate::store::{Attempt, Challenge, Resend};
@@ -86,13 +88,16 @@ async fn send_code(
     phone_input: &str,
     who: Who,
 ) -> Result<(String, Phone), FlowError> {
+    audit_gate(gw)?;
     let l = &gw.cfg.limits;
-    limit(
+    let mut charges = Charges::new(gw);
+    let ip = Scope::Ip(who.client_ip);
+    charge(
         gw,
+        &mut charges,
         "send_per_ip",
-        Scope::Ip(who.client_ip),
+        ip,
         None,
-        1,
         l.send_per_ip,
         who,
     )
@@ -100,7 +105,7 @@ async fn send_code(
     // Region policy before anything that could cost an SMS.
     let phone =
         Phone::parse(phone_input, &gw.cfg.phone).inspect_err(|e| audit::phone_refused(*e, who))?;
-    let ticket = charge_send(gw, &phone, who).await?;
+    charge_send(gw, &mut charges, &phone, who).await?;
     let id = random_id();
     let code = otp::generate_code(gw.cfg.otp.length);
     let now = gw.clock.now_ms();
@@ -113,10 +118,10 @@ async fn send_code(
         sends: 1,
     };
     if let Err(e) = gw.store.put_challenge(&id, ch).await {
-        refund(gw, &budgets(gw), ticket).await;
+        refund(gw, charges).await;
         return Err(store_down(e));
     }
-    deliver(gw, &phone, &code, ticket, who).await?;
+    deliver(gw, &phone, &code, charges, who).await?;
     Ok((id, phone))
 }
 
@@ -124,7 +129,7 @@ async fn deliver(
     gw: &Gateway,
     phone: &Phone,
     code: &str,
-    ticket: Option<Ticket>,
+    charges: Charges,
     who: Who,
 ) -> Result<(), FlowError> {
     let msg = SmsMessage {
@@ -148,7 +153,14 @@ async fn deliver(
         }
         Err(e) => {
             tracing::warn!(error = ?e, phone = %phone.masked(), "SMS not sent");
-            refund(gw, &budgets(gw), ticket).await;
+            let mut charges = charges;
+            if e != DeliveryError::Unavailable {
+                // The number was refused: the shopper's doing, like a
+                // number outside `allowed_regions`, so the address keeps
+                // paying for the attempt (probing numbers is not free).
+                charges.keep("send_per_ip");
+            }
+            refund(gw, charges).await;
             Err(match e {
                 DeliveryError::InvalidNumber => FlowError::Phone(PhoneError::Invalid),
                 DeliveryError::OptedOut => FlowError::OptedOut,
@@ -209,6 +221,15 @@ pub async fn number_to_text(
     }
 }
 
+/// `[log] audit_required`: no sign-in while its events would be lost.
+fn audit_gate(gw: &Gateway) -> Result<(), FlowError> {
+    if gw.cfg.log.audit_required && !audit::probe() {
+        tracing::error!("sign-in refused: the audit trail cannot be written (log.audit_required)");
+        return Err(FlowError::Store);
+    }
+    Ok(())
+}
+
 /// Checks a code against the browser's challenge; on success, a session.
 pub async fn check(
     gw: &Gateway,
@@ -222,6 +243,7 @@ pub async fn check(
         client_ip,
         endpoint: "verify",
     };
+    audit_gate(gw)?;
     // "123 456" and "123-456" are how people copy codes.
     let code: String = code
         .chars()
@@ -267,6 +289,9 @@ pub async fn check(
             )
             .await
     };
+    // Read before the code is spent: a store that cannot say its epoch
+    // cannot issue a session anyway.
+    let epoch = gw.store_epoch().await.map_err(store_down)?;
     let candidate = otp::code_hash(&gw.otp_key, challenge_id, &ch.phone, code);
     let outcome = gw
         .store
@@ -282,6 +307,7 @@ pub async fn check(
                 phone: e164,
                 verified_at: now_s,
                 expires_at: now_s + gw.cfg.session.ttl.as_secs(),
+                epoch,
             };
             gw.metrics.sessions_issued.inc();
             if let Some(p) = &phone {
@@ -341,6 +367,7 @@ pub async fn resend(
         client_ip,
         endpoint: "resend",
     };
+    audit_gate(gw)?;
     let now = gw.clock.now_ms();
     let Some(ch) = gw
         .store
@@ -362,17 +389,11 @@ pub async fn resend(
             who,
         ));
     }
-    limit(
-        gw,
-        "send_per_ip",
-        Scope::Ip(client_ip),
-        None,
-        1,
-        gw.cfg.limits.send_per_ip,
-        who,
-    )
-    .await?;
-    let ticket = charge_send(gw, &phone, who).await?;
+    let mut charges = Charges::new(gw);
+    let ip_limit = gw.cfg.limits.send_per_ip;
+    let ip = Scope::Ip(client_ip);
+    charge(gw, &mut charges, "send_per_ip", ip, None, ip_limit, who).await?;
+    charge_send(gw, &mut charges, &phone, who).await?;
     let code = otp::generate_code(gw.cfg.otp.length);
     let hash = otp::code_hash(&gw.otp_key, challenge_id, phone.e164(), &code);
     let replaced = gw
@@ -399,9 +420,9 @@ pub async fn resend(
         Err(e) => Some(store_down(e)),
     };
     if let Some(e) = refused {
-        refund(gw, &budgets(gw), ticket).await;
+        refund(gw, charges).await;
         return Err(e);
     }
-    deliver(gw, &phone, &code, ticket, who).await?;
+    deliver(gw, &phone, &code, charges, who).await?;
     Ok(phone)
 }
