@@ -1,9 +1,10 @@
 //! The `otpgate` command line. `main.rs` only calls [`main`].
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use rand::RngCore;
 
 use crate::config::{Config, LogConfig, LogFormat};
@@ -50,11 +51,25 @@ enum Command {
         #[arg(long, default_value = "certs")]
         dir: PathBuf,
     },
+    /// Print a shell completion script (e.g. `otpgate completions bash > /etc/bash_completion.d/otpgate`)
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "otpgate",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
         Command::GenSecret => {
             let mut b = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut b);
@@ -201,7 +216,11 @@ fn init_logs(cfg: &LogConfig) {
             .parse()
             .expect("a valid directive"),
     );
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colour codes only for a person at a terminal: in a file or journald
+    // they are line noise that breaks grep.
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let fmt = match cfg.format {
         LogFormat::Json => fmt.json().with_filter(filter).boxed(),
         LogFormat::Text => fmt.with_filter(filter).boxed(),
