@@ -132,3 +132,31 @@ async fn logs_to_a_file_have_no_colour_codes() {
         "ANSI escapes in a log file:\n{log:?}"
     );
 }
+
+/// The config the Debian package installs as /etc/otpgate/otpgate.toml is
+/// valid once postinst has made its certificate and secret (here in a
+/// temporary directory standing in for /etc/otpgate).
+#[test]
+fn packaged_config_passes_check_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let etc = dir.path().display().to_string();
+    let packaged =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/debian/otpgate.toml"))
+            .unwrap();
+    assert!(packaged.contains("/etc/otpgate/"));
+    let text = packaged.replace("/etc/otpgate", &etc);
+    std::fs::write(dir.path().join("otpgate.toml"), text).unwrap();
+    assert!(otpgate(&["gen-cert", "--dir", &etc, "--host", "localhost"])
+        .status
+        .success());
+    let secret = otpgate(&["gen-secret"]);
+    std::fs::write(dir.path().join("session-secret"), &secret.stdout).unwrap();
+    let config = format!("{etc}/otpgate.toml");
+    let out = otpgate(&["check-config", "-c", &config]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
