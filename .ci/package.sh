@@ -48,7 +48,7 @@ done
 step "otpgate --version, check-config"
 otpgate --version
 otpgate check-config -c /etc/otpgate/otpgate.toml
-otpgate completions bash | grep -q 'complete -F'
+otpgate completions bash > /tmp/otpgate.bash && grep -q "complete -F" /tmp/otpgate.bash && rm /tmp/otpgate.bash
 
 step "dpkg -r, dpkg --purge"
 dpkg -r otpgate

@@ -1,6 +1,6 @@
 //! The `otpgate` command line. `main.rs` only calls [`main`].
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -62,13 +62,17 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "otpgate",
-                &mut std::io::stdout(),
-            );
-            ExitCode::SUCCESS
+            // Into a buffer: clap_complete panics when its writer fails, and
+            // a reader that stops early (`| head`, `grep -q`) is no error.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "otpgate", &mut script);
+            match std::io::stdout().write_all(&script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+                _ => ExitCode::SUCCESS,
+            }
         }
         Command::GenSecret => {
             let mut b = [0u8; 32];

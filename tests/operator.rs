@@ -160,3 +160,20 @@ fn packaged_config_passes_check_config() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `otpgate completions bash | head -1` (or `grep -q`) closes the pipe
+/// early: that is no crash.
+#[test]
+fn completions_into_a_closed_pipe_do_not_panic() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otpgate"))
+        .args(["completions", "zsh"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+}
