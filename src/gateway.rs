@@ -138,6 +138,7 @@ impl Gateway {
     pub async fn handle(self: Arc<Self>, req: Request<Incoming>, conn: ConnInfo) -> Response<Body> {
         let logging = tracing::enabled!(target: "otpgate::access", tracing::Level::INFO);
         let started = logging.then(Instant::now);
+        let client = logging.then(|| self.client_ip(req.headers(), conn));
         let request_id = request_id(&req);
         let method = req.method().clone();
         let json = wants_json(&req);
@@ -169,6 +170,7 @@ impl Gateway {
         }
         let log = AccessLog {
             request_id: request_id.to_str().unwrap_or_default().to_string(),
+            client: client.unwrap_or(conn.peer.ip()),
             method,
             path: facts.path,
             status: status.as_u16(),

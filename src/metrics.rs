@@ -54,6 +54,11 @@ pub struct CountryLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabel {
+    version: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
     pub reason: String,
 }
@@ -245,6 +250,15 @@ impl Metrics {
             "Audit lines that could not be written",
             crate::audit::write_failures().clone(),
         );
+        // The Prometheus "info" idiom: a constant 1 whose label says which
+        // build is running, so dashboards can join on it across a rollout.
+        let build_info = Family::<VersionLabel, Gauge>::default();
+        build_info
+            .get_or_create(&VersionLabel {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        registry.register("otpgate_build_info", "Which build is running", build_info);
         *m.registry.lock().expect("fresh mutex") = registry;
         m
     }
