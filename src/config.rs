@@ -1,10 +1,17 @@
 //! Configuration: read once at start-up, validated completely before any
 //! port is bound. `raw` is the file as written, `schema` knows every key,
 //! `validate` turns the raw file into the typed [`Config`] below or into the
-//! full list of problems, each with its key and line.
+//! full list of problems, each with its key and line. The toolkit every
+//! section uses (the SMS providers' included): `paths` (relative paths read
+//! from the config file's folder), `secrets` (`${VAR}` and the one `*_file`
+//! rule), `suggest` ("did you mean").
 
+pub mod paths;
 mod raw;
 mod schema;
+pub mod secrets;
+pub mod suggest;
+mod typecheck;
 mod validate;
 
 use std::fmt;
@@ -297,7 +304,8 @@ impl fmt::Display for ConfigError {
 }
 
 impl Config {
-    /// Reads and validates the file at `path`.
+    /// Reads and validates the file at `path`; relative paths in it are
+    /// read from its folder (`paths.rs`), for `run` and `check-config` alike.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             source_name: path.display().to_string(),
@@ -307,13 +315,17 @@ impl Config {
                 message: format!("cannot read {}: {e}", path.display()),
             }],
         })?;
-        Config::parse(&text, &path.display().to_string())
+        let folder = paths::folder_of(path);
+        validate::validate(&text, Some(&folder)).map_err(|problems| ConfigError {
+            source_name: path.display().to_string(),
+            problems,
+        })
     }
 
-    /// Validates configuration text. Relative paths are relative to the
-    /// working directory, as in the documented example.
+    /// Validates configuration text that has no file (the demo, tests):
+    /// relative paths are relative to the working directory.
     pub fn parse(text: &str, source_name: &str) -> Result<Config, ConfigError> {
-        validate::validate(text).map_err(|problems| ConfigError {
+        validate::validate(text, None).map_err(|problems| ConfigError {
             source_name: source_name.to_string(),
             problems,
         })

@@ -1,20 +1,26 @@
 //! Raw file -> typed [`Config`], collecting every problem before giving up.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::paths::resolve;
 use super::raw::RawConfig;
-use super::schema::{unknown_keys, Locator};
+use super::schema::Locator;
+use super::secrets::secret_value;
+use super::suggest::not_one_of;
+use super::typecheck;
 use super::{
     AdminConfig, Config, LogConfig, LogFormat, OtpConfig, Problem, Require, RouteRule, Secret,
     StoreConfig, TlsConfig,
 };
 use crate::normalize::normalize_path;
 
+mod advice;
 mod brand;
+mod cross;
 mod limits;
 mod messages;
 mod sections;
@@ -24,10 +30,15 @@ use self::limits::{limits, RawAbuse};
 pub const DEFAULT_MESSAGE: &str =
     "{code} is your {brand} code. Valid {ttl_minutes} min. Never share it.\n\n@{host} #{code}";
 
-/// Collects problems; `line` is filled in from the key's position.
+/// Collects problems and advice; `line` is filled in from the key's position.
 struct Problems<'a> {
     locator: Locator<'a>,
     list: Vec<Problem>,
+    /// Settings weaker than a standard the README cites: printed, fatal only
+    /// under `check-config --strict`.
+    advice: Vec<Problem>,
+    /// The config file's folder, for relative paths (`paths.rs`).
+    folder: Option<&'a Path>,
 }
 
 impl Problems<'_> {
@@ -38,56 +49,69 @@ impl Problems<'_> {
             message: message.into(),
         });
     }
+
+    fn warn(&mut self, key: &str, message: impl Into<String>) {
+        self.advice.push(Problem {
+            key: key.to_string(),
+            line: self.locator.line(key),
+            message: message.into(),
+        });
+    }
+
+    /// `value` if it is one of `valid`, else a problem listing them.
+    fn choice<'v>(&mut self, key: &str, value: &'v str, valid: &[&str]) -> Option<&'v str> {
+        if valid.contains(&value) {
+            Some(value)
+        } else {
+            self.add(key, not_one_of(value, valid));
+            None
+        }
+    }
+
+    /// A path key's default, resolved like a path written in the file.
+    fn default_path(&self, value: &str) -> PathBuf {
+        resolve(self.folder, value)
+    }
 }
 
-pub fn validate(text: &str) -> Result<Config, Vec<Problem>> {
+/// Validates `text`; relative paths are read from `folder` (the config
+/// file's), or from the working directory without one.
+pub fn validate(text: &str, folder: Option<&Path>) -> Result<Config, Vec<Problem>> {
     let mut p = Problems {
         locator: Locator::new(text),
         list: Vec::new(),
+        advice: Vec::new(),
+        folder,
     };
-    // Pass 1: syntax and unknown keys (all of them, with suggestions).
-    let doc = match toml_edit::ImDocument::parse(text) {
-        Ok(doc) => doc,
-        Err(e) => {
-            let line = e.span().map(|s| p.locator.line_at(s.start));
-            let message = e.message().trim().to_string();
-            return Err(vec![Problem {
-                key: "(syntax)".into(),
-                line,
-                message,
-            }]);
-        }
-    };
-    for unknown in unknown_keys(doc.as_table()) {
-        let hint = match unknown.suggestion {
-            Some(s) => format!("unknown key (did you mean `{s}`?)"),
-            None => "unknown key".to_string(),
-        };
-        p.add(&unknown.path, hint);
+    // Pass 1: syntax.
+    if let Err(e) = toml_edit::ImDocument::parse(text) {
+        let line = e.span().map(|s| p.locator.line_at(s.start));
+        let message = e.message().trim().to_string();
+        return Err(vec![Problem {
+            key: "(syntax)".into(),
+            line,
+            message,
+        }]);
     }
-    // Pass 2: types.
-    let raw: RawConfig = match toml::from_str(text) {
-        Ok(raw) => raw,
-        Err(e) => {
-            let line = e.span().map(|s| p.locator.line_at(s.start));
-            p.list.push(Problem {
-                key: "(type)".into(),
-                line,
-                message: e.message().trim().to_string(),
-            });
-            p.list.sort_by_key(|x| x.line);
-            return Err(p.list);
-        }
+    let table: toml::Table = match toml::from_str(text) {
+        Ok(t) => t,
+        Err(e) => return Err(vec![serde_problem(&p, "(syntax)", &e)]),
     };
-    let abuse: RawAbuse = match toml::from_str(text) {
-        Ok(a) => a,
-        Err(e) => {
-            let line = e.span().map(|s| p.locator.line_at(s.start));
-            p.list.push(Problem {
-                key: "(type)".into(),
-                line,
-                message: e.message().trim().to_string(),
-            });
+    // Pass 2: unknown keys (with suggestions) and types, all of them; the
+    // keys in error are left out of the typed pass, which then cannot fail.
+    let (table, found) = typecheck::check(table, folder);
+    for f in found {
+        p.add(&f.key, f.message);
+    }
+    let root = toml::Value::Table(table);
+    // A failure here means schema.rs and raw.rs disagree on a key's type.
+    let raw = RawConfig::deserialize(root.clone()).map_err(|e| serde_problem(&p, "(type)", &e));
+    let abuse = RawAbuse::deserialize(root).map_err(|e| serde_problem(&p, "(type)", &e));
+    let (raw, abuse) = match (raw, abuse) {
+        (Ok(raw), Ok(abuse)) => (raw, abuse),
+        (Err(e), _) | (_, Err(e)) => {
+            p.list.push(e);
+            p.list.sort_by_key(|x| x.line.unwrap_or(usize::MAX));
             return Err(p.list);
         }
     };
@@ -98,6 +122,14 @@ pub fn validate(text: &str) -> Result<Config, Vec<Problem>> {
     } else {
         p.list.sort_by_key(|x| x.line.unwrap_or(usize::MAX));
         Err(p.list)
+    }
+}
+
+fn serde_problem(p: &Problems, key: &str, e: &toml::de::Error) -> Problem {
+    Problem {
+        key: key.into(),
+        line: e.span().map(|s| p.locator.line_at(s.start)),
+        message: e.message().trim().to_string(),
     }
 }
 
@@ -143,42 +175,26 @@ fn int_in(p: &mut Problems, key: &str, value: Option<i64>, default: i64, lo: i64
     }
 }
 
-/// A secret written literally or as `"${ENV_VAR}"`. Never echoes the value.
+/// A secret written literally or as `"${ENV_VAR}"` (`secrets.rs`).
 fn secret(p: &mut Problems, key: &str, value: &str) -> Option<Secret> {
-    let trimmed = value.trim();
-    if let Some(var) = trimmed.strip_prefix("${").and_then(|v| v.strip_suffix('}')) {
-        return match std::env::var(var) {
-            Ok(v) if !v.is_empty() => Some(Secret::new(v)),
-            _ => {
-                p.add(key, format!("environment variable {var} is not set"));
-                None
-            }
-        };
-    }
-    Some(Secret::new(value.to_string()))
-}
-
-fn secret_file(p: &mut Problems, key: &str, path: &str) -> Vec<Secret> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(|l| Secret::new(l.to_string()))
-            .collect(),
-        Err(e) => {
-            p.add(key, format!("cannot read {path}: {}", e.kind()));
-            Vec::new()
-        }
-    }
+    secret_value(value).map_err(|e| p.add(key, e)).ok()
 }
 
 fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
     let server = sections::server(p, &raw);
 
+    // Paths written in the file are resolved already (typecheck.rs).
     let tls = TlsConfig {
-        cert: PathBuf::from(raw.tls.cert.as_deref().unwrap_or("certs/cert.pem")),
-        key: PathBuf::from(raw.tls.key.as_deref().unwrap_or("certs/key.pem")),
+        cert: raw
+            .tls
+            .cert
+            .as_ref()
+            .map_or_else(|| p.default_path("certs/cert.pem"), PathBuf::from),
+        key: raw
+            .tls
+            .key
+            .as_ref()
+            .map_or_else(|| p.default_path("certs/key.pem"), PathBuf::from),
     };
     for (key, path) in [("tls.cert", &tls.cert), ("tls.key", &tls.key)] {
         if !path.exists() {
@@ -219,16 +235,13 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
                 "/.otpgate/ is reserved for otpgate's own pages",
             );
         }
-        let require = match r.require.as_deref().unwrap_or("otp") {
-            "otp" => Require::Otp,
-            "none" => Require::None,
-            other => {
-                p.add(
-                    &key("require"),
-                    format!("`{other}` must be \"otp\" or \"none\""),
-                );
-                Require::Otp
-            }
+        let require = match p.choice(
+            &key("require"),
+            r.require.as_deref().unwrap_or("otp"),
+            &["otp", "none"],
+        ) {
+            Some("none") => Require::None,
+            _ => Require::Otp,
         };
         let mut methods = Vec::new();
         for m in r.methods.iter().flatten() {
@@ -287,28 +300,24 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
 
     let phone = sections::phone(p, &raw);
 
-    let sms_unknown = p.list.iter().any(|x| x.key.starts_with("sms."));
-    let sms = if sms_unknown {
-        None // already reported with suggestions
-    } else {
-        let raw_sms = crate::sms::RawSmsConfig::deserialize(toml::Value::Table(raw.sms.clone()));
-        match raw_sms
-            .map_err(|e| vec![("sms".to_string(), e.message().to_string())])
-            .and_then(|r| crate::sms::validate(&r))
-        {
-            Ok(c) => Some(c),
-            Err(list) => {
-                for (key, message) in list {
-                    p.add(&key, message);
-                }
-                None
+    // Unknown and mistyped `[sms]` keys were reported and left out above.
+    let raw_sms = crate::sms::RawSmsConfig::deserialize(toml::Value::Table(raw.sms.clone()));
+    let sms = match raw_sms
+        .map_err(|e| vec![("sms".to_string(), e.message().to_string())])
+        .and_then(|r| crate::sms::validate(&r))
+    {
+        Ok(c) => Some(c),
+        Err(list) => {
+            for (key, message) in list {
+                p.add(&key, message);
             }
+            None
         }
     };
 
-    let store = match raw.store.backend.as_deref().unwrap_or("memory") {
-        "memory" => StoreConfig::Memory,
-        "redis" => {
+    let backend = raw.store.backend.as_deref().unwrap_or("memory");
+    let store = match p.choice("store.backend", backend, &["memory", "redis"]) {
+        Some("redis") => {
             // The URL may carry a password: "${ENV_VAR}" keeps it out of the file.
             let url = match raw.store.redis_url.as_deref() {
                 Some(v) => secret(p, "store.redis_url", v)
@@ -321,13 +330,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
             }
             StoreConfig::Redis { url }
         }
-        other => {
-            p.add(
-                "store.backend",
-                format!("`{other}` must be \"memory\" or \"redis\""),
-            );
-            StoreConfig::Memory
-        }
+        _ => StoreConfig::Memory,
     };
 
     let admin = AdminConfig {
@@ -347,30 +350,24 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
     let limits = limits(p, &raw.limits.by_name, abuse.limits.pumping.as_ref());
 
     let log = LogConfig {
-        format: match raw.log.format.as_deref().unwrap_or("text") {
-            "text" => LogFormat::Text,
-            "json" => LogFormat::Json,
-            other => {
-                p.add(
-                    "log.format",
-                    format!("`{other}` must be \"text\" or \"json\""),
-                );
-                LogFormat::Text
-            }
+        format: match p.choice(
+            "log.format",
+            raw.log.format.as_deref().unwrap_or("text"),
+            &["text", "json"],
+        ) {
+            Some("json") => LogFormat::Json,
+            _ => LogFormat::Text,
         },
         level: raw.log.level.clone().unwrap_or_else(|| "info".into()),
         audit_file: raw.log.audit_file.as_ref().map(PathBuf::from),
         audit_required: raw.log.audit_required.unwrap_or(false),
     };
-    if tracing_subscriber::EnvFilter::try_new(&log.level).is_err() {
-        p.add(
-            "log.level",
-            format!(
-                "`{}` is not a log level or filter (e.g. \"info\", \"otpgate=debug\")",
-                log.level
-            ),
-        );
+    if let Err(e) = cross::log_level(&log.level) {
+        p.add("log.level", e);
     }
+
+    cross::check(p, &raw, &server, &phone, &otp, &admin);
+    advice::check(p, &otp, &admin);
 
     let sms = sms?;
     let regions: Vec<String> = phone
@@ -391,6 +388,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
                 .into(),
         );
     }
+    warnings.extend(p.advice.iter().map(Problem::to_string));
     Some(Config {
         server,
         tls,

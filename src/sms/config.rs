@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::config::secrets::{one_secret_file, secret_value};
+
 use crate::sms::delivery::RetryPolicy;
 use crate::sms::file::{FileConfig, RawFile};
 use crate::sms::http::CallTimeouts;
@@ -212,20 +214,12 @@ fn policy(raw: &RawSmsConfig, problems: &mut Problems) -> RetryPolicy {
     }
 }
 
-/// Parses a positive humantime duration (`"5s"`, `"1500ms"`).
+/// Parses a positive humantime duration (`"5s"`, `"1500ms"`), by the
+/// rule every section uses.
 pub fn duration(problems: &mut Problems, key: &str, value: Option<&str>) -> Option<Duration> {
-    let value = value?;
-    match humantime::parse_duration(value) {
-        Ok(d) if !d.is_zero() => Some(d),
-        Ok(_) => {
-            problems.push(key, "must be a positive duration");
-            None
-        }
-        Err(_) => {
-            problems.push(key, format!("\"{value}\" is not a duration like \"5s\""));
-            None
-        }
-    }
+    crate::config::parse_duration(value?)
+        .map_err(|e| problems.push(key, e))
+        .ok()
 }
 
 /// A required plain value: present and not blank.
@@ -243,7 +237,8 @@ pub fn required(problems: &mut Problems, key: &str, value: Option<&String>) -> O
     }
 }
 
-/// A secret from `key = "…"`, `key = "${VAR}"` or `key_file = "path"`.
+/// A secret from `key = "…"`, `key = "${VAR}"` or `key_file = "path"`
+/// (one secret per line: the `*_file` rule in `config/secrets.rs`).
 /// Returns `None` (without a problem) when neither is given; callers decide
 /// whether it was required. Messages never include the value.
 pub fn secret(
@@ -252,39 +247,20 @@ pub fn secret(
     value: Option<&Secret>,
     file: Option<&String>,
 ) -> Option<Secret> {
-    let raw = match (value, file) {
+    match (value, file) {
         (Some(_), Some(_)) => {
             problems.push(key, format!("give either {key} or {key}_file, not both"));
-            return None;
+            None
         }
-        (None, None) => return None,
-        (Some(v), None) => match env_reference(v.expose()) {
-            Some(var) => match std::env::var(var) {
-                Ok(v) => v,
-                Err(_) => {
-                    problems.push(key, format!("environment variable {var} is not set"));
-                    return None;
-                }
-            },
-            None => v.expose().to_owned(),
-        },
-        (None, Some(path)) => match std::fs::read_to_string(path) {
-            Ok(v) => v.trim_end_matches(['\r', '\n']).to_owned(),
-            Err(err) => {
-                problems.push(format!("{key}_file"), format!("cannot read {path}: {err}"));
-                return None;
-            }
-        },
-    };
-    if raw.trim().is_empty() {
-        problems.push(key, "must not be empty");
-        return None;
+        (None, None) => None,
+        (Some(v), None) => secret_value(v.expose())
+            .map_err(|e| problems.push(key, e))
+            .ok(),
+        // The path is already resolved against the config file's folder.
+        (None, Some(path)) => one_secret_file(std::path::Path::new(path))
+            .map_err(|e| problems.push(format!("{key}_file"), e))
+            .ok(),
     }
-    Some(Secret::new(raw))
-}
-
-fn env_reference(value: &str) -> Option<&str> {
-    value.strip_prefix("${")?.strip_suffix('}')
 }
 
 /// An `http(s)` base URL without query or fragment, returned without a
@@ -320,32 +296,7 @@ pub fn base_url(
     }
 }
 
-/// The closest known name within two edits, for "did you mean" hints.
-pub fn did_you_mean<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    let name = name.to_ascii_lowercase();
-    known
-        .iter()
-        .map(|k| (edit_distance(&name, k), *k))
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let here = row[j + 1];
-            row[j + 1] = (here + 1)
-                .min(row[j] + 1)
-                .min(prev + usize::from(ca != *cb));
-            prev = here;
-        }
-    }
-    row[b.len()]
-}
+/// "Did you mean": the one algorithm the whole configuration uses.
+pub use crate::config::suggest::did_you_mean;
 
 pub use crate::sms::dlt::warnings;

@@ -7,8 +7,9 @@ use std::str::FromStr;
 use http::Uri;
 use ipnet::IpNet;
 
-use super::{addr, duration, int_in, secret, secret_file, Problems};
+use super::{addr, duration, int_in, secret, Problems};
 use crate::config::raw::{OneOrMany, RawConfig};
+use crate::config::secrets::secret_file;
 use crate::config::{PhoneConfig, ServerConfig, SessionConfig, UpstreamConfig};
 
 pub(super) fn server(p: &mut Problems, raw: &RawConfig) -> ServerConfig {
@@ -179,8 +180,12 @@ pub(super) fn session(p: &mut Problems, raw: &RawConfig) -> SessionConfig {
         }
         None => {}
     }
+    // One secret per line, for rotation (the one `*_file` rule, secrets.rs).
     if let Some(path) = &s.secret_file {
-        secrets.extend(secret_file(p, "session.secret_file", path));
+        match secret_file(std::path::Path::new(path)) {
+            Ok(list) => secrets.extend(list),
+            Err(e) => p.add("session.secret_file", e),
+        }
     }
     if secrets.is_empty() && !p.list.iter().any(|x| x.key.starts_with("session.secret")) {
         p.add(
