@@ -9,13 +9,16 @@
 use std::path::{Path, PathBuf};
 
 /// The folder relative paths of the file at `config` are read from, made
-/// absolute so that a later working-directory change cannot move it.
+/// absolute (and without `..`, for readable messages) so that a later
+/// working-directory change cannot move it.
 pub fn folder_of(config: &Path) -> PathBuf {
     let parent = match config.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf())
+    std::fs::canonicalize(parent)
+        .or_else(|_| std::path::absolute(parent))
+        .unwrap_or_else(|_| parent.to_path_buf())
 }
 
 /// `value` as the path it names: absolute ones as written, relative ones
@@ -59,7 +62,7 @@ mod tests {
 
     #[test]
     fn the_folder_is_absolute() {
-        let cwd = std::env::current_dir().unwrap();
+        let cwd = std::fs::canonicalize(std::env::current_dir().unwrap()).unwrap();
         assert_eq!(folder_of(Path::new("otpgate.toml")), cwd);
         assert_eq!(folder_of(Path::new("conf/otpgate.toml")), cwd.join("conf"));
         assert_eq!(
