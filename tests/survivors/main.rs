@@ -10,6 +10,7 @@
 //! - `cookie_names`: a value sealed for another otpgate cookie is no session
 //! - `resend`: a resent code replaces the old one
 //! - `rd`: no way back into `/.otpgate/` after verification
+//! - `missed`: mutants a cargo-mutants run missed, killed
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -18,6 +19,7 @@ mod cookie_names;
 mod expiry;
 mod failure_limit;
 mod forward_auth_age;
+mod missed;
 mod rd;
 mod rerouting;
 mod resend;
