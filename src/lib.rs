@@ -25,6 +25,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod errors;
+pub mod fingerprint;
 pub mod flow;
 pub mod forward_auth;
 pub mod gateway;

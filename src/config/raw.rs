@@ -34,6 +34,8 @@ pub struct RawConfig {
     pub limits: RawLimits,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub fingerprint: RawFingerprint,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -150,4 +152,9 @@ pub struct RawLog {
     pub format: Option<String>,
     pub level: Option<String>,
     pub audit_file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawFingerprint {
+    pub forward: Option<bool>,
 }

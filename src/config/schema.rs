@@ -188,6 +188,7 @@ pub const SCHEMA: Shape = T(&[
         "log",
         T(&[("format", Leaf), ("level", Leaf), ("audit_file", Leaf)]),
     ),
+    ("fingerprint", T(&[("forward", Leaf)])),
 ]);
 
 /// An unknown key: its dotted path and, when one is close, the key meant.

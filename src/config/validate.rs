@@ -394,6 +394,9 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         admin,
         limits,
         log,
+        fingerprint: crate::fingerprint::FingerprintConfig {
+            forward: raw.fingerprint.forward.unwrap_or(false),
+        },
         warnings,
     })
 }
