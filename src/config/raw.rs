@@ -156,5 +156,6 @@ pub struct RawLog {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawFingerprint {
-    pub forward: Option<bool>,
+    /// Checked in validate/fingerprint.rs, so a wrong type names the key.
+    pub forward: Option<toml::Value>,
 }

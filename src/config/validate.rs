@@ -14,6 +14,7 @@ use super::{
 };
 use crate::normalize::normalize_path;
 
+mod fingerprint;
 mod limits;
 mod sections;
 
@@ -394,9 +395,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         admin,
         limits,
         log,
-        fingerprint: crate::fingerprint::FingerprintConfig {
-            forward: raw.fingerprint.forward.unwrap_or(false),
-        },
+        fingerprint: fingerprint::fingerprint(p, &raw.fingerprint),
         warnings,
     })
 }
