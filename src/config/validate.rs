@@ -15,6 +15,7 @@ use super::{
 use crate::normalize::normalize_path;
 
 mod brand;
+mod fingerprint;
 mod limits;
 mod messages;
 mod sections;
@@ -405,6 +406,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         admin,
         limits,
         log,
+        fingerprint: fingerprint::fingerprint(p, &raw.fingerprint),
         warnings,
     })
 }

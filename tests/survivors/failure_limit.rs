@@ -44,7 +44,11 @@ async fn a_right_code_past_the_failure_limit_is_refused_and_not_used_up() {
     for i in 0..4 {
         steps.push(b.enter_code_raw(&wrong(&code, i), &csrf).await.status);
     }
-    assert_eq!(steps, [422, 422, 422, 422], "three in the budget, one past it");
+    assert_eq!(
+        steps,
+        [422, 422, 422, 422],
+        "three in the budget, one past it"
+    );
     let refused = b.enter_code_raw(&code, &csrf).await;
     assert_eq!(refused.status, 429, "{}", refused.body);
     assert!(refused.header("retry-after").is_some());
