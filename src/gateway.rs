@@ -46,6 +46,8 @@ pub struct ConnInfo {
     pub peer: SocketAddr,
     /// The peer is in `server.trusted_proxies`.
     pub peer_trusted: bool,
+    /// The ClientHello's JA4, when it parsed (fingerprint.rs).
+    pub ja4: Option<crate::fingerprint::Ja4>,
 }
 
 /// Everything a request may need, built once at start-up.

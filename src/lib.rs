@@ -4,7 +4,8 @@
 //! # Request path
 //!
 //! ```text
-//! accept (server.rs) -> TLS (tls.rs) -> hyper service (gateway.rs)
+//! accept (server.rs) -> TLS (tls.rs; JA4 of the raw ClientHello: fingerprint.rs)
+//!   -> hyper service (gateway.rs)
 //!   Gateway::handle: target (host.rs, normalize.rs) -> own? -> decide (policy.rs, session.rs)
 //!      -> own endpoint /.otpgate/* (flow.rs, flow/forms.rs, api.rs, forward_auth.rs;
 //!         pages.rs: templates, strings per language, language choice)
@@ -26,6 +27,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod errors;
+pub mod fingerprint;
 pub mod flow;
 pub mod forward_auth;
 pub mod gateway;

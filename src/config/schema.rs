@@ -235,6 +235,7 @@ pub const SCHEMA: Shape = T(&[
             ("audit_required", BOOL),
         ]),
     ),
+    ("fingerprint", T(&[("forward", BOOL)])),
 ]);
 
 /// Finds where a dotted path such as `route[1].max_age` is written.

@@ -21,6 +21,7 @@ use crate::normalize::normalize_path;
 mod advice;
 mod brand;
 mod cross;
+mod fingerprint;
 mod limits;
 mod messages;
 mod sections;
@@ -403,6 +404,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         admin,
         limits,
         log,
+        fingerprint: fingerprint::fingerprint(&raw.fingerprint),
         warnings,
     })
 }

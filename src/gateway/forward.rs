@@ -11,6 +11,7 @@ use hyper::body::Incoming;
 use super::{ConnInfo, Gateway};
 use crate::body::Body;
 use crate::errors::GatewayError;
+use crate::fingerprint::Forwarded;
 use crate::headers::{self, ForwardFacts};
 use crate::normalize::NormalizedPath;
 use crate::session::Session;
@@ -37,6 +38,7 @@ impl Gateway {
                 .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
         });
         let client = self.client_ip(&parts.headers, conn);
+        let fingerprints = (self.cfg.fingerprint.forward).then(|| Forwarded::of(&parts, conn.ja4));
         let h = &mut parts.headers;
         headers::remove_hop_by_hop(h);
         headers::strip_spoofable(h, conn.peer_trusted);
@@ -58,6 +60,9 @@ impl Gateway {
                 request_id,
             },
         );
+        if let Some(f) = &fingerprints {
+            f.insert(h);
+        }
         match (&host, self.cfg.upstream.preserve_host) {
             (Some(host), true) => h.insert(HOST, host.clone()),
             _ => h.insert(
