@@ -294,4 +294,70 @@ mod tests {
             );
         }
     }
+
+    /// Every key the schema calls a path is anchored at the folder: a
+    /// path key added later cannot be forgotten.
+    #[test]
+    fn every_path_key_is_read_from_the_config_folder() {
+        let mut all = Vec::new();
+        leaves(&SCHEMA, &[], &mut all);
+        let paths: Vec<Vec<String>> = all
+            .into_iter()
+            .filter(|(_, k)| *k == Kind::Path)
+            .map(|(p, _)| p)
+            .collect();
+        assert!(paths.len() >= 10, "{paths:?}");
+        for path in paths {
+            let mut root = toml::Table::new();
+            let mut table = &mut root;
+            for part in &path[..path.len() - 1] {
+                table = table
+                    .entry(part.clone())
+                    .or_insert_with(|| toml::Value::Table(Default::default()))
+                    .as_table_mut()
+                    .unwrap();
+            }
+            table.insert(path.last().unwrap().clone(), "rel/x".into());
+            let (out, _) = super::check(root, Some(std::path::Path::new("/etc/otpgate")));
+            let mut v = &toml::Value::Table(out);
+            for part in &path {
+                v = &v[part.as_str()];
+            }
+            assert_eq!(v.as_str(), Some("/etc/otpgate/rel/x"), "{path:?}");
+        }
+    }
+
+    /// `Config::load` end to end: the paths the running gateway opens.
+    #[test]
+    fn load_resolves_what_the_gateway_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let etc = dir.path().join("etc");
+        std::fs::create_dir_all(etc.join("pages")).unwrap();
+        crate::tls::write_self_signed(&etc.join("certs"), &["localhost".into()]).unwrap();
+        std::fs::write(etc.join("secret"), "0123456789abcdef0123456789abcdef\n").unwrap();
+        let file = etc.join("otpgate.toml");
+        std::fs::write(
+            &file,
+            "[upstream]\nurl = \"http://127.0.0.1:3000\"\n[brand]\ntemplates_dir = \"pages\"\n\
+             [session]\nsecret_file = \"secret\"\n[sms]\nprovider = \"file\"\n[sms.file]\npath = \"out/sms.jsonl\"\n\
+             [log]\naudit_file = \"audit.jsonl\"\n",
+        )
+        .unwrap();
+        let cfg = Config::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        let etc = std::fs::canonicalize(&etc).unwrap();
+        assert_eq!(
+            cfg.tls.cert,
+            etc.join("certs/cert.pem"),
+            "a default path too"
+        );
+        assert_eq!(cfg.brand.templates_dir, Some(etc.join("pages")));
+        assert_eq!(cfg.log.audit_file, Some(etc.join("audit.jsonl")));
+        assert_eq!(cfg.session.secrets.len(), 1);
+        match &cfg.sms.chain[0] {
+            crate::sms::config::ProviderConfig::File(f) => {
+                assert_eq!(f.path, etc.join("out/sms.jsonl"))
+            }
+            other => panic!("{}", other.name()),
+        }
+    }
 }
