@@ -106,6 +106,10 @@ pub struct Brand {
     pub name: String,
     pub color: String,
     pub logo_url: Option<String>,
+    /// Offered page languages; the first is the default.
+    pub languages: Vec<String>,
+    /// Overrides of the built-in templates and strings.
+    pub templates_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -115,9 +119,19 @@ pub struct OtpConfig {
     pub max_attempts: u32,
     pub resend_after: Duration,
     pub message: String,
+    /// The SMS text per language tag; others use `message`.
+    pub messages: std::collections::BTreeMap<String, String>,
     /// The send step never answers faster than this (enumeration timing);
     /// zero unless set. Refusals are also padded to a typical send.
     pub min_send_time: Duration,
+}
+
+impl OtpConfig {
+    /// The SMS template for a page language (`[otp.messages]`, else
+    /// `[otp] message`).
+    pub fn message_in(&self, lang: &str) -> &str {
+        self.messages.get(lang).unwrap_or(&self.message)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 
 use crate::body::Body;
 use crate::config::Config;
-use crate::pages::esc;
+use crate::pages::escape as esc;
 
 /// The demo's configuration: the same validation as a file's.
 pub fn config(listen: SocketAddr, upstream: SocketAddr, secret: &str) -> Config {

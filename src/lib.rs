@@ -6,7 +6,8 @@
 //! ```text
 //! accept (server.rs) -> TLS (tls.rs) -> hyper service (gateway.rs)
 //!   Gateway::handle: target (host.rs, normalize.rs) -> own? -> decide (policy.rs, session.rs)
-//!      -> own endpoint /.otpgate/* (flow.rs, flow/forms.rs, api.rs, forward_auth.rs; pages.rs)
+//!      -> own endpoint /.otpgate/* (flow.rs, flow/forms.rs, api.rs, forward_auth.rs;
+//!         pages.rs: templates, strings per language, language choice)
 //!      -> or forward (gateway/forward.rs: headers.rs, upgrade.rs, upstream.rs),
 //!         body streamed (body.rs)
 //! ```
@@ -32,6 +33,7 @@ pub mod headers;
 pub mod host;
 pub mod lookup;
 pub mod metrics;
+pub mod money;
 pub mod normalize;
 pub mod otp;
 pub mod pages;

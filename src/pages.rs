@@ -1,27 +1,48 @@
-//! otpgate's own pages: server-rendered, no external assets, usable without
-//! JavaScript; a little inline script (allowed by hash in the CSP) adds the
-//! resend countdown and WebOTP autofill.
+//! otpgate's own pages: server-rendered from minijinja templates (compiled
+//! in; a merchant's `[brand] templates_dir` overrides any template or
+//! string), in the shopper's language, no external assets, usable without
+//! JavaScript. A little inline script (allowed by hash in the CSP) counts
+//! down waits and asks for WebOTP autofill.
 
+pub mod contrast;
+pub mod lang;
+mod render;
+pub mod strings;
+mod templates;
+
+use std::path::PathBuf;
 use std::sync::LazyLock;
 
 use base64::Engine;
-use http::{HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use minijinja::Environment;
 use sha2::{Digest, Sha256};
 
 use crate::config::Brand;
+pub use lang::{Choice, COOKIE as LANG_COOKIE};
+use strings::Strings;
 
-const CSS: &str = r#"*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f4f5f7;color:#1f2328}
-main{max-width:420px;margin:0 auto;padding:24px 16px}.card{background:#fff;border-radius:12px;padding:24px 20px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
-h1{font-size:1.35rem;margin:0 0 8px}p{margin:0 0 16px}.brand{font-weight:600;color:var(--brand);margin:0 0 16px;display:flex;align-items:center;gap:8px}.brand img{height:28px}
-label{display:block;font-weight:600;margin:0 0 6px}input[type=tel],input[type=text]{width:100%;font-size:1.25rem;padding:12px;border:2px solid #8c959f;border-radius:8px}
-input:focus{outline:3px solid var(--brand);outline-offset:1px}#code{letter-spacing:.3em;font-variant-numeric:tabular-nums}
-button{width:100%;min-height:48px;margin-top:16px;font-size:1.05rem;font-weight:600;border:0;border-radius:8px;background:var(--brand);color:#fff;cursor:pointer}
-button.link{background:none;color:var(--brand);text-decoration:underline;min-height:44px;margin-top:8px}button:disabled{opacity:.55;cursor:default}
+/// Devanagari (and other Indian scripts) render from the system fonts of a
+/// bare Debian (fonts-noto-core) or Android (Noto): no font is downloaded.
+const CSS: &str = r#"*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans Devanagari","Nirmala UI",sans-serif;background:#f4f5f7;color:#1f2328}
+main{max-width:420px;margin:0 auto;padding:16px}.card{background:#fff;border-radius:12px;padding:24px 20px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
+h1{font-size:1.35rem;margin:0 0 8px}p{margin:0 0 16px}.brand{font-weight:600;margin:0 0 16px;display:flex;align-items:center;gap:8px}.brand img{height:28px}
+label{display:block;font-weight:600;margin:0 0 6px}input[type=tel],input[type=text]{width:100%;min-width:0;font-size:1.25rem;padding:12px;border:2px solid #8c959f;border-radius:8px}
+.tel{display:flex;align-items:stretch;gap:8px}.prefix{display:flex;align-items:center;padding:0 12px;font-size:1.25rem;border:2px solid #8c959f;border-radius:8px;background:#f4f5f7}
+input:focus{outline:3px solid #1f2328;outline-offset:1px}#code{letter-spacing:.3em;font-variant-numeric:tabular-nums}
+button{width:100%;min-height:48px;margin-top:16px;font:inherit;font-size:1.05rem;font-weight:600;border:0;border-radius:8px;background:var(--brand);color:var(--on-brand);cursor:pointer}
+button.link{background:none;color:#1f2328;text-decoration:underline;min-height:44px;margin-top:8px}button:disabled{opacity:.55;cursor:default}
 .hint{color:#57606a;font-size:.9rem;margin:6px 0 0}.alert{border-radius:8px;padding:10px 12px;margin:0 0 16px;background:#ffebe9;color:#82071e}.alert:empty{display:none}
-.notice{background:#dafbe1;color:#116329}a{color:var(--brand)}.small{font-size:.9rem;text-align:center;margin-top:16px}.small a{display:inline-block;padding:12px 8px}"#;
+.notice{background:#dafbe1;color:#116329}a{color:#0550ae}.small{font-size:.9rem;text-align:center;margin-top:16px}.small a{display:inline-block;padding:12px 8px}
+.langs{display:flex;justify-content:flex-end;gap:4px;margin:0 0 8px}.langs a,.langs span{display:inline-block;padding:10px 12px;min-height:44px;font-size:.95rem}.langs span{font-weight:600}"#;
 
-/// Resend countdown and WebOTP (`navigator.credentials.get({otp})`).
-const SCRIPT: &str = r#"(function(){var b=document.getElementById('resend');if(b){var s=parseInt(b.getAttribute('data-wait'),10)||0,c=document.getElementById('countdown'),d=document.getElementById('resend-ready'),w=s>0;function t(){if(s>0){b.disabled=true;c.textContent='You can ask for a new code in '+s+' s.';s--;setTimeout(t,1000)}else{b.disabled=false;c.textContent='';if(w)d.textContent='You can now ask for a new code.'}}t()}
+/// Counts down every `[data-countdown]` (a rate-limit wait; the resend
+/// delay, during which the resend button is off), then WebOTP
+/// (`navigator.credentials.get({otp})`). Its text comes from the page, so
+/// the script, and its CSP hash, are the same in every language.
+const SCRIPT: &str = r#"(function(){function tick(n,done){var s=parseInt(n.getAttribute('data-countdown'),10)||0;(function t(){n.textContent=s;if(s>0){s--;setTimeout(t,1000)}else if(done){done()}})()}
+var b=document.getElementById('resend'),c=document.getElementById('countdown'),n=c&&c.querySelector('[data-countdown]');if(b&&n){b.disabled=true;tick(n,function(){b.disabled=false;c.hidden=true;var r=document.getElementById('resend-ready');r.textContent=r.getAttribute('data-text')})}
+var w=document.querySelectorAll('.alert [data-countdown]');for(var k=0;k<w.length;k++)tick(w[k]);
 var i=document.getElementById('code');if(i&&'OTPCredential' in window){var a=new AbortController();var f=i.form;f.addEventListener('submit',function(){a.abort()});navigator.credentials.get({otp:{transport:['sms']},signal:a.signal}).then(function(o){if(o&&o.code){i.value=o.code;f.submit()}}).catch(function(){})}})();"#;
 
 fn sha256_b64(s: &str) -> String {
@@ -36,15 +57,39 @@ fn csp_for(style: &str) -> String {
     )
 }
 
-/// The error pages' CSP (their style has no brand colour in it).
-pub static ERROR_CSP: LazyLock<HeaderValue> =
-    LazyLock::new(|| HeaderValue::from_str(&csp_for(&error_style())).expect("ascii"));
-
-fn error_style() -> String {
-    format!(":root{{--brand:#0f766e}}{CSS}")
+/// `--brand` and the text colour that reads on it (see [`contrast`]).
+fn style_for(color: &str) -> String {
+    let on = contrast::parse_hex(color)
+        .and_then(|rgb| contrast::text_on(rgb).ok())
+        .map_or(contrast::WHITE, |(text, _)| text);
+    format!(":root{{--brand:{color};--on-brand:{on}}}{CSS}")
 }
 
-pub fn esc(s: &str) -> String {
+/// The error pages' CSP (their style has the default brand colour).
+pub static ERROR_CSP: LazyLock<HeaderValue> =
+    LazyLock::new(|| HeaderValue::from_str(&csp_for(&style_for(DEFAULT_COLOR))).expect("ascii"));
+
+const DEFAULT_COLOR: &str = "#0f766e";
+
+/// Pages with the built-ins only: for refusals before (or without) a
+/// configuration.
+static BUILT_IN: LazyLock<Pages> = LazyLock::new(|| {
+    Pages::load(&built_in_brand())
+        .expect("built-in pages load")
+        .0
+});
+
+fn built_in_brand() -> Brand {
+    Brand {
+        name: String::new(),
+        color: DEFAULT_COLOR.into(),
+        logo_url: None,
+        languages: vec!["en".into()],
+        templates_dir: None,
+    }
+}
+
+pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -59,22 +104,49 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-pub struct Pages {
-    style: String,
-    pub csp: HeaderValue,
-    brand_html: String,
-    brand_name: String,
+/// One offered language and its complete strings.
+struct Language {
+    tag: String,
+    strings: Strings,
 }
 
+pub struct Pages {
+    env: Environment<'static>,
+    /// In `[brand] languages` order; the first is the default.
+    languages: Vec<Language>,
+    offered: Vec<String>,
+    style: String,
+    pub csp: HeaderValue,
+    brand_name: String,
+    logo_url: Option<String>,
+}
+
+/// A flow error to announce, by its code (`FlowError::code`, the JSON
+/// API's `error`): the page says it in the shopper's language.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Alert<'a> {
+    pub code: &'a str,
+    /// A rate limit's wait, counted down on the page.
+    pub retry_after_secs: Option<u64>,
+    /// Wrong code: tries left.
+    pub remaining: Option<u32>,
+}
+
+#[derive(Debug, Default)]
 pub struct LoginView<'a> {
-    /// The default region's ISO code, for the hint.
+    /// The default region's ISO code; its dial code is shown before the field.
     pub region: &'a str,
     pub csrf: &'a str,
     pub rd: &'a str,
     pub phone: &'a str,
+    /// Text shown as is (when there is no `alert`).
     pub error: Option<&'a str>,
+    pub alert: Option<Alert<'a>>,
+    /// An offered language tag; empty means the default.
+    pub lang: &'a str,
 }
 
+#[derive(Debug, Default)]
 pub struct VerifyView<'a> {
     pub csrf: &'a str,
     pub rd: &'a str,
@@ -82,166 +154,155 @@ pub struct VerifyView<'a> {
     pub code_length: u32,
     pub resend_in_secs: u64,
     pub error: Option<&'a str>,
+    pub alert: Option<Alert<'a>>,
+    /// Text shown as is (when there is no `notice_key`).
     pub notice: Option<&'a str>,
+    /// A strings key, e.g. `"new_code_sent"`.
+    pub notice_key: Option<&'a str>,
+    pub lang: &'a str,
+}
+
+#[derive(Debug, Default)]
+pub struct LogoutView<'a> {
+    /// Where "Back to the shop" goes (a checked local path).
+    pub rd: &'a str,
+    pub lang: &'a str,
 }
 
 impl Pages {
+    /// The pages for a validated brand. Should the override files have
+    /// changed since validation into something broken, the built-ins serve
+    /// and the problem is logged: a shopper still gets a working page.
     pub fn new(brand: &Brand) -> Self {
-        // brand.color is validated as #rgb/#rrggbb, so it cannot break out.
-        let style = format!(":root{{--brand:{}}}{CSS}", brand.color);
-        let logo = brand
-            .logo_url
-            .as_deref()
-            .map(|u| format!("<img src=\"{}\" alt=\"\">", esc(u)))
-            .unwrap_or_default();
-        Pages {
-            csp: HeaderValue::from_str(&csp_for(&style)).expect("ascii"),
-            style,
-            brand_html: format!("<p class=\"brand\">{logo}{}</p>", esc(&brand.name)),
-            brand_name: brand.name.clone(),
+        match Pages::load(brand) {
+            Ok((pages, _)) => pages,
+            Err(errors) => {
+                tracing::error!(?errors, "brand.templates_dir: using the built-in pages");
+                Pages::load(&Brand {
+                    templates_dir: None,
+                    ..brand.clone()
+                })
+                .map(|(p, _)| p)
+                .unwrap_or_else(|_| Pages::load(&built_in_brand()).expect("built-ins").0)
+            }
         }
     }
 
-    fn page(&self, title: &str, body: &str) -> String {
-        format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><meta name=\"referrer\" content=\"no-referrer\"><title>{} · {}</title><style>{}</style></head><body><main><div class=\"card\">{}{}</div></main><script>{SCRIPT}</script></body></html>",
-            esc(title),
-            esc(&self.brand_name),
-            self.style,
-            self.brand_html,
-            body
+    /// Loads and checks templates and strings; `Ok` carries warnings.
+    pub fn load(brand: &Brand) -> Result<(Pages, Vec<String>), Vec<String>> {
+        let dir = brand.templates_dir.as_deref();
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        let env = templates::environment(dir)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        let mut languages = Vec::new();
+        for tag in &brand.languages {
+            match strings::load(tag, dir) {
+                Ok(l) => {
+                    warnings.extend(l.warnings);
+                    languages.push(Language {
+                        tag: tag.clone(),
+                        strings: l.strings,
+                    });
+                }
+                Err(e) => errors.extend(e),
+            }
+        }
+        let (Some(env), true) = (env, errors.is_empty()) else {
+            return Err(errors);
+        };
+        let style = style_for(&brand.color);
+        let pages = Pages {
+            env,
+            languages,
+            offered: brand.languages.clone(),
+            csp: HeaderValue::from_str(&csp_for(&style)).expect("ascii"),
+            style,
+            brand_name: brand.name.clone(),
+            logo_url: brand.logo_url.clone(),
+        };
+        let problems = pages.self_check(dir.unwrap_or(std::path::Path::new(".")));
+        if problems.is_empty() {
+            Ok((pages, warnings))
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The language for this request (see [`lang`]).
+    pub fn choose_language(&self, headers: &HeaderMap, query: Option<&str>) -> Choice {
+        let param = query.and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "lang")
+                .map(|(_, v)| v.into_owned())
+        });
+        let accept = headers
+            .get(http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
+        lang::choose(
+            &self.offered,
+            param.as_deref(),
+            crate::headers::cookie(headers, LANG_COOKIE),
+            accept,
         )
     }
 
+    pub fn languages(&self) -> &[String] {
+        &self.offered
+    }
+
+    fn language(&self, tag: &str) -> &Language {
+        self.languages
+            .iter()
+            .find(|l| l.tag == tag)
+            .unwrap_or(&self.languages[0])
+    }
+
+    /// A string in a language, placeholders filled (for the flow's own
+    /// texts, e.g. a JSON answer's message).
+    pub fn text(&self, lang: &str, key: &str, args: &[(&str, &str)]) -> String {
+        let s = &self.language(lang).strings;
+        strings::fill(s.get(key).map_or(key, String::as_str), args)
+    }
+
     pub fn login(&self, v: &LoginView) -> String {
-        let body = format!(
-            r#"<h1>Confirm your phone</h1><p>We'll text a one-time code to your mobile number to make sure it's you.</p>
-<div id="error" class="alert" role="alert" aria-live="assertive">{err}</div>
-<form method="post" action="/.otpgate/send" novalidate>
-<input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="rd" value="{rd}">
-<label for="phone">Mobile number</label>
-<input id="phone" name="phone" type="tel" inputmode="tel" autocomplete="tel" required autofocus maxlength="32" value="{phone}" aria-describedby="{described}"{invalid}>
-<p id="phone-hint" class="hint">Numbers without a country code are read as {region} numbers; otherwise start with + and the country code.</p>
-<button type="submit">Send code</button>
-</form>"#,
-            err = esc(v.error.unwrap_or("")),
-            csrf = esc(v.csrf),
-            rd = esc(v.rd),
-            phone = esc(v.phone),
-            invalid = if v.error.is_some() {
-                " aria-invalid=\"true\""
-            } else {
-                ""
-            },
-            described = if v.error.is_some() {
-                "error phone-hint"
-            } else {
-                "phone-hint"
-            },
-            region = esc(v.region),
-        );
-        self.page("Confirm your phone", &body)
+        render::login(self, v)
     }
 
     /// Registered-number mode, when the request may not send by itself
     /// (cross-site, `HEAD`, no fetch metadata): one button that posts the
     /// CSRF token, so only the shopper's own click texts them.
-    pub fn send_registered(&self, csrf: &str, rd: &str) -> String {
-        let body = format!(
-            r#"<h1>Confirm your phone</h1><p>We'll text a one-time code to the mobile number on your account to make sure it's you.</p>
-<form method="post" action="/.otpgate/send">
-<input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="rd" value="{rd}">
-<button type="submit" autofocus>Send code</button>
-</form>"#,
-            csrf = esc(csrf),
-            rd = esc(rd),
-        );
-        self.page("Confirm your phone", &body)
+    pub fn send_registered(&self, lang: &str, csrf: &str, rd: &str) -> String {
+        render::send_registered(self, lang, csrf, rd)
     }
 
     pub fn verify(&self, v: &VerifyView) -> String {
-        let notice = v
-            .notice
-            .map(|n| {
-                format!(
-                    "<div class=\"alert notice\" role=\"status\">{}</div>",
-                    esc(n)
-                )
-            })
-            .unwrap_or_default();
-        let rd: String = form_urlencoded::byte_serialize(v.rd.as_bytes()).collect();
-        let body = format!(
-            r#"<h1>Enter your code</h1><p>We sent a {n}-digit code to <strong>{phone}</strong>. It may take a minute to arrive.</p>{notice}
-<div id="error" class="alert" role="alert" aria-live="assertive">{err}</div>
-<form method="post" action="/.otpgate/verify">
-<input type="hidden" name="csrf" value="{csrf}">
-<label for="code">Code</label>
-<input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 \-]*" maxlength="{max}" required autofocus aria-describedby="{described}"{invalid}>
-<p id="code-hint" class="hint">{n} digits, from the text message.</p>
-<button type="submit">Verify</button>
-</form>
-<form method="post" action="/.otpgate/resend">
-<input type="hidden" name="csrf" value="{csrf}">
-<button type="submit" class="link" id="resend" data-wait="{wait}">Send a new code</button>
-<p id="countdown" class="hint"></p><p id="resend-ready" class="hint" aria-live="polite"></p>
-</form>
-<p class="small"><a href="/.otpgate/login?rd={rd}">Use a different number</a></p>"#,
-            n = v.code_length,
-            phone = esc(v.masked_phone),
-            err = esc(v.error.unwrap_or("")),
-            csrf = esc(v.csrf),
-            wait = v.resend_in_secs,
-            max = v.code_length + 4,
-            invalid = if v.error.is_some() {
-                " aria-invalid=\"true\""
-            } else {
-                ""
-            },
-            described = if v.error.is_some() {
-                "error code-hint"
-            } else {
-                "code-hint"
-            },
-        );
-        self.page("Enter your code", &body)
+        render::verify(self, v)
+    }
+
+    pub fn logout(&self, v: &LogoutView) -> String {
+        render::logout(self, v)
+    }
+
+    /// A refusal page in the shopper's language, with the brand's style.
+    pub fn error_in(&self, lang: &str, status: StatusCode, message: &str) -> String {
+        render::error(self, lang, status, message)
     }
 }
 
 /// A small page for otpgate's own refusals (no brand: used before config).
 pub fn error_page(status: StatusCode, message: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{code} {reason}</title><style>{style}</style></head><body><main><div class=\"card\"><h1>{reason}</h1><p role=\"alert\">{msg}</p><p><a href=\"/\">Back to the shop</a></p></div></main></body></html>",
-        code = status.as_u16(),
-        reason = esc(status.canonical_reason().unwrap_or("Error")),
-        style = error_style(),
-        msg = esc(message),
+    BUILT_IN.error_in("en", status, message)
+}
+
+/// Where a merchant's template files live, for messages.
+pub fn template_path(dir: Option<&std::path::Path>, name: &str) -> PathBuf {
+    dir.map_or_else(
+        || PathBuf::from(format!("(built-in) {name}")),
+        |d| d.join(name),
     )
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_and_code_field_is_right() {
-        let p = Pages::new(&Brand {
-            name: "<b>Shop</b>".into(),
-            color: "#123".into(),
-            logo_url: None,
-        });
-        let html = p.verify(&VerifyView {
-            csrf: "\"x",
-            rd: "/a",
-            masked_phone: "+91******5678",
-            code_length: 6,
-            resend_in_secs: 30,
-            error: Some("<script>"),
-            notice: None,
-        });
-        assert!(html.contains("&lt;b&gt;Shop"));
-        assert!(html.contains("&lt;script&gt;"));
-        assert!(html.contains("value=\"&quot;x\""));
-        assert!(html.contains(r#"inputmode="numeric" autocomplete="one-time-code""#));
-        assert!(!html.contains("type=\"number\""));
-    }
-}
+mod tests;

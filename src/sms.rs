@@ -27,6 +27,7 @@ pub mod http;
 pub mod metrics;
 pub mod msg91;
 pub mod receipts;
+pub mod segments;
 pub mod twilio;
 pub mod vonage;
 pub mod webhook;

@@ -336,18 +336,27 @@ async fn same_origin_logout_needs_no_token_but_cross_site_does() {
 }
 
 /// otpgate's own pages: never cached, never framed, no referrer, and a CSP
-/// that allows exactly their own inline style and script (by hash).
+/// that allows exactly their own inline style and script (by hash), in
+/// every language.
 #[tokio::test]
 async fn own_pages_carry_strict_security_headers() {
     use base64::Engine;
     use sha2::Digest;
     let shop = upstream().await;
-    let gw = gateway(&shop).route("/checkout", "otp").run().await;
+    let gw = gateway(&shop)
+        .route("/checkout", "otp")
+        .set("brand.languages", r#"["en", "hi"]"#)
+        .run()
+        .await;
     let mut b = gw.browser(H2);
     let login = b.get("/.otpgate/login?rd=%2Fcheckout").await;
     b.start(PHONE, "/checkout").await;
     let verify = b.get("/.otpgate/verify").await;
-    for page in [&login, &verify] {
+    let login_hi = b.get("/.otpgate/login?rd=%2Fcheckout&lang=hi").await;
+    let verify_hi = b.get("/.otpgate/verify").await;
+    assert!(login_hi.body.contains("<html lang=\"hi\""));
+    assert!(verify_hi.body.contains("<html lang=\"hi\""));
+    for page in [&login, &verify, &login_hi, &verify_hi] {
         assert_eq!(page.header("cache-control"), Some("no-store"));
         assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
         assert_eq!(page.header("x-frame-options"), Some("DENY"));

@@ -86,6 +86,8 @@ pub struct RawBrand {
     pub name: Option<String>,
     pub color: Option<String>,
     pub logo_url: Option<String>,
+    pub languages: Option<Vec<String>>,
+    pub templates_dir: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,6 +97,8 @@ pub struct RawOtp {
     pub max_attempts: Option<i64>,
     pub resend_after: Option<String>,
     pub message: Option<String>,
+    /// Per language tag, e.g. `hi = "…"`.
+    pub messages: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

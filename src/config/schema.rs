@@ -65,7 +65,13 @@ pub const SCHEMA: Shape = T(&[
     ),
     (
         "brand",
-        T(&[("name", Leaf), ("color", Leaf), ("logo_url", Leaf)]),
+        T(&[
+            ("name", Leaf),
+            ("color", Leaf),
+            ("logo_url", Leaf),
+            ("languages", Leaf),
+            ("templates_dir", Leaf),
+        ]),
     ),
     (
         "otp",
@@ -75,6 +81,7 @@ pub const SCHEMA: Shape = T(&[
             ("max_attempts", Leaf),
             ("resend_after", Leaf),
             ("message", Leaf),
+            ("messages", Open),
             ("min_send_time", Leaf),
         ]),
     ),

@@ -14,7 +14,9 @@ use super::{
 };
 use crate::normalize::normalize_path;
 
+mod brand;
 mod limits;
+mod messages;
 mod sections;
 
 use self::limits::{limits, RawAbuse};
@@ -262,18 +264,20 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         routes.push(rule);
     }
 
-    let brand = sections::brand(p, &raw);
+    let (brand, brand_warnings) = brand::brand(p, &raw);
 
     let otp = {
         let o = &raw.otp;
         let message = o.message.clone().unwrap_or_else(|| DEFAULT_MESSAGE.into());
-        check_template(p, &message);
+        messages::check_template(p, "otp.message", &message);
+        let messages = messages::messages(p, &raw, &brand.languages);
         OtpConfig {
             length: int_in(p, "otp.length", o.length, 6, 4, 10) as u32,
             ttl: duration(p, "otp.ttl", o.ttl.as_ref(), "5m"),
             max_attempts: int_in(p, "otp.max_attempts", o.max_attempts, 5, 1, 100) as u32,
             resend_after: duration(p, "otp.resend_after", o.resend_after.as_ref(), "30s"),
             message,
+            messages,
             min_send_time: match &abuse.otp.min_send_time {
                 Some(v) => duration(p, "otp.min_send_time", Some(v), "1s"),
                 None => Duration::ZERO,
@@ -374,6 +378,12 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         .map(|r| format!("{r:?}"))
         .collect();
     let mut warnings = crate::sms::warnings(&sms, &regions, &otp.message, &brand.name);
+    warnings.extend(brand_warnings);
+    warnings.extend(messages::segment_warnings(
+        &otp,
+        &brand.name,
+        server.public_host.as_deref(),
+    ));
     if server.public_host.is_none() && otp.message.contains("{host}") {
         warnings.push(
             "server.public_host is not set: SMS messages leave out the `@host #code` autofill line"
@@ -396,23 +406,6 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         log,
         warnings,
     })
-}
-
-/// `{code}` is required; only the documented placeholders are allowed.
-fn check_template(p: &mut Problems, message: &str) {
-    if !message.contains("{code}") {
-        p.add("otp.message", "must contain {code}");
-    }
-    let mut rest = message;
-    while let Some(start) = rest.find('{') {
-        let after = &rest[start + 1..];
-        let end = after.find('}').unwrap_or(after.len());
-        let name = &after[..end];
-        if !matches!(name, "code" | "brand" | "ttl_minutes" | "host") {
-            p.add("otp.message", format!("unknown placeholder {{{name}}}; use {{code}}, {{brand}}, {{ttl_minutes}} or {{host}}"));
-        }
-        rest = &after[end.min(after.len())..];
-    }
 }
 
 /// Why `url` cannot be used for `store.backend = "redis"`, if it cannot.

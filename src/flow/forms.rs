@@ -13,7 +13,7 @@ use crate::body::Body;
 use crate::errors::GatewayError;
 use crate::gateway::{ConnInfo, Gateway};
 use crate::headers;
-use crate::pages::{LoginView, VerifyView};
+use crate::pages::{Alert, LoginView, VerifyView};
 use crate::session::{clear_cookie, random_id, set_cookie};
 
 /// The form token: HMAC of the browser's CSRF cookie, so a page from
@@ -132,6 +132,7 @@ pub async fn login_page(
 ) -> Result<Response<Body>, GatewayError> {
     let rd = safe_rd(query_param(req, "rd").as_deref());
     let (token, set) = csrf_cookie(gw, req.headers());
+    let lang = gw.pages.choose_language(req.headers(), req.uri().query());
     if gw.lookup.is_some() {
         // Registered-number mode: nothing to type; the code goes at once
         // to the number the storefront has for this customer — but only
@@ -145,7 +146,9 @@ pub async fn login_page(
             }
             return Ok(start_challenge(gw, req.headers(), conn, "", rd).await);
         }
-        let page = gw.pages.send_registered(&csrf_for(gw, &token), &rd);
+        let page = gw
+            .pages
+            .send_registered(&lang.lang, &csrf_for(gw, &token), &rd);
         return Ok(html(gw, StatusCode::OK, page, set.as_slice(), None));
     }
     let page = gw.pages.login(&LoginView {
@@ -154,8 +157,11 @@ pub async fn login_page(
         rd: &rd,
         phone: "",
         error: None,
+        lang: &lang.lang,
+        ..Default::default()
     });
-    Ok(html(gw, StatusCode::OK, page, set.as_slice(), None))
+    let cookies: Vec<String> = set.into_iter().chain(lang.set_cookie).collect();
+    Ok(html(gw, StatusCode::OK, page, &cookies, None))
 }
 
 pub async fn send(
@@ -213,19 +219,46 @@ async fn start_challenge(
         return resp;
     }
     let (token, set) = csrf_cookie(gw, headers);
+    let lang = gw.pages.choose_language(headers, None);
     let page = gw.pages.login(&LoginView {
         region: &gw.region_code,
         csrf: &csrf_for(gw, &token),
         rd: &rd,
         phone: typed,
         error: Some(&msg),
+        alert: Some(alert_of(&e)),
+        lang: &lang.lang,
     });
     html(gw, e.status(), page, set.as_slice(), retry_after)
+}
+
+/// A flow error as the pages announce it, in the shopper's language.
+fn alert_of(e: &FlowError) -> Alert<'static> {
+    Alert {
+        code: e.code(),
+        retry_after_secs: e.retry_after().map(|d| d.as_secs()),
+        remaining: match e {
+            FlowError::WrongCode { remaining } => Some(*remaining),
+            _ => None,
+        },
+    }
 }
 
 async fn render_verify(
     gw: &Gateway,
     headers: &HeaderMap,
+    pending: &Pending,
+    err: Option<&FlowError>,
+    notice: Option<&str>,
+) -> Response<Body> {
+    render_verify_in(gw, headers, None, pending, err, notice).await
+}
+
+/// `query` carries the language switch's `?lang=` on a GET.
+async fn render_verify_in(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    query: Option<&str>,
     pending: &Pending,
     err: Option<&FlowError>,
     notice: Option<&str>,
@@ -250,6 +283,7 @@ async fn render_verify(
         ),
         e => e.to_string(),
     });
+    let lang = gw.pages.choose_language(headers, query);
     let page = gw.pages.verify(&VerifyView {
         csrf: &csrf_for(gw, &token),
         rd: &pending.rd,
@@ -257,14 +291,18 @@ async fn render_verify(
         code_length: gw.cfg.otp.length,
         resend_in_secs: wait,
         error: msg.as_deref(),
+        alert: err.map(alert_of),
         notice,
+        notice_key: notice.map(|_| "new_code_sent"),
+        lang: &lang.lang,
     });
     let status = err.map_or(StatusCode::OK, FlowError::status);
+    let cookies: Vec<String> = set.into_iter().chain(lang.set_cookie).collect();
     html(
         gw,
         status,
         page,
-        set.as_slice(),
+        &cookies,
         err.and_then(FlowError::retry_after).map(|d| d.as_secs()),
     )
 }
@@ -274,7 +312,7 @@ pub async fn verify_page(
     req: &Request<Incoming>,
 ) -> Result<Response<Body>, GatewayError> {
     match pending_of(gw, req.headers()) {
-        Some(p) => Ok(render_verify(gw, req.headers(), &p, None, None).await),
+        Some(p) => Ok(render_verify_in(gw, req.headers(), req.uri().query(), &p, None, None).await),
         None => Ok(see_other("/.otpgate/login", &[])),
     }
 }
@@ -310,12 +348,15 @@ pub async fn verify(
         Err(e @ (FlowError::Exhausted | FlowError::NoChallenge)) => {
             let (token, set) = csrf_cookie(gw, &parts.headers);
             let msg = e.to_string();
+            let lang = gw.pages.choose_language(&parts.headers, None);
             let page = gw.pages.login(&LoginView {
                 region: &gw.region_code,
                 csrf: &csrf_for(gw, &token),
                 rd: &pending.rd,
                 phone: "",
                 error: Some(&msg),
+                alert: Some(alert_of(&e)),
+                lang: &lang.lang,
             });
             let mut cookies = vec![clear_cookie(&gw.cookies.pending_name)];
             cookies.extend(set);

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::sms::config::{base_url, required, secret, Problems, Secret};
 use crate::sms::http::{execute, ProviderResponse};
+use crate::sms::segments::is_gsm7;
 use crate::sms::{
     e164_digits, PermanentReason, SmsError, SmsMessage, SmsReceipt, SmsSender, TransientKind,
 };
@@ -179,31 +180,5 @@ fn status_error(status: &str) -> SmsError {
         "7" => SmsError::Permanent(PermanentReason::Unsubscribed),
         // 9 quota (balance), 15 invalid sender, and the rest.
         other => SmsError::rejected(other),
-    }
-}
-
-/// Whether `text` fits the GSM 03.38 default alphabet (with its extension
-/// table), i.e. can be sent as `type=text`. Anything else needs UCS-2.
-pub fn is_gsm7(text: &str) -> bool {
-    const BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
-        ¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
-    const EXTENSION: &str = "\x0c^{}\\[~]|€";
-    text.chars()
-        .all(|c| BASIC.contains(c) || EXTENSION.contains(c))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_gsm7;
-
-    #[test]
-    fn gsm7_covers_latin_and_extension_but_not_hindi_or_emoji() {
-        assert!(is_gsm7(
-            "123456 is your Example Shop code.\n\n@shop.example #123456"
-        ));
-        assert!(is_gsm7("Preis: 5€ [ok] {x} ~ ^ | \\ äöü ß"));
-        assert!(!is_gsm7("आपका कोड 123456 है"));
-        assert!(!is_gsm7("code 123456 🙂"));
-        assert!(!is_gsm7("naïve `tick`"));
     }
 }

@@ -184,3 +184,21 @@ async fn webhook_form_encodes_values() {
     assert_eq!(req.field("message").as_deref(), Some(HINDI));
     assert_eq!(req.field("numbers").as_deref(), Some("919812345678"));
 }
+
+/// An amount in rupees makes an otherwise Latin text UCS-2: the rupee sign
+/// is not in GSM-7, and sent as `type=text` it would arrive as `?`.
+#[tokio::test]
+async fn vonage_marks_a_rupee_amount_unicode() {
+    let fake = provider(vec![vonage_ok()]).await;
+    let d = delivery(json!({"provider": "vonage", "vonage": vonage_table(&fake.base)}));
+    let amount = otpgate::money::format_amount(129_900, "INR");
+    let text = format!("123456 confirms {amount} to Example Shop.");
+    d.send(&india(&text)).await.unwrap();
+    let req = fake.only_request();
+    assert_eq!(req.field("type").as_deref(), Some("unicode"));
+    assert_eq!(req.field("text").as_deref(), Some(text.as_str()));
+    assert_eq!(
+        otpgate::sms::segments::count(&text).encoding,
+        otpgate::sms::segments::Encoding::Ucs2
+    );
+}

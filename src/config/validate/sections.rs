@@ -9,7 +9,7 @@ use ipnet::IpNet;
 
 use super::{addr, duration, int_in, secret, secret_file, Problems};
 use crate::config::raw::{OneOrMany, RawConfig};
-use crate::config::{Brand, PhoneConfig, ServerConfig, SessionConfig, UpstreamConfig};
+use crate::config::{PhoneConfig, ServerConfig, SessionConfig, UpstreamConfig};
 
 pub(super) fn server(p: &mut Problems, raw: &RawConfig) -> ServerConfig {
     let s = &raw.server;
@@ -212,35 +212,6 @@ pub(super) fn session(p: &mut Problems, raw: &RawConfig) -> SessionConfig {
         secrets,
         ttl: duration(p, "session.ttl", s.ttl.as_ref(), "24h"),
         cookie_name,
-    }
-}
-
-pub(super) fn brand(p: &mut Problems, raw: &RawConfig) -> Brand {
-    let b = &raw.brand;
-    let color = b.color.clone().unwrap_or_else(|| "#0f766e".into());
-    let hex = color.strip_prefix('#').unwrap_or("");
-    if !(matches!(hex.len(), 3 | 6) && hex.bytes().all(|c| c.is_ascii_hexdigit())) {
-        p.add(
-            "brand.color",
-            format!("`{color}` must be a #rgb or #rrggbb colour"),
-        );
-    }
-    if let Some(logo) = &b.logo_url {
-        if !logo.starts_with('/')
-            || logo.starts_with("//")
-            || logo.contains(['"', '<', '>', '\\', ' '])
-        {
-            p.add("brand.logo_url", "must be a path on this site such as \"/static/logo.svg\" (pages allow no external assets)");
-        }
-    }
-    let name = b.name.clone().unwrap_or_else(|| "Shop".into());
-    if name.trim().is_empty() || name.chars().count() > 40 {
-        p.add("brand.name", "must be 1 to 40 characters");
-    }
-    Brand {
-        name,
-        color,
-        logo_url: b.logo_url.clone(),
     }
 }
 
