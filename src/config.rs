@@ -15,6 +15,7 @@ use std::time::Duration;
 use http::Uri;
 use ipnet::IpNet;
 
+pub use crate::secret::Secret;
 pub use validate::parse_duration;
 
 #[derive(Debug, Clone)]
@@ -230,28 +231,6 @@ pub struct LogConfig {
     pub format: LogFormat,
     pub level: String,
     pub audit_file: Option<PathBuf>,
-}
-
-/// A secret value (session key, token, header value): no `Display`, and
-/// `Debug` prints no value, so a stray `{:?}` cannot leak it. The one type
-/// for every secret in the configuration, the SMS providers' included.
-#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
 }
 
 /// One problem with the configuration, with the key it concerns.

@@ -18,16 +18,15 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
-pub mod api;
 pub mod audit;
 pub mod body;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod conn;
 pub mod demo;
 pub mod errors;
 pub mod flow;
-pub mod forward_auth;
 pub mod gateway;
 pub mod headers;
 pub mod host;
@@ -36,12 +35,14 @@ pub mod metrics;
 pub mod money;
 pub mod normalize;
 pub mod otp;
+pub mod own;
 pub mod pages;
 pub mod phone;
 pub mod policy;
 pub mod pumping;
 pub mod ratelog;
-pub mod receipts;
+pub mod redirect;
+pub mod secret;
 pub mod server;
 pub mod session;
 pub mod sms;

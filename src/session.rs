@@ -16,7 +16,15 @@ use rand::RngCore;
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderMap;
+
+use crate::clock::Clock;
 use crate::config::SessionConfig;
+use crate::headers;
+use crate::store::Store;
 
 /// What a session cookie asserts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +56,52 @@ impl Session {
             expires_at: it.next()?.parse().ok()?,
         };
         it.next().is_none().then_some(s)
+    }
+}
+
+/// Sessions as requests present them: the cookie opened, the revocation
+/// list consulted, and the one freshness rule, for the proxy and forward
+/// auth alike (two copies of a security rule drift apart).
+#[derive(Clone)]
+pub struct Sessions {
+    cookies: Arc<CookieSealer>,
+    /// Revocations (logout) live here, shared by every instance.
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Sessions {
+    pub fn new(cookies: Arc<CookieSealer>, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Sessions {
+            cookies,
+            store,
+            clock,
+        }
+    }
+
+    pub fn cookies(&self) -> &CookieSealer {
+        &self.cookies
+    }
+
+    /// A valid, unrevoked session from the request's cookie, if any.
+    pub async fn of(&self, headers: &HeaderMap) -> Option<Session> {
+        let sealed = headers::cookie(headers, &self.cookies.session_name)?;
+        let s = self.cookies.open_session(sealed, self.clock.now_secs())?;
+        match self.store.is_revoked(&s.id, self.clock.now_ms()).await {
+            Ok(false) => Some(s),
+            Ok(true) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "session check failed; treating as no session");
+                None
+            }
+        }
+    }
+
+    /// The one freshness rule: a session verified at most `max_age` (a
+    /// route's `max_age`) ago.
+    pub fn fresh(&self, session: Option<&Session>, max_age: Duration) -> bool {
+        let now = self.clock.now_secs();
+        session.is_some_and(|s| now.saturating_sub(s.verified_at) <= max_age.as_secs())
     }
 }
 

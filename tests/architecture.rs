@@ -374,12 +374,17 @@ fn no_import_cycle_among_src_files() {
 
 #[test]
 fn only_the_entry_points_name_the_gateway() {
+    // An entry point's own child files (`server/connection.rs`,
+    // `gateway/forward.rs`) are that entry point split for size.
     let allowed = ["server", "admin", "cli", "gateway"];
     let g = graph();
     let extra: Vec<_> = g
         .gateway_users
         .iter()
-        .filter(|m| !allowed.contains(&m.as_str()))
+        .filter(|m| {
+            let top = m.split('/').next().unwrap_or_default();
+            !allowed.contains(&top)
+        })
         .collect();
     assert!(
         extra.is_empty(),

@@ -22,7 +22,7 @@ use tokio_rustls::TlsAcceptor;
 use super::idle::{Activity, Tracked};
 use crate::body::BodyPace;
 use crate::config::Config;
-use crate::gateway::{ConnInfo, Gateway};
+use crate::gateway::Gateway;
 use crate::ratelog::LogLimit;
 
 /// After an idle close began, how long the peer gets to finish it (answer
@@ -92,10 +92,7 @@ impl Connection {
                 return;
             }
         };
-        let info = ConnInfo {
-            peer,
-            peer_trusted: self.gw.is_trusted(peer.ip()),
-        };
+        let info = self.gw.trusted().conn(peer);
         let activity = Activity::new(cfg.header_timeout.min(cfg.idle_timeout), cfg.idle_timeout);
         let pace = BodyPace {
             timeout: cfg.body_timeout,

@@ -20,7 +20,7 @@ use crate::sms::webhook::{RawWebhook, WebhookConfig};
 /// Every provider name `provider` and `fallback` accept.
 pub const PROVIDERS: [&str; 6] = ["console", "file", "webhook", "twilio", "msg91", "vonage"];
 
-pub use crate::config::Secret;
+pub use crate::secret::Secret;
 
 /// The `[sms]` table as written. Provider tables are only checked when their
 /// provider is in the chain.

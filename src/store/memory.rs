@@ -9,7 +9,7 @@ use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use subtle::ConstantTimeEq;
 
-use super::{Attempt, Challenge, Count, Resend, Store, StoreError};
+use super::api::{Attempt, Challenge, Count, Resend, Store, StoreError};
 
 #[derive(Default)]
 pub struct MemoryStore {

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 
-use super::{Attempt, Challenge, Count, Resend, Store, StoreError};
+use super::api::{Attempt, Challenge, Count, Resend, Store, StoreError};
 
 /// The longest any one store call may take before it counts as a failure.
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use super::FlowError;
+use super::ctx::FlowCtx;
+use super::error::FlowError;
 use crate::audit::{self, Scope, Who};
 use crate::config::Limit;
-use crate::gateway::Gateway;
 use crate::phone::Phone;
 use crate::pumping::{self, Admission, Ticket};
 use crate::store::Count;
@@ -23,7 +23,7 @@ fn scope_key(s: Scope<'_>) -> String {
 /// Counts one event against limit `name` for `scope` and refuses with 429
 /// when it would pass the limit (`cost = 0` only checks).
 pub(super) async fn limit(
-    gw: &Gateway,
+    ctx: &FlowCtx,
     name: &'static str,
     scope: Scope<'_>,
     phone: Option<&Phone>,
@@ -31,8 +31,8 @@ pub(super) async fn limit(
     l: Limit,
     who: Who,
 ) -> Result<(), FlowError> {
-    let now = gw.clock.now_ms();
-    match gw
+    let now = ctx.clock.now_ms();
+    match ctx
         .store
         .count(
             &format!("{name}:{}", scope_key(scope)),
@@ -45,21 +45,21 @@ pub(super) async fn limit(
     {
         Ok(Count::Allowed { .. }) => Ok(()),
         Ok(Count::Limited { retry_after }) => {
-            Err(limited(gw, name, scope, phone, retry_after, who))
+            Err(limited(ctx, name, scope, phone, retry_after, who))
         }
         Err(e) => Err(store_down(e)),
     }
 }
 
 pub(super) fn limited(
-    gw: &Gateway,
+    ctx: &FlowCtx,
     name: &'static str,
     scope: Scope<'_>,
     phone: Option<&Phone>,
     retry_after: Duration,
     who: Who,
 ) -> FlowError {
-    gw.metrics.rate_limited(name);
+    ctx.metrics.rate_limited(name);
     audit::rate_limited(name, scope, phone, who);
     FlowError::RateLimited {
         limit: name,
@@ -73,10 +73,10 @@ pub(super) fn store_down(e: crate::store::StoreError) -> FlowError {
 }
 
 /// The SMS budget counters, charged only when an SMS is really sent.
-pub(super) fn budgets(gw: &Gateway) -> [(&'static str, Limit); 2] {
+pub(super) fn budgets(ctx: &FlowCtx) -> [(&'static str, Limit); 2] {
     [
-        ("sms_per_hour", gw.cfg.limits.sms_per_hour),
-        ("sms_per_day", gw.cfg.limits.sms_per_day),
+        ("sms_per_hour", ctx.cfg.limits.sms_per_hour),
+        ("sms_per_day", ctx.cfg.limits.sms_per_day),
     ]
 }
 
@@ -84,22 +84,22 @@ pub(super) fn budgets(gw: &Gateway) -> [(&'static str, Limit); 2] {
 /// counted everywhere (the ticket takes the detector's count back, and
 /// [`refund`] the budget, if the SMS does not go out).
 pub(super) async fn charge_send(
-    gw: &Gateway,
+    ctx: &FlowCtx,
     phone: &Phone,
     who: Who,
 ) -> Result<Option<Ticket>, FlowError> {
-    let l = &gw.cfg.limits;
+    let l = &ctx.cfg.limits;
     let p = &l.pumping;
-    let now = gw.clock.now_ms();
+    let now = ctx.clock.now_ms();
     if p.enabled
-        && pumping::is_blocked(&*gw.store, phone, now)
+        && pumping::is_blocked(&*ctx.store, phone, now)
             .await
             .map_err(store_down)?
     {
-        return Err(pumping_refusal(gw, phone, false, who));
+        return Err(pumping_refusal(ctx, phone, false, who));
     }
     limit(
-        gw,
+        ctx,
         "send_per_phone",
         Scope::Phone(phone.e164()),
         Some(phone),
@@ -109,7 +109,7 @@ pub(super) async fn charge_send(
     )
     .await?;
     limit(
-        gw,
+        ctx,
         "send_per_prefix",
         Scope::Prefix(phone.prefix()),
         Some(phone),
@@ -119,7 +119,7 @@ pub(super) async fn charge_send(
     )
     .await?;
     limit(
-        gw,
+        ctx,
         "send_per_country",
         Scope::Country(&phone.region_code()),
         Some(phone),
@@ -129,23 +129,23 @@ pub(super) async fn charge_send(
     )
     .await?;
     let ticket = if p.enabled {
-        match pumping::admit(&*gw.store, p, phone, who.client_ip, now)
+        match pumping::admit(&*ctx.store, p, phone, who.client_ip, now)
             .await
             .map_err(store_down)?
         {
             Admission::Allowed(t) => Some(t),
-            Admission::Blocked { newly } => return Err(pumping_refusal(gw, phone, newly, who)),
+            Admission::Blocked { newly } => return Err(pumping_refusal(ctx, phone, newly, who)),
             Admission::Throttled { newly, retry_after } => {
-                return Err(network_refusal(gw, phone, newly, retry_after, who))
+                return Err(network_refusal(ctx, phone, newly, retry_after, who))
             }
         }
     } else {
         None
     };
-    for (i, (name, b)) in budgets(gw).into_iter().enumerate() {
-        if let Err(e) = limit(gw, name, Scope::Global, Some(phone), 1, b, who).await {
+    for (i, (name, b)) in budgets(ctx).into_iter().enumerate() {
+        if let Err(e) = limit(ctx, name, Scope::Global, Some(phone), 1, b, who).await {
             // The earlier budget was charged for an SMS that will not go out.
-            refund(gw, &budgets(gw)[..i], ticket).await;
+            refund(ctx, &budgets(ctx)[..i], ticket).await;
             return Err(e);
         }
     }
@@ -154,40 +154,40 @@ pub(super) async fn charge_send(
 
 /// Takes back the budget and detector counts of a send that did not happen.
 pub(super) async fn refund(
-    gw: &Gateway,
+    ctx: &FlowCtx,
     charged: &[(&'static str, Limit)],
     ticket: Option<Ticket>,
 ) {
-    let now = gw.clock.now_ms();
+    let now = ctx.clock.now_ms();
     for (name, b) in charged {
-        let _ = gw
+        let _ = ctx
             .store
             .uncount(&format!("{name}:global"), 1, b.window, now)
             .await;
     }
     if let Some(t) = ticket {
-        pumping::forget(&*gw.store, &gw.cfg.limits.pumping, t).await;
+        pumping::forget(&*ctx.store, &ctx.cfg.limits.pumping, t).await;
     }
 }
 
 /// A blocked prefix is refused like any limit (429, never an SMS).
-fn pumping_refusal(gw: &Gateway, phone: &Phone, newly: bool, who: Who) -> FlowError {
-    let now = gw.clock.now_ms();
-    let block_for = gw.cfg.limits.pumping.block_for;
+fn pumping_refusal(ctx: &FlowCtx, phone: &Phone, newly: bool, who: Who) -> FlowError {
+    let now = ctx.clock.now_ms();
+    let block_for = ctx.cfg.limits.pumping.block_for;
     if newly {
-        gw.metrics
+        ctx.metrics
             .prefix_blocked(phone.prefix(), now + block_for.as_millis() as u64, now);
         audit::prefix_blocked(phone, block_for.as_secs(), who);
         tracing::warn!(prefix = phone.prefix(), country = %phone.region_code(), "SMS pumping suspected: prefix blocked");
     }
     // Another instance may have set the block: then its end is unknown
     // here and the whole period is the honest upper bound.
-    let retry_after = match gw.metrics.prefix_blocked_until(phone.prefix(), now) {
+    let retry_after = match ctx.metrics.prefix_blocked_until(phone.prefix(), now) {
         Some(until) => Duration::from_millis(until.saturating_sub(now)),
         None => block_for,
     };
     limited(
-        gw,
+        ctx,
         "pumping",
         Scope::Prefix(phone.prefix()),
         Some(phone),
@@ -199,7 +199,7 @@ fn pumping_refusal(gw: &Gateway, phone: &Phone, newly: bool, who: Who) -> FlowEr
 /// Not enough networks for a prefix block: only the suspect network is
 /// refused into this prefix, for the rest of the detector's window.
 fn network_refusal(
-    gw: &Gateway,
+    ctx: &FlowCtx,
     phone: &Phone,
     newly: bool,
     retry_after: Duration,
@@ -209,7 +209,7 @@ fn network_refusal(
         tracing::warn!(prefix = phone.prefix(), network = %pumping::network_of(who.client_ip), "SMS pumping suspected from one network: network throttled for this prefix");
     }
     limited(
-        gw,
+        ctx,
         "pumping_network",
         Scope::Prefix(phone.prefix()),
         Some(phone),
@@ -218,12 +218,12 @@ fn network_refusal(
     )
 }
 
-pub(super) async fn update_conversion(gw: &Gateway, phone: &Phone) {
-    let p = &gw.cfg.limits.pumping;
+pub(super) async fn update_conversion(ctx: &FlowCtx, phone: &Phone) {
+    let p = &ctx.cfg.limits.pumping;
     let country = phone.region_code();
     if let Ok(Some(ratio)) =
-        pumping::country_conversion(&*gw.store, p, &country, gw.clock.now_ms()).await
+        pumping::country_conversion(&*ctx.store, p, &country, ctx.clock.now_ms()).await
     {
-        gw.metrics.conversion(&country, ratio);
+        ctx.metrics.conversion(&country, ratio);
     }
 }
