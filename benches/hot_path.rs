@@ -122,6 +122,7 @@ fn bench(c: &mut Criterion) {
         phone: "+919812345678".into(),
         verified_at: 1_800_000_000,
         expires_at: 1_800_086_400,
+        epoch: 1,
     };
     let set = sealer.session_cookie(&s, 1_800_000_000);
     let sealed = set

@@ -44,6 +44,22 @@ where
     }
 }
 
+/// Why this instance should not get traffic, if it should not. Polling it
+/// also checks the store's epoch, so a load balancer's probe notices a
+/// store that lost its data (see `store/epoch.rs`).
+async fn readiness(gw: &Gateway) -> Result<(), &'static str> {
+    if !gw.store.healthy().await {
+        return Err("store unavailable");
+    }
+    if gw.check_store_epoch().await.is_err() {
+        return Err("store unavailable (epoch)");
+    }
+    if !crate::audit::probe() {
+        return Err("audit trail not writable (the last audit write failed)");
+    }
+    Ok(())
+}
+
 pub async fn serve_admin(listener: TcpListener, gw: Arc<Gateway>, shutdown: watch::Receiver<bool>) {
     let stopping = shutdown.clone();
     serve_plain(listener, shutdown, move |req: Request<Incoming>| {
@@ -62,12 +78,14 @@ pub async fn serve_admin(listener: TcpListener, gw: Arc<Gateway>, shutdown: watc
                     "text/plain",
                     "shutting down\n".to_string(),
                 ),
-                "/readyz" if !gw.store.healthy().await => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "text/plain",
-                    "store unavailable\n".to_string(),
-                ),
-                "/readyz" => (StatusCode::OK, "text/plain", "ready\n".to_string()),
+                "/readyz" => match readiness(&gw).await {
+                    Ok(()) => (StatusCode::OK, "text/plain", "ready\n".to_string()),
+                    Err(reason) => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "text/plain",
+                        format!("{reason}\n"),
+                    ),
+                },
                 _ => (
                     StatusCode::NOT_FOUND,
                     "text/plain",

@@ -6,6 +6,11 @@
 //! happened in (so a request span's `request_id`, `user_agent`, `route`
 //! appear on every event of that request). The event functions take typed
 //! values only, so a code, cookie or secret cannot be passed to them.
+//! A write that fails is counted, logged and reported (see `audit/health.rs`).
+
+mod health;
+
+pub use health::{writable, write_failures};
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -27,6 +32,12 @@ use crate::phone::{mask, Phone, PhoneError};
 use crate::session::Session;
 
 pub const TARGET: &str = "otpgate::audit";
+
+/// `SIGXFSZ` on Linux (all but MIPS) and the BSDs, macOS included.
+#[cfg(not(any(target_arch = "mips", target_arch = "mips64")))]
+const SIGXFSZ: i32 = 25;
+#[cfg(any(target_arch = "mips", target_arch = "mips64"))]
+const SIGXFSZ: i32 = 31;
 
 /// Who asked, and where: carried by every flow event.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +107,21 @@ pub fn prefix_blocked(phone: &Phone, block_for_secs: u64, who: Who) {
     audit!(who, event = "prefix_blocked", prefix = phone.prefix(), country = %phone.region_code(), block_for_secs, phone = %phone.masked());
 }
 
+pub fn started(version: &'static str) {
+    tracing::info!(target: TARGET, event = "started", version);
+}
+
+/// Tries the trail again while it is failing (`/readyz`, and a sign-in
+/// under `audit_required`): nothing else would write to it, so without
+/// this a trail that recovered would never be found writable again.
+/// Returns whether the trail is writable now.
+pub fn probe() -> bool {
+    if !writable() {
+        tracing::info!(target: TARGET, event = "audit_probe");
+    }
+    writable()
+}
+
 pub fn session_issued(s: &Session, conn: ConnInfo) {
     tracing::info!(target: TARGET, event = "session_issued", phone = %mask(&s.phone), expires_at = s.expires_at, peer = %conn.peer.ip());
 }
@@ -144,10 +170,12 @@ impl AuditSink {
         let mut out = self.0.lock().unwrap_or_else(|e| e.into_inner());
         // One write per line: with O_APPEND, lines from several processes
         // do not interleave.
-        let _ = match &mut *out {
+        let written = match &mut *out {
             Out::Stderr => io::stderr().lock().write_all(line.as_bytes()),
             Out::File { file, .. } => file.write_all(line.as_bytes()),
         };
+        drop(out);
+        health::record(written);
     }
 }
 
@@ -158,12 +186,17 @@ pub fn reopen_on_sighup(
     sink: AuditSink,
 ) -> io::Result<impl std::future::Future<Output = ()> + Send> {
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    // A write past `RLIMIT_FSIZE` raises SIGXFSZ, whose default action
+    // ends the process; with a handler installed the write fails with
+    // EFBIG instead, which the trail counts, logs and reports.
+    let mut xfsz = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(SIGXFSZ))?;
+    tokio::spawn(async move { while xfsz.recv().await.is_some() {} });
     Ok(async move {
         while hup.recv().await.is_some() {
             match sink.reopen() {
-                Ok(()) => tracing::info!("audit file reopened"),
+                Ok(()) => tracing::info!(target: health::LOG_TARGET, "audit file reopened"),
                 Err(e) => {
-                    tracing::error!(error = %e, "cannot reopen the audit file; still writing to the old one")
+                    tracing::error!(target: health::LOG_TARGET, error = %e, "cannot reopen the audit file; still writing to the old one")
                 }
             }
         }

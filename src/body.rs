@@ -85,6 +85,9 @@ impl HttpBody for Body {
 /// only the path that was decided on.
 pub struct AccessLog {
     pub request_id: String,
+    /// The shopper's address as limits see it (behind a trusted proxy, from
+    /// `X-Forwarded-For`), so a line can be tied to a limit or an abuse report.
+    pub client: std::net::IpAddr,
     pub method: Method,
     pub path: String,
     pub status: u16,
@@ -102,6 +105,7 @@ impl Drop for AccessLog {
         tracing::info!(
             target: "otpgate::access",
             request_id = %self.request_id,
+            client = %self.client,
             method = %self.method,
             path = %self.path,
             status = self.status,

@@ -1,9 +1,10 @@
 //! The `otpgate` command line. `main.rs` only calls [`main`].
 
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use rand::RngCore;
 
 use crate::config::{Config, LogConfig, LogFormat};
@@ -50,11 +51,29 @@ enum Command {
         #[arg(long, default_value = "certs")]
         dir: PathBuf,
     },
+    /// Print a shell completion script (e.g. `otpgate completions bash > /etc/bash_completion.d/otpgate`)
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Completions { shell } => {
+            // Into a buffer: clap_complete panics when its writer fails, and
+            // a reader that stops early (`| head`, `grep -q`) is no error.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "otpgate", &mut script);
+            match std::io::stdout().write_all(&script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+                _ => ExitCode::SUCCESS,
+            }
+        }
         Command::GenSecret => {
             let mut b = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut b);
@@ -108,6 +127,9 @@ pub fn main() -> ExitCode {
                 }
             };
             init_logs(&cfg.log);
+            // The trail's first line: a trail that cannot be written is
+            // known (logged, `/readyz`, `audit_required`) before any sign-in.
+            crate::audit::started(env!("CARGO_PKG_VERSION"));
             for w in &cfg.warnings {
                 tracing::warn!("{w}");
             }
@@ -137,6 +159,7 @@ pub fn main() -> ExitCode {
                 format: LogFormat::Text,
                 level: "info".into(),
                 audit_file: None,
+                audit_required: false,
             });
             runtime().block_on(demo(listen))
         }
@@ -227,7 +250,11 @@ fn init_logs(cfg: &LogConfig) {
             .parse()
             .expect("a valid directive"),
     );
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colour codes only for a person at a terminal: in a file or journald
+    // they are line noise that breaks grep.
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let fmt = match cfg.format {
         LogFormat::Json => fmt.json().with_filter(filter).boxed(),
         LogFormat::Text => fmt.with_filter(filter).boxed(),

@@ -231,6 +231,8 @@ pub struct LogConfig {
     pub format: LogFormat,
     pub level: String,
     pub audit_file: Option<PathBuf>,
+    /// Sign-ins fail closed (503) while the audit trail cannot be written.
+    pub audit_required: bool,
 }
 
 /// One problem with the configuration, with the key it concerns.

@@ -31,7 +31,8 @@ use crate::metrics::{Metrics, RouteKind};
 use crate::normalize::{normalize_path, NormalizedPath};
 use crate::own::Own;
 use crate::policy::{self, Policy};
-use crate::session::{CookieSealer, Sessions};
+use crate::session::CookieSealer;
+use crate::sessions::Sessions;
 use crate::sms::Delivery;
 use crate::store::Store;
 use crate::upstream::Upstreams;
@@ -73,7 +74,12 @@ impl Gateway {
         let secret = cfg.session.secrets[0].expose().as_bytes().to_vec();
         let policy = Arc::new(Policy::new(cfg.routes.clone()));
         let cookies = Arc::new(CookieSealer::new(&cfg.session));
-        let sessions = Sessions::new(cookies.clone(), parts.store.clone(), parts.clock.clone());
+        let sessions = Sessions::new(
+            cookies.clone(),
+            parts.store.clone(),
+            parts.clock.clone(),
+            parts.metrics.clone(),
+        );
         let flow = FlowCtx {
             cfg: FlowConfig::of(&cfg),
             store: parts.store.clone(),
@@ -81,6 +87,7 @@ impl Gateway {
             sms: parts.sms,
             metrics: parts.metrics.clone(),
             otp_key: crate::otp::derive_key(&secret, "otp-hash"),
+            sessions: sessions.clone(),
         };
         let own = Own::new(
             &cfg,
@@ -108,6 +115,20 @@ impl Gateway {
         &self.trusted
     }
 
+    /// Looks at the store's epoch every second until shutdown, so a loss
+    /// is noticed without traffic (sessions.rs).
+    pub fn spawn_epoch_check(
+        &self,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        crate::sessions::spawn_epoch_check(self.sessions.clone(), shutdown)
+    }
+
+    /// The readiness and start-up look at the store's epoch (sessions.rs).
+    pub async fn check_store_epoch(&self) -> Result<(), crate::store::StoreError> {
+        self.sessions.check_store_epoch().await
+    }
+
     /// Worker threads serving connections (one per upstream pool).
     pub fn workers(&self) -> usize {
         self.upstream.len()
@@ -120,6 +141,7 @@ impl Gateway {
     pub async fn handle(self: Arc<Self>, req: Request<Incoming>, conn: ConnInfo) -> Response<Body> {
         let logging = tracing::enabled!(target: "otpgate::access", tracing::Level::INFO);
         let started = logging.then(Instant::now);
+        let client = logging.then(|| self.trusted.client_ip(req.headers(), conn));
         let request_id = request_id(&req);
         let method = req.method().clone();
         let json = wants_json(&req);
@@ -151,6 +173,7 @@ impl Gateway {
         }
         let log = AccessLog {
             request_id: request_id.to_str().unwrap_or_default().to_string(),
+            client: client.unwrap_or(conn.peer.ip()),
             method,
             path: facts.path,
             status: status.as_u16(),

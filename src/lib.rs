@@ -45,6 +45,7 @@ pub mod redirect;
 pub mod secret;
 pub mod server;
 pub mod session;
+pub mod sessions;
 pub mod sms;
 pub mod store;
 pub mod tls;

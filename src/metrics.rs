@@ -54,8 +54,51 @@ pub struct CountryLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabel {
+    version: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
     pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OpLabel {
+    pub op: &'static str,
+}
+
+fn store_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
+
+/// Store calls by operation: `otpgate_store_errors_total{op}` and
+/// `otpgate_store_duration_seconds{op}`. Cloning shares the series.
+#[derive(Clone)]
+pub struct StoreMetrics {
+    pub errors: Family<OpLabel, Counter>,
+    pub seconds: Family<OpLabel, Histogram, fn() -> Histogram>,
+}
+
+impl Default for StoreMetrics {
+    fn default() -> Self {
+        StoreMetrics {
+            errors: Family::default(),
+            seconds: Family::new_with_constructor(store_histogram),
+        }
+    }
+}
+
+impl StoreMetrics {
+    pub fn observe(&self, op: &'static str, took: Duration, ok: bool) {
+        let label = OpLabel { op };
+        self.seconds
+            .get_or_create(&label)
+            .observe(took.as_secs_f64());
+        if !ok {
+            self.errors.get_or_create(&label).inc();
+        }
+    }
 }
 
 pub struct Metrics {
@@ -75,6 +118,8 @@ pub struct Metrics {
     pub prefix_blocks: Counter,
     pub conversion: Family<CountryLabel, Gauge<f64, AtomicU64>>,
     pub send_seconds: Histogram,
+    pub store: StoreMetrics,
+    pub store_epoch_changes: Counter,
     /// Prefix -> unix ms its block ends, as this instance set it: feeds the
     /// `prefix_blocked` gauge (the block itself lives in the store).
     blocked: Mutex<HashMap<String, u64>>,
@@ -123,6 +168,8 @@ impl Metrics {
             prefix_blocks: Counter::default(),
             conversion: Family::default(),
             send_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 12)),
+            store: StoreMetrics::default(),
+            store_epoch_changes: Counter::default(),
             blocked: Mutex::new(HashMap::new()),
             typical_send_us: AtomicU64::new(0),
             registry: Mutex::new(Registry::default()),
@@ -183,6 +230,35 @@ impl Metrics {
             "Time the send step took, refusals included",
             m.send_seconds.clone(),
         );
+        registry.register(
+            "otpgate_store_errors",
+            "Store calls that failed, by operation",
+            m.store.errors.clone(),
+        );
+        registry.register(
+            "otpgate_store_duration_seconds",
+            "Store call latency, by operation (a retry included)",
+            m.store.seconds.clone(),
+        );
+        registry.register(
+            "otpgate_store_epoch_changes",
+            "Times this instance found the store had lost its data (epoch missing or changed)",
+            m.store_epoch_changes.clone(),
+        );
+        registry.register(
+            "otpgate_audit_write_failures",
+            "Audit lines that could not be written",
+            crate::audit::write_failures().clone(),
+        );
+        // The Prometheus "info" idiom: a constant 1 whose label says which
+        // build is running, so dashboards can join on it across a rollout.
+        let build_info = Family::<VersionLabel, Gauge>::default();
+        build_info
+            .get_or_create(&VersionLabel {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        registry.register("otpgate_build_info", "Which build is running", build_info);
         *m.registry.lock().expect("fresh mutex") = registry;
         m
     }
@@ -220,6 +296,14 @@ impl Metrics {
         blocked.retain(|_, until| *until > now_ms);
         self.prefix_blocked.set(blocked.len() as i64);
         blocked.get(prefix).copied()
+    }
+
+    /// The blocks this instance set that have not ended: written again
+    /// after the store lost its data.
+    pub fn live_blocks(&self, now_ms: u64) -> Vec<(String, u64)> {
+        let mut blocked = self.blocked.lock().expect("blocked prefixes lock");
+        blocked.retain(|_, until| *until > now_ms);
+        blocked.iter().map(|(p, u)| (p.clone(), *u)).collect()
     }
 
     pub fn conversion(&self, country: &str, ratio: f64) {

@@ -141,6 +141,15 @@ pub async fn is_blocked(store: &dyn Store, phone: &Phone, now_ms: u64) -> Result
     store.is_revoked(&block_key(phone.prefix()), now_ms).await
 }
 
+/// Writes a block again (after the store lost its data).
+pub async fn restore_block(
+    store: &dyn Store,
+    prefix: &str,
+    until_ms: u64,
+) -> Result<(), StoreError> {
+    store.revoke(&block_key(prefix), until_ms).await
+}
+
 /// Counts a send to `phone` from `client` and decides whether it may go out.
 pub async fn admit(
     store: &dyn Store,

@@ -83,9 +83,11 @@ pub async fn start(
             memory
         }
         // Redis TTLs collect expired entries; no sweeper.
-        StoreConfig::Redis { url } => {
-            Arc::new(RedisStore::connect(url).await.map_err(StartError::Store)?)
-        }
+        StoreConfig::Redis { url } => Arc::new(
+            RedisStore::connect_with_metrics(url, metrics.store.clone())
+                .await
+                .map_err(StartError::Store)?,
+        ),
     };
     let sms_metrics = Arc::new(crate::sms::SmsMetrics::new());
     metrics.register(|r| sms_metrics.register(r));
@@ -108,8 +110,14 @@ pub async fn start(
             metrics,
         },
     )?);
+    // The first look at the store's epoch (written if the store is new or
+    // emptied); later looks compare against it.
+    if let Err(e) = gw.check_store_epoch().await {
+        tracing::warn!(error = %e, "cannot read the store's epoch yet");
+    }
     let addr = public.local_addr().expect("bound socket has an address");
     let (tx, rx) = watch::channel(false);
+    gw.spawn_epoch_check(rx.clone());
     let redirect_addr = redirect.as_ref().and_then(|l| l.local_addr().ok());
     if let Some(l) = redirect {
         tokio::spawn(crate::admin::serve_redirect(

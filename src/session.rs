@@ -16,15 +16,7 @@ use rand::RngCore;
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use http::HeaderMap;
-
-use crate::clock::Clock;
 use crate::config::SessionConfig;
-use crate::headers;
-use crate::store::Store;
 
 /// What a session cookie asserts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,19 +26,26 @@ pub struct Session {
     /// Unix seconds.
     pub verified_at: u64,
     pub expires_at: u64,
+    /// The store epoch the session was issued under (see `store/epoch.rs`):
+    /// a cookie from another epoch is refused, because its logout may be
+    /// among what the store lost.
+    pub epoch: u64,
 }
 
 impl Session {
+    /// `v2` added the epoch. A `v1` cookie (issued before epochs existed)
+    /// does not decode, so it is refused like any unreadable cookie: its
+    /// logout could not be checked against an epoch.
     fn encode(&self) -> String {
         format!(
-            "v1|{}|{}|{}|{}",
-            self.id, self.phone, self.verified_at, self.expires_at
+            "v2|{}|{}|{}|{}|{}",
+            self.id, self.phone, self.verified_at, self.expires_at, self.epoch
         )
     }
 
     fn decode(s: &str) -> Option<Session> {
         let mut it = s.split('|');
-        if it.next()? != "v1" {
+        if it.next()? != "v2" {
             return None;
         }
         let s = Session {
@@ -54,54 +53,9 @@ impl Session {
             phone: it.next()?.to_string(),
             verified_at: it.next()?.parse().ok()?,
             expires_at: it.next()?.parse().ok()?,
+            epoch: it.next()?.parse().ok()?,
         };
         it.next().is_none().then_some(s)
-    }
-}
-
-/// Sessions as requests present them: the cookie opened, the revocation
-/// list consulted, and the one freshness rule, for the proxy and forward
-/// auth alike (two copies of a security rule drift apart).
-#[derive(Clone)]
-pub struct Sessions {
-    cookies: Arc<CookieSealer>,
-    /// Revocations (logout) live here, shared by every instance.
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-}
-
-impl Sessions {
-    pub fn new(cookies: Arc<CookieSealer>, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Sessions {
-            cookies,
-            store,
-            clock,
-        }
-    }
-
-    pub fn cookies(&self) -> &CookieSealer {
-        &self.cookies
-    }
-
-    /// A valid, unrevoked session from the request's cookie, if any.
-    pub async fn of(&self, headers: &HeaderMap) -> Option<Session> {
-        let sealed = headers::cookie(headers, &self.cookies.session_name)?;
-        let s = self.cookies.open_session(sealed, self.clock.now_secs())?;
-        match self.store.is_revoked(&s.id, self.clock.now_ms()).await {
-            Ok(false) => Some(s),
-            Ok(true) => None,
-            Err(e) => {
-                tracing::warn!(error = %e, "session check failed; treating as no session");
-                None
-            }
-        }
-    }
-
-    /// The one freshness rule: a session verified at most `max_age` (a
-    /// route's `max_age`) ago.
-    pub fn fresh(&self, session: Option<&Session>, max_age: Duration) -> bool {
-        let now = self.clock.now_secs();
-        session.is_some_and(|s| now.saturating_sub(s.verified_at) <= max_age.as_secs())
     }
 }
 
@@ -248,6 +202,7 @@ mod tests {
             phone: "+919812345678".into(),
             verified_at: 100,
             expires_at: 200,
+            epoch: 42,
         };
         let sealed = old.seal("__Host-otpgate", &s.encode());
         assert_eq!(old.open_session(&sealed, 150), Some(s.clone()));
@@ -298,6 +253,21 @@ mod tests {
             None,
             "over the 4 KiB cookie limit"
         );
+    }
+
+    /// A cookie in the format before epochs (`v1`, no epoch) is refused,
+    /// even sealed with the right key: its logout cannot be checked.
+    #[test]
+    fn cookies_without_an_epoch_are_refused() {
+        let k = sealer(&["a".repeat(32).as_str()]);
+        let v1 = k.seal("__Host-otpgate", "v1|abc|+919812345678|100|200");
+        assert_eq!(k.open_session(&v1, 150), None);
+        let no_epoch = k.seal("__Host-otpgate", "v2|abc|+919812345678|100|200");
+        assert_eq!(k.open_session(&no_epoch, 150), None);
+        let bad_epoch = k.seal("__Host-otpgate", "v2|abc|+919812345678|100|200|x");
+        assert_eq!(k.open_session(&bad_epoch, 150), None);
+        let good = k.seal("__Host-otpgate", "v2|abc|+919812345678|100|200|7");
+        assert_eq!(k.open_session(&good, 150).map(|s| s.epoch), Some(7));
     }
 
     #[test]

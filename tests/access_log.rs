@@ -80,3 +80,49 @@ async fn every_request_gets_one_access_line_without_secrets() {
         assert!(!text.contains(secret), "{secret:?} reached the logs");
     }
 }
+
+/// The access line names the client as the limits see it: the TCP peer, or
+/// behind a trusted proxy the address it put in `X-Forwarded-For` — and a
+/// client that is not a trusted proxy cannot name itself.
+#[tokio::test]
+async fn access_lines_name_the_client_ip() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter("info")
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let shop = upstream().await;
+    let direct = gateway(&shop).run().await;
+    let behind_proxy = gateway(&shop)
+        .set("server.trusted_proxies", r#"["127.0.0.1/32"]"#)
+        .run()
+        .await;
+    for (gw, id) in [(&direct, "direct"), (&behind_proxy, "proxied")] {
+        let resp = gw
+            .client(H1)
+            .get(gw.url("/"))
+            .header("x-forwarded-for", "203.0.113.7")
+            .header("x-request-id", id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let _ = resp.bytes().await.unwrap();
+    }
+    drop((direct, behind_proxy));
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let client_of = |id: &str| {
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["target"] == "otpgate::access" && v["fields"]["request_id"] == id)
+            .unwrap_or_else(|| panic!("no access line {id} in:\n{text}"))["fields"]["client"]
+            .clone()
+    };
+    assert_eq!(client_of("direct"), "127.0.0.1", "untrusted XFF is ignored");
+    assert_eq!(client_of("proxied"), "203.0.113.7");
+}

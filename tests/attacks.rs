@@ -177,6 +177,7 @@ async fn tampered_cookies_are_no_session() {
         phone: PHONE.into(),
         verified_at: now,
         expires_at: now + 3600,
+        epoch: 1,
     };
     let sealed = other.session_cookie(&foreign, now);
     let value = sealed
@@ -201,42 +202,9 @@ async fn tampered_cookies_are_no_session() {
     assert_eq!(try_cookie(good).await, 302, "expired");
 }
 
-/// Rotation: a gateway whose secret list starts with a new key still opens
-/// cookies sealed under the old one, and seals new ones with the new key.
-#[tokio::test]
-async fn key_rotation_keeps_old_sessions_and_seals_with_the_new_key() {
-    let shop = upstream().await;
-    let old = gateway(&shop).route("/checkout", "otp").run().await;
-    let mut b = old.browser(H1);
-    b.log_in(PHONE, "/checkout").await;
-    let old_cookie = b.cookies["__Host-otpgate"].clone();
-    let rotated = gateway(&shop)
-        .route("/checkout", "otp")
-        .set(
-            "session.secret",
-            &format!(
-                "[\"new-secret-new-secret-new-secret-new\", \"{}\"]",
-                support::SECRET
-            ),
-        )
-        .run()
-        .await;
-    let mut r = rotated.browser(H1);
-    r.cookies.insert("__Host-otpgate".into(), old_cookie);
-    assert_eq!(r.get("/checkout").await.status, 200, "old key still opens");
-    let mut fresh = rotated.browser(H1);
-    fresh.log_in(PHONE, "/checkout").await;
-    let mut back = old.browser(H1);
-    back.cookies.insert(
-        "__Host-otpgate".into(),
-        fresh.cookies["__Host-otpgate"].clone(),
-    );
-    assert_eq!(
-        back.get("/checkout").await.status,
-        302,
-        "new cookies are sealed with the new key only"
-    );
-}
+// Key rotation across a restart needs a store that outlives the process
+// (a memory store's restart signs everyone out: its epoch is new), so that
+// test lives with the Redis tests: tests/redis_store/gateways.rs.
 
 /// A challenge belongs to the browser that asked for it.
 #[tokio::test]

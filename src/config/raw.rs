@@ -154,4 +154,5 @@ pub struct RawLog {
     pub format: Option<String>,
     pub level: Option<String>,
     pub audit_file: Option<String>,
+    pub audit_required: Option<bool>,
 }

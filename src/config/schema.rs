@@ -193,7 +193,12 @@ pub const SCHEMA: Shape = T(&[
     ),
     (
         "log",
-        T(&[("format", Leaf), ("level", Leaf), ("audit_file", Leaf)]),
+        T(&[
+            ("format", Leaf),
+            ("level", Leaf),
+            ("audit_file", Leaf),
+            ("audit_required", Leaf),
+        ]),
     ),
 ]);
 

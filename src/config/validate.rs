@@ -360,6 +360,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         },
         level: raw.log.level.clone().unwrap_or_else(|| "info".into()),
         audit_file: raw.log.audit_file.as_ref().map(PathBuf::from),
+        audit_required: raw.log.audit_required.unwrap_or(false),
     };
     if tracing_subscriber::EnvFilter::try_new(&log.level).is_err() {
         p.add(

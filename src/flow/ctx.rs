@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::config::{Config, LimitsConfig, OtpConfig, PhoneConfig};
 use crate::metrics::Metrics;
+use crate::sessions::Sessions;
 use crate::sms::Delivery;
 use crate::store::Store;
 
@@ -24,6 +25,8 @@ pub struct FlowConfig {
     pub brand_name: String,
     /// `session.ttl`: how long a verified session lasts.
     pub session_ttl: Duration,
+    /// `log.audit_required`: no sign-in while its events would be lost.
+    pub audit_required: bool,
 }
 
 impl FlowConfig {
@@ -35,6 +38,7 @@ impl FlowConfig {
             public_host: cfg.server.public_host.clone(),
             brand_name: cfg.brand.name.clone(),
             session_ttl: cfg.session.ttl,
+            audit_required: cfg.log.audit_required,
         }
     }
 }
@@ -50,4 +54,6 @@ pub struct FlowCtx {
     pub metrics: Arc<Metrics>,
     /// Keys the stored code hashes (otp.rs): a store dump reveals no code.
     pub otp_key: [u8; 32],
+    /// The store epoch a new session is issued under (sessions.rs).
+    pub sessions: Sessions,
 }

@@ -80,14 +80,63 @@ pub(super) fn budgets(ctx: &FlowCtx) -> [(&'static str, Limit); 2] {
     ]
 }
 
-/// Every limit on sending to `phone`, in order; on success the send is
-/// counted everywhere (the ticket takes the detector's count back, and
-/// [`refund`] the budget, if the SMS does not go out).
+/// Everything one send was charged (per IP, phone, prefix and country,
+/// the SMS budget, the detector's counts), so that [`refund`] can take it
+/// back exactly when no SMS could have gone out: the provider refused or
+/// failed before taking the message (an error answer, 429, connection
+/// refused or closed unanswered), or the send stopped before the provider
+/// was asked. A send that may have been delivered (a timeout after the
+/// request was written) keeps its charges: the shopper may have the SMS.
+pub(super) struct Charges {
+    /// Counter key and window; all charged in the window of `now_ms`.
+    keys: Vec<(String, Duration)>,
+    now_ms: u64,
+    ticket: Option<Ticket>,
+}
+
+impl Charges {
+    pub(super) fn new(ctx: &FlowCtx) -> Self {
+        Charges {
+            keys: Vec::new(),
+            now_ms: ctx.clock.now_ms(),
+            ticket: None,
+        }
+    }
+
+    /// Leaves limit `name`'s charge out of the refund.
+    pub(super) fn keep(&mut self, name: &str) {
+        self.keys
+            .retain(|(k, _)| k.split_once(':').map(|(n, _)| n) != Some(name));
+    }
+}
+
+/// [`limit`] with cost 1, remembered in `charges` when it was counted.
+pub(super) async fn charge(
+    ctx: &FlowCtx,
+    charges: &mut Charges,
+    name: &'static str,
+    scope: Scope<'_>,
+    phone: Option<&Phone>,
+    l: Limit,
+    who: Who,
+) -> Result<(), FlowError> {
+    limit(ctx, name, scope, phone, 1, l, who).await?;
+    charges
+        .keys
+        .push((format!("{name}:{}", scope_key(scope)), l.window));
+    Ok(())
+}
+
+/// Every limit on sending to `phone`, in order, added to `charges`. A
+/// refusal by a limit keeps the per-key charges made so far (the attempt
+/// itself is what those limits meter) but takes back the budget and
+/// detector counts, which only real SMS may use.
 pub(super) async fn charge_send(
     ctx: &FlowCtx,
+    charges: &mut Charges,
     phone: &Phone,
     who: Who,
-) -> Result<Option<Ticket>, FlowError> {
+) -> Result<(), FlowError> {
     let l = &ctx.cfg.limits;
     let p = &l.pumping;
     let now = ctx.clock.now_ms();
@@ -98,74 +147,74 @@ pub(super) async fn charge_send(
     {
         return Err(pumping_refusal(ctx, phone, false, who));
     }
-    limit(
+    let e164 = Scope::Phone(phone.e164());
+    charge(
         ctx,
+        charges,
         "send_per_phone",
-        Scope::Phone(phone.e164()),
+        e164,
         Some(phone),
-        1,
         l.send_per_phone,
         who,
     )
     .await?;
-    limit(
+    let prefix = Scope::Prefix(phone.prefix());
+    charge(
         ctx,
+        charges,
         "send_per_prefix",
-        Scope::Prefix(phone.prefix()),
+        prefix,
         Some(phone),
-        1,
         l.send_per_prefix,
         who,
     )
     .await?;
-    limit(
+    let region = phone.region_code();
+    let country = Scope::Country(&region);
+    charge(
         ctx,
+        charges,
         "send_per_country",
-        Scope::Country(&phone.region_code()),
+        country,
         Some(phone),
-        1,
         l.send_per_country,
         who,
     )
     .await?;
-    let ticket = if p.enabled {
+    if p.enabled {
         match pumping::admit(&*ctx.store, p, phone, who.client_ip, now)
             .await
             .map_err(store_down)?
         {
-            Admission::Allowed(t) => Some(t),
+            Admission::Allowed(t) => charges.ticket = Some(t),
             Admission::Blocked { newly } => return Err(pumping_refusal(ctx, phone, newly, who)),
             Admission::Throttled { newly, retry_after } => {
                 return Err(network_refusal(ctx, phone, newly, retry_after, who))
             }
         }
-    } else {
-        None
-    };
-    for (i, (name, b)) in budgets(ctx).into_iter().enumerate() {
-        if let Err(e) = limit(ctx, name, Scope::Global, Some(phone), 1, b, who).await {
+    }
+    let mut budget = Charges::new(ctx);
+    budget.now_ms = charges.now_ms;
+    for (name, b) in budgets(ctx) {
+        if let Err(e) = charge(ctx, &mut budget, name, Scope::Global, Some(phone), b, who).await {
             // The earlier budget was charged for an SMS that will not go out.
-            refund(ctx, &budgets(ctx)[..i], ticket).await;
+            budget.ticket = charges.ticket.take();
+            refund(ctx, budget).await;
             return Err(e);
         }
     }
-    Ok(ticket)
+    charges.keys.append(&mut budget.keys);
+    Ok(())
 }
 
-/// Takes back the budget and detector counts of a send that did not happen.
-pub(super) async fn refund(
-    ctx: &FlowCtx,
-    charged: &[(&'static str, Limit)],
-    ticket: Option<Ticket>,
-) {
-    let now = ctx.clock.now_ms();
-    for (name, b) in charged {
-        let _ = ctx
-            .store
-            .uncount(&format!("{name}:global"), 1, b.window, now)
-            .await;
+/// Takes back everything in `charges`: a send that did not happen.
+pub(super) async fn refund(ctx: &FlowCtx, charges: Charges) {
+    for (key, window) in &charges.keys {
+        if let Err(e) = ctx.store.uncount(key, 1, *window, charges.now_ms).await {
+            tracing::warn!(error = %e, "a send that did not happen could not be refunded");
+        }
     }
-    if let Some(t) = ticket {
+    if let Some(t) = charges.ticket {
         pumping::forget(&*ctx.store, &ctx.cfg.limits.pumping, t).await;
     }
 }

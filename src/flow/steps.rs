@@ -13,12 +13,14 @@ use std::time::{Duration, Instant};
 use super::ctx::FlowCtx;
 use super::error::FlowError;
 use super::failures::charge_failure;
-use super::limits::{budgets, charge_send, limit, limited, refund, store_down, update_conversion};
+use super::limits::{
+    charge, charge_send, limit, limited, refund, store_down, update_conversion, Charges,
+};
 use crate::audit::{self, Scope, Who};
 use crate::conn::ConnInfo;
 use crate::otp;
 use crate::phone::{Phone, PhoneError};
-use crate::pumping::{self, Ticket};
+use crate::pumping;
 use crate::session::{random_id, Session};
 use crate::sms::{DeliveryError, SmsMessage};
 use crate::store::{Attempt, Challenge, Resend};
@@ -63,13 +65,16 @@ async fn send_code(
     phone_input: &str,
     who: Who,
 ) -> Result<(String, Phone), FlowError> {
+    audit_gate(ctx)?;
     let l = &ctx.cfg.limits;
-    limit(
+    let mut charges = Charges::new(ctx);
+    let ip = Scope::Ip(who.client_ip);
+    charge(
         ctx,
+        &mut charges,
         "send_per_ip",
-        Scope::Ip(who.client_ip),
+        ip,
         None,
-        1,
         l.send_per_ip,
         who,
     )
@@ -77,7 +82,7 @@ async fn send_code(
     // Region policy before anything that could cost an SMS.
     let phone =
         Phone::parse(phone_input, &ctx.cfg.phone).inspect_err(|e| audit::phone_refused(*e, who))?;
-    let ticket = charge_send(ctx, &phone, who).await?;
+    charge_send(ctx, &mut charges, &phone, who).await?;
     let id = random_id();
     let code = otp::generate_code(ctx.cfg.otp.length);
     let now = ctx.clock.now_ms();
@@ -90,10 +95,10 @@ async fn send_code(
         sends: 1,
     };
     if let Err(e) = ctx.store.put_challenge(&id, ch).await {
-        refund(ctx, &budgets(ctx), ticket).await;
+        refund(ctx, charges).await;
         return Err(store_down(e));
     }
-    deliver(ctx, &phone, &code, ticket, who).await?;
+    deliver(ctx, &phone, &code, charges, who).await?;
     Ok((id, phone))
 }
 
@@ -101,7 +106,7 @@ async fn deliver(
     ctx: &FlowCtx,
     phone: &Phone,
     code: &str,
-    ticket: Option<Ticket>,
+    charges: Charges,
     who: Who,
 ) -> Result<(), FlowError> {
     let msg = SmsMessage {
@@ -125,7 +130,14 @@ async fn deliver(
         }
         Err(e) => {
             tracing::warn!(error = ?e, phone = %phone.masked(), "SMS not sent");
-            refund(ctx, &budgets(ctx), ticket).await;
+            let mut charges = charges;
+            if e != DeliveryError::Unavailable {
+                // The number was refused: the shopper's doing, like a
+                // number outside `allowed_regions`, so the address keeps
+                // paying for the attempt (probing numbers is not free).
+                charges.keep("send_per_ip");
+            }
+            refund(ctx, charges).await;
             Err(match e {
                 DeliveryError::InvalidNumber => FlowError::Phone(PhoneError::Invalid),
                 DeliveryError::OptedOut => FlowError::OptedOut,
@@ -163,6 +175,15 @@ fn message_for(ctx: &FlowCtx, code: &str) -> String {
     }
 }
 
+/// `[log] audit_required`: no sign-in while its events would be lost.
+fn audit_gate(ctx: &FlowCtx) -> Result<(), FlowError> {
+    if ctx.cfg.audit_required && !audit::probe() {
+        tracing::error!("sign-in refused: the audit trail cannot be written (log.audit_required)");
+        return Err(FlowError::Store);
+    }
+    Ok(())
+}
+
 /// Checks a code against the browser's challenge; on success, a session.
 pub async fn check(
     ctx: &FlowCtx,
@@ -176,6 +197,7 @@ pub async fn check(
         client_ip,
         endpoint: "verify",
     };
+    audit_gate(ctx)?;
     // "123 456" and "123-456" are how people copy codes.
     let code: String = code
         .chars()
@@ -221,6 +243,9 @@ pub async fn check(
             )
             .await
     };
+    // Read before the code is spent: a store that cannot say its epoch
+    // cannot issue a session anyway.
+    let epoch = ctx.sessions.store_epoch().await.map_err(store_down)?;
     let candidate = otp::code_hash(&ctx.otp_key, challenge_id, &ch.phone, code);
     let outcome = ctx
         .store
@@ -236,6 +261,7 @@ pub async fn check(
                 phone: e164,
                 verified_at: now_s,
                 expires_at: now_s + ctx.cfg.session_ttl.as_secs(),
+                epoch,
             };
             ctx.metrics.sessions_issued.inc();
             if let Some(p) = &phone {
@@ -296,6 +322,7 @@ pub async fn resend(
         client_ip,
         endpoint: "resend",
     };
+    audit_gate(ctx)?;
     let now = ctx.clock.now_ms();
     let Some(ch) = ctx
         .store
@@ -317,17 +344,11 @@ pub async fn resend(
             who,
         ));
     }
-    limit(
-        ctx,
-        "send_per_ip",
-        Scope::Ip(client_ip),
-        None,
-        1,
-        ctx.cfg.limits.send_per_ip,
-        who,
-    )
-    .await?;
-    let ticket = charge_send(ctx, &phone, who).await?;
+    let mut charges = Charges::new(ctx);
+    let ip_limit = ctx.cfg.limits.send_per_ip;
+    let ip = Scope::Ip(client_ip);
+    charge(ctx, &mut charges, "send_per_ip", ip, None, ip_limit, who).await?;
+    charge_send(ctx, &mut charges, &phone, who).await?;
     let code = otp::generate_code(ctx.cfg.otp.length);
     let hash = otp::code_hash(&ctx.otp_key, challenge_id, phone.e164(), &code);
     let replaced = ctx
@@ -354,9 +375,9 @@ pub async fn resend(
         Err(e) => Some(store_down(e)),
     };
     if let Some(e) = refused {
-        refund(ctx, &budgets(ctx), ticket).await;
+        refund(ctx, charges).await;
         return Err(e);
     }
-    deliver(ctx, &phone, &code, ticket, who).await?;
+    deliver(ctx, &phone, &code, charges, who).await?;
     Ok(phone)
 }

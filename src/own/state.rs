@@ -13,7 +13,8 @@ use crate::lookup::PhoneLookup;
 use crate::pages::Pages;
 use crate::policy::Policy;
 use crate::secret::Secret;
-use crate::session::{CookieSealer, Sessions};
+use crate::session::CookieSealer;
+use crate::sessions::Sessions;
 use crate::sms::ProviderConfig;
 
 pub struct Own {

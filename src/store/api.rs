@@ -44,6 +44,15 @@ pub enum Count {
     Limited { retry_after: Duration },
 }
 
+/// What the per-request session check learns in one store round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionCheck {
+    pub revoked: bool,
+    /// The store's epoch; `None` when it is missing (the store lost its
+    /// data since the epoch was written).
+    pub epoch: Option<u64>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store unavailable: {0}")]
@@ -92,5 +101,16 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     async fn revoke(&self, session_id: &str, until_ms: u64) -> Result<(), StoreError>;
     async fn is_revoked(&self, session_id: &str, now_ms: u64) -> Result<bool, StoreError>;
+    /// The revocation check and the epoch read together, in one round trip
+    /// (the per-request cost of a session stays what it was).
+    async fn session_check(
+        &self,
+        session_id: &str,
+        now_ms: u64,
+    ) -> Result<SessionCheck, StoreError>;
+    /// The store's epoch, written first (a random non-zero number, `SET
+    /// NX`, so concurrent instances agree on one) when it is missing.
+    /// Returns `(epoch, created)`.
+    async fn epoch(&self) -> Result<(u64, bool), StoreError>;
     async fn healthy(&self) -> bool;
 }

@@ -1,5 +1,10 @@
 //! The in-process store: sharded maps (dashmap). Each decision happens
 //! under one shard's lock and no guard ever lives across an `.await`.
+//!
+//! Everything here dies with the process, logouts included. Each process
+//! start therefore draws a new epoch: after an otpgate restart every
+//! cookie issued before it is refused and its shopper verifies again —
+//! the fail-closed choice (a logged-out cookie must never work again).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,10 +14,12 @@ use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use subtle::ConstantTimeEq;
 
-use super::api::{Attempt, Challenge, Count, Resend, Store, StoreError};
+use super::api::{Attempt, Challenge, Count, Resend, SessionCheck, Store, StoreError};
+use super::epoch::random_epoch;
 
-#[derive(Default)]
 pub struct MemoryStore {
+    /// Drawn at start: this process's data is a new epoch.
+    epoch: u64,
     /// Challenge id -> challenge; the entry lock serializes attempts.
     challenges: DashMap<String, Challenge>,
     /// Counter key -> (window start ms, count).
@@ -22,6 +29,18 @@ pub struct MemoryStore {
     /// Set by the first revocation: until then, session checks on the hot
     /// path skip the map entirely.
     any_revoked: std::sync::atomic::AtomicBool,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            epoch: random_epoch(),
+            challenges: DashMap::new(),
+            counters: DashMap::new(),
+            revoked: DashMap::new(),
+            any_revoked: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
 }
 
 impl MemoryStore {
@@ -188,6 +207,21 @@ impl Store for MemoryStore {
             return Ok(false);
         }
         Ok(self.revoked.get(session_id).is_some_and(|u| *u > now_ms))
+    }
+
+    async fn session_check(
+        &self,
+        session_id: &str,
+        now_ms: u64,
+    ) -> Result<SessionCheck, StoreError> {
+        Ok(SessionCheck {
+            revoked: self.is_revoked(session_id, now_ms).await?,
+            epoch: Some(self.epoch),
+        })
+    }
+
+    async fn epoch(&self) -> Result<(u64, bool), StoreError> {
+        Ok((self.epoch, false))
     }
 
     async fn healthy(&self) -> bool {

@@ -1,22 +1,35 @@
 //! The shared store: Redis, for several gateway instances behind one load
-//! balancer. Every deciding operation is one Lua script, and Redis runs a
-//! script alone from start to finish, so a script's read, check and write
-//! are atomic across all instances (the same guarantee the memory store
-//! gets from a shard lock). Redis TTLs only collect garbage; expiry is
-//! decided by comparing the stored `expires_at` with the caller's `now_ms`,
-//! exactly as the memory store does, so both stores answer alike.
+//! balancer. Every deciding operation is one Lua script (`redis/scripts.rs`),
+//! and Redis runs a script alone from start to finish, so a script's read,
+//! check and write are atomic across all instances (the same guarantee the
+//! memory store gets from a shard lock). Redis TTLs only collect garbage;
+//! expiry is decided by comparing the stored `expires_at` with the caller's
+//! `now_ms`, exactly as the memory store does, so both stores answer alike.
 //!
 //! Keys: `otpgate:ch:{id}` (hash), `otpgate:cnt:{window start}:{key}`,
-//! `otpgate:rev:{session id}`. Numbers that scripts store are computed in
-//! Rust and passed as strings, so Lua's float formatting never touches them.
+//! `otpgate:rev:{session id}`, `otpgate:epoch` (see `store/epoch.rs`),
+//! `otpgate:op:{random}` (answers kept for a retry). Numbers that scripts
+//! store are computed in Rust and passed as strings, so Lua's float
+//! formatting never touches them.
+//!
+//! A connection that Redis closed while the instance was idle (a Redis
+//! restart) is only noticed when it is next used; that call fails with
+//! "broken pipe" and the connection manager reconnects. Every call here is
+//! safe to repeat (plain reads, idempotent writes, or scripts made
+//! repeat-safe with an operation key), so [`RedisStore::run`] retries once
+//! on a connection error: a healthy Redis never produces an error.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+pub mod scripts;
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::Script;
+use redis::{FromRedisValue, Script, ScriptInvocation};
 
-use super::api::{Attempt, Challenge, Count, Resend, Store, StoreError};
+use super::api::{Attempt, Challenge, Count, Resend, SessionCheck, Store, StoreError};
+use super::epoch::random_epoch;
+use crate::metrics::StoreMetrics;
 
 /// The longest any one store call may take before it counts as a failure.
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
@@ -24,71 +37,8 @@ const PING_TIMEOUT: Duration = Duration::from_millis(1000);
 /// Garbage-collection slack on top of a logical expiry, for clock skew
 /// between instances.
 const GRACE_MS: u64 = 60_000;
-
-/// Increment before compare: the attempt is counted first, then the keyed
-/// hash compared, and the challenge is deleted on success or when the last
-/// try is used. Plain `==` is not constant-time, but both sides are HMAC
-/// outputs under the gateway's secret key; how many leading bytes of two
-/// such MACs agree tells an attacker nothing about the code (they cannot
-/// compute the MAC of a guess), and each comparison costs a counted try.
-const ATTEMPT: &str = r"
-local v = redis.call('HMGET', KEYS[1], 'hash', 'expires_at', 'attempts', 'phone')
-if not v[1] then return {'missing'} end
-if tonumber(v[2]) <= tonumber(ARGV[3]) then
-  redis.call('DEL', KEYS[1]) return {'missing'}
-end
-local max = tonumber(ARGV[2])
-if tonumber(v[3]) >= max then redis.call('DEL', KEYS[1]) return {'exhausted'} end
-local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-if v[1] == ARGV[1] then redis.call('DEL', KEYS[1]) return {'verified', v[4]} end
-if max - attempts <= 0 then redis.call('DEL', KEYS[1]) return {'exhausted'} end
-return {'wrong', tostring(max - attempts)}
-";
-
-/// Cooldown check and replacement in one step: two instances resending at
-/// once cannot both pass the cooldown.
-const REPLACE: &str = r"
-local v = redis.call('HMGET', KEYS[1], 'sent_at', 'expires_at')
-if not v[1] then return {'missing'} end
-local now = tonumber(ARGV[2])
-if tonumber(v[2]) <= now then return {'missing'} end
-local ready = tonumber(v[1]) + tonumber(ARGV[3])
-if now < ready then return {'toosoon', tostring(ready - now)} end
-redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'sent_at', ARGV[2], 'expires_at', ARGV[4])
-redis.call('HINCRBY', KEYS[1], 'sends', 1)
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return {'replaced'}
-";
-
-/// Check, then add, inside one script: the counter never passes `max`.
-/// Returns the count, or -1 when limited.
-const COUNT: &str = r"
-local cost = tonumber(ARGV[1])
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if cur + cost > tonumber(ARGV[2]) or (cost == 0 and cur >= tonumber(ARGV[2])) then
-  return -1
-end
-if cost == 0 then return cur end
-local n = redis.call('INCRBY', KEYS[1], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return n
-";
-
-/// Takes back at most what is there (never below zero, never creates).
-const UNCOUNT: &str = r"
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-local take = math.min(cur, tonumber(ARGV[1]))
-if take > 0 then redis.call('DECRBY', KEYS[1], take) end
-return 0
-";
-
-const PUT: &str = r"
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'phone', ARGV[1], 'hash', ARGV[2], 'sent_at', ARGV[3],
-  'expires_at', ARGV[4], 'attempts', ARGV[5], 'sends', ARGV[6])
-redis.call('PEXPIRE', KEYS[1], ARGV[7])
-return 0
-";
+const EPOCH_KEY: &str = "otpgate:epoch";
+static PING: std::sync::LazyLock<redis::Cmd> = std::sync::LazyLock::new(|| redis::cmd("PING"));
 
 pub struct RedisStore {
     conn: ConnectionManager,
@@ -97,6 +47,8 @@ pub struct RedisStore {
     count: Script,
     uncount: Script,
     put: Script,
+    epoch: Script,
+    metrics: StoreMetrics,
 }
 
 /// `url` with any password replaced, for messages and logs.
@@ -141,6 +93,14 @@ impl RedisStore {
     /// seconds); afterwards the connection manager reconnects by itself.
     /// Error messages never contain the URL's password.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with_metrics(url, StoreMetrics::default()).await
+    }
+
+    /// [`Self::connect`], counting errors and timing calls in `metrics`.
+    pub async fn connect_with_metrics(
+        url: &str,
+        metrics: StoreMetrics,
+    ) -> Result<Self, StoreError> {
         let client =
             redis::Client::open(url).map_err(|e| unavailable(format!("{e} ({})", redact(url))))?;
         let config = ConnectionManagerConfig::new()
@@ -157,25 +117,81 @@ impl RedisStore {
         .map_err(|e| unavailable(format!("{e} ({})", redact(url))))?;
         Ok(RedisStore {
             conn,
-            attempt: Script::new(ATTEMPT),
-            replace: Script::new(REPLACE),
-            count: Script::new(COUNT),
-            uncount: Script::new(UNCOUNT),
-            put: Script::new(PUT),
+            attempt: Script::new(&scripts::once(scripts::ATTEMPT)),
+            replace: Script::new(&scripts::once(scripts::REPLACE)),
+            count: Script::new(&scripts::once(scripts::COUNT)),
+            uncount: Script::new(&scripts::once(scripts::UNCOUNT)),
+            put: Script::new(scripts::PUT),
+            epoch: Script::new(scripts::EPOCH),
+            metrics,
         })
     }
 
-    /// One command or script, bounded by [`CALL_TIMEOUT`].
-    async fn run<T, F>(&self, f: impl FnOnce(ConnectionManager) -> F) -> Result<T, StoreError>
+    /// One command or script, each try bounded by [`CALL_TIMEOUT`], tried
+    /// again once when the connection broke (every call made through here
+    /// is safe to repeat: see the module docs). A timeout is not retried:
+    /// Redis is slow or gone, and a second wait only doubles the shopper's.
+    async fn run<T, F>(
+        &self,
+        op: &'static str,
+        f: impl Fn(ConnectionManager) -> F,
+    ) -> Result<T, StoreError>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let started = Instant::now();
+        let mut result = self.try_once(&f).await;
+        if let Err(Some(e)) = &result {
+            if e.is_connection_dropped() || e.is_unrecoverable_error() {
+                tracing::debug!(op, error = %e, "redis connection broke; trying again once");
+                result = self.try_once(&f).await;
+            }
+        }
+        self.metrics.observe(op, started.elapsed(), result.is_ok());
+        match result {
+            Ok(v) => Ok(v),
+            Err(Some(e)) => Err(unavailable(e)),
+            Err(None) => Err(unavailable("timed out")),
+        }
+    }
+
+    /// `Err(None)` is a timeout.
+    async fn try_once<T, F>(
+        &self,
+        f: &impl Fn(ConnectionManager) -> F,
+    ) -> Result<T, Option<redis::RedisError>>
     where
         F: std::future::Future<Output = redis::RedisResult<T>>,
     {
         match tokio::time::timeout(CALL_TIMEOUT, f(self.conn.clone())).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(unavailable(e)),
-            Err(_) => Err(unavailable("timed out")),
+            Ok(Err(e)) => Err(Some(e)),
+            Err(_) => Err(None),
         }
     }
+
+    async fn invoke<T: FromRedisValue>(
+        &self,
+        op: &'static str,
+        inv: &ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        self.run(op, |mut c| async move { inv.invoke_async(&mut c).await })
+            .await
+    }
+
+    async fn query<T: FromRedisValue>(
+        &self,
+        op: &'static str,
+        cmd: &redis::Cmd,
+    ) -> Result<T, StoreError> {
+        self.run(op, |mut c| async move { cmd.query_async(&mut c).await })
+            .await
+    }
+}
+
+/// A fresh operation key for a repeat-safe script (see `scripts::once`).
+fn op_key() -> String {
+    key("op", &crate::session::random_id())
 }
 
 fn hash32(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
@@ -195,42 +211,29 @@ fn num<T: std::str::FromStr>(v: &Option<Vec<u8>>) -> Result<T, StoreError> {
 impl Store for RedisStore {
     async fn put_challenge(&self, id: &str, ch: Challenge) -> Result<(), StoreError> {
         let px = ch.expires_at.saturating_sub(ch.sent_at) + GRACE_MS;
-        let k = key("ch", id);
-        self.run(|mut c| async move {
-            self.put
-                .key(k)
-                .arg(ch.phone)
-                .arg(&ch.code_hash[..])
-                .arg(ch.sent_at)
-                .arg(ch.expires_at)
-                .arg(ch.attempts)
-                .arg(ch.sends)
-                .arg(px)
-                .invoke_async::<i64>(&mut c)
-                .await
-        })
-        .await?;
+        let mut inv = self.put.key(key("ch", id));
+        inv.arg(ch.phone)
+            .arg(&ch.code_hash[..])
+            .arg(ch.sent_at)
+            .arg(ch.expires_at)
+            .arg(ch.attempts)
+            .arg(ch.sends)
+            .arg(px);
+        self.invoke::<i64>("put_challenge", &inv).await?;
         Ok(())
     }
 
     async fn challenge(&self, id: &str, now_ms: u64) -> Result<Option<Challenge>, StoreError> {
-        let k = key("ch", id);
-        let v: Vec<Option<Vec<u8>>> = self
-            .run(|mut c| async move {
-                redis::cmd("HMGET")
-                    .arg(k)
-                    .arg(&[
-                        "phone",
-                        "hash",
-                        "sent_at",
-                        "expires_at",
-                        "attempts",
-                        "sends",
-                    ])
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(key("ch", id)).arg(&[
+            "phone",
+            "hash",
+            "sent_at",
+            "expires_at",
+            "attempts",
+            "sends",
+        ]);
+        let v: Vec<Option<Vec<u8>>> = self.query("challenge", &cmd).await?;
         let (Some(phone), Some(hash)) = (&v[0], &v[1]) else {
             return Ok(None);
         };
@@ -252,18 +255,12 @@ impl Store for RedisStore {
         max_attempts: u32,
         now_ms: u64,
     ) -> Result<Attempt, StoreError> {
-        let k = key("ch", id);
-        let r: Vec<String> = self
-            .run(|mut c| async move {
-                self.attempt
-                    .key(k)
-                    .arg(&candidate[..])
-                    .arg(max_attempts)
-                    .arg(now_ms)
-                    .invoke_async(&mut c)
-                    .await
-            })
-            .await?;
+        let mut inv = self.attempt.key(key("ch", id));
+        inv.key(op_key())
+            .arg(&candidate[..])
+            .arg(max_attempts)
+            .arg(now_ms);
+        let r: Vec<String> = self.invoke("attempt", &inv).await?;
         Ok(match (r.first().map(String::as_str), r.get(1)) {
             (Some("verified"), Some(phone)) => Attempt::Verified {
                 phone: phone.clone(),
@@ -285,21 +282,15 @@ impl Store for RedisStore {
         ttl: Duration,
         now_ms: u64,
     ) -> Result<Resend, StoreError> {
-        let k = key("ch", id);
         let ttl_ms = ttl.as_millis() as u64;
-        let r: Vec<String> = self
-            .run(|mut c| async move {
-                self.replace
-                    .key(k)
-                    .arg(&code_hash[..])
-                    .arg(now_ms)
-                    .arg(resend_after.as_millis() as u64)
-                    .arg(now_ms + ttl_ms)
-                    .arg(ttl_ms + GRACE_MS)
-                    .invoke_async(&mut c)
-                    .await
-            })
-            .await?;
+        let mut inv = self.replace.key(key("ch", id));
+        inv.key(op_key())
+            .arg(&code_hash[..])
+            .arg(now_ms)
+            .arg(resend_after.as_millis() as u64)
+            .arg(now_ms + ttl_ms)
+            .arg(ttl_ms + GRACE_MS);
+        let r: Vec<String> = self.invoke("replace_code", &inv).await?;
         Ok(match (r.first().map(String::as_str), r.get(1)) {
             (Some("replaced"), _) => Resend::Replaced,
             (Some("toosoon"), Some(ms)) => Resend::TooSoon {
@@ -324,18 +315,9 @@ impl Store for RedisStore {
         // Kept through the following window too: pumping reads the
         // previous window's count.
         let px = start + 2 * w.max(1) - now_ms + GRACE_MS;
-        let k = key("cnt", &format!("{start}:{key_}"));
-        let n: i64 = self
-            .run(|mut c| async move {
-                self.count
-                    .key(k)
-                    .arg(cost)
-                    .arg(max)
-                    .arg(px)
-                    .invoke_async(&mut c)
-                    .await
-            })
-            .await?;
+        let mut inv = self.count.key(key("cnt", &format!("{start}:{key_}")));
+        inv.key(op_key()).arg(cost).arg(max).arg(px);
+        let n: i64 = self.invoke("count", &inv).await?;
         Ok(match u64::try_from(n) {
             Ok(count) => Count::Allowed { count },
             Err(_) => Count::Limited { retry_after },
@@ -350,14 +332,9 @@ impl Store for RedisStore {
         now_ms: u64,
     ) -> Result<(), StoreError> {
         let k = key("cnt", &format!("{}:{key_}", window_start(now_ms, window)));
-        self.run(|mut c| async move {
-            self.uncount
-                .key(k)
-                .arg(cost)
-                .invoke_async::<i64>(&mut c)
-                .await
-        })
-        .await?;
+        let mut inv = self.uncount.key(k);
+        inv.key(op_key()).arg(cost);
+        self.invoke::<i64>("uncount", &inv).await?;
         Ok(())
     }
 
@@ -365,31 +342,48 @@ impl Store for RedisStore {
         // `until_ms` decides (see `is_revoked`); the TTL only collects the
         // entry, so it is measured against the system clock with slack.
         let px = until_ms.saturating_sub(system_ms()) + GRACE_MS;
-        let k = key("rev", session_id);
-        self.run(|mut c| async move {
-            redis::cmd("SET")
-                .arg(k)
-                .arg(until_ms)
-                .arg("PX")
-                .arg(px)
-                .query_async::<()>(&mut c)
-                .await
-        })
-        .await
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key("rev", session_id))
+            .arg(until_ms)
+            .arg("PX")
+            .arg(px);
+        self.query::<()>("revoke", &cmd).await
     }
 
     async fn is_revoked(&self, session_id: &str, now_ms: u64) -> Result<bool, StoreError> {
-        let k = key("rev", session_id);
-        let until: Option<u64> = self
-            .run(|mut c| async move { redis::cmd("GET").arg(k).query_async(&mut c).await })
-            .await?;
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(key("rev", session_id));
+        let until: Option<u64> = self.query("is_revoked", &cmd).await?;
         Ok(until.is_some_and(|u| u > now_ms))
     }
 
+    async fn session_check(
+        &self,
+        session_id: &str,
+        now_ms: u64,
+    ) -> Result<SessionCheck, StoreError> {
+        // One MGET: the per-request round trip the revocation check always
+        // cost, now also carrying the epoch.
+        let mut cmd = redis::cmd("MGET");
+        cmd.arg(EPOCH_KEY).arg(key("rev", session_id));
+        let (epoch, until): (Option<u64>, Option<u64>) = self.query("session_check", &cmd).await?;
+        Ok(SessionCheck {
+            revoked: until.is_some_and(|u| u > now_ms),
+            epoch,
+        })
+    }
+
+    async fn epoch(&self) -> Result<(u64, bool), StoreError> {
+        let mut inv = self.epoch.key(EPOCH_KEY);
+        inv.arg(random_epoch());
+        let (epoch, created): (u64, u8) = self.invoke("epoch", &inv).await?;
+        Ok((epoch, created == 1))
+    }
+
     async fn healthy(&self) -> bool {
-        let mut c = self.conn.clone();
-        let cmd = redis::cmd("PING");
-        let ping = cmd.query_async::<String>(&mut c);
+        // Through `run`, so a connection Redis closed while this instance
+        // was idle is replaced on the spot instead of failing the probe.
+        let ping = self.query::<String>("ping", &PING);
         matches!(tokio::time::timeout(PING_TIMEOUT, ping).await, Ok(Ok(_)))
     }
 }

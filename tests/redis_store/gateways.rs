@@ -183,3 +183,36 @@ async fn config_checks_the_redis_url() {
     check(Some("redis://127.0.0.1:6379/0")).unwrap();
     check(Some("rediss://user:pw@cache.example:6380")).unwrap();
 }
+
+/// Rotation: an instance whose secret list starts with a new key (sharing
+/// the store, so the epoch is the same) still opens cookies sealed under
+/// the old one, and seals new ones with the new key.
+#[tokio::test]
+async fn key_rotation_keeps_old_sessions_and_seals_with_the_new_key() {
+    let redis = redis_or_skip!();
+    let shop = upstream().await;
+    let old = instance(&shop, &redis.url, &[]).await;
+    let mut b = old.browser(H1);
+    b.log_in(PHONE, "/checkout").await;
+    let old_cookie = b.cookies["__Host-otpgate"].clone();
+    let secrets = format!(
+        "[\"new-secret-new-secret-new-secret-new\", \"{}\"]",
+        crate::support::SECRET
+    );
+    let rotated = instance(&shop, &redis.url, &[("session.secret", &secrets)]).await;
+    let mut r = rotated.browser(H1);
+    r.cookies.insert("__Host-otpgate".into(), old_cookie);
+    assert_eq!(r.get("/checkout").await.status, 200, "old key still opens");
+    let mut fresh = rotated.browser(H1);
+    fresh.log_in(PHONE, "/checkout").await;
+    let mut back = old.browser(H1);
+    back.cookies.insert(
+        "__Host-otpgate".into(),
+        fresh.cookies["__Host-otpgate"].clone(),
+    );
+    assert_eq!(
+        back.get("/checkout").await.status,
+        302,
+        "new cookies are sealed with the new key only"
+    );
+}

@@ -5,7 +5,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod data_loss;
 mod gateways;
+mod reconnect;
 mod semantics;
 
 use std::net::TcpListener;
@@ -35,7 +37,10 @@ impl RedisServer {
 
     /// A fresh, empty server on `port` (e.g. a restart after [`Self::kill`]).
     pub fn start_on(port: u16) -> Option<RedisServer> {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(port, tempfile::tempdir().unwrap())
+    }
+
+    fn start_in(port: u16, dir: tempfile::TempDir) -> Option<RedisServer> {
         let spawned = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
@@ -67,6 +72,28 @@ impl RedisServer {
         Some(server)
     }
 
+    pub fn port(&self) -> u16 {
+        self.url.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// Restarts on the same port with the same data (saved on shutdown,
+    /// loaded at start): every client connection is closed, nothing lost.
+    pub fn restart_keeping_data(self) -> RedisServer {
+        let port = self.port();
+        command(port, "SHUTDOWN SAVE");
+        let mut this = self;
+        let _ = this.child.wait();
+        let dir = std::mem::replace(&mut this._dir, tempfile::tempdir().unwrap());
+        Self::start_in(port, dir).unwrap()
+    }
+
+    /// Restarts on the same port, empty (no persistence).
+    pub fn restart_empty(self) -> RedisServer {
+        let port = self.port();
+        drop(self);
+        Self::start_on(port).unwrap()
+    }
+
     pub async fn store(&self) -> RedisStore {
         RedisStore::connect(&self.url).await.unwrap()
     }
@@ -81,6 +108,17 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Sends one inline command and returns the first reply line.
+pub fn command(port: u16, cmd: &str) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(format!("{cmd}\r\n").as_bytes()).unwrap();
+    let mut line = String::new();
+    let _ = BufReader::new(s).read_line(&mut line);
+    line
 }
 
 fn pong(port: u16) -> bool {

@@ -99,6 +99,12 @@ impl FakeProvider {
 /// repeats. The listener is bound before this returns, so no readiness wait.
 pub async fn provider(script: Vec<Reply>) -> FakeProvider {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    provider_on(listener, script)
+}
+
+/// [`provider`] on a listener the caller bound (e.g. on a port that
+/// refused connections until now).
+pub fn provider_on(listener: tokio::net::TcpListener, script: Vec<Reply>) -> FakeProvider {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
     let script = Arc::new(Mutex::new(VecDeque::from(script)));

@@ -1,0 +1,105 @@
+//! The Lua scripts of the Redis store. Redis runs each script alone, so
+//! its reads, checks and writes are atomic across every instance.
+//!
+//! Safe to repeat: a script may run twice when a connection breaks after
+//! Redis received it but before the answer came back, and the store then
+//! retries once (see `RedisStore::run`). `PUT` and `EPOCH` are idempotent
+//! by nature (the same values written again; an existing epoch is only
+//! read). `ATTEMPT`, `REPLACE`, `COUNT` and `UNCOUNT` are not (a second run
+//! would count a guess twice, or find its own replacement "too soon"), so
+//! [`once`] wraps them: each call carries a random operation key, the
+//! first run stores its answer there for [`OP_TTL_MS`], and a repeated run
+//! returns that answer without doing anything.
+
+/// Increment before compare: the attempt is counted first, then the keyed
+/// hash compared, and the challenge is deleted on success or when the last
+/// try is used. Plain `==` is not constant-time, but both sides are HMAC
+/// outputs under the gateway's secret key; how many leading bytes of two
+/// such MACs agree tells an attacker nothing about the code (they cannot
+/// compute the MAC of a guess), and each comparison costs a counted try.
+pub const ATTEMPT: &str = r"
+local v = redis.call('HMGET', KEYS[1], 'hash', 'expires_at', 'attempts', 'phone')
+if not v[1] then return {'missing'} end
+if tonumber(v[2]) <= tonumber(ARGV[3]) then
+  redis.call('DEL', KEYS[1]) return {'missing'}
+end
+local max = tonumber(ARGV[2])
+if tonumber(v[3]) >= max then redis.call('DEL', KEYS[1]) return {'exhausted'} end
+local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+if v[1] == ARGV[1] then redis.call('DEL', KEYS[1]) return {'verified', v[4]} end
+if max - attempts <= 0 then redis.call('DEL', KEYS[1]) return {'exhausted'} end
+return {'wrong', tostring(max - attempts)}
+";
+
+/// Cooldown check and replacement in one step: two instances resending at
+/// once cannot both pass the cooldown.
+pub const REPLACE: &str = r"
+local v = redis.call('HMGET', KEYS[1], 'sent_at', 'expires_at')
+if not v[1] then return {'missing'} end
+local now = tonumber(ARGV[2])
+if tonumber(v[2]) <= now then return {'missing'} end
+local ready = tonumber(v[1]) + tonumber(ARGV[3])
+if now < ready then return {'toosoon', tostring(ready - now)} end
+redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'sent_at', ARGV[2], 'expires_at', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'sends', 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return {'replaced'}
+";
+
+/// Check, then add, inside one script: the counter never passes `max`.
+/// Returns the count, or -1 when limited.
+pub const COUNT: &str = r"
+local cost = tonumber(ARGV[1])
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if cur + cost > tonumber(ARGV[2]) or (cost == 0 and cur >= tonumber(ARGV[2])) then
+  return -1
+end
+if cost == 0 then return cur end
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return n
+";
+
+/// Takes back at most what is there (never below zero, never creates).
+pub const UNCOUNT: &str = r"
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local take = math.min(cur, tonumber(ARGV[1]))
+if take > 0 then redis.call('DECRBY', KEYS[1], take) end
+return 0
+";
+
+pub const PUT: &str = r"
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'phone', ARGV[1], 'hash', ARGV[2], 'sent_at', ARGV[3],
+  'expires_at', ARGV[4], 'attempts', ARGV[5], 'sends', ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+return 0
+";
+
+/// The store's epoch: read it, or write the caller's random value when it
+/// is missing (Redis restarted empty, flushed, or failed over to a replica
+/// without it). Returns `{epoch, created}`; concurrent instances agree on
+/// whichever value was written first.
+pub const EPOCH: &str = r"
+local e = redis.call('GET', KEYS[1])
+if e then return {e, '0'} end
+redis.call('SET', KEYS[1], ARGV[1])
+return {ARGV[1], '1'}
+";
+
+/// How long a repeat-safe script's answer is kept for a retry.
+pub const OP_TTL_MS: u64 = 30_000;
+
+/// `body` (a script using `KEYS[1]` and `ARGV`) made safe to repeat: the
+/// caller passes a fresh random operation key as the last key.
+pub fn once(body: &str) -> String {
+    format!(
+        "local op = KEYS[#KEYS]\n\
+         local done = redis.call('GET', op)\n\
+         if done then return cjson.decode(done) end\n\
+         local function run()\n{body}\nend\n\
+         local answer = run()\n\
+         redis.call('SET', op, cjson.encode(answer), 'PX', {OP_TTL_MS})\n\
+         return answer\n"
+    )
+}
