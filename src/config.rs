@@ -3,20 +3,20 @@
 //! `validate` turns the raw file into the typed [`Config`] below or into the
 //! full list of problems, each with its key and line.
 
+mod load;
 mod raw;
 mod schema;
 mod validate;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use http::Uri;
 use ipnet::IpNet;
 
 pub use crate::secret::Secret;
-pub use validate::parse_duration;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -174,7 +174,7 @@ impl fmt::Debug for StoreConfig {
         match self {
             StoreConfig::Memory => f.write_str("Memory"),
             StoreConfig::Redis { url } => {
-                write!(f, "Redis {{ url: {:?} }}", crate::store::redact_url(url))
+                write!(f, "Redis {{ url: {:?} }}", crate::secret::redact_url(url))
             }
         }
     }
@@ -272,29 +272,5 @@ impl fmt::Display for ConfigError {
             writeln!(f, "  {p}")?;
         }
         Ok(())
-    }
-}
-
-impl Config {
-    /// Reads and validates the file at `path`.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            source_name: path.display().to_string(),
-            problems: vec![Problem {
-                key: "(file)".into(),
-                line: None,
-                message: format!("cannot read {}: {e}", path.display()),
-            }],
-        })?;
-        Config::parse(&text, &path.display().to_string())
-    }
-
-    /// Validates configuration text. Relative paths are relative to the
-    /// working directory, as in the documented example.
-    pub fn parse(text: &str, source_name: &str) -> Result<Config, ConfigError> {
-        validate::validate(text).map_err(|problems| ConfigError {
-            source_name: source_name.to_string(),
-            problems,
-        })
     }
 }

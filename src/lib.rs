@@ -51,3 +51,4 @@ pub mod store;
 pub mod tls;
 pub mod upgrade;
 pub mod upstream;
+pub mod validation;

@@ -19,6 +19,7 @@ mod memory;
 mod redis;
 
 pub use self::api::{Attempt, Challenge, Count, Resend, SessionCheck, Store, StoreError};
-pub use self::redis::{redact as redact_url, scripts as redis_scripts, RedisStore};
+pub use self::redis::{scripts as redis_scripts, RedisStore};
+pub use crate::secret::redact_url;
 pub use epoch::{EpochChange, EpochWatch};
 pub use memory::{spawn_sweeper, MemoryStore};
