@@ -4,17 +4,25 @@
 //! # Request path
 //!
 //! ```text
-//! accept (server.rs) -> TLS (tls.rs) -> hyper service (gateway.rs)
-//!   Gateway::handle: target (host.rs, normalize.rs) -> own? -> decide (policy.rs, session.rs)
-//!      -> own endpoint /.otpgate/* (flow.rs, flow/forms.rs, api.rs, forward_auth.rs;
-//!         pages.rs: templates, strings per language, language choice)
-//!      -> or forward (gateway/forward.rs: headers.rs, upgrade.rs, upstream.rs),
+//! accept, per-IP cap, TLS handshake (server.rs, server/connection.rs; certificates: tls.rs)
+//!   -> hyper service: Gateway::handle (gateway.rs)
+//!      1. target (host.rs, normalize.rs)
+//!      2. own? /.otpgate/* -> route table (own.rs)
+//!           -> forms.rs, api.rs, forward_auth.rs, twilio_status.rs (own/)
+//!              reading input.rs, answering reply.rs, pending.rs, state.rs;
+//!              pages (pages.rs), redirects (redirect.rs)
+//!           -> the OTP steps start, check, resend (flow.rs: flow/steps.rs,
+//!              limits.rs, failures.rs on a narrow FlowCtx), store (store.rs), SMS (sms.rs)
+//!      3. decide (policy.rs; session cookie and freshness: sessions.rs, session.rs)
+//!      4. forward (gateway/forward.rs: headers.rs, conn.rs, upgrade.rs, upstream.rs),
 //!         body streamed (body.rs)
 //! ```
 //!
-//! Failures become answers in one place (errors.rs). Shared state goes
-//! through one trait (store.rs). Configuration is validated completely
-//! before any port is bound (config.rs).
+//! Imports go one way, down this list (tests/architecture.rs checks it, and
+//! that only server, admin and cli hold the whole `Gateway`). Failures
+//! become answers in one place (errors.rs). Shared state goes through one
+//! trait (store.rs). Configuration is validated completely before any port
+//! is bound (config.rs; one toolkit for every section: validation.rs).
 #![forbid(unsafe_code)]
 
 pub mod admin;
