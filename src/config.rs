@@ -33,6 +33,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub limits: LimitsConfig,
     pub log: LogConfig,
+    pub fingerprint: crate::fingerprint::FingerprintConfig,
     /// Non-fatal advice `check-config` prints (e.g. missing DLT fields).
     pub warnings: Vec<String>,
 }

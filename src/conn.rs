@@ -10,6 +10,7 @@ use std::sync::Arc;
 use http::HeaderMap;
 use ipnet::IpNet;
 
+use crate::fingerprint::ja4::Ja4;
 use crate::headers::X_FORWARDED_FOR;
 
 /// Facts about one client connection, shared by its requests.
@@ -18,6 +19,8 @@ pub struct ConnInfo {
     pub peer: SocketAddr,
     /// The peer is in `server.trusted_proxies`.
     pub peer_trusted: bool,
+    /// The ClientHello's JA4, when it parsed (fingerprint.rs).
+    pub ja4: Option<Ja4>,
 }
 
 /// `server.trusted_proxies`: the one place that says whom to believe.
@@ -34,10 +37,11 @@ impl TrustedProxies {
     }
 
     /// The facts of a new connection from `peer`.
-    pub fn conn(&self, peer: SocketAddr) -> ConnInfo {
+    pub fn conn(&self, peer: SocketAddr, ja4: Option<Ja4>) -> ConnInfo {
         ConnInfo {
             peer,
             peer_trusted: self.contains(peer.ip()),
+            ja4,
         }
     }
 

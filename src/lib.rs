@@ -4,7 +4,8 @@
 //! # Request path
 //!
 //! ```text
-//! accept, per-IP cap, TLS handshake (server.rs, server/connection.rs; certificates: tls.rs)
+//! accept, per-IP cap, TLS handshake (server.rs, server/connection.rs; certificates: tls.rs;
+//!   JA4 of the raw ClientHello: fingerprint.rs)
 //!   -> hyper service: Gateway::handle (gateway.rs)
 //!      1. target (host.rs, normalize.rs)
 //!      2. own? /.otpgate/* -> route table (own.rs)
@@ -34,6 +35,7 @@ pub mod config;
 pub mod conn;
 pub mod demo;
 pub mod errors;
+pub mod fingerprint;
 pub mod flow;
 pub mod gateway;
 pub mod headers;

@@ -14,6 +14,7 @@ use super::{
 use crate::normalize::normalize_path;
 
 mod brand;
+mod fingerprint;
 mod kit;
 mod limits;
 mod messages;
@@ -315,6 +316,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         admin,
         limits,
         log,
+        fingerprint: fingerprint::fingerprint(p, &raw.fingerprint),
         warnings,
     })
 }

@@ -93,6 +93,7 @@ fn conn() -> (ConnInfo, IpAddr) {
         ConnInfo {
             peer,
             peer_trusted: false,
+            ja4: None,
         },
         peer.ip(),
     )

@@ -12,6 +12,7 @@ use super::Gateway;
 use crate::body::Body;
 use crate::conn::ConnInfo;
 use crate::errors::GatewayError;
+use crate::fingerprint::Forwarded;
 use crate::headers::{self, ForwardFacts};
 use crate::normalize::NormalizedPath;
 use crate::session::Session;
@@ -38,6 +39,7 @@ impl Gateway {
                 .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
         });
         let client = self.trusted.client_ip(&parts.headers, conn);
+        let fingerprints = (self.cfg.fingerprint.forward).then(|| Forwarded::of(&parts, conn.ja4));
         let h = &mut parts.headers;
         headers::remove_hop_by_hop(h);
         headers::strip_spoofable(h, conn.peer_trusted);
@@ -59,6 +61,9 @@ impl Gateway {
                 request_id,
             },
         );
+        if let Some(f) = &fingerprints {
+            f.insert(h);
+        }
         match (&host, self.cfg.upstream.preserve_host) {
             (Some(host), true) => h.insert(HOST, host.clone()),
             _ => h.insert(
