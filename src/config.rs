@@ -1,28 +1,27 @@
 //! Configuration: read once at start-up, validated completely before any
 //! port is bound. `raw` is the file as written, `schema` knows every key,
 //! `validate` turns the raw file into the typed [`Config`] below or into the
-//! full list of problems, each with its key and line. The toolkit every
-//! section uses (the SMS providers' included): `paths` (relative paths read
-//! from the config file's folder), `secrets` (`${VAR}` and the one `*_file`
-//! rule), `suggest` ("did you mean").
+//! full list of problems, each with its key and line: unknown keys and wrong
+//! types first (`typecheck`), then meaning. Relative paths are read from the
+//! config file's folder (`paths`); the rules shared with `[sms]` (durations,
+//! secrets and the one `*_file` rule, "did you mean") are `crate::validation`.
 
+mod load;
 pub mod paths;
 mod raw;
 mod schema;
-pub mod secrets;
-pub mod suggest;
 mod typecheck;
 mod validate;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use http::Uri;
 use ipnet::IpNet;
 
-pub use validate::parse_duration;
+pub use crate::secret::Secret;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -181,7 +180,7 @@ impl fmt::Debug for StoreConfig {
         match self {
             StoreConfig::Memory => f.write_str("Memory"),
             StoreConfig::Redis { url } => {
-                write!(f, "Redis {{ url: {:?} }}", crate::store::redact_url(url))
+                write!(f, "Redis {{ url: {:?} }}", crate::secret::redact_url(url))
             }
         }
     }
@@ -242,28 +241,6 @@ pub struct LogConfig {
     pub audit_required: bool,
 }
 
-/// A secret value (session key, token, header value): no `Display`, and
-/// `Debug` prints no value, so a stray `{:?}` cannot leak it. The one type
-/// for every secret in the configuration, the SMS providers' included.
-#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
 /// One problem with the configuration, with the key it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -301,34 +278,5 @@ impl fmt::Display for ConfigError {
             writeln!(f, "  {p}")?;
         }
         Ok(())
-    }
-}
-
-impl Config {
-    /// Reads and validates the file at `path`; relative paths in it are
-    /// read from its folder (`paths.rs`), for `run` and `check-config` alike.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            source_name: path.display().to_string(),
-            problems: vec![Problem {
-                key: "(file)".into(),
-                line: None,
-                message: format!("cannot read {}: {e}", path.display()),
-            }],
-        })?;
-        let folder = paths::folder_of(path);
-        validate::validate(&text, Some(&folder)).map_err(|problems| ConfigError {
-            source_name: path.display().to_string(),
-            problems,
-        })
-    }
-
-    /// Validates configuration text that has no file (the demo, tests):
-    /// relative paths are relative to the working directory.
-    pub fn parse(text: &str, source_name: &str) -> Result<Config, ConfigError> {
-        validate::validate(text, None).map_err(|problems| ConfigError {
-            source_name: source_name.to_string(),
-            problems,
-        })
     }
 }

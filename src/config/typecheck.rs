@@ -12,7 +12,7 @@ use toml::{Table, Value};
 
 use super::paths::resolve;
 use super::schema::{Kind, Shape, SCHEMA};
-use super::suggest::did_you_mean;
+use crate::validation::did_you_mean;
 
 /// A problem found here: its dotted key (`route[1].max_age`) and message.
 pub struct Found {

@@ -1,78 +1,29 @@
 //! Raw file -> typed [`Config`], collecting every problem before giving up.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::paths::resolve;
 use super::raw::RawConfig;
 use super::schema::Locator;
-use super::secrets::secret_value;
-use super::suggest::not_one_of;
 use super::typecheck;
 use super::{
-    AdminConfig, Config, LogConfig, LogFormat, OtpConfig, Problem, Secret, StoreConfig, TlsConfig,
+    AdminConfig, Config, LogConfig, LogFormat, OtpConfig, Problem, StoreConfig, TlsConfig,
 };
 
 mod advice;
 mod brand;
 mod cross;
 mod fingerprint;
+mod kit;
 mod limits;
 mod messages;
 mod routes;
 mod sections;
 
+use self::kit::{addr, duration, int_in, secret, Problems, DEFAULT_MESSAGE};
 use self::limits::{limits, RawAbuse};
-
-pub const DEFAULT_MESSAGE: &str =
-    "{code} is your {brand} code. Valid {ttl_minutes} min. Never share it.\n\n@{host} #{code}";
-
-/// Collects problems and advice; `line` is filled in from the key's position.
-struct Problems<'a> {
-    locator: Locator<'a>,
-    list: Vec<Problem>,
-    /// Settings weaker than a standard the README cites: printed, fatal only
-    /// under `check-config --strict`.
-    advice: Vec<Problem>,
-    /// The config file's folder, for relative paths (`paths.rs`).
-    folder: Option<&'a Path>,
-}
-
-impl Problems<'_> {
-    fn add(&mut self, key: &str, message: impl Into<String>) {
-        self.list.push(Problem {
-            key: key.to_string(),
-            line: self.locator.line(key),
-            message: message.into(),
-        });
-    }
-
-    fn warn(&mut self, key: &str, message: impl Into<String>) {
-        self.advice.push(Problem {
-            key: key.to_string(),
-            line: self.locator.line(key),
-            message: message.into(),
-        });
-    }
-
-    /// `value` if it is one of `valid`, else a problem listing them.
-    fn choice<'v>(&mut self, key: &str, value: &'v str, valid: &[&str]) -> Option<&'v str> {
-        if valid.contains(&value) {
-            Some(value)
-        } else {
-            self.add(key, not_one_of(value, valid));
-            None
-        }
-    }
-
-    /// A path key's default, resolved like a path written in the file.
-    fn default_path(&self, value: &str) -> PathBuf {
-        resolve(self.folder, value)
-    }
-}
 
 /// Validates `text`; relative paths are read from `folder` (the config
 /// file's), or from the working directory without one.
@@ -131,53 +82,6 @@ fn serde_problem(p: &Problems, key: &str, e: &toml::de::Error) -> Problem {
         line: e.span().map(|s| p.locator.line_at(s.start)),
         message: e.message().trim().to_string(),
     }
-}
-
-/// `"15m"`, `"2s"`, `"24h"`: any positive duration humantime reads.
-pub fn parse_duration(value: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(value.trim()) {
-        Ok(d) if d.is_zero() => Err(format!("`{value}` must be a positive duration")),
-        Ok(d) => Ok(d),
-        Err(e) => Err(format!(
-            "`{value}` is not a duration ({e}); write e.g. \"2s\", \"15m\", \"24h\""
-        )),
-    }
-}
-
-fn duration(p: &mut Problems, key: &str, value: Option<&String>, default: &str) -> Duration {
-    let text = value.map(String::as_str).unwrap_or(default);
-    parse_duration(text).unwrap_or_else(|e| {
-        p.add(key, e);
-        Duration::from_secs(1)
-    })
-}
-
-fn addr(p: &mut Problems, key: &str, value: &str) -> Option<SocketAddr> {
-    match value.parse() {
-        Ok(a) => Some(a),
-        Err(_) => {
-            p.add(
-                key,
-                format!("`{value}` is not an IP:port address (e.g. \"0.0.0.0:8443\")"),
-            );
-            None
-        }
-    }
-}
-
-fn int_in(p: &mut Problems, key: &str, value: Option<i64>, default: i64, lo: i64, hi: i64) -> i64 {
-    let v = value.unwrap_or(default);
-    if v < lo || v > hi {
-        p.add(key, format!("{v} is out of range {lo}..={hi}"));
-        default
-    } else {
-        v
-    }
-}
-
-/// A secret written literally or as `"${ENV_VAR}"` (`secrets.rs`).
-fn secret(p: &mut Problems, key: &str, value: &str) -> Option<Secret> {
-    secret_value(value).map_err(|e| p.add(key, e)).ok()
 }
 
 fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
@@ -354,7 +258,7 @@ fn redis_url_problem(url: &str) -> Option<String> {
             "is required when store.backend = \"redis\" (e.g. \"redis://127.0.0.1:6379\")".into(),
         );
     }
-    let shown = crate::store::redact_url(url);
+    let shown = crate::secret::redact_url(url);
     if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
         return Some(format!("`{shown}` must start with redis:// or rediss://"));
     }

@@ -5,24 +5,21 @@
 //! has `RawTwilio` → `TwilioConfig`); this file holds the `[sms]` table, the
 //! shared checks, and the chain `provider` + `fallback`.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 
-use crate::config::secrets::{one_secret_file, secret_value};
-
-use crate::sms::delivery::RetryPolicy;
 use crate::sms::file::{FileConfig, RawFile};
 use crate::sms::http::CallTimeouts;
 use crate::sms::msg91::{Msg91Config, RawMsg91};
+use crate::sms::retry::RetryPolicy;
 use crate::sms::twilio::{RawTwilio, TwilioConfig};
 use crate::sms::vonage::{RawVonage, VonageConfig};
 use crate::sms::webhook::{RawWebhook, WebhookConfig};
+use crate::validation::{did_you_mean, duration, Problems};
 
 /// Every provider name `provider` and `fallback` accept.
 pub const PROVIDERS: [&str; 6] = ["console", "file", "webhook", "twilio", "msg91", "vonage"];
 
-pub use crate::config::Secret;
+pub use crate::secret::Secret;
 
 /// The `[sms]` table as written. Provider tables are only checked when their
 /// provider is in the chain.
@@ -74,16 +71,6 @@ impl ProviderConfig {
             ProviderConfig::Msg91(_) => "msg91",
             ProviderConfig::Vonage(_) => "vonage",
         }
-    }
-}
-
-/// Problems found while validating, each with its dotted key.
-#[derive(Debug, Default)]
-pub struct Problems(pub Vec<(String, String)>);
-
-impl Problems {
-    pub fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.0.push((key.into(), message.into()));
     }
 }
 
@@ -213,90 +200,3 @@ fn policy(raw: &RawSmsConfig, problems: &mut Problems) -> RetryPolicy {
         ..defaults
     }
 }
-
-/// Parses a positive humantime duration (`"5s"`, `"1500ms"`), by the
-/// rule every section uses.
-pub fn duration(problems: &mut Problems, key: &str, value: Option<&str>) -> Option<Duration> {
-    crate::config::parse_duration(value?)
-        .map_err(|e| problems.push(key, e))
-        .ok()
-}
-
-/// A required plain value: present and not blank.
-pub fn required(problems: &mut Problems, key: &str, value: Option<&String>) -> Option<String> {
-    match value.map(|v| v.trim()) {
-        Some(v) if !v.is_empty() => Some(v.to_owned()),
-        Some(_) => {
-            problems.push(key, "must not be empty");
-            None
-        }
-        None => {
-            problems.push(key, "missing");
-            None
-        }
-    }
-}
-
-/// A secret from `key = "…"`, `key = "${VAR}"` or `key_file = "path"`
-/// (one secret per line: the `*_file` rule in `config/secrets.rs`).
-/// Returns `None` (without a problem) when neither is given; callers decide
-/// whether it was required. Messages never include the value.
-pub fn secret(
-    problems: &mut Problems,
-    key: &str,
-    value: Option<&Secret>,
-    file: Option<&String>,
-) -> Option<Secret> {
-    match (value, file) {
-        (Some(_), Some(_)) => {
-            problems.push(key, format!("give either {key} or {key}_file, not both"));
-            None
-        }
-        (None, None) => None,
-        (Some(v), None) => secret_value(v.expose())
-            .map_err(|e| problems.push(key, e))
-            .ok(),
-        // The path is already resolved against the config file's folder.
-        (None, Some(path)) => one_secret_file(std::path::Path::new(path))
-            .map_err(|e| problems.push(format!("{key}_file"), e))
-            .ok(),
-    }
-}
-
-/// An `http(s)` base URL without query or fragment, returned without a
-/// trailing `/` so paths can be appended.
-pub fn base_url(
-    problems: &mut Problems,
-    key: &str,
-    value: Option<&String>,
-    default: &str,
-) -> Option<String> {
-    let value = value.map(String::as_str).unwrap_or(default);
-    match reqwest::Url::parse(value) {
-        Ok(url)
-            if matches!(url.scheme(), "http" | "https")
-                && url.query().is_none()
-                && url.fragment().is_none()
-                && url.username().is_empty()
-                && url.password().is_none() =>
-        {
-            Some(value.trim_end_matches('/').to_owned())
-        }
-        Ok(_) => {
-            problems.push(
-                key,
-                "must be an http(s) URL without credentials, query or fragment",
-            );
-            None
-        }
-        Err(err) => {
-            problems.push(key, format!("not a URL: {err}"));
-            None
-        }
-    }
-}
-
-/// "Did you mean": the one algorithm the whole configuration uses.
-pub use crate::config::suggest::did_you_mean;
-
-pub use crate::sms::dlt::warnings;

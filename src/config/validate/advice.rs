@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::Problems;
+use super::kit::Problems;
 use crate::config::{AdminConfig, OtpConfig};
 
 /// NIST SP 800-63B §5.1.3: an out-of-band secret is valid for at most 10

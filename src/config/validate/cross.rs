@@ -3,7 +3,7 @@
 //! ["IN"]` refuses every Indian number written without +91, issue 12).
 //! `route[i].max_age` against `session.ttl` sits with the routes.
 
-use super::Problems;
+use super::kit::Problems;
 use crate::config::raw::RawConfig;
 use crate::config::{AdminConfig, OtpConfig, PhoneConfig, ServerConfig};
 
@@ -86,7 +86,7 @@ pub(super) fn log_level(level: &str) -> Result<(), String> {
     for directive in level.split(',').map(str::trim) {
         let named = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
         if !LEVELS.contains(&named.to_ascii_lowercase().as_str()) {
-            let what = crate::config::suggest::not_one_of(named, &LEVELS);
+            let what = crate::validation::not_one_of(named, &LEVELS);
             return Err(format!(
                 "{what}; a filter such as \"info,otpgate=debug\" names a level in each part"
             ));

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{duration, Problems};
+use super::kit::{duration, Problems};
 use crate::config::raw::RawConfig;
 use crate::config::{Require, RouteRule};
 use crate::normalize::normalize_path;

@@ -7,10 +7,10 @@ use std::str::FromStr;
 use http::Uri;
 use ipnet::IpNet;
 
-use super::{addr, duration, int_in, secret, Problems};
+use super::kit::{addr, duration, int_in, secret, Problems};
 use crate::config::raw::{OneOrMany, RawConfig};
-use crate::config::secrets::secret_file;
 use crate::config::{PhoneConfig, ServerConfig, SessionConfig, UpstreamConfig};
+use crate::validation::secret_file;
 
 pub(super) fn server(p: &mut Problems, raw: &RawConfig) -> ServerConfig {
     let s = &raw.server;
@@ -180,7 +180,7 @@ pub(super) fn session(p: &mut Problems, raw: &RawConfig) -> SessionConfig {
         }
         None => {}
     }
-    // One secret per line, for rotation (the one `*_file` rule, secrets.rs).
+    // One secret per line, for rotation (the one `*_file` rule, validation.rs).
     if let Some(path) = &s.secret_file {
         match secret_file(std::path::Path::new(path)) {
             Ok(list) => secrets.extend(list),
