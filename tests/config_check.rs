@@ -234,7 +234,7 @@ fn weaker_than_the_standards_warns_and_strict_refuses() {
         assert_has(&t, &["admin.listen:"]);
     }
     // At the limits: nothing to say, --strict passes.
-    for listen in ["127.0.0.1:9090", "[::1]:9090"] {
+    for listen in ["127.0.0.1:9090", "[::1]:9090", "[::ffff:127.0.0.1]:9090"] {
         let cfg = format!(
             "{QUIET}[otp]\nttl = \"10m\"\nmax_attempts = 5\n[admin]\nlisten = \"{listen}\"\n"
         );

@@ -48,5 +48,6 @@ pub(super) fn check(p: &mut Problems, otp: &OtpConfig, admin: &AdminConfig) {
 
 /// Whether the admin listener answers the network without a token.
 fn exposed(listen: SocketAddr, has_token: bool) -> bool {
-    !listen.ip().is_loopback() && !has_token
+    // `::ffff:127.0.0.1` is loopback too.
+    !listen.ip().to_canonical().is_loopback() && !has_token
 }
