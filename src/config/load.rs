@@ -9,6 +9,17 @@ use super::{Config, ConfigError, Problem};
 impl Config {
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with(path, validate::Dlt::Compare)
+    }
+
+    /// Reads and validates the file at `path` without comparing the SMS
+    /// texts with the registered DLT templates: `otpgate dlt-template`
+    /// prints the texts to register, which is how a mismatch gets fixed.
+    pub fn load_before_dlt(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with(path, validate::Dlt::Skip)
+    }
+
+    fn load_with(path: &Path, dlt: validate::Dlt) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             source_name: path.display().to_string(),
             problems: vec![Problem {
@@ -17,7 +28,10 @@ impl Config {
                 message: format!("cannot read {}: {e}", path.display()),
             }],
         })?;
-        Config::parse(&text, &path.display().to_string())
+        validate::validate_with(&text, dlt).map_err(|problems| ConfigError {
+            source_name: path.display().to_string(),
+            problems,
+        })
     }
 
     /// Validates configuration text. Relative paths are relative to the

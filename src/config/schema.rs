@@ -163,6 +163,10 @@ pub const SCHEMA: Shape = T(&[
                 ]),
             ),
             ("file", T(&[("path", Leaf)])),
+            (
+                "dlt",
+                T(&[("templates", Tables(&[("id", Leaf), ("text", Leaf)]))]),
+            ),
         ]),
     ),
     ("store", T(&[("backend", Leaf), ("redis_url", Leaf)])),

@@ -23,7 +23,18 @@ mod sections;
 use self::kit::{addr, duration, int_in, secret, Problems, DEFAULT_MESSAGE};
 use self::limits::{limits, RawAbuse};
 
+/// Whether validation compares the SMS texts with `[sms.dlt]` templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dlt {
+    Compare,
+    Skip,
+}
+
 pub fn validate(text: &str) -> Result<Config, Vec<Problem>> {
+    validate_with(text, Dlt::Compare)
+}
+
+pub fn validate_with(text: &str, dlt: Dlt) -> Result<Config, Vec<Problem>> {
     let mut p = Problems {
         locator: Locator::new(text),
         list: Vec::new(),
@@ -75,7 +86,16 @@ pub fn validate(text: &str) -> Result<Config, Vec<Problem>> {
         }
     };
     // Pass 3: meaning.
-    let config = build(raw, &abuse, &mut p);
+    let config = build(raw, &abuse, &mut p).map(|mut config| {
+        let found = crate::sms::dlt::preflight(&config.sms, &config.sms_texts());
+        if dlt == Dlt::Compare {
+            for (key, message) in found.problems {
+                p.add(&key, message);
+            }
+        }
+        config.warnings.extend(found.warnings);
+        config
+    });
     if p.list.is_empty() {
         config.ok_or_else(Vec::new)
     } else {
