@@ -43,6 +43,12 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Print, for each SMS language, the DLT content template to register for India ({#var#} for each variable), its size and its variables' maximum lengths
+    DltTemplate {
+        /// Configuration file
+        #[arg(short, long, default_value = "config/otpgate.toml")]
+        config: PathBuf,
+    },
     /// Print a fresh random session secret (32 random bytes, hex) as the last word
     GenSecret,
     /// Write a self-signed certificate and key to certs/cert.pem and certs/key.pem
@@ -124,6 +130,26 @@ pub fn main() -> ExitCode {
                         .collect::<Vec<_>>()
                         .join(" then ")
                 );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprint!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::DltTemplate { config } => match Config::load_before_dlt(&config) {
+            Ok(cfg) => {
+                let texts = cfg.sms_texts();
+                let list: Vec<crate::sms::dlt::Registration> = texts
+                    .messages
+                    .iter()
+                    .map(|t| crate::sms::dlt::Registration {
+                        key: &t.key,
+                        languages: &t.languages,
+                        template: t.template,
+                    })
+                    .collect();
+                print!("{}", crate::sms::dlt::registration(&list, &texts.values));
                 ExitCode::SUCCESS
             }
             Err(e) => {

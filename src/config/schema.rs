@@ -198,6 +198,10 @@ pub const SCHEMA: Shape = T(&[
                 ]),
             ),
             ("file", T(&[("path", PATH)])),
+            (
+                "dlt",
+                T(&[("templates", Tables(&[("id", STR), ("text", STR)]))]),
+            ),
         ]),
     ),
     ("store", T(&[("backend", STR), ("redis_url", STR)])),

@@ -25,9 +25,22 @@ mod sections;
 use self::kit::{addr, duration, int_in, secret, Problems, DEFAULT_MESSAGE};
 use self::limits::{limits, RawAbuse};
 
+/// Whether validation compares the SMS texts with `[sms.dlt]` templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dlt {
+    Compare,
+    Skip,
+}
+
 /// Validates `text`; relative paths are read from `folder` (the config
 /// file's), or from the working directory without one.
 pub fn validate(text: &str, folder: Option<&Path>) -> Result<Config, Vec<Problem>> {
+    validate_with(text, folder, Dlt::Compare)
+}
+
+/// [`validate`], choosing whether the SMS texts are compared with the
+/// registered DLT templates.
+pub fn validate_with(text: &str, folder: Option<&Path>, dlt: Dlt) -> Result<Config, Vec<Problem>> {
     let mut p = Problems {
         locator: Locator::new(text),
         list: Vec::new(),
@@ -67,7 +80,16 @@ pub fn validate(text: &str, folder: Option<&Path>) -> Result<Config, Vec<Problem
         }
     };
     // Pass 3: meaning.
-    let config = build(raw, &abuse, &mut p);
+    let config = build(raw, &abuse, &mut p).map(|mut config| {
+        let found = crate::sms::dlt::preflight(&config.sms, &config.sms_texts());
+        if dlt == Dlt::Compare {
+            for (key, message) in found.problems {
+                p.add(&key, message);
+            }
+        }
+        config.warnings.extend(found.warnings);
+        config
+    });
     if p.list.is_empty() {
         config.ok_or_else(Vec::new)
     } else {

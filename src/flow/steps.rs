@@ -150,29 +150,14 @@ async fn deliver(
 fn message_for(ctx: &FlowCtx, code: &str) -> String {
     let cfg = &ctx.cfg;
     let ttl_minutes = cfg.otp.ttl.as_secs().div_ceil(60);
-    match cfg.public_host.as_deref() {
-        Some(host) => {
-            otp::render_message(&cfg.otp.message, code, &cfg.brand_name, ttl_minutes, host)
-        }
-        // Without a configured host the autofill line is left out: a Host
-        // header is the client's to choose, and a code bound to an
-        // attacker's origin would autofill on their phishing page.
-        None => {
-            let kept: Vec<&str> = cfg
-                .otp
-                .message
-                .lines()
-                .filter(|l| !l.contains("{host}"))
-                .collect();
-            otp::render_message(
-                kept.join("\n").trim_end(),
-                code,
-                &cfg.brand_name,
-                ttl_minutes,
-                "",
-            )
-        }
-    }
+    let host = cfg.public_host.as_deref();
+    otp::render_message(
+        &otp::template_as_sent(&cfg.otp.message, host.is_some()),
+        code,
+        &cfg.brand_name,
+        ttl_minutes,
+        host.unwrap_or(""),
+    )
 }
 
 /// `[log] audit_required`: no sign-in while its events would be lost.
