@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 use crate::body::Body;
 use crate::gateway::Gateway;
+use crate::server::live::Live;
 
 async fn serve_plain<F, Fut>(listener: TcpListener, mut shutdown: watch::Receiver<bool>, handler: F)
 where
@@ -60,10 +61,10 @@ async fn readiness(gw: &Gateway) -> Result<(), &'static str> {
     Ok(())
 }
 
-pub async fn serve_admin(listener: TcpListener, gw: Arc<Gateway>, shutdown: watch::Receiver<bool>) {
+pub async fn serve_admin(listener: TcpListener, live: Arc<Live>, shutdown: watch::Receiver<bool>) {
     let stopping = shutdown.clone();
     serve_plain(listener, shutdown, move |req: Request<Incoming>| {
-        let gw = gw.clone();
+        let gw = live.gateway();
         let stopping = stopping.clone();
         async move {
             let (status, ctype, body) = match req.uri().path() {
@@ -106,12 +107,12 @@ pub async fn serve_admin(listener: TcpListener, gw: Arc<Gateway>, shutdown: watc
 /// set; otherwise the client's own `Host` (it can only redirect itself).
 pub async fn serve_redirect(
     listener: TcpListener,
-    gw: Arc<Gateway>,
+    live: Arc<Live>,
     https_port: u16,
     shutdown: watch::Receiver<bool>,
 ) {
     serve_plain(listener, shutdown, move |req: Request<Incoming>| {
-        let gw = gw.clone();
+        let gw = live.gateway();
         async move {
             let host = gw.cfg.server.public_host.clone().or_else(|| {
                 let h = req.headers().get(HOST)?.to_str().ok()?;

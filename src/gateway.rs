@@ -38,7 +38,7 @@ mod forward;
 
 mod sessions;
 
-pub use sessions::spawn_epoch_check;
+pub use sessions::{spawn_epoch_check, EPOCH_CHECK_EVERY};
 
 /// Facts about one client connection, shared by its requests.
 #[derive(Debug, Clone, Copy)]
@@ -48,15 +48,17 @@ pub struct ConnInfo {
     pub peer_trusted: bool,
 }
 
-/// Everything a request may need, built once at start-up.
+/// Everything a request may need, built from one configuration (at
+/// start-up and at each reload, server/live.rs).
 pub struct Gateway {
     pub cfg: Config,
     policy: Policy,
     upstream: Upstreams,
     pub cookies: CookieSealer,
     pub store: Arc<dyn Store>,
-    /// The store epoch this instance saw last (see `store/epoch.rs`).
-    pub epoch: crate::store::EpochWatch,
+    /// The store epoch this instance saw last (see `store/epoch.rs`);
+    /// shared by every configuration a reload swaps in.
+    pub epoch: Arc<crate::store::EpochWatch>,
     pub clock: Arc<dyn Clock>,
     pub sms: Arc<Delivery>,
     pub metrics: Arc<Metrics>,
@@ -83,6 +85,7 @@ pub struct Parts {
     pub clock: Arc<dyn Clock>,
     pub sms: Arc<Delivery>,
     pub metrics: Arc<Metrics>,
+    pub epoch: Arc<crate::store::EpochWatch>,
 }
 
 impl Gateway {
@@ -105,7 +108,7 @@ impl Gateway {
                 )
             }),
             store: parts.store,
-            epoch: crate::store::EpochWatch::new(parts.metrics.store_epoch_changes.clone()),
+            epoch: parts.epoch,
             clock: parts.clock,
             sms: parts.sms,
             metrics: parts.metrics,

@@ -42,6 +42,7 @@ pub mod policy;
 pub mod pumping;
 pub mod ratelog;
 pub mod receipts;
+pub mod reload;
 pub mod server;
 pub mod session;
 pub mod sms;

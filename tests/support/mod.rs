@@ -169,8 +169,9 @@ impl Gw {
         format!("https://127.0.0.1:{}{path}", self.addr.port())
     }
 
-    pub fn gateway(&self) -> &otpgate::gateway::Gateway {
-        &self.running.as_ref().unwrap().gateway
+    /// The configuration in force now (a reload swaps it).
+    pub fn gateway(&self) -> Arc<otpgate::gateway::Gateway> {
+        self.running.as_ref().unwrap().gateway()
     }
 
     /// A client that trusts only this gateway's certificate.
