@@ -182,6 +182,9 @@ impl fmt::Debug for StoreConfig {
 #[derive(Debug, Clone)]
 pub struct AdminConfig {
     pub listen: Option<SocketAddr>,
+    /// The bearer token of the admin API (`/api/*`); without one the API
+    /// does not exist (404).
+    pub token: Option<Secret>,
 }
 
 /// At most `max` events per key per `window`.

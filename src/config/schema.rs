@@ -166,7 +166,10 @@ pub const SCHEMA: Shape = T(&[
         ]),
     ),
     ("store", T(&[("backend", Leaf), ("redis_url", Leaf)])),
-    ("admin", T(&[("listen", Leaf)])),
+    (
+        "admin",
+        T(&[("listen", Leaf), ("token", Leaf), ("token_file", Leaf)]),
+    ),
     (
         "limits",
         T(&[

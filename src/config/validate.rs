@@ -336,6 +336,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
             "admin.listen",
             raw.admin.listen.as_deref().unwrap_or("127.0.0.1:9090"),
         ),
+        token: admin_token(p, &raw.admin),
     };
     if admin.listen == Some(server.listen) && server.listen.port() != 0 {
         p.add(
@@ -407,6 +408,39 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         log,
         warnings,
     })
+}
+
+/// `[admin] token` (literal or `${ENV}`) or `token_file` (its first
+/// line), at least 32 bytes: it ends every session of any phone.
+fn admin_token(p: &mut Problems, a: &super::raw::RawAdmin) -> Option<Secret> {
+    let (key, token) = match (&a.token, &a.token_file) {
+        (Some(_), Some(_)) => {
+            p.add("admin.token", "set token or token_file, not both");
+            return None;
+        }
+        (Some(v), None) => ("admin.token", secret(p, "admin.token", v)?),
+        (None, Some(path)) => {
+            let read = p.list.len();
+            match secret_file(p, "admin.token_file", path).into_iter().next() {
+                Some(t) => ("admin.token_file", t),
+                None => {
+                    if p.list.len() == read {
+                        p.add("admin.token_file", format!("{path} holds no token"));
+                    }
+                    return None;
+                }
+            }
+        }
+        (None, None) => return None,
+    };
+    if token.expose().len() < 32 {
+        p.add(
+            key,
+            "must be at least 32 bytes (use `otpgate gen-secret`)",
+        );
+        return None;
+    }
+    Some(token)
 }
 
 /// Why `url` cannot be used for `store.backend = "redis"`, if it cannot.

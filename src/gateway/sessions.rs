@@ -1,7 +1,8 @@
 //! The session check of every protected request, and the store epoch that
 //! makes it fail closed when the store loses its data (see
-//! `store/epoch.rs`): a cookie is good only if it opens, is not revoked,
-//! and was issued under the epoch the store has now.
+//! `store/epoch.rs`): a cookie is good only if it opens, is not revoked
+//! (by its logout, or by the admin API for its phone), and was issued
+//! under the epoch the store has now.
 
 use std::time::Duration;
 
@@ -21,7 +22,11 @@ impl Gateway {
     pub async fn session_of(&self, headers: &http::HeaderMap) -> Option<Session> {
         let sealed = crate::headers::cookie(headers, &self.cookies.session_name)?;
         let s = self.cookies.open_session(sealed, self.clock.now_secs())?;
-        let check = match self.store.session_check(&s.id, self.clock.now_ms()).await {
+        let check = match self
+            .store
+            .session_check(&s.id, &s.phone, self.clock.now_ms())
+            .await
+        {
             Ok(check) => check,
             Err(e) => {
                 tracing::warn!(error = %e, "session check failed; treating as no session");
@@ -41,7 +46,8 @@ impl Gateway {
                 }
             },
         };
-        (!check.revoked && s.epoch == epoch).then_some(s)
+        (!check.revoked && !ended_by_phone(&s, check.phone_not_before) && s.epoch == epoch)
+            .then_some(s)
     }
 
     /// The epoch a new session cookie is issued under, read from the store
@@ -78,6 +84,14 @@ impl Gateway {
             }
         }
     }
+}
+
+/// Whether the admin API ended every session of the cookie's phone after
+/// this one was verified. The cookie knows its second, the revoke its
+/// millisecond: a session verified in the same second as the revoke is
+/// ended too (fail closed; the shopper verifies again).
+fn ended_by_phone(s: &Session, not_before_ms: Option<u64>) -> bool {
+    not_before_ms.is_some_and(|nb| s.verified_at.saturating_mul(1000) <= nb)
 }
 
 /// Runs [`Gateway::check_store_epoch`] every [`EPOCH_CHECK_EVERY`] until

@@ -140,10 +140,11 @@ pub(super) async fn charge_send(
     let l = &gw.cfg.limits;
     let p = &l.pumping;
     let now = gw.clock.now_ms();
-    if p.enabled
-        && pumping::is_blocked(&*gw.store, phone, now)
-            .await
-            .map_err(store_down)?
+    // Checked even with the detector off: the admin API's blocks apply
+    // whatever `[limits.pumping]` says.
+    if pumping::is_blocked(&*gw.store, phone, now)
+        .await
+        .map_err(store_down)?
     {
         return Err(pumping_refusal(gw, phone, false, who));
     }
