@@ -1,8 +1,12 @@
 //! Plain-HTTP listeners that are not the storefront: the admin port
-//! (`/metrics`, `/healthz`, `/readyz`; loopback by default, never the
-//! public port) and the optional redirect to https.
+//! (`/metrics`, `/healthz`, `/readyz`, and the token-guarded admin API
+//! `/api/*` in admin/api.rs; loopback by default, never the public port)
+//! and the optional redirect to https.
+
+mod api;
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::header::{CONTENT_TYPE, HOST, LOCATION};
@@ -20,18 +24,18 @@ use crate::server::live::Live;
 
 async fn serve_plain<F, Fut>(listener: TcpListener, mut shutdown: watch::Receiver<bool>, handler: F)
 where
-    F: Fn(Request<Incoming>) -> Fut + Clone + Send + 'static,
+    F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Response<Body>> + Send,
 {
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((tcp, _)) = accepted else { continue };
+                let Ok((tcp, peer)) = accepted else { continue };
                 let h = handler.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
                         let h = h.clone();
-                        async move { Ok::<_, Infallible>(h(req).await) }
+                        async move { Ok::<_, Infallible>(h(req, peer).await) }
                     });
                     let _ = http1::Builder::new()
                         .timer(TokioTimer::new())
@@ -63,10 +67,13 @@ async fn readiness(gw: &Gateway) -> Result<(), &'static str> {
 
 pub async fn serve_admin(listener: TcpListener, live: Arc<Live>, shutdown: watch::Receiver<bool>) {
     let stopping = shutdown.clone();
-    serve_plain(listener, shutdown, move |req: Request<Incoming>| {
+    serve_plain(listener, shutdown, move |req: Request<Incoming>, peer: SocketAddr| {
         let gw = live.gateway();
         let stopping = stopping.clone();
         async move {
+            if req.uri().path().starts_with("/api/") {
+                return api::handle(&gw, req, peer.ip()).await;
+            }
             let (status, ctype, body) = match req.uri().path() {
                 "/metrics" => (
                     StatusCode::OK,
@@ -111,7 +118,7 @@ pub async fn serve_redirect(
     https_port: u16,
     shutdown: watch::Receiver<bool>,
 ) {
-    serve_plain(listener, shutdown, move |req: Request<Incoming>| {
+    serve_plain(listener, shutdown, move |req: Request<Incoming>, _| {
         let gw = live.gateway();
         async move {
             let host = gw.cfg.server.public_host.clone().or_else(|| {
