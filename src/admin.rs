@@ -67,46 +67,50 @@ async fn readiness(gw: &Gateway) -> Result<(), &'static str> {
 
 pub async fn serve_admin(listener: TcpListener, live: Arc<Live>, shutdown: watch::Receiver<bool>) {
     let stopping = shutdown.clone();
-    serve_plain(listener, shutdown, move |req: Request<Incoming>, peer: SocketAddr| {
-        let gw = live.gateway();
-        let stopping = stopping.clone();
-        async move {
-            if req.uri().path().starts_with("/api/") {
-                return api::handle(&gw, req, peer.ip()).await;
-            }
-            let (status, ctype, body) = match req.uri().path() {
-                "/metrics" => (
-                    StatusCode::OK,
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    gw.metrics.render(),
-                ),
-                "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_string()),
-                "/readyz" if *stopping.borrow() => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "text/plain",
-                    "shutting down\n".to_string(),
-                ),
-                "/readyz" => match readiness(&gw).await {
-                    Ok(()) => (StatusCode::OK, "text/plain", "ready\n".to_string()),
-                    Err(reason) => (
+    serve_plain(
+        listener,
+        shutdown,
+        move |req: Request<Incoming>, peer: SocketAddr| {
+            let gw = live.gateway();
+            let stopping = stopping.clone();
+            async move {
+                if req.uri().path().starts_with("/api/") {
+                    return api::handle(&gw, req, peer.ip()).await;
+                }
+                let (status, ctype, body) = match req.uri().path() {
+                    "/metrics" => (
+                        StatusCode::OK,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        gw.metrics.render(),
+                    ),
+                    "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_string()),
+                    "/readyz" if *stopping.borrow() => (
                         StatusCode::SERVICE_UNAVAILABLE,
                         "text/plain",
-                        format!("{reason}\n"),
+                        "shutting down\n".to_string(),
                     ),
-                },
-                _ => (
-                    StatusCode::NOT_FOUND,
-                    "text/plain",
-                    "not found\n".to_string(),
-                ),
-            };
-            Response::builder()
-                .status(status)
-                .header(CONTENT_TYPE, ctype)
-                .body(Body::full(body))
-                .expect("valid response")
-        }
-    })
+                    "/readyz" => match readiness(&gw).await {
+                        Ok(()) => (StatusCode::OK, "text/plain", "ready\n".to_string()),
+                        Err(reason) => (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "text/plain",
+                            format!("{reason}\n"),
+                        ),
+                    },
+                    _ => (
+                        StatusCode::NOT_FOUND,
+                        "text/plain",
+                        "not found\n".to_string(),
+                    ),
+                };
+                Response::builder()
+                    .status(status)
+                    .header(CONTENT_TYPE, ctype)
+                    .body(Body::full(body))
+                    .expect("valid response")
+            }
+        },
+    )
     .await
 }
 

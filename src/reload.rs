@@ -24,7 +24,10 @@ pub fn keep_restart_only(running: &Config, next: &mut Config) -> Vec<&'static st
     keep!("server.redirect_http", server.redirect_http);
     keep!("server.workers", server.workers);
     keep!("server.max_connections", server.max_connections);
-    keep!("server.max_connections_per_ip", server.max_connections_per_ip);
+    keep!(
+        "server.max_connections_per_ip",
+        server.max_connections_per_ip
+    );
     keep!("admin.listen", admin.listen);
     // Backend and URL: the connection (and the memory store's contents)
     // belong to the process, not to the file.

@@ -93,10 +93,8 @@ pub async fn start(
     cfg: Config,
     clock: Option<Arc<dyn Clock>>,
 ) -> Result<RunningGateway, StartError> {
-    let certs = crate::tls::CertResolver::new(crate::tls::certified_key(
-        &cfg.tls.cert,
-        &cfg.tls.key,
-    )?);
+    let certs =
+        crate::tls::CertResolver::new(crate::tls::certified_key(&cfg.tls.cert, &cfg.tls.key)?);
     let tls = crate::tls::server_config_with(certs.clone())?;
     let clock: Arc<dyn Clock> = clock.unwrap_or_else(|| Arc::new(SystemClock));
     let metrics = Arc::new(Metrics::new());
@@ -158,7 +156,12 @@ pub async fn start(
     if let Some(l) = admin {
         tokio::spawn(crate::admin::serve_admin(l, live.clone(), rx.clone()));
     }
-    let done = tokio::spawn(accept_loop(public, live.clone(), TlsAcceptor::from(tls), rx));
+    let done = tokio::spawn(accept_loop(
+        public,
+        live.clone(),
+        TlsAcceptor::from(tls),
+        rx,
+    ));
     tracing::info!(%addr, admin = ?admin_addr, "otpgate listening");
     Ok(RunningGateway {
         addr,

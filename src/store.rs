@@ -161,8 +161,11 @@ pub trait Store: Send + Sync {
     async fn blocks(&self, now_ms: u64) -> Result<Vec<Block>, StoreError>;
     /// The latest end of a live block on any of `prefixes` (one lookup:
     /// a number is checked against all its leading digits at once).
-    async fn blocked_until(&self, prefixes: &[String], now_ms: u64)
-        -> Result<Option<u64>, StoreError>;
+    async fn blocked_until(
+        &self,
+        prefixes: &[String],
+        now_ms: u64,
+    ) -> Result<Option<u64>, StoreError>;
     /// The store's epoch, written first (a random non-zero number, `SET
     /// NX`, so concurrent instances agree on one) when it is missing.
     /// Returns `(epoch, created)`.

@@ -293,14 +293,24 @@ mod tests {
         assert!(!bearer_matches(&req(None), &t));
         assert!(!bearer_matches(&req(Some(&format!("Basic {t}"))), &t));
         assert!(!bearer_matches(&req(Some(&format!("Bearer {t}x"))), &t));
-        assert!(!bearer_matches(&req(Some(&format!("Bearer {}", &t[1..]))), &t));
+        assert!(!bearer_matches(
+            &req(Some(&format!("Bearer {}", &t[1..]))),
+            &t
+        ));
         assert!(!bearer_matches(&req(Some("Bearer ")), &t));
     }
 
     #[test]
     fn prefixes_are_plus_and_digits() {
         assert!(prefix_of("+9198123").is_ok());
-        for bad in ["9198123", "+", "+91 98", "+91a", "+1234567890123456", "++91"] {
+        for bad in [
+            "9198123",
+            "+",
+            "+91 98",
+            "+91a",
+            "+1234567890123456",
+            "++91",
+        ] {
             assert!(prefix_of(bad).is_err(), "{bad}");
         }
     }

@@ -434,10 +434,7 @@ fn admin_token(p: &mut Problems, a: &super::raw::RawAdmin) -> Option<Secret> {
         (None, None) => return None,
     };
     if token.expose().len() < 32 {
-        p.add(
-            key,
-            "must be at least 32 bytes (use `otpgate gen-secret`)",
-        );
+        p.add(key, "must be at least 32 bytes (use `otpgate gen-secret`)");
         return None;
     }
     Some(token)

@@ -20,9 +20,9 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use super::idle::{Activity, Tracked};
+use super::live::Live;
 use crate::body::BodyPace;
 use crate::config::Config;
-use super::live::Live;
 use crate::gateway::ConnInfo;
 use crate::ratelog::LogLimit;
 

@@ -131,23 +131,31 @@ impl Live {
                 warnings,
             })
         })();
+        self.count(result.is_ok());
+        result
+    }
+
+    fn count(&self, ok: bool) {
         let label = ResultLabel {
-            result: if result.is_ok() { "ok" } else { "error" },
+            result: if ok { "ok" } else { "error" },
         };
         self.reloads.get_or_create(&label).inc();
-        if result.is_ok() {
+        if ok {
             self.last_success.set(self.kept.clock.now_secs() as i64);
         }
-        result
     }
 
     /// Reads `path`, validates it as `check-config` does and reloads; logs
     /// the outcome (every problem of an invalid file, every key that needs
     /// a restart). Never panics, never stops the process.
     pub fn reload_file(&self, path: &Path) -> Result<Reloaded, ReloadError> {
-        let result = Config::load(path)
-            .map_err(ReloadError::from)
-            .and_then(|cfg| self.reload(cfg));
+        let result = match Config::load(path) {
+            Ok(cfg) => self.reload(cfg),
+            Err(e) => {
+                self.count(false);
+                Err(e.into())
+            }
+        };
         match &result {
             Ok(done) => {
                 for w in &done.warnings {

@@ -58,7 +58,8 @@ impl MemoryStore {
     pub fn sweep(&self, now_ms: u64) {
         self.challenges.retain(|_, c| c.expires_at > now_ms);
         self.revoked.retain(|_, until| *until > now_ms);
-        self.phone_not_before.retain(|_, (_, until)| *until > now_ms);
+        self.phone_not_before
+            .retain(|_, (_, until)| *until > now_ms);
         self.blocks.retain(|_, b| b.until_ms > now_ms);
         // Counters carry no window length; a day covers every default.
         self.counters
