@@ -1,5 +1,5 @@
-//! Configuration: read once at start-up, validated completely before any
-//! port is bound. `raw` is the file as written, `schema` knows every key,
+//! Configuration: read at start-up (and again on `SIGHUP`), validated
+//! completely before any port is bound (or anything is swapped). `raw` is the file as written, `schema` knows every key,
 //! `validate` turns the raw file into the typed [`Config`] below or into the
 //! full list of problems, each with its key and line.
 

@@ -12,6 +12,10 @@
 //!         body streamed (body.rs)
 //! ```
 //!
+//! Each request runs under one snapshot of the configuration, taken when it
+//! starts (server/live.rs); `SIGHUP` swaps in the next one (reload.rs says
+//! which keys need a restart). The admin port's API is admin/api.rs.
+//!
 //! Failures become answers in one place (errors.rs). Shared state goes
 //! through one trait (store.rs). Configuration is validated completely
 //! before any port is bound (config.rs).

@@ -43,7 +43,9 @@ impl Api {
             req = req.header("authorization", format!("Bearer {t}"));
         }
         if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b.to_string());
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
         }
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
@@ -75,8 +77,16 @@ async fn without_a_token_configured_the_api_does_not_exist() {
         ("DELETE", "/api/blocks/%2B91981"),
     ] {
         assert_eq!(api.call(method, path, None, None).await.0, 404, "{path}");
-        assert_eq!(api.call(method, path, Some(TOKEN), None).await.0, 404, "{path}");
-        assert_eq!(api.call(method, path, Some(""), None).await.0, 404, "{path}");
+        assert_eq!(
+            api.call(method, path, Some(TOKEN), None).await.0,
+            404,
+            "{path}"
+        );
+        assert_eq!(
+            api.call(method, path, Some(""), None).await.0,
+            404,
+            "{path}"
+        );
     }
 }
 
@@ -120,14 +130,39 @@ async fn bad_input_is_a_400_naming_the_field() {
     let api = Api::of(&gw);
     let cases: [(&str, &str, &str, &str); 10] = [
         ("POST", "/api/sessions/revoke", "{}", "phone"),
-        ("POST", "/api/sessions/revoke", r#"{"phone":919812345678}"#, "phone"),
-        ("POST", "/api/sessions/revoke", r#"{"phone":"9812345678"}"#, "phone"),
+        (
+            "POST",
+            "/api/sessions/revoke",
+            r#"{"phone":919812345678}"#,
+            "phone",
+        ),
+        (
+            "POST",
+            "/api/sessions/revoke",
+            r#"{"phone":"9812345678"}"#,
+            "phone",
+        ),
         ("POST", "/api/sessions/revoke", "not json", "(body)"),
         ("POST", "/api/blocks", r#"{"for":"1h"}"#, "prefix"),
-        ("POST", "/api/blocks", r#"{"prefix":"91981","for":"1h"}"#, "prefix"),
+        (
+            "POST",
+            "/api/blocks",
+            r#"{"prefix":"91981","for":"1h"}"#,
+            "prefix",
+        ),
         ("POST", "/api/blocks", r#"{"prefix":"+91981"}"#, "for"),
-        ("POST", "/api/blocks", r#"{"prefix":"+91981","for":"soon"}"#, "for"),
-        ("POST", "/api/blocks", r#"{"prefix":"+91981","for":"400d"}"#, "for"),
+        (
+            "POST",
+            "/api/blocks",
+            r#"{"prefix":"+91981","for":"soon"}"#,
+            "for",
+        ),
+        (
+            "POST",
+            "/api/blocks",
+            r#"{"prefix":"+91981","for":"400d"}"#,
+            "for",
+        ),
         ("POST", "/api/blocks", "[1]", "(body)"),
     ];
     for (method, path, body, field) in cases {
@@ -139,7 +174,9 @@ async fn bad_input_is_a_400_naming_the_field() {
     let (status, v) = api.admin("DELETE", "/api/blocks/91981", None).await;
     assert_eq!((status, v["field"].as_str()), (400, Some("prefix")), "{v}");
     let big = format!(r#"{{"phone":"{}"}}"#, "1".repeat(8000));
-    let (status, _) = api.call("POST", "/api/sessions/revoke", Some(TOKEN), Some(&big)).await;
+    let (status, _) = api
+        .call("POST", "/api/sessions/revoke", Some(TOKEN), Some(&big))
+        .await;
     assert_eq!(status, 413);
 }
 
@@ -154,7 +191,11 @@ async fn blocks_added_listed_and_lifted_take_effect_on_sends() {
     };
     // A prefix shorter than the detector's (the number minus 4 digits).
     let (status, v) = api
-        .admin("POST", "/api/blocks", Some(json!({"prefix": "+9198123", "for": "24h"})))
+        .admin(
+            "POST",
+            "/api/blocks",
+            Some(json!({"prefix": "+9198123", "for": "24h"})),
+        )
         .await;
     assert_eq!(status, 201, "{v}");
     let (_, list) = api.admin("GET", "/api/blocks", None).await;
@@ -162,7 +203,10 @@ async fn blocks_added_listed_and_lifted_take_effect_on_sends() {
     assert_eq!(blocks.len(), 1, "{list}");
     assert_eq!(blocks[0]["prefix"], "+9198123");
     assert_eq!(blocks[0]["source"], "admin");
-    assert!(blocks[0]["until"].as_str().unwrap().ends_with('Z'), "{list}");
+    assert!(
+        blocks[0]["until"].as_str().unwrap().ends_with('Z'),
+        "{list}"
+    );
     assert_eq!(sends(&gw).await, 429, "blocked: no SMS");
     assert!(gw.sms().is_empty());
     // Another number outside the prefix still gets its code.
@@ -171,13 +215,20 @@ async fn blocks_added_listed_and_lifted_take_effect_on_sends() {
 
     let (status, v) = api.admin("DELETE", "/api/blocks/%2B9198123", None).await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(api.admin("GET", "/api/blocks", None).await.1["blocks"], json!([]));
+    assert_eq!(
+        api.admin("GET", "/api/blocks", None).await.1["blocks"],
+        json!([])
+    );
     assert_eq!(sends(&gw).await, 303, "lifted: the code goes out");
     let (status, _) = api.admin("DELETE", "/api/blocks/%2B9198123", None).await;
     assert_eq!(status, 404, "nothing left to lift");
     // A literal `+` in the path is the same prefix.
-    api.admin("POST", "/api/blocks", Some(json!({"prefix": "+91", "for": "1h"})))
-        .await;
+    api.admin(
+        "POST",
+        "/api/blocks",
+        Some(json!({"prefix": "+91", "for": "1h"})),
+    )
+    .await;
     assert_eq!(api.admin("DELETE", "/api/blocks/+91", None).await.0, 200);
 }
 
@@ -201,13 +252,25 @@ async fn revoking_a_phone_ends_its_sessions_and_only_those() {
     clock.advance(Duration::from_secs(2));
 
     let (status, v) = api
-        .admin("POST", "/api/sessions/revoke", Some(json!({"phone": "+91 98123-45678"})))
+        .admin(
+            "POST",
+            "/api/sessions/revoke",
+            Some(json!({"phone": "+91 98123-45678"})),
+        )
         .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["phone"], PHONE);
     assert_ne!(first.get("/checkout").await.status, 200, "ended");
-    assert_ne!(second.get("/checkout").await.status, 200, "every session of it");
-    assert_eq!(other.get("/checkout").await.status, 200, "another phone's stays");
+    assert_ne!(
+        second.get("/checkout").await.status,
+        200,
+        "every session of it"
+    );
+    assert_eq!(
+        other.get("/checkout").await.status,
+        200,
+        "another phone's stays"
+    );
     // A sign-in after the revoke holds.
     clock.advance(Duration::from_secs(2));
     let mut again = signed_in(&gw).await;
@@ -278,18 +341,34 @@ async fn revoke_on_one_instance_ends_the_cookie_on_the_other_at_its_next_request
     let on_a = signed_in(&a).await;
     let mut on_b = b.browser(H1);
     on_b.cookies = on_a.cookies.clone();
-    assert_eq!(on_b.get("/checkout").await.status, 200, "the cookie works on B");
+    assert_eq!(
+        on_b.get("/checkout").await.status,
+        200,
+        "the cookie works on B"
+    );
     clock.advance(Duration::from_secs(2));
 
     let (status, v) = Api::of(&a)
-        .admin("POST", "/api/sessions/revoke", Some(json!({"phone": PHONE})))
+        .admin(
+            "POST",
+            "/api/sessions/revoke",
+            Some(json!({"phone": PHONE})),
+        )
         .await;
     assert_eq!(status, 200, "{v}");
-    assert_ne!(on_b.get("/checkout").await.status, 200, "the next request on B");
+    assert_ne!(
+        on_b.get("/checkout").await.status,
+        200,
+        "the next request on B"
+    );
 
     // Blocks are shared too: set on B, listed and enforced on A.
     let (status, _) = Api::of(&b)
-        .admin("POST", "/api/blocks", Some(json!({"prefix": "+9198123", "for": "1h"})))
+        .admin(
+            "POST",
+            "/api/blocks",
+            Some(json!({"prefix": "+9198123", "for": "1h"})),
+        )
         .await;
     assert_eq!(status, 201);
     let (_, list) = Api::of(&a).admin("GET", "/api/blocks", None).await;
@@ -297,7 +376,10 @@ async fn revoke_on_one_instance_ends_the_cookie_on_the_other_at_its_next_request
     let mut shopper = a.browser(H1);
     assert_eq!(shopper.start(PHONE, "/checkout").await.status, 429);
     assert_eq!(
-        Api::of(&a).admin("DELETE", "/api/blocks/%2B9198123", None).await.0,
+        Api::of(&a)
+            .admin("DELETE", "/api/blocks/%2B9198123", None)
+            .await
+            .0,
         200
     );
     let mut shopper = b.browser(H1);
@@ -318,10 +400,18 @@ async fn every_call_is_an_audit_event() {
     let shop = upstream().await;
     let gw = with_token(&shop).run().await;
     let api = Api::of(&gw);
-    api.admin("POST", "/api/sessions/revoke", Some(json!({"phone": PHONE})))
-        .await;
-    api.admin("POST", "/api/blocks", Some(json!({"prefix": "+9198123", "for": "1h"})))
-        .await;
+    api.admin(
+        "POST",
+        "/api/sessions/revoke",
+        Some(json!({"phone": PHONE})),
+    )
+    .await;
+    api.admin(
+        "POST",
+        "/api/blocks",
+        Some(json!({"prefix": "+9198123", "for": "1h"})),
+    )
+    .await;
     api.admin("GET", "/api/blocks", None).await;
     api.admin("DELETE", "/api/blocks/%2B9198123", None).await;
     api.call("GET", "/api/blocks", Some("wrong"), None).await;
