@@ -319,7 +319,7 @@ static REFUSED_PER_IP: LogLimit = LogLimit::per_second();
 /// The per-IP slot for a new connection: `Some(None)` for a trusted proxy
 /// (not counted), `None` when this client is at its cap.
 fn ip_slot(gw: &Gateway, per_ip: &Arc<PerIp>, peer: SocketAddr) -> Option<Option<IpSlot>> {
-    if gw.is_trusted(peer.ip()) {
+    if gw.trusted().contains(peer.ip()) {
         return Some(None);
     }
     match per_ip.try_acquire(peer.ip()) {

@@ -151,9 +151,9 @@ async fn route(
         }
         "block_remove" => {
             let raw = req.uri().path().trim_start_matches("/api/blocks/");
-            let decoded = percent_encoding::percent_decode_str(raw)
-                .decode_utf8()
-                .map_err(|_| bad("prefix", "not UTF-8 after percent-decoding"))?;
+            // `+` arrives as `%2B` (or literally): the only escape a
+            // prefix can need; anything else fails `prefix_of`.
+            let decoded = raw.replace("%2B", "+").replace("%2b", "+");
             let prefix = prefix_of(&decoded)?;
             *subject = Some(prefix.clone());
             let removed = gw.store.remove_block(&prefix).await.map_err(store_down)?;
@@ -253,7 +253,13 @@ fn prefix_of(raw: &str) -> Result<String, Refusal> {
 
 fn duration_field(body: &Value, field: &'static str) -> Result<Duration, Refusal> {
     let raw = string_field(body, field)?;
-    let d = crate::config::parse_duration(raw).map_err(|e| bad(field, e))?;
+    let mut problems = crate::validation::Problems::default();
+    let d = crate::validation::duration(&mut problems, field, Some(raw));
+    let d = match (d, problems.0.pop()) {
+        (Some(d), _) => d,
+        (None, Some((_, message))) => return Err(bad(field, message)),
+        (None, None) => return Err(bad(field, "must be a duration like \"24h\"")),
+    };
     if d > MAX_BLOCK {
         return Err(bad(field, "must be at most 365d"));
     }

@@ -23,7 +23,7 @@ use super::idle::{Activity, Tracked};
 use super::live::Live;
 use crate::body::BodyPace;
 use crate::config::Config;
-use crate::gateway::ConnInfo;
+use crate::fingerprint::FirstFlight;
 use crate::ratelog::LogLimit;
 
 /// After an idle close began, how long the peer gets to finish it (answer
@@ -84,7 +84,11 @@ impl Connection {
         first.metrics.open_connections.inc();
         let _open = OpenGuard(first.metrics.clone());
         let cfg = &first.cfg.server;
-        let tls = match tokio::time::timeout(cfg.handshake_timeout, self.acceptor.accept(tcp)).await
+        let mut tls = match tokio::time::timeout(
+            cfg.handshake_timeout,
+            self.acceptor.accept(FirstFlight::new(tcp)),
+        )
+        .await
         {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
@@ -98,10 +102,7 @@ impl Connection {
                 return;
             }
         };
-        let info = ConnInfo {
-            peer,
-            peer_trusted: first.is_trusted(peer.ip()),
-        };
+        let info = first.trusted().conn(peer, tls.get_mut().0.take_ja4());
         let activity = Activity::new(cfg.header_timeout.min(cfg.idle_timeout), cfg.idle_timeout);
         let pace = BodyPace {
             timeout: cfg.body_timeout,

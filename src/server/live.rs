@@ -205,14 +205,14 @@ fn build(cfg: Config, kept: &Kept) -> Result<Gateway, crate::upstream::UpstreamS
     )
 }
 
-/// Looks at the store's epoch every [`crate::gateway::EPOCH_CHECK_EVERY`]
+/// Looks at the store's epoch every [`crate::sessions::EPOCH_CHECK_EVERY`]
 /// through the configuration in force, until shutdown.
 pub fn spawn_epoch_check(
     live: Arc<Live>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(crate::gateway::EPOCH_CHECK_EVERY);
+        let mut tick = tokio::time::interval(crate::sessions::EPOCH_CHECK_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

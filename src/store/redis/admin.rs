@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::{key, RedisStore, EPOCH_KEY, GRACE_MS};
-use crate::store::{Block, SessionCheck, StoreError};
+use crate::store::api::{Block, SessionCheck, StoreError};
 
 const BLOCKS_KEY: &str = "otpgate:blocks";
 
