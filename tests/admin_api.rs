@@ -6,8 +6,10 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "admin_api/redis.rs"]
+mod redis;
+
+use std::time::Duration;
 
 use otpgate::clock::ManualClock;
 use serde_json::{json, Value};
@@ -15,13 +17,13 @@ use support::{gateway, upstream, Gw, Shop, H1, PHONE};
 
 const TOKEN: &str = "admin-token-0123456789abcdef0123456789";
 
-struct Api {
+pub struct Api {
     base: String,
     http: reqwest::Client,
 }
 
 impl Api {
-    fn of(gw: &Gw) -> Api {
+    pub fn of(gw: &Gw) -> Api {
         let admin = gw.running.as_ref().unwrap().admin_addr.unwrap();
         Api {
             base: format!("http://{admin}"),
@@ -53,13 +55,13 @@ impl Api {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let body = body.map(|b| b.to_string());
         self.call(method, path, Some(TOKEN), body.as_deref()).await
     }
 }
 
-fn with_token(shop: &Shop) -> support::GatewayBuilder {
+pub fn with_token(shop: &Shop) -> support::GatewayBuilder {
     gateway(shop)
         .route("/checkout", "otp")
         .set("admin.token", &format!("{TOKEN:?}"))
@@ -233,7 +235,7 @@ async fn blocks_added_listed_and_lifted_take_effect_on_sends() {
 }
 
 /// Signs in on `gw` and returns the browser holding the session cookie.
-async fn signed_in(gw: &Gw) -> support::Browser {
+pub async fn signed_in(gw: &Gw) -> support::Browser {
     let mut b = gw.browser(H1);
     b.log_in(PHONE, "/checkout").await;
     assert_eq!(b.get("/checkout").await.status, 200);
@@ -275,115 +277,6 @@ async fn revoking_a_phone_ends_its_sessions_and_only_those() {
     clock.advance(Duration::from_secs(2));
     let mut again = signed_in(&gw).await;
     assert_eq!(again.get("/checkout").await.status, 200);
-}
-
-/// A `redis-server` with no persistence, killed on drop; `None` (said
-/// loudly) when it is not installed, a failure under OTPGATE_REQUIRE_ALL=1.
-struct Redis(Child, String);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn redis() -> Option<Redis> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let child = match child {
-        Ok(c) => c,
-        Err(e) if std::env::var("OTPGATE_REQUIRE_ALL").as_deref() == Ok("1") => {
-            panic!("redis-server is required (OTPGATE_REQUIRE_ALL=1): {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: redis-server not found ({e}); apt-get install -y redis-server");
-            return None;
-        }
-    };
-    let r = Redis(child, format!("redis://127.0.0.1:{port}"));
-    // Redis accepts connections once it has started; poll with a deadline.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(r)
-}
-
-async fn on_redis(shop: &Shop, url: &str, clock: &ManualClock) -> Gw {
-    with_token(shop)
-        .set("store.backend", "\"redis\"")
-        .set("store.redis_url", &format!("{url:?}"))
-        .clock(clock.clone())
-        .run()
-        .await
-}
-
-#[tokio::test]
-async fn revoke_on_one_instance_ends_the_cookie_on_the_other_at_its_next_request() {
-    let Some(redis) = redis() else { return };
-    let shop = upstream().await;
-    let clock = ManualClock::starting_now();
-    let (a, b) = (
-        on_redis(&shop, &redis.1, &clock).await,
-        on_redis(&shop, &redis.1, &clock).await,
-    );
-    let on_a = signed_in(&a).await;
-    let mut on_b = b.browser(H1);
-    on_b.cookies = on_a.cookies.clone();
-    assert_eq!(
-        on_b.get("/checkout").await.status,
-        200,
-        "the cookie works on B"
-    );
-    clock.advance(Duration::from_secs(2));
-
-    let (status, v) = Api::of(&a)
-        .admin(
-            "POST",
-            "/api/sessions/revoke",
-            Some(json!({"phone": PHONE})),
-        )
-        .await;
-    assert_eq!(status, 200, "{v}");
-    assert_ne!(
-        on_b.get("/checkout").await.status,
-        200,
-        "the next request on B"
-    );
-
-    // Blocks are shared too: set on B, listed and enforced on A.
-    let (status, _) = Api::of(&b)
-        .admin(
-            "POST",
-            "/api/blocks",
-            Some(json!({"prefix": "+9198123", "for": "1h"})),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let (_, list) = Api::of(&a).admin("GET", "/api/blocks", None).await;
-    assert_eq!(list["blocks"][0]["prefix"], "+9198123", "{list}");
-    let mut shopper = a.browser(H1);
-    assert_eq!(shopper.start(PHONE, "/checkout").await.status, 429);
-    assert_eq!(
-        Api::of(&a)
-            .admin("DELETE", "/api/blocks/%2B9198123", None)
-            .await
-            .0,
-        200
-    );
-    let mut shopper = b.browser(H1);
-    assert_eq!(shopper.start(PHONE, "/checkout").await.status, 303);
 }
 
 /// Every call is an audit event: who, from where, what, on what (a phone

@@ -1,0 +1,121 @@
+//! The admin API across two instances sharing a real `redis-server`: a
+//! revoke on one ends the cookie on the other at its next request, and
+//! blocks set on one are listed and enforced on the other.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use otpgate::clock::ManualClock;
+use serde_json::json;
+
+use super::support::{upstream, Gw, Shop, H1, PHONE};
+use super::{signed_in, with_token, Api};
+
+/// A `redis-server` with no persistence, killed on drop; `None` (said
+/// loudly) when it is not installed, a failure under OTPGATE_REQUIRE_ALL=1.
+struct Redis(Child, String);
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn redis() -> Option<Redis> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let child = match child {
+        Ok(c) => c,
+        Err(e) if std::env::var("OTPGATE_REQUIRE_ALL").as_deref() == Ok("1") => {
+            panic!("redis-server is required (OTPGATE_REQUIRE_ALL=1): {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: redis-server not found ({e}); apt-get install -y redis-server");
+            return None;
+        }
+    };
+    let r = Redis(child, format!("redis://127.0.0.1:{port}"));
+    // Redis accepts connections once it has started; poll with a deadline.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(r)
+}
+
+async fn on_redis(shop: &Shop, url: &str, clock: &ManualClock) -> Gw {
+    with_token(shop)
+        .set("store.backend", "\"redis\"")
+        .set("store.redis_url", &format!("{url:?}"))
+        .clock(clock.clone())
+        .run()
+        .await
+}
+
+#[tokio::test]
+async fn revoke_on_one_instance_ends_the_cookie_on_the_other_at_its_next_request() {
+    let Some(redis) = redis() else { return };
+    let shop = upstream().await;
+    let clock = ManualClock::starting_now();
+    let (a, b) = (
+        on_redis(&shop, &redis.1, &clock).await,
+        on_redis(&shop, &redis.1, &clock).await,
+    );
+    let on_a = signed_in(&a).await;
+    let mut on_b = b.browser(H1);
+    on_b.cookies = on_a.cookies.clone();
+    assert_eq!(
+        on_b.get("/checkout").await.status,
+        200,
+        "the cookie works on B"
+    );
+    clock.advance(Duration::from_secs(2));
+
+    let (status, v) = Api::of(&a)
+        .admin(
+            "POST",
+            "/api/sessions/revoke",
+            Some(json!({"phone": PHONE})),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_ne!(
+        on_b.get("/checkout").await.status,
+        200,
+        "the next request on B"
+    );
+
+    // Blocks are shared too: set on B, listed and enforced on A.
+    let (status, _) = Api::of(&b)
+        .admin(
+            "POST",
+            "/api/blocks",
+            Some(json!({"prefix": "+9198123", "for": "1h"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, list) = Api::of(&a).admin("GET", "/api/blocks", None).await;
+    assert_eq!(list["blocks"][0]["prefix"], "+9198123", "{list}");
+    let mut shopper = a.browser(H1);
+    assert_eq!(shopper.start(PHONE, "/checkout").await.status, 429);
+    assert_eq!(
+        Api::of(&a)
+            .admin("DELETE", "/api/blocks/%2B9198123", None)
+            .await
+            .0,
+        200
+    );
+    let mut shopper = b.browser(H1);
+    assert_eq!(shopper.start(PHONE, "/checkout").await.status, 303);
+}
