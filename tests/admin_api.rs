@@ -340,3 +340,37 @@ async fn every_call_is_an_audit_event() {
     assert_eq!(events[1]["subject"], "+9198123");
     assert!(!text.contains(PHONE), "the phone is masked: {text}");
 }
+
+/// `[admin] token` is read like every secret: inline, `${ENV}` or
+/// `token_file`; too short, both, or an unset variable are named problems.
+#[tokio::test]
+async fn the_token_is_a_secret_read_like_the_others() {
+    let shop = upstream().await;
+    let problems = |b: support::GatewayBuilder| {
+        let text = b.config_text();
+        otpgate::config::Config::parse(&text, "test")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let short = problems(gateway(&shop).set("admin.token", "\"short\""));
+    assert!(
+        short.contains("admin.token: must be at least 32 bytes"),
+        "{short}"
+    );
+    let unset = problems(gateway(&shop).set("admin.token", "\"${OTPGATE_TEST_UNSET_TOKEN}\""));
+    assert!(
+        unset.contains("OTPGATE_TEST_UNSET_TOKEN is not set"),
+        "{unset}"
+    );
+    assert!(!unset.contains("${"), "{unset}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("admin_token");
+    std::fs::write(&file, format!("{TOKEN}\n")).unwrap();
+    let path = format!("{:?}", file.display().to_string());
+    let both = problems(with_token(&shop).set("admin.token_file", &path));
+    assert!(both.contains("not both"), "{both}");
+    // From a file (a systemd credential): the API takes that token.
+    let gw = gateway(&shop).set("admin.token_file", &path).run().await;
+    assert_eq!(Api::of(&gw).admin("GET", "/api/blocks", None).await.0, 200);
+}

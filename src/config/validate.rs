@@ -20,7 +20,7 @@ mod limits;
 mod messages;
 mod sections;
 
-use self::kit::{addr, duration, int_in, secret, secret_file, Problems, DEFAULT_MESSAGE};
+use self::kit::{addr, duration, int_in, secret, Problems, DEFAULT_MESSAGE};
 use self::limits::{limits, RawAbuse};
 
 pub fn validate(text: &str) -> Result<Config, Vec<Problem>> {
@@ -322,28 +322,26 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
     })
 }
 
-/// `[admin] token` (literal or `${ENV}`) or `token_file` (its first
-/// line), at least 32 bytes: it ends every session of any phone.
+/// `[admin] token` (literal or `${ENV}`) or `token_file` (the file's
+/// content), read like every other secret (validation.rs), at least 32
+/// bytes: it ends every session of any phone.
 fn admin_token(p: &mut Problems, a: &super::raw::RawAdmin) -> Option<crate::secret::Secret> {
-    let (key, token) = match (&a.token, &a.token_file) {
-        (Some(_), Some(_)) => {
-            p.add("admin.token", "set token or token_file, not both");
-            return None;
-        }
-        (Some(v), None) => ("admin.token", secret(p, "admin.token", v)?),
-        (None, Some(path)) => {
-            let read = p.list.len();
-            match secret_file(p, "admin.token_file", path).into_iter().next() {
-                Some(t) => ("admin.token_file", t),
-                None => {
-                    if p.list.len() == read {
-                        p.add("admin.token_file", format!("{path} holds no token"));
-                    }
-                    return None;
-                }
-            }
-        }
-        (None, None) => return None,
+    let mut found = crate::validation::Problems::default();
+    let inline = a.token.clone().map(crate::secret::Secret::new);
+    let token = crate::validation::secret(
+        &mut found,
+        "admin.token",
+        inline.as_ref(),
+        a.token_file.as_ref(),
+    );
+    for (key, message) in found.0 {
+        p.add(&key, message);
+    }
+    let token = token?;
+    let key = if a.token.is_some() {
+        "admin.token"
+    } else {
+        "admin.token_file"
     };
     if token.expose().len() < 32 {
         p.add(key, "must be at least 32 bytes (use `otpgate gen-secret`)");
