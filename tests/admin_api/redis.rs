@@ -119,3 +119,37 @@ async fn revoke_on_one_instance_ends_the_cookie_on_the_other_at_its_next_request
     let mut shopper = b.browser(H1);
     assert_eq!(shopper.start(PHONE, "/checkout").await.status, 303);
 }
+
+/// Store calls by operation, from `/metrics`.
+fn store_calls(metrics: &str) -> std::collections::BTreeMap<String, u64> {
+    metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("otpgate_store_duration_seconds_count{op=\""))
+        .filter_map(|l| {
+            let (op, rest) = l.split_once('"')?;
+            Some((op.to_string(), rest.rsplit(' ').next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The phone's not-before time rides in the session check's one MGET: a
+/// protected request costs one store round trip, revoke or not.
+#[tokio::test]
+async fn the_session_check_stays_one_round_trip() {
+    let Some(redis) = redis() else { return };
+    let shop = upstream().await;
+    let clock = ManualClock::starting_now();
+    let gw = on_redis(&shop, &redis.1, &clock).await;
+    let mut shopper = signed_in(&gw).await;
+    let before = store_calls(&gw.metrics().await);
+    assert_eq!(shopper.get("/checkout").await.status, 200);
+    let after = store_calls(&gw.metrics().await);
+    let per_request: Vec<(String, u64)> = after
+        .iter()
+        // The once-a-second epoch look runs on its own.
+        .filter(|(op, _)| op.as_str() != "epoch")
+        .map(|(op, n)| (op.clone(), n - before.get(op).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(per_request, [("session_check".to_string(), 1)]);
+}
