@@ -174,9 +174,19 @@ pub fn main() -> ExitCode {
             }
             let rt = runtime();
             let code = rt.block_on(async move {
-                catch_sighup();
+                let mut hups = catch_sighup();
                 match crate::server::start(cfg, None).await {
                     Ok(running) => {
+                        let live = running.live.clone();
+                        // A reload is a blocking file read and build; an
+                        // invalid file is logged and changes nothing.
+                        tokio::spawn(async move {
+                            while hups.recv().await.is_some() {
+                                tracing::info!(config = %config.display(), "SIGHUP received; reloading the configuration");
+                                let (live, path) = (live.clone(), config.clone());
+                                let _ = tokio::task::spawn_blocking(move || live.reload_file(&path)).await;
+                            }
+                        });
                         crate::server::shutdown_signal().await;
                         running.shutdown().await;
                         ExitCode::SUCCESS
@@ -206,7 +216,8 @@ pub fn main() -> ExitCode {
 }
 
 async fn demo(listen: std::net::SocketAddr) -> ExitCode {
-    catch_sighup();
+    // The demo has no file to reload: a SIGHUP is only logged.
+    drop(catch_sighup());
     match crate::demo::ensure_certs(std::path::Path::new("certs")) {
         Ok(true) => tracing::info!("created a self-signed certificate in certs/"),
         Ok(false) => {}
@@ -248,19 +259,24 @@ async fn demo(listen: std::net::SocketAddr) -> ExitCode {
 /// SIGHUP's default action ends the process, and operators and logrotate
 /// send it expecting the gateway to stay up. Take it over in every
 /// configuration (with `[log] audit_file`, audit.rs also reopens the file
-/// on it). Call inside the runtime, before the listeners start.
-fn catch_sighup() {
+/// on it); each one received is passed on, for `run` to reload. Call
+/// inside the runtime, before the listeners start.
+fn catch_sighup() -> tokio::sync::mpsc::UnboundedReceiver<()> {
     use tokio::signal::unix::{signal, SignalKind};
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     match signal(SignalKind::hangup()) {
         Ok(mut hup) => {
             tokio::spawn(async move {
                 while hup.recv().await.is_some() {
-                    tracing::info!("SIGHUP received; still serving");
+                    if tx.send(()).is_err() {
+                        tracing::info!("SIGHUP received; still serving");
+                    }
                 }
             });
         }
         Err(e) => tracing::error!(error = %e, "cannot take over SIGHUP; it would stop the process"),
     }
+    rx
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -1,5 +1,5 @@
-//! Configuration: read once at start-up, validated completely before any
-//! port is bound. `raw` is the file as written, `schema` knows every key,
+//! Configuration: read at start-up (and again on `SIGHUP`), validated
+//! completely before any port is bound (or anything is swapped). `raw` is the file as written, `schema` knows every key,
 //! `validate` turns the raw file into the typed [`Config`] below or into the
 //! full list of problems, each with its key and line: unknown keys and wrong
 //! types first (`typecheck`), then meaning. Relative paths are read from the
@@ -228,6 +228,9 @@ impl fmt::Debug for StoreConfig {
 #[derive(Debug, Clone)]
 pub struct AdminConfig {
     pub listen: Option<SocketAddr>,
+    /// The bearer token of the admin API (`/api/*`); without one the API
+    /// does not exist (404).
+    pub token: Option<Secret>,
 }
 
 /// At most `max` events per key per `window`.

@@ -19,6 +19,10 @@
 //!         body streamed (body.rs)
 //! ```
 //!
+//! Each request runs under one snapshot of the configuration, taken when it
+//! starts (server/live.rs); `SIGHUP` swaps in the next one (reload.rs says
+//! which keys need a restart). The admin port's API is admin/api.rs.
+//!
 //! Imports go one way, down this list (tests/architecture.rs checks it, and
 //! that only server, admin and cli hold the whole `Gateway`). Failures
 //! become answers in one place (errors.rs). Shared state goes through one
@@ -52,6 +56,7 @@ pub mod policy;
 pub mod pumping;
 pub mod ratelog;
 pub mod redirect;
+pub mod reload;
 pub mod secret;
 pub mod server;
 pub mod session;

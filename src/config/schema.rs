@@ -205,7 +205,10 @@ pub const SCHEMA: Shape = T(&[
         ]),
     ),
     ("store", T(&[("backend", STR), ("redis_url", STR)])),
-    ("admin", T(&[("listen", STR)])),
+    (
+        "admin",
+        T(&[("listen", STR), ("token", STR), ("token_file", PATH)]),
+    ),
     (
         "limits",
         T(&[

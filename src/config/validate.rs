@@ -202,6 +202,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
             "admin.listen",
             raw.admin.listen.as_deref().unwrap_or("127.0.0.1:9090"),
         ),
+        token: admin_token(p, &raw.admin),
     };
     if admin.listen == Some(server.listen) && server.listen.port() != 0 {
         p.add(
@@ -269,6 +270,34 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         fingerprint: fingerprint::fingerprint(&raw.fingerprint),
         warnings,
     })
+}
+
+/// `[admin] token` (literal or `${ENV}`) or `token_file` (the file's
+/// content), read like every other secret (validation.rs), at least 32
+/// bytes: it ends every session of any phone.
+fn admin_token(p: &mut Problems, a: &super::raw::RawAdmin) -> Option<crate::secret::Secret> {
+    let mut found = crate::validation::Problems::default();
+    let inline = a.token.clone().map(crate::secret::Secret::new);
+    let token = crate::validation::secret(
+        &mut found,
+        "admin.token",
+        inline.as_ref(),
+        a.token_file.as_ref(),
+    );
+    for (key, message) in found.0 {
+        p.add(&key, message);
+    }
+    let token = token?;
+    let key = if a.token.is_some() {
+        "admin.token"
+    } else {
+        "admin.token_file"
+    };
+    if token.expose().len() < 32 {
+        p.add(key, "must be at least 32 bytes (use `otpgate gen-secret`)");
+        return None;
+    }
+    Some(token)
 }
 
 /// Why `url` cannot be used for `store.backend = "redis"`, if it cannot.

@@ -68,6 +68,7 @@ path = "{sms}"
         store.clone(),
         shared_clock.clone(),
         metrics.clone(),
+        Arc::new(crate::store::EpochWatch::new(Default::default())),
     );
     let ctx = FlowCtx {
         cfg: FlowConfig::of(&cfg),
