@@ -13,7 +13,7 @@ use crate::audit;
 use crate::body::Body;
 use crate::errors::GatewayError;
 use crate::flow::core;
-use crate::flow::{own_response, read_json, safe_rd, FlowError, Pending};
+use crate::flow::{forms, own_response, read_json, safe_rd, FlowError, Pending};
 use crate::gateway::{ConnInfo, Gateway};
 use crate::session::{clear_cookie, set_cookie};
 
@@ -67,34 +67,57 @@ pub async fn send(
     let (parts, v) = read_json(req).await?;
     let typed = v.get("phone").and_then(Value::as_str).unwrap_or("");
     let rd = safe_rd(v.get("rd").and_then(Value::as_str));
-    let client_ip = gw.client_ip(&parts.headers, conn);
-    let started = match core::number_to_text(gw, &parts.headers, typed).await {
-        Ok(number) => core::start(gw, &number, conn, client_ip).await,
-        Err(e) => Err(e),
+    // The SMS in the shopper's language: `lang`, else as the pages choose.
+    let lang = gw
+        .pages
+        .language_of(&parts.headers, v.get("lang").and_then(Value::as_str));
+    let number = match core::number_to_text(gw, &parts.headers, typed).await {
+        Ok(n) => n,
+        Err(e) => return Ok(flow_error(&e)),
     };
-    match started {
+    if let Some(pending) = forms::young_pending(gw, &parts.headers, &number).await {
+        // The resend delay holds for a new send to the same number from
+        // the same browser too: the code already texted still works.
+        return Ok(sent(gw, &Pending { rd, ..pending }, false).await);
+    }
+    let client_ip = gw.client_ip(&parts.headers, conn);
+    match core::start(gw, &number, &lang, conn, client_ip).await {
         Ok((challenge_id, phone)) => {
-            let sealed = gw.cookies.seal(
-                &gw.cookies.pending_name,
-                &Pending { challenge_id, rd }.encode(),
-            );
-            let c = set_cookie(
-                &gw.cookies.pending_name,
-                &sealed,
-                gw.cfg.otp.ttl.as_secs(),
-                SameSite::Strict,
-            );
-            let body = json!({
-                "status": "sent",
-                "phone": phone.masked(),
-                "code_length": gw.cfg.otp.length,
-                "expires_in": gw.cfg.otp.ttl.as_secs(),
-                "resend_after": gw.cfg.otp.resend_after.as_secs(),
-            });
-            Ok(reply(StatusCode::OK, body, &[c]))
+            let pending = Pending {
+                challenge_id,
+                rd,
+                phone: phone.e164().to_string(),
+            };
+            Ok(sent(gw, &pending, true).await)
         }
         Err(e) => Ok(flow_error(&e)),
     }
+}
+
+/// `"sent"`, with the times left of the browser's challenge; `new_code`
+/// says whether this request texted one.
+async fn sent(gw: &Gateway, pending: &Pending, new_code: bool) -> Response<Body> {
+    let now = gw.clock.now_ms();
+    let Ok(Some(ch)) = gw.store.challenge(&pending.challenge_id, now).await else {
+        return flow_error(&FlowError::NoChallenge);
+    };
+    let secs = |ms: u64| ms.saturating_sub(now).div_ceil(1000);
+    let sealed = gw.cookies.seal(&gw.cookies.pending_name, &pending.encode());
+    let c = set_cookie(
+        &gw.cookies.pending_name,
+        &sealed,
+        gw.cfg.otp.ttl.as_secs(),
+        SameSite::Strict,
+    );
+    let body = json!({
+        "status": "sent",
+        "new_code": new_code,
+        "phone": crate::phone::mask(&ch.phone),
+        "code_length": gw.cfg.otp.length,
+        "expires_in": secs(ch.expires_at),
+        "resend_after": secs(ch.sent_at + gw.cfg.otp.resend_after.as_millis() as u64),
+    });
+    reply(StatusCode::OK, body, &[c])
 }
 
 pub async fn verify(
@@ -104,7 +127,7 @@ pub async fn verify(
 ) -> Result<Response<Body>, GatewayError> {
     same_origin_json(req.headers())?;
     let (parts, v) = read_json(req).await?;
-    let Some(pending) = crate::flow::forms::pending_of(gw, &parts.headers) else {
+    let Some(pending) = forms::pending_of(gw, &parts.headers) else {
         return Ok(flow_error(&FlowError::NoChallenge));
     };
     let code = v.get("code").and_then(Value::as_str).unwrap_or("");

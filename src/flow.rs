@@ -1,9 +1,12 @@
 //! The step-up flow behind `/.otpgate/*`: phone page, send, code page,
-//! verify, resend, logout. The same core steps (`start`, `check`,
+//! verify, resend, logout, each post answered with a `303` to a page
+//! (post/redirect/get, flash.rs). The same core steps (`start`, `check`,
 //! `resend`) serve the HTML forms here and the JSON API (api.rs).
 
 pub mod core;
+pub mod flash;
 pub mod forms;
+mod logout;
 
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use http::{Method, Request, Response, StatusCode};
@@ -33,7 +36,8 @@ pub async fn handle(
         "/.otpgate/verify" if get => forms::verify_page(gw, &req).await,
         "/.otpgate/verify" if post => forms::verify(gw, req, conn).await,
         "/.otpgate/resend" if post => forms::resend(gw, req, conn).await,
-        "/.otpgate/logout" if post => forms::logout(gw, req, conn).await,
+        "/.otpgate/logout" if post => logout::logout(gw, req, conn).await,
+        "/.otpgate/logout" if get => logout::page(gw, &req).await,
         "/.otpgate/api/send" if post => crate::api::send(gw, req, conn).await,
         "/.otpgate/api/verify" if post => crate::api::verify(gw, req, conn).await,
         "/.otpgate/api/session" if get => crate::api::session(gw, &req).await,

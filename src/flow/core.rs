@@ -33,23 +33,34 @@ use crate::store::{Attempt, Challenge, Resend};
 pub struct Pending {
     pub challenge_id: String,
     pub rd: String,
+    /// The challenge's number (E.164), to fill the phone field again when
+    /// the code is used up; empty once the shopper is verified.
+    pub phone: String,
 }
 
 impl Pending {
     pub fn encode(&self) -> String {
-        format!("{}|{}", self.challenge_id, self.rd)
+        format!("{}|{}|{}", self.challenge_id, self.phone, self.rd)
     }
     pub fn decode(s: &str) -> Option<Pending> {
-        let (id, rd) = s.split_once('|')?;
+        let (id, rest) = s.split_once('|')?;
+        // `rd` always starts with `/`; a cookie from before the number was
+        // kept is `id|rd`.
+        let (phone, rd) = match rest.split_once('|') {
+            Some((phone, rd)) if !phone.starts_with('/') => (phone, rd),
+            _ => ("", rest),
+        };
         Some(Pending {
             challenge_id: id.to_string(),
             rd: rd.to_string(),
+            phone: phone.to_string(),
         })
     }
 }
 
 /// Validates the phone, applies every send limit, stores a new challenge
-/// and sends its code. Returns the challenge id and phone.
+/// and texts its code in `lang` (an offered page language: the SMS reads
+/// like the pages the shopper is using). Returns the challenge id and phone.
 ///
 /// Enumeration by timing: a refusal takes as long as a typical real send
 /// (and every answer at least `otp.min_send_time`), so a quick 429 does
@@ -57,6 +68,7 @@ impl Pending {
 pub async fn start(
     gw: &Gateway,
     phone_input: &str,
+    lang: &str,
     conn: ConnInfo,
     client_ip: IpAddr,
 ) -> Result<(String, Phone), FlowError> {
@@ -64,6 +76,7 @@ pub async fn start(
     let result = send_code(
         gw,
         phone_input,
+        lang,
         Who {
             conn,
             client_ip,
@@ -86,6 +99,7 @@ pub async fn start(
 async fn send_code(
     gw: &Gateway,
     phone_input: &str,
+    lang: &str,
     who: Who,
 ) -> Result<(String, Phone), FlowError> {
     audit_gate(gw)?;
@@ -121,7 +135,7 @@ async fn send_code(
         refund(gw, charges).await;
         return Err(store_down(e));
     }
-    deliver(gw, &phone, &code, charges, who).await?;
+    deliver(gw, &phone, &code, lang, charges, who).await?;
     Ok((id, phone))
 }
 
@@ -129,13 +143,14 @@ async fn deliver(
     gw: &Gateway,
     phone: &Phone,
     code: &str,
+    lang: &str,
     charges: Charges,
     who: Who,
 ) -> Result<(), FlowError> {
     let msg = SmsMessage {
         to: phone.e164().to_string(),
         region: phone.region_code(),
-        body: message_for(gw, code),
+        body: message_for(gw, code, lang),
         code: code.to_string(),
     };
     match gw.sms.send(&msg).await {
@@ -170,23 +185,17 @@ async fn deliver(
     }
 }
 
-fn message_for(gw: &Gateway, code: &str) -> String {
+fn message_for(gw: &Gateway, code: &str, lang: &str) -> String {
     let cfg = &gw.cfg;
+    let template = cfg.otp.message_in(lang);
     let ttl_minutes = cfg.otp.ttl.as_secs().div_ceil(60);
     match cfg.server.public_host.as_deref() {
-        Some(host) => {
-            otp::render_message(&cfg.otp.message, code, &cfg.brand.name, ttl_minutes, host)
-        }
+        Some(host) => otp::render_message(template, code, &cfg.brand.name, ttl_minutes, host),
         // Without a configured host the autofill line is left out: a Host
         // header is the client's to choose, and a code bound to an
         // attacker's origin would autofill on their phishing page.
         None => {
-            let kept: Vec<&str> = cfg
-                .otp
-                .message
-                .lines()
-                .filter(|l| !l.contains("{host}"))
-                .collect();
+            let kept: Vec<&str> = template.lines().filter(|l| !l.contains("{host}")).collect();
             otp::render_message(
                 kept.join("\n").trim_end(),
                 code,
@@ -359,6 +368,7 @@ fn fail(gw: &Gateway, reason: &'static str, phone: Option<&Phone>, who: Who) {
 pub async fn resend(
     gw: &Gateway,
     challenge_id: &str,
+    lang: &str,
     conn: ConnInfo,
     client_ip: IpAddr,
 ) -> Result<Phone, FlowError> {
@@ -423,6 +433,6 @@ pub async fn resend(
         refund(gw, charges).await;
         return Err(e);
     }
-    deliver(gw, &phone, &code, charges, who).await?;
+    deliver(gw, &phone, &code, lang, charges, who).await?;
     Ok(phone)
 }

@@ -7,14 +7,17 @@ use hyper::body::Incoming;
 use subtle::ConstantTimeEq;
 
 use super::core::{self, FlowError, Pending};
+use super::flash::Flash;
 use super::{own_response, safe_rd, see_other, Form};
-use crate::audit;
 use crate::body::Body;
 use crate::errors::GatewayError;
 use crate::gateway::{ConnInfo, Gateway};
 use crate::headers;
-use crate::pages::{Alert, LoginView, VerifyView};
+use crate::pages::{LoginView, VerifyView};
+use crate::phone::Phone;
 use crate::session::{clear_cookie, random_id, set_cookie};
+
+pub(super) const VERIFY: &str = "/.otpgate/verify";
 
 /// The form token: HMAC of the browser's CSRF cookie, so a page from
 /// another site can neither read nor forge it.
@@ -66,7 +69,7 @@ pub fn pending_of(gw: &Gateway, headers: &HeaderMap) -> Option<Pending> {
     Pending::decode(&gw.cookies.open(&gw.cookies.pending_name, sealed)?)
 }
 
-fn html(
+pub(super) fn html(
     gw: &Gateway,
     status: StatusCode,
     body: String,
@@ -85,7 +88,7 @@ fn html(
     b.body(Body::full(body)).expect("valid response")
 }
 
-fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
+pub(super) fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
     form_urlencoded::parse(req.uri().query()?.as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
@@ -120,9 +123,76 @@ async fn pending_for_registered(gw: &Gateway, headers: &HeaderMap) -> bool {
         return false;
     };
     match core::number_to_text(gw, headers, "").await {
-        Ok(n) => crate::phone::Phone::parse(&n, &gw.cfg.phone).is_ok_and(|p| p.e164() == ch.phone),
+        Ok(n) => Phone::parse(&n, &gw.cfg.phone).is_ok_and(|p| p.e164() == ch.phone),
         Err(_) => false,
     }
+}
+
+/// The phone page, keeping where the shopper was going.
+pub(super) fn login_with(rd: &str) -> String {
+    let rd: String = form_urlencoded::byte_serialize(rd.as_bytes()).collect();
+    format!("/.otpgate/login?rd={rd}")
+}
+
+/// This browser holds a session fresh enough for `rd` (the check
+/// `gateway::handle` makes there), so the phone page has nothing to ask.
+async fn verified_for(gw: &Gateway, headers: &HeaderMap, rd: &str) -> bool {
+    let Some(session) = gw.session_of(headers).await else {
+        return false;
+    };
+    let path = rd.split_once('?').map_or(rd, |(p, _)| p);
+    let Ok(path) = crate::normalize::normalize_path(path) else {
+        return false;
+    };
+    let age = gw.clock.now_secs().saturating_sub(session.verified_at);
+    gw.policy()
+        .rule_for(&http::Method::GET, path.match_key())
+        .is_none_or(|rule| age <= rule.max_age.as_secs())
+}
+
+/// `Set-Cookie` for the browser's pending challenge, living as its code.
+fn pending_cookie(gw: &Gateway, pending: &Pending) -> String {
+    let sealed = gw.cookies.seal(&gw.cookies.pending_name, &pending.encode());
+    set_cookie(
+        &gw.cookies.pending_name,
+        &sealed,
+        gw.cfg.otp.ttl.as_secs(),
+        SameSite::Strict,
+    )
+}
+
+/// A refusal: `303` to the page that says it (post/redirect/get).
+fn refused_to(gw: &Gateway, location: &str, flash: Flash, cookies: &[String]) -> Response<Body> {
+    let mut cookies = cookies.to_vec();
+    cookies.push(flash.cookie(&gw.cookies));
+    see_other(location, &cookies)
+}
+
+/// The number as the shopper types it beside the shown dial code.
+fn as_typed(gw: &Gateway, e164: &str) -> String {
+    match phonenumber::parse(None, e164) {
+        Ok(n) if n.country().id() == Some(gw.cfg.phone.default_region) => {
+            n.national().value().to_string()
+        }
+        _ => e164.to_string(),
+    }
+}
+
+/// The browser's challenge for this same number, if it is younger than
+/// `otp.resend_after`: the resend delay holds for any new code to the
+/// number in this browser, not only for the resend button, so going back
+/// to the phone page and sending again texts nothing new (issue 11).
+pub async fn young_pending(gw: &Gateway, headers: &HeaderMap, number: &str) -> Option<Pending> {
+    let pending = pending_of(gw, headers).filter(|p| !p.challenge_id.is_empty())?;
+    let now = gw.clock.now_ms();
+    let ch = gw
+        .store
+        .challenge(&pending.challenge_id, now)
+        .await
+        .ok()??;
+    let phone = Phone::parse(number, &gw.cfg.phone).ok()?;
+    let ready_at = ch.sent_at + gw.cfg.otp.resend_after.as_millis() as u64;
+    (phone.e164() == ch.phone && now < ready_at).then_some(pending)
 }
 
 pub async fn login_page(
@@ -131,37 +201,56 @@ pub async fn login_page(
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
     let rd = safe_rd(query_param(req, "rd").as_deref());
+    let (flash, clear) = Flash::take(&gw.cookies, req.headers());
+    if flash.is_none() && verified_for(gw, req.headers(), &rd).await {
+        // Back from the shop after a clean verify lands on this page:
+        // there is nothing to ask, so go on to where they were going.
+        return Ok(see_other(&rd, &[]));
+    }
+    let now = gw.clock.now_ms();
     let (token, set) = csrf_cookie(gw, req.headers());
     let lang = gw.pages.choose_language(req.headers(), req.uri().query());
+    let cookies: Vec<String> = set
+        .into_iter()
+        .chain(lang.set_cookie)
+        .chain(clear)
+        .collect();
+    let status = flash.as_ref().map_or(StatusCode::OK, Flash::status);
+    let wait = flash.as_ref().and_then(|f| f.wait_secs(now));
+    let alert = flash.as_ref().and_then(|f| f.alert(now));
     if gw.lookup.is_some() {
         // Registered-number mode: nothing to type; the code goes at once
         // to the number the storefront has for this customer — but only
         // when the shopper navigated here themselves. Otherwise any site
         // could text them with an `<img>` or a link (issue 8, defect 6).
-        if sends_at_once(req) {
+        // A refusal comes back here with its flash: then the button, not
+        // another automatic send (which would loop on a rate limit).
+        if flash.is_none() && sends_at_once(req) {
             if pending_for_registered(gw, req.headers()).await {
                 // A reload is not a new request for a code: the code page
                 // offers a resend once `resend_after` has passed.
-                return Ok(see_other("/.otpgate/verify", &[]));
+                return Ok(see_other(VERIFY, &[]));
             }
             return Ok(start_challenge(gw, req.headers(), conn, "", rd).await);
         }
         let page = gw
             .pages
-            .send_registered(&lang.lang, &csrf_for(gw, &token), &rd);
-        return Ok(html(gw, StatusCode::OK, page, set.as_slice(), None));
+            .send_registered(&lang.lang, &csrf_for(gw, &token), &rd, alert);
+        return Ok(html(gw, status, page, &cookies, wait));
     }
     let page = gw.pages.login(&LoginView {
         region: &gw.region_code,
         csrf: &csrf_for(gw, &token),
         rd: &rd,
-        phone: "",
+        phone: flash
+            .as_ref()
+            .and_then(|f| f.phone.as_deref())
+            .unwrap_or(""),
         error: None,
+        alert,
         lang: &lang.lang,
-        ..Default::default()
     });
-    let cookies: Vec<String> = set.into_iter().chain(lang.set_cookie).collect();
-    Ok(html(gw, StatusCode::OK, page, &cookies, None))
+    Ok(html(gw, status, page, &cookies, wait))
 }
 
 pub async fn send(
@@ -175,7 +264,8 @@ pub async fn send(
     Ok(start_challenge(gw, &parts.headers, conn, typed, rd).await)
 }
 
-/// Texts a code and sends the browser to the code page, or explains why not.
+/// Texts a code (in the page's language) and sends the browser to the
+/// code page, or back to the phone page saying why not.
 async fn start_challenge(
     gw: &Gateway,
     headers: &HeaderMap,
@@ -183,128 +273,93 @@ async fn start_challenge(
     typed: &str,
     rd: String,
 ) -> Response<Body> {
+    let now = gw.clock.now_ms();
+    let refused = |e: &FlowError| {
+        refused_to(
+            gw,
+            &login_with(&rd),
+            Flash::error(e, now).with_phone(typed),
+            &[],
+        )
+    };
+    let number = match core::number_to_text(gw, headers, typed).await {
+        Ok(n) => n,
+        Err(e) => return refused(&e),
+    };
+    if let Some(pending) = young_pending(gw, headers, &number).await {
+        let c = pending_cookie(gw, &Pending { rd, ..pending });
+        let notice = Flash::notice("code_already_sent").cookie(&gw.cookies);
+        return see_other(VERIFY, &[c, notice]);
+    }
+    let lang = gw.pages.choose_language(headers, None).lang;
     let client_ip = gw.client_ip(headers, conn);
-    let started = match core::number_to_text(gw, headers, typed).await {
-        Ok(number) => core::start(gw, &number, conn, client_ip).await,
-        Err(e) => Err(e),
-    };
-    let e = match started {
-        Ok((challenge_id, _)) => {
-            let pending = gw.cookies.seal(
-                &gw.cookies.pending_name,
-                &Pending { challenge_id, rd }.encode(),
-            );
-            let c = set_cookie(
-                &gw.cookies.pending_name,
-                &pending,
-                gw.cfg.otp.ttl.as_secs(),
-                SameSite::Strict,
-            );
-            return see_other("/.otpgate/verify", &[c]);
+    match core::start(gw, &number, &lang, conn, client_ip).await {
+        Ok((challenge_id, phone)) => {
+            let pending = Pending {
+                challenge_id,
+                rd,
+                phone: phone.e164().to_string(),
+            };
+            see_other(VERIFY, &[pending_cookie(gw, &pending)])
         }
-        Err(e) => e,
-    };
-    let retry_after = e.retry_after().map(|d| d.as_secs());
-    let msg = e.to_string();
-    if gw.lookup.is_some() {
-        // No phone form to show again in registered-number mode.
-        let mut resp = own_response(e.status())
-            .header(CONTENT_TYPE, "text/html; charset=utf-8")
-            .header("content-security-policy", crate::pages::ERROR_CSP.clone())
-            .body(Body::full(crate::pages::error_page(e.status(), &msg)))
-            .expect("valid response");
-        if let Some(s) = retry_after {
-            resp.headers_mut().insert(RETRY_AFTER, s.max(1).into());
-        }
-        return resp;
-    }
-    let (token, set) = csrf_cookie(gw, headers);
-    let lang = gw.pages.choose_language(headers, None);
-    let page = gw.pages.login(&LoginView {
-        region: &gw.region_code,
-        csrf: &csrf_for(gw, &token),
-        rd: &rd,
-        phone: typed,
-        error: Some(&msg),
-        alert: Some(alert_of(&e)),
-        lang: &lang.lang,
-    });
-    html(gw, e.status(), page, set.as_slice(), retry_after)
-}
-
-/// A flow error as the pages announce it, in the shopper's language.
-fn alert_of(e: &FlowError) -> Alert<'static> {
-    Alert {
-        code: e.code(),
-        retry_after_secs: e.retry_after().map(|d| d.as_secs()),
-        remaining: match e {
-            FlowError::WrongCode { remaining } => Some(*remaining),
-            _ => None,
-        },
+        Err(e) => refused(&e),
     }
 }
 
+/// The code page, saying what the last post left to say.
 async fn render_verify(
-    gw: &Gateway,
-    headers: &HeaderMap,
-    pending: &Pending,
-    err: Option<&FlowError>,
-    notice: Option<&str>,
-) -> Response<Body> {
-    render_verify_in(gw, headers, None, pending, err, notice).await
-}
-
-/// `query` carries the language switch's `?lang=` on a GET.
-async fn render_verify_in(
     gw: &Gateway,
     headers: &HeaderMap,
     query: Option<&str>,
     pending: &Pending,
-    err: Option<&FlowError>,
-    notice: Option<&str>,
+    flash: Option<Flash>,
+    clear: Option<String>,
 ) -> Response<Body> {
     let now = gw.clock.now_ms();
-    let Ok(Some(ch)) = gw.store.challenge(&pending.challenge_id, now).await else {
-        // Expired or used up: start again, keeping where they were going.
-        let rd: String = form_urlencoded::byte_serialize(pending.rd.as_bytes()).collect();
-        return see_other(
-            &format!("/.otpgate/login?rd={rd}"),
-            &[clear_cookie(&gw.cookies.pending_name)],
-        );
+    let live = match pending.challenge_id.as_str() {
+        "" => None,
+        id => gw.store.challenge(id, now).await.ok().flatten(),
+    };
+    let Some(ch) = live else {
+        let mut cookies = vec![clear_cookie(&gw.cookies.pending_name)];
+        if pending.challenge_id.is_empty() {
+            // Verified already (back from the shop): the phone page sends
+            // a verified shopper on to `rd`.
+            cookies.extend(clear);
+            return see_other(&login_with(&pending.rd), &cookies);
+        }
+        // Expired or used up: start again, keeping the number and where
+        // they were going (this flash replaces any other).
+        let flash =
+            Flash::error(&FlowError::NoChallenge, now).with_phone(&as_typed(gw, &pending.phone));
+        return refused_to(gw, &login_with(&pending.rd), flash, &cookies);
     };
     let (token, set) = csrf_cookie(gw, headers);
     let wait = (ch.sent_at + gw.cfg.otp.resend_after.as_millis() as u64)
         .saturating_sub(now)
         .div_ceil(1000);
-    let msg = err.map(|e| match e {
-        FlowError::WrongCode { remaining } => format!(
-            "{e} {remaining} {} left.",
-            if *remaining == 1 { "try" } else { "tries" }
-        ),
-        e => e.to_string(),
-    });
     let lang = gw.pages.choose_language(headers, query);
+    let notice = flash.as_ref().filter(|f| f.notice).map(|f| f.key.as_str());
     let page = gw.pages.verify(&VerifyView {
         csrf: &csrf_for(gw, &token),
         rd: &pending.rd,
         masked_phone: &crate::phone::mask(&ch.phone),
         code_length: gw.cfg.otp.length,
         resend_in_secs: wait,
-        error: msg.as_deref(),
-        alert: err.map(alert_of),
-        notice,
-        notice_key: notice.map(|_| "new_code_sent"),
+        error: None,
+        alert: flash.as_ref().and_then(|f| f.alert(now)),
+        notice: None,
+        notice_key: notice,
         lang: &lang.lang,
     });
-    let status = err.map_or(StatusCode::OK, FlowError::status);
-    let cookies: Vec<String> = set.into_iter().chain(lang.set_cookie).collect();
-    html(
-        gw,
-        status,
-        page,
-        &cookies,
-        err.and_then(FlowError::retry_after).map(|d| d.as_secs()),
-    )
+    let status = flash.as_ref().map_or(StatusCode::OK, Flash::status);
+    let cookies: Vec<String> = set
+        .into_iter()
+        .chain(lang.set_cookie)
+        .chain(clear)
+        .collect();
+    let retry_after = flash.as_ref().and_then(|f| f.wait_secs(now));
+    html(gw, status, page, &cookies, retry_after)
 }
 
 pub async fn verify_page(
@@ -312,7 +367,10 @@ pub async fn verify_page(
     req: &Request<Incoming>,
 ) -> Result<Response<Body>, GatewayError> {
     match pending_of(gw, req.headers()) {
-        Some(p) => Ok(render_verify_in(gw, req.headers(), req.uri().query(), &p, None, None).await),
+        Some(p) => {
+            let (flash, clear) = Flash::take(&gw.cookies, req.headers());
+            Ok(render_verify(gw, req.headers(), req.uri().query(), &p, flash, clear).await)
+        }
         None => Ok(see_other("/.otpgate/login", &[])),
     }
 }
@@ -326,43 +384,36 @@ pub async fn verify(
     let Some(pending) = pending_of(gw, &parts.headers) else {
         return Ok(see_other("/.otpgate/login", &[]));
     };
+    if pending.challenge_id.is_empty() {
+        // Verified already: a second press of the button, or a replay.
+        return Ok(see_other(&pending.rd, &[]));
+    }
     let client_ip = gw.client_ip(&parts.headers, conn);
-    match core::check(
-        gw,
-        &pending.challenge_id,
-        form.get("code").unwrap_or(""),
-        conn,
-        client_ip,
-    )
-    .await
-    {
+    let now = gw.clock.now_ms();
+    let code = form.get("code").unwrap_or("");
+    match core::check(gw, &pending.challenge_id, code, conn, client_ip).await {
         Ok(session) => {
-            let now = gw.clock.now_secs();
+            // The pending cookie stays, spent (no challenge), so that back
+            // from the shop still knows `rd` (see `render_verify`).
+            let done = Pending {
+                challenge_id: String::new(),
+                rd: pending.rd.clone(),
+                phone: String::new(),
+            };
             let cookies = [
-                gw.cookies.session_cookie(&session, now),
-                clear_cookie(&gw.cookies.pending_name),
+                gw.cookies.session_cookie(&session, gw.clock.now_secs()),
+                pending_cookie(gw, &done),
             ];
-            audit::session_issued(&session, conn);
+            crate::audit::session_issued(&session, conn);
             Ok(see_other(&pending.rd, &cookies))
         }
         Err(e @ (FlowError::Exhausted | FlowError::NoChallenge)) => {
-            let (token, set) = csrf_cookie(gw, &parts.headers);
-            let msg = e.to_string();
-            let lang = gw.pages.choose_language(&parts.headers, None);
-            let page = gw.pages.login(&LoginView {
-                region: &gw.region_code,
-                csrf: &csrf_for(gw, &token),
-                rd: &pending.rd,
-                phone: "",
-                error: Some(&msg),
-                alert: Some(alert_of(&e)),
-                lang: &lang.lang,
-            });
-            let mut cookies = vec![clear_cookie(&gw.cookies.pending_name)];
-            cookies.extend(set);
-            Ok(html(gw, e.status(), page, &cookies, None))
+            // A used-up code keeps the number: the phone field is filled.
+            let flash = Flash::error(&e, now).with_phone(&as_typed(gw, &pending.phone));
+            let clear = [clear_cookie(&gw.cookies.pending_name)];
+            Ok(refused_to(gw, &login_with(&pending.rd), flash, &clear))
         }
-        Err(e) => Ok(render_verify(gw, &parts.headers, &pending, Some(&e), None).await),
+        Err(e) => Ok(refused_to(gw, VERIFY, Flash::error(&e, now), &[])),
     }
 }
 
@@ -376,49 +427,14 @@ pub async fn resend(
         return Ok(see_other("/.otpgate/login", &[]));
     };
     let client_ip = gw.client_ip(&parts.headers, conn);
-    match core::resend(gw, &pending.challenge_id, conn, client_ip).await {
-        Ok(_) => Ok(render_verify(
-            gw,
-            &parts.headers,
-            &pending,
-            None,
-            Some("We sent you a new code. Earlier codes no longer work."),
-        )
-        .await),
-        Err(e) => Ok(render_verify(gw, &parts.headers, &pending, Some(&e), None).await),
+    let lang = gw.pages.choose_language(&parts.headers, None).lang;
+    let now = gw.clock.now_ms();
+    match core::resend(gw, &pending.challenge_id, &lang, conn, client_ip).await {
+        Ok(_) => {
+            let notice = Flash::notice("new_code_sent").cookie(&gw.cookies);
+            Ok(see_other(VERIFY, &[notice]))
+        }
+        // The code page sends an ended challenge on to the phone page.
+        Err(e) => Ok(refused_to(gw, VERIFY, Flash::error(&e, now), &[])),
     }
-}
-
-pub async fn logout(
-    gw: &Gateway,
-    req: Request<Incoming>,
-    conn: ConnInfo,
-) -> Result<Response<Body>, GatewayError> {
-    // A storefront's own "Log out" button has no CSRF token to send, so a
-    // same-origin post (the browser's `Sec-Fetch-Site`, which no page can
-    // forge) is accepted too. A cross-site post still needs the token.
-    let (parts, form) = Form::read(req).await?;
-    let same_origin = parts
-        .headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v == "same-origin");
-    if !same_origin && !csrf_valid(gw, &parts.headers, form.get("csrf")) {
-        return Err(GatewayError::Csrf);
-    }
-    if let Some(session) = gw.session_of(&parts.headers).await {
-        let until = session.expires_at.saturating_mul(1000);
-        gw.store
-            .revoke(&session.id, until)
-            .await
-            .map_err(|_| GatewayError::Internal)?;
-        audit::logout(&session, conn);
-    }
-    let rd = safe_rd(form.get("rd"));
-    Ok(see_other(
-        &rd,
-        &[
-            clear_cookie(&gw.cookies.session_name),
-            clear_cookie(&gw.cookies.pending_name),
-        ],
-    ))
 }
