@@ -72,7 +72,9 @@ async fn a_typed_number_cannot_replace_the_registered_one() {
             &[("phone", "+44 7700 900123"), ("csrf", &csrf), ("rd", "/")],
         )
         .await;
-    assert_eq!(r.status, 303);
+    // The registered number's code is young: the code page, no new SMS.
+    assert!(r.after_303 && r.status == 200, "{r:?}");
+    assert!(r.body.contains("+91******5678"), "{}", r.body);
     let api = b
         .post_json(
             "/.otpgate/api/send",
@@ -87,8 +89,14 @@ async fn a_typed_number_cannot_replace_the_registered_one() {
 async fn nobody_signed_in_gets_no_sms() {
     let (_shop, gw) = registered_gateway().await;
     let mut b = gw.browser(H1);
-    let page = navigate(&gw, &mut b, "/.otpgate/login?rd=%2Fcheckout").await;
+    let refused = navigate(&gw, &mut b, "/.otpgate/login?rd=%2Fcheckout").await;
+    // Post/redirect/get, and no loop: the page it leads to says why and
+    // offers the button instead of trying again by itself.
+    assert_eq!(refused.status, 303, "{}", refused.body);
+    assert_eq!(refused.location(), "/.otpgate/login?rd=%2Fcheckout");
+    let page = navigate(&gw, &mut b, refused.location()).await;
     assert_eq!(page.status, 403);
+    assert!(page.body.contains("action=\"/.otpgate/send\""), "{}", page.body);
     assert!(
         page.body.contains("sign in to your account first"),
         "{}",

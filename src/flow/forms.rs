@@ -200,11 +200,14 @@ pub async fn login_page(
     req: &Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
-    let rd = safe_rd(query_param(req, "rd").as_deref());
+    let asked_rd = query_param(req, "rd");
+    let rd = safe_rd(asked_rd.as_deref());
     let (flash, clear) = Flash::take(&gw.cookies, req.headers());
-    if flash.is_none() && verified_for(gw, req.headers(), &rd).await {
+    if asked_rd.is_some() && flash.is_none() && verified_for(gw, req.headers(), &rd).await {
         // Back from the shop after a clean verify lands on this page:
-        // there is nothing to ask, so go on to where they were going.
+        // there is nothing to ask, so go on to where they were going. (A
+        // plain `/.otpgate/login` still shows the phone page: another
+        // number, or the form's token.)
         return Ok(see_other(&rd, &[]));
     }
     let now = gw.clock.now_ms();
