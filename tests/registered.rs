@@ -96,7 +96,11 @@ async fn nobody_signed_in_gets_no_sms() {
     assert_eq!(refused.location(), "/.otpgate/login?rd=%2Fcheckout");
     let page = navigate(&gw, &mut b, refused.location()).await;
     assert_eq!(page.status, 403);
-    assert!(page.body.contains("action=\"/.otpgate/send\""), "{}", page.body);
+    assert!(
+        page.body.contains("action=\"/.otpgate/send\""),
+        "{}",
+        page.body
+    );
     assert!(
         page.body.contains("sign in to your account first"),
         "{}",

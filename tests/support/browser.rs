@@ -105,11 +105,10 @@ impl Browser {
     /// Posts, then follows a refusal's `303` to the page that says it.
     async fn post_then_page(&mut self, req: reqwest::RequestBuilder) -> Resp {
         let resp = self.send(req).await;
-        let flashed = resp
-            .headers
-            .get_all("set-cookie")
-            .iter()
-            .any(|c| c.to_str().is_ok_and(|c| c.contains("-flash=") && !c.contains("Max-Age=0")));
+        let flashed = resp.headers.get_all("set-cookie").iter().any(|c| {
+            c.to_str()
+                .is_ok_and(|c| c.contains("-flash=") && !c.contains("Max-Age=0"))
+        });
         if resp.status != 303 || !flashed {
             return resp;
         }

@@ -193,7 +193,6 @@ impl Gw {
     /// is a `303` leaving a sealed flash for the page it leads to: this
     /// opens it and gives that page's status and the error code. Any other
     /// answer: its own status, no code.
-    #[allow(dead_code)]
     pub fn outcome(&self, status: u16, headers: &http::HeaderMap) -> (u16, Option<String>) {
         let flash = headers
             .get_all("set-cookie")
