@@ -50,7 +50,13 @@ fn axe_or_skip() -> Option<String> {
     if !path.is_file() {
         std::fs::create_dir_all(&e2e).unwrap();
         let installed = std::process::Command::new("npm")
-            .args(["install", "--no-save", "--no-audit", "--no-fund", "--prefix"])
+            .args([
+                "install",
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+            ])
             .arg(&e2e)
             .arg("axe-core@4")
             .status();
@@ -112,7 +118,9 @@ async fn not_a_resubmission(page: &mut Page, gw: &Gw, want: &str) {
     let href = page.href().await;
     assert!(!href.starts_with("chrome-error:"), "a resubmission: {href}");
     assert_eq!(href, gw.url(want));
-    let nav = page.call("Page.getNavigationHistory", serde_json::json!({})).await;
+    let nav = page
+        .call("Page.getNavigationHistory", serde_json::json!({}))
+        .await;
     let at = nav["currentIndex"].as_u64().unwrap() as usize;
     assert_eq!(nav["entries"][at]["url"], gw.url(want), "{nav}");
 }
@@ -189,7 +197,10 @@ async fn walk(gw: &Gw, clock: &ManualClock, page: &mut Page, axe: &str, w: &Word
         .await;
     not_a_resubmission(page, gw, rd_login).await;
     assert!(alert_said(page).await.starts_with(w.bad_phone));
-    assert_eq!(page.eval("document.getElementById('phone').value").await, "12");
+    assert_eq!(
+        page.eval("document.getElementById('phone').value").await,
+        "12"
+    );
     assert_eq!(
         page.eval("document.getElementById('phone').getAttribute('aria-invalid')")
             .await,
@@ -229,18 +240,24 @@ async fn walk(gw: &Gw, clock: &ManualClock, page: &mut Page, axe: &str, w: &Word
     not_a_resubmission(page, gw, "/.otpgate/verify").await;
     let said = alert_said(page).await;
     assert!(said.starts_with(w.wait), "{said}");
-    let first: u64 = text(page, "document.querySelector('.alert [data-countdown]').textContent")
-        .await
-        .parse()
-        .unwrap();
+    let first: u64 = text(
+        page,
+        "document.querySelector('.alert [data-countdown]').textContent",
+    )
+    .await
+    .parse()
+    .unwrap();
     assert!((1..=30).contains(&first), "{said}");
     let mut counted = false;
     for _ in 0..30 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let now: u64 = text(page, "document.querySelector('.alert [data-countdown]').textContent")
-            .await
-            .parse()
-            .unwrap();
+        let now: u64 = text(
+            page,
+            "document.querySelector('.alert [data-countdown]').textContent",
+        )
+        .await
+        .parse()
+        .unwrap();
         if now < first {
             counted = true;
             break;
@@ -255,7 +272,8 @@ async fn walk(gw: &Gw, clock: &ManualClock, page: &mut Page, axe: &str, w: &Word
     clock.advance(Duration::from_secs(31));
     page.goto(&gw.url("/.otpgate/verify")).await;
     assert_eq!(
-        page.eval("document.getElementById('resend').disabled").await,
+        page.eval("document.getElementById('resend').disabled")
+            .await,
         false
     );
     page.tap_and_wait("#resend").await;
@@ -287,7 +305,11 @@ async fn walk(gw: &Gw, clock: &ManualClock, page: &mut Page, axe: &str, w: &Word
     assert_eq!(text(page, "document.documentElement.lang").await, lang);
     assert_eq!(h1(page).await, w.signed_out);
     assert_eq!(
-        text(page, "document.querySelector('.small a').getAttribute('href')").await,
+        text(
+            page,
+            "document.querySelector('.small a').getAttribute('href')"
+        )
+        .await,
         "/checkout"
     );
     axe_clean(page, axe, &format!("logout ({lang})")).await;
