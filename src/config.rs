@@ -3,19 +3,20 @@
 //! `validate` turns the raw file into the typed [`Config`] below or into the
 //! full list of problems, each with its key and line.
 
+mod load;
 mod raw;
 mod schema;
 mod validate;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use http::Uri;
 use ipnet::IpNet;
 
-pub use validate::parse_duration;
+pub use crate::secret::Secret;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -32,6 +33,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub limits: LimitsConfig,
     pub log: LogConfig,
+    pub fingerprint: crate::fingerprint::FingerprintConfig,
     /// Non-fatal advice `check-config` prints (e.g. missing DLT fields).
     pub warnings: Vec<String>,
 }
@@ -173,7 +175,7 @@ impl fmt::Debug for StoreConfig {
         match self {
             StoreConfig::Memory => f.write_str("Memory"),
             StoreConfig::Redis { url } => {
-                write!(f, "Redis {{ url: {:?} }}", crate::store::redact_url(url))
+                write!(f, "Redis {{ url: {:?} }}", crate::secret::redact_url(url))
             }
         }
     }
@@ -234,28 +236,6 @@ pub struct LogConfig {
     pub audit_required: bool,
 }
 
-/// A secret value (session key, token, header value): no `Display`, and
-/// `Debug` prints no value, so a stray `{:?}` cannot leak it. The one type
-/// for every secret in the configuration, the SMS providers' included.
-#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
 /// One problem with the configuration, with the key it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -293,29 +273,5 @@ impl fmt::Display for ConfigError {
             writeln!(f, "  {p}")?;
         }
         Ok(())
-    }
-}
-
-impl Config {
-    /// Reads and validates the file at `path`.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            source_name: path.display().to_string(),
-            problems: vec![Problem {
-                key: "(file)".into(),
-                line: None,
-                message: format!("cannot read {}: {e}", path.display()),
-            }],
-        })?;
-        Config::parse(&text, &path.display().to_string())
-    }
-
-    /// Validates configuration text. Relative paths are relative to the
-    /// working directory, as in the documented example.
-    pub fn parse(text: &str, source_name: &str) -> Result<Config, ConfigError> {
-        validate::validate(text).map_err(|problems| ConfigError {
-            source_name: source_name.to_string(),
-            problems,
-        })
     }
 }

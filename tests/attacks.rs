@@ -122,8 +122,11 @@ async fn a_code_works_exactly_once_under_parallel_submission() {
 async fn tampered_cookies_are_no_session() {
     let clock = otpgate::clock::ManualClock::starting_now();
     let shop = upstream().await;
+    // max_age equals the session's ttl, so at exactly ttl the route still
+    // accepts the session's age (`<=`) and only its expiry can refuse it.
     let gw = gateway(&shop)
-        .route("/checkout", "otp")
+        .route_with("/checkout", "otp", "max_age = \"1h\"")
+        .set("session.ttl", "\"1h\"")
         .clock(clock.clone())
         .run()
         .await;
@@ -200,7 +203,13 @@ async fn tampered_cookies_are_no_session() {
         1,
         "only the one legitimate request reached the shop"
     );
-    clock.advance(std::time::Duration::from_secs(25 * 3600));
+    clock.advance(std::time::Duration::from_secs(3600 - 1));
+    assert_eq!(
+        try_cookie(good.clone()).await,
+        200,
+        "a second before expiry"
+    );
+    clock.advance(std::time::Duration::from_secs(1));
     assert_eq!(try_cookie(good).await, 302, "expired");
 }
 
@@ -226,19 +235,28 @@ async fn challenges_are_bound_to_their_browser() {
             &[("code", &victim_code), ("csrf", &csrf)],
         )
         .await;
-    assert!(
-        r.status != 303 || r.location().starts_with("/.otpgate/login"),
-        "{r:?}"
-    );
+    // Without a pending cookie there is no challenge to check the code
+    // against: back to the phone page, the code never evaluated.
+    assert_eq!((r.status, r.location()), (303, "/.otpgate/login"), "{r:?}");
     assert!(!attacker.cookies.contains_key("__Host-otpgate"));
     // The attacker starts their own challenge for the same phone and burns
-    // all its attempts; the victim's code still works.
-    attacker.start(PHONE, "/").await;
+    // all its attempts (each one really evaluated: 422 with fewer tries
+    // left, then 410 when the challenge is voided); the victim's code
+    // still works.
+    assert_eq!(attacker.start(PHONE, "/").await.status, 303);
+    let mut steps = Vec::new();
     for i in 0..6 {
-        attacker
+        let r = attacker
             .enter_code_raw(&wrong_code(&victim_code, i), &csrf)
             .await;
+        steps.push(r.status);
     }
+    assert_eq!(
+        steps,
+        [422, 422, 422, 422, 410, 303],
+        "the attacker's steps"
+    );
+    assert!(!attacker.cookies.contains_key("__Host-otpgate"));
     assert_eq!(
         victim.enter_code(&victim_code).await.status,
         303,
@@ -291,7 +309,6 @@ async fn open_redirect_payloads_land_on_the_site() {
         "/%0a/evil.example",
         "http:/evil.example",
         "\\\\evil.example",
-        "/.otpgate/logout",
     ] {
         let mut b = gw.browser(H1);
         let done = b.log_in(PHONE, payload).await;
@@ -307,6 +324,26 @@ async fn open_redirect_payloads_land_on_the_site() {
             b.cookies.contains_key("__Host-otpgate"),
             "an invalid rd still gives a session"
         );
+    }
+    // Never into otpgate's own endpoints (a verified shopper bounced to
+    // `/.otpgate/logout`, or to a forward-auth probe), in any spelling the
+    // path normalizer folds into that prefix.
+    for payload in [
+        "/.otpgate/logout",
+        "/.otpgate/api/send",
+        "/.OTPGATE/logout",
+        "/%2eotpgate/logout",
+        "/%2Eotpgate/auth",
+        "/./.otpgate/logout",
+        "/x/../.otpgate/logout",
+        "//.otpgate/logout",
+        "/;x/.otpgate/logout",
+        "/.otpgate",
+        "/.otpgate/?x=1",
+    ] {
+        let mut b = gw.browser(H1);
+        let done = b.log_in(PHONE, payload).await;
+        assert_eq!(done.location(), "/", "{payload:?}");
     }
 }
 

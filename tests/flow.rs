@@ -180,7 +180,8 @@ async fn max_age_per_route_asks_again_after_it_passes() {
     let shop = upstream().await;
     let gw = gateway(&shop)
         .route_with("/checkout", "otp", "max_age = \"5m\"")
-        .route_with("/account", "otp", "max_age = \"1h\"")
+        .route_with("/account", "otp", "max_age = \"2h\"")
+        .set("session.ttl", "\"2h\"")
         .clock(clock.clone())
         .run()
         .await;
@@ -198,7 +199,15 @@ async fn max_age_per_route_asks_again_after_it_passes() {
         200,
         "still fresh for a longer max_age"
     );
-    clock.advance(std::time::Duration::from_secs(25 * 3600));
+    // Exactly at ttl (= /account's max_age) the age is still allowed
+    // (`<=`): only the session's own expiry refuses it.
+    clock.advance(std::time::Duration::from_secs(2 * 3600 - 6 * 60 - 1));
+    assert_eq!(
+        b.get("/account").await.status,
+        200,
+        "a second before expiry"
+    );
+    clock.advance(std::time::Duration::from_secs(1));
     assert_eq!(
         b.get("/account").await.status,
         302,

@@ -34,6 +34,8 @@ pub struct RawConfig {
     pub limits: RawLimits,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub fingerprint: RawFingerprint,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -155,4 +157,10 @@ pub struct RawLog {
     pub level: Option<String>,
     pub audit_file: Option<String>,
     pub audit_required: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawFingerprint {
+    /// Checked in validate/fingerprint.rs, so a wrong type names the key.
+    pub forward: Option<toml::Value>,
 }

@@ -200,6 +200,7 @@ pub const SCHEMA: Shape = T(&[
             ("audit_required", Leaf),
         ]),
     ),
+    ("fingerprint", T(&[("forward", Leaf)])),
 ]);
 
 /// An unknown key: its dotted path and, when one is close, the key meant.

@@ -22,7 +22,8 @@ use tokio_rustls::TlsAcceptor;
 use super::idle::{Activity, Tracked};
 use crate::body::BodyPace;
 use crate::config::Config;
-use crate::gateway::{ConnInfo, Gateway};
+use crate::fingerprint::FirstFlight;
+use crate::gateway::Gateway;
 use crate::ratelog::LogLimit;
 
 /// After an idle close began, how long the peer gets to finish it (answer
@@ -78,7 +79,11 @@ impl Connection {
         self.gw.metrics.open_connections.inc();
         let _open = OpenGuard(self.gw.clone());
         let cfg = &self.gw.cfg.server;
-        let tls = match tokio::time::timeout(cfg.handshake_timeout, self.acceptor.accept(tcp)).await
+        let mut tls = match tokio::time::timeout(
+            cfg.handshake_timeout,
+            self.acceptor.accept(FirstFlight::new(tcp)),
+        )
+        .await
         {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
@@ -92,10 +97,7 @@ impl Connection {
                 return;
             }
         };
-        let info = ConnInfo {
-            peer,
-            peer_trusted: self.gw.is_trusted(peer.ip()),
-        };
+        let info = self.gw.trusted().conn(peer, tls.get_mut().0.take_ja4());
         let activity = Activity::new(cfg.header_timeout.min(cfg.idle_timeout), cfg.idle_timeout);
         let pace = BodyPace {
             timeout: cfg.body_timeout,

@@ -27,9 +27,10 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, Script, ScriptInvocation};
 
+use super::api::{Attempt, Challenge, Count, Resend, SessionCheck, Store, StoreError};
 use super::epoch::random_epoch;
-use super::{Attempt, Challenge, Count, Resend, SessionCheck, Store, StoreError};
 use crate::metrics::StoreMetrics;
+use crate::secret::redact_url as redact;
 
 /// The longest any one store call may take before it counts as a failure.
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
@@ -49,23 +50,6 @@ pub struct RedisStore {
     put: Script,
     epoch: Script,
     metrics: StoreMetrics,
-}
-
-/// `url` with any password replaced, for messages and logs.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let userinfo = &url[s + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            let shown = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                "***".to_string()
-            };
-            format!("{}{shown}{}", &url[..s + 3], &url[at..])
-        }
-        _ => url.to_string(),
-    }
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {

@@ -78,12 +78,18 @@ async fn a_burst_through_one_prefix_stops_at_send_per_prefix() {
 /// Wrong guesses spread over several challenges for one phone, all at
 /// once: no more than `verify_fail_per_phone` are ever evaluated, plus
 /// the one last guess each challenge keeps once that budget is spent.
+/// Counted where the evaluation leaves its trace, in each challenge's
+/// attempts: once the limit's window has passed, one more wrong guess per
+/// challenge reports how many tries it has left.
 #[tokio::test]
 async fn parallel_guesses_across_challenges_stop_at_verify_fail_per_phone() {
+    const MAX_ATTEMPTS: u64 = 20;
+    let clock = otpgate::clock::ManualClock::starting_now();
     let shop = upstream().await;
     let gw = wide(gateway(&shop))
-        .set("limits.verify_fail_per_phone", &lim(4, "1h"))
-        .set("otp.max_attempts", "20")
+        .set("limits.verify_fail_per_phone", &lim(4, "1m"))
+        .set("otp.max_attempts", &MAX_ATTEMPTS.to_string())
+        .clock(clock.clone())
         .run()
         .await;
     let client = h2(&gw);
@@ -97,7 +103,23 @@ async fn parallel_guesses_across_challenges_stop_at_verify_fail_per_phone() {
         async move { verify(&client, gw, "000000", &p, Some(&ip(100 + i))).await }
     }))
     .await;
-    let evaluated = count(&answers, 422) + count(&answers, 410);
-    assert_eq!(evaluated, 4 + 5, "{answers:?}");
+    assert_eq!(
+        count(&answers, 422) + count(&answers, 410),
+        4 + 5,
+        "{answers:?}"
+    );
     assert_eq!(count(&answers, 429), BURST - 4 - 5);
+    // Each probe is a failure too: at most 4 per new window of the limit.
+    // The challenges (otp.ttl 5m) still live.
+    let mut evaluated = 0;
+    for (i, p) in pending.iter().enumerate() {
+        if i % 4 == 0 {
+            clock.advance(std::time::Duration::from_secs(61));
+        }
+        let probe = verify(&client, &gw, "000000", p, Some(&ip(200))).await;
+        assert_eq!(probe.status, 422, "{probe:?}");
+        let left = probe.json["remaining"].as_u64().expect("remaining");
+        evaluated += MAX_ATTEMPTS - left - 1;
+    }
+    assert_eq!(evaluated, 4 + 5, "guesses evaluated during the burst");
 }

@@ -3,7 +3,7 @@
 //! `Location` to the login page otherwise, never 2xx on error, and the
 //! original-request headers are read only from `server.trusted_proxies`.
 
-use crate::support::{status_of, Gw, H1, PHONE};
+use crate::support::{status_of, Gw, H2Answer, H1, PHONE};
 use crate::{header_of, report, shop_and_gateway};
 
 /// One forward-auth check: `(status, Location, X-Otpgate-Phone)`.
@@ -183,7 +183,7 @@ async fn untrusted_peers_cannot_name_the_target() {
     // Over HTTP/2 as well.
     for headers in spoofs {
         let status = gw.raw_h2("GET", "/.otpgate/auth", headers).await;
-        if status != Some(401) {
+        if status != H2Answer::Status(401) {
             failures.push(format!("H2 {headers:?} -> {status:?}; want 401"));
         }
     }

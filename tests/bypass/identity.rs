@@ -3,7 +3,7 @@
 
 use crate::forward_auth::session_cookie;
 use crate::shop_and_gateway;
-use crate::support::{status_of, Shop, PHONE};
+use crate::support::{status_of, H2Answer, Shop, PHONE};
 
 const FAKE: &str = "+919999999999";
 
@@ -93,7 +93,7 @@ async fn spoofed_identity_never_reaches_the_shop() {
         assert_clean(&shop, None, &format!("H1 {set:?}"));
         assert_eq!(
             gw.raw_h2("GET", "/checkout/assets/app.css", set).await,
-            Some(200),
+            H2Answer::Status(200),
             "{set:?}"
         );
         assert_clean(&shop, None, &format!("H2 {set:?}"));
@@ -102,7 +102,10 @@ async fn spoofed_identity_never_reaches_the_shop() {
     let before = shop.count();
     let raw = gw.raw_h1(&h1_with("/checkout", SPOOFS, None)).await;
     assert_eq!(status_of(&raw), 401);
-    assert_eq!(gw.raw_h2("POST", "/admin", SPOOFS).await, Some(401));
+    assert_eq!(
+        gw.raw_h2("POST", "/admin", SPOOFS).await,
+        H2Answer::Status(401)
+    );
     assert_eq!(shop.count(), before);
 }
 
@@ -122,7 +125,11 @@ async fn with_a_session_the_shop_sees_only_the_verified_phone() {
         let mut h: Vec<(&str, &str)> = SPOOFS.to_vec();
         let c = format!("__Host-otpgate={cookie}");
         h.push(("cookie", &c));
-        assert_eq!(gw.raw_h2("POST", target, &h).await, Some(200), "{target}");
+        assert_eq!(
+            gw.raw_h2("POST", target, &h).await,
+            H2Answer::Status(200),
+            "{target}"
+        );
         assert_clean(&shop, Some(PHONE), &format!("H2 {target}"));
     }
 }

@@ -23,7 +23,7 @@ mod regressions;
 mod session_answers;
 mod upgrade;
 
-use support::{gateway, upstream, Gw, Shop};
+use support::{gateway, upstream, Gw, H2Answer, Shop};
 
 /// What the gateway must do with one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +81,27 @@ pub fn verdict(
         Expect::BadOr(t) => (status == 400 && new.is_empty()) || forwarded_as(t),
     };
     (!ok).then(|| format!("{what}: expected {expect:?}, got {status}, shop saw {new:?}"))
+}
+
+/// [`verdict`] for an HTTP/2 request. A stream reset with `PROTOCOL_ERROR`
+/// is how h2 refuses a malformed request (RFC 9113 §8.1.1), so it counts as
+/// a `400` where a refusal is expected; any other reset, a timeout or a
+/// request that could not be sent is a failure, never a status.
+pub fn h2_verdict(
+    shop: &Shop,
+    before: usize,
+    answer: &H2Answer,
+    expect: Expect,
+    what: &str,
+) -> Option<String> {
+    let refusal_expected = matches!(expect, Expect::Bad | Expect::Blocked | Expect::BadOr(_));
+    match answer {
+        H2Answer::Status(s) => verdict(shop, before, *s, expect, what),
+        H2Answer::Reset(h2::Reason::PROTOCOL_ERROR) if refusal_expected => {
+            verdict(shop, before, 400, expect, what)
+        }
+        other => Some(format!("{what}: expected {expect:?}, got {other:?}")),
+    }
 }
 
 /// `GET <target>` as HTTP/1.1 bytes, `Connection: close`.

@@ -205,7 +205,8 @@ impl Gw {
         };
         let mut h = http::HeaderMap::new();
         h.insert("cookie", pair.parse().unwrap());
-        let f = otpgate::flow::flash::Flash::take(&self.gateway().cookies, &h)
+        let sealer = otpgate::session::CookieSealer::new(&self.gateway().cfg.session);
+        let f = otpgate::own::flash::Flash::take(&sealer, &h)
             .0
             .expect("a flash this gateway sealed");
         (f.status, Some(f.key))
@@ -282,30 +283,70 @@ impl Gw {
         String::from_utf8_lossy(&out).into_owned()
     }
 
-    /// One HTTP/2 request with a byte-exact `:path`, via the h2 crate.
-    /// `None` when the http crate itself refuses to carry that path.
-    pub async fn raw_h2(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Option<u16> {
-        let uri = http::Uri::builder()
+    /// One HTTP/2 request with a byte-exact `:path`, via the h2 crate. A
+    /// stream the server resets is reported as such, never as a status:
+    /// a test that expects a refusal must say that a reset is one.
+    pub async fn raw_h2(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> H2Answer {
+        let Ok(uri) = http::Uri::builder()
             .scheme("https")
             .authority(format!("127.0.0.1:{}", self.addr.port()))
             .path_and_query(path)
             .build()
-            .ok()?;
-        let tls = self.tls_stream(&[b"h2"]).await;
-        let (mut client, conn) = h2::client::handshake(tls).await.unwrap();
-        tokio::spawn(conn);
+        else {
+            return H2Answer::Unsendable;
+        };
         let mut req = http::Request::builder().method(method).uri(uri);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let (resp, _) = client.send_request(req.body(()).unwrap(), true).ok()?;
-        let resp = tokio::time::timeout(std::time::Duration::from_secs(10), resp)
-            .await
-            .ok()?;
-        match resp {
-            Ok(r) => Some(r.status().as_u16()),
-            // A stream reset by the server is a refusal too.
-            Err(_) => Some(400),
+        let Ok(req) = req.body(()) else {
+            return H2Answer::Unsendable;
+        };
+        let tls = self.tls_stream(&[b"h2"]).await;
+        let (mut client, conn) = h2::client::handshake(tls).await.unwrap();
+        tokio::spawn(conn);
+        let resp = match client.send_request(req, true) {
+            Ok((resp, _)) => resp,
+            Err(e) if e.is_remote() => return H2Answer::from_error(&e),
+            // h2 checks the request (e.g. a connection-specific header,
+            // RFC 9113 §8.2.2) before it sends a frame.
+            Err(_) => return H2Answer::Unsendable,
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(10), resp).await {
+            Err(_) => H2Answer::NoAnswer("no answer within 10 s".into()),
+            Ok(Ok(r)) => H2Answer::Status(r.status().as_u16()),
+            Ok(Err(e)) => H2Answer::from_error(&e),
+        }
+    }
+}
+
+/// What became of one HTTP/2 request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum H2Answer {
+    /// The server answered with this status.
+    Status(u16),
+    /// The server reset the stream (`RST_STREAM`, or `GOAWAY`) with this
+    /// reason instead of answering.
+    Reset(h2::Reason),
+    /// The http or h2 crate refuses to build or send this request at all.
+    Unsendable,
+    /// Anything else: timeout, connection lost, a local protocol error.
+    NoAnswer(String),
+}
+
+impl H2Answer {
+    fn from_error(e: &h2::Error) -> Self {
+        match e.reason() {
+            Some(r) if e.is_remote() => H2Answer::Reset(r),
+            _ => H2Answer::NoAnswer(e.to_string()),
+        }
+    }
+
+    /// The status, panicking with what happened instead when there is none.
+    pub fn status(&self) -> u16 {
+        match self {
+            H2Answer::Status(s) => *s,
+            other => panic!("no HTTP/2 answer: {other:?}"),
         }
     }
 }

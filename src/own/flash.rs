@@ -9,7 +9,7 @@
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use super::core::FlowError;
+use crate::flow::FlowError;
 use crate::headers;
 use crate::pages::Alert;
 use crate::session::{clear_cookie, set_cookie, CookieSealer};

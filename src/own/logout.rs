@@ -5,17 +5,20 @@
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use super::forms::{csrf_valid, html, query_param};
-use super::{safe_rd, see_other, Form};
+use super::forms::{csrf_valid, html};
+use super::input::{query_param, Form};
+use super::reply::see_other;
+use super::state::Own;
 use crate::audit;
 use crate::body::Body;
+use crate::conn::ConnInfo;
 use crate::errors::GatewayError;
-use crate::gateway::{ConnInfo, Gateway};
 use crate::pages::LogoutView;
+use crate::redirect::safe_rd;
 use crate::session::clear_cookie;
 
 pub async fn logout(
-    gw: &Gateway,
+    own: &Own,
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
@@ -27,12 +30,13 @@ pub async fn logout(
         .headers
         .get("sec-fetch-site")
         .is_some_and(|v| v == "same-origin");
-    if !same_origin && !csrf_valid(gw, &parts.headers, form.get("csrf")) {
+    if !same_origin && !csrf_valid(own, &parts.headers, form.get("csrf")) {
         return Err(GatewayError::Csrf);
     }
-    if let Some(session) = gw.session_of(&parts.headers).await {
+    if let Some(session) = own.sessions.of(&parts.headers).await {
         let until = session.expires_at.saturating_mul(1000);
-        gw.store
+        own.flow
+            .store
             .revoke(&session.id, until)
             .await
             .map_err(|_| GatewayError::Internal)?;
@@ -43,8 +47,8 @@ pub async fn logout(
     Ok(see_other(
         &format!("/.otpgate/logout?rd={rd}"),
         &[
-            clear_cookie(&gw.cookies.session_name),
-            clear_cookie(&gw.cookies.pending_name),
+            clear_cookie(&own.cookies.session_name),
+            clear_cookie(&own.cookies.pending_name),
         ],
     ))
 }
@@ -52,16 +56,16 @@ pub async fn logout(
 /// The confirmation. A `GET` changes nothing (a link from another site
 /// cannot sign anyone out); with a session still live there is nothing to
 /// confirm, so the browser goes on to `rd`.
-pub async fn page(gw: &Gateway, req: &Request<Incoming>) -> Result<Response<Body>, GatewayError> {
+pub async fn page(own: &Own, req: &Request<Incoming>) -> Result<Response<Body>, GatewayError> {
     let rd = safe_rd(query_param(req, "rd").as_deref());
-    if gw.session_of(req.headers()).await.is_some() {
+    if own.sessions.of(req.headers()).await.is_some() {
         return Ok(see_other(&rd, &[]));
     }
-    let lang = gw.pages.choose_language(req.headers(), req.uri().query());
-    let page = gw.pages.logout(&LogoutView {
+    let lang = own.pages.choose_language(req.headers(), req.uri().query());
+    let page = own.pages.logout(&LogoutView {
         rd: &rd,
         lang: &lang.lang,
     });
     let cookies: Vec<String> = lang.set_cookie.into_iter().collect();
-    Ok(html(gw, StatusCode::OK, page, &cookies, None))
+    Ok(html(own, StatusCode::OK, page, &cookies, None))
 }

@@ -1,42 +1,46 @@
 //! The HTML side of the flow: pages, form posts, cookies, CSRF.
 
 use cookie::SameSite;
-use http::header::{CONTENT_TYPE, RETRY_AFTER, SET_COOKIE};
 use http::{HeaderMap, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use subtle::ConstantTimeEq;
 
-use super::core::{self, FlowError, Pending};
 use super::flash::Flash;
-use super::{own_response, safe_rd, see_other, Form};
+use super::input::{query_param, Form};
+use super::pending::Pending;
+use super::reply::{self, see_other};
+use super::state::Own;
+use crate::audit;
 use crate::body::Body;
+use crate::conn::ConnInfo;
 use crate::errors::GatewayError;
-use crate::gateway::{ConnInfo, Gateway};
+use crate::flow::{self, FlowError};
 use crate::headers;
 use crate::pages::{LoginView, VerifyView};
 use crate::phone::Phone;
+use crate::redirect::{login_url, safe_rd, LOGIN};
 use crate::session::{clear_cookie, random_id, set_cookie};
 
-pub(super) const VERIFY: &str = "/.otpgate/verify";
+const VERIFY: &str = "/.otpgate/verify";
 
 /// The form token: HMAC of the browser's CSRF cookie, so a page from
 /// another site can neither read nor forge it.
-fn csrf_for(gw: &Gateway, cookie_token: &str) -> String {
-    hex::encode(&crate::otp::derive_key(&gw.csrf_key, cookie_token)[..16])
+fn csrf_for(own: &Own, cookie_token: &str) -> String {
+    hex::encode(&crate::otp::derive_key(&own.csrf_key, cookie_token)[..16])
 }
 
 /// The browser's CSRF cookie, or a new one to set.
-fn csrf_cookie(gw: &Gateway, headers: &HeaderMap) -> (String, Option<String>) {
-    match headers::cookie(headers, &gw.cookies.csrf_name)
+fn csrf_cookie(own: &Own, headers: &HeaderMap) -> (String, Option<String>) {
+    match headers::cookie(headers, &own.cookies.csrf_name)
         .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
     {
         Some(t) => (t.to_string(), None),
         None => {
             let t = random_id();
             let c = set_cookie(
-                &gw.cookies.csrf_name,
+                &own.cookies.csrf_name,
                 &t,
-                gw.cfg.session.ttl.as_secs(),
+                own.flow.cfg.session_ttl.as_secs(),
                 SameSite::Strict,
             );
             (t, Some(c))
@@ -44,54 +48,35 @@ fn csrf_cookie(gw: &Gateway, headers: &HeaderMap) -> (String, Option<String>) {
     }
 }
 
-pub fn csrf_valid(gw: &Gateway, headers: &HeaderMap, form_token: Option<&str>) -> bool {
-    let (Some(cookie), Some(token)) = (headers::cookie(headers, &gw.cookies.csrf_name), form_token)
+pub fn csrf_valid(own: &Own, headers: &HeaderMap, form_token: Option<&str>) -> bool {
+    let (Some(cookie), Some(token)) =
+        (headers::cookie(headers, &own.cookies.csrf_name), form_token)
     else {
         return false;
     };
-    bool::from(csrf_for(gw, cookie).as_bytes().ct_eq(token.as_bytes()))
+    bool::from(csrf_for(own, cookie).as_bytes().ct_eq(token.as_bytes()))
 }
 
 /// A form post whose CSRF token matches this browser's cookie.
 async fn checked_form(
-    gw: &Gateway,
+    own: &Own,
     req: Request<Incoming>,
 ) -> Result<(http::request::Parts, Form), GatewayError> {
     let (parts, form) = Form::read(req).await?;
-    if !csrf_valid(gw, &parts.headers, form.get("csrf")) {
+    if !csrf_valid(own, &parts.headers, form.get("csrf")) {
         return Err(GatewayError::Csrf);
     }
     Ok((parts, form))
 }
 
-pub fn pending_of(gw: &Gateway, headers: &HeaderMap) -> Option<Pending> {
-    let sealed = headers::cookie(headers, &gw.cookies.pending_name)?;
-    Pending::decode(&gw.cookies.open(&gw.cookies.pending_name, sealed)?)
-}
-
 pub(super) fn html(
-    gw: &Gateway,
+    own: &Own,
     status: StatusCode,
     body: String,
     cookies: &[String],
     retry_after: Option<u64>,
 ) -> Response<Body> {
-    let mut b = own_response(status)
-        .header(CONTENT_TYPE, "text/html; charset=utf-8")
-        .header("content-security-policy", gw.pages.csp.clone());
-    for c in cookies {
-        b = b.header(SET_COOKIE, c);
-    }
-    if let Some(s) = retry_after {
-        b = b.header(RETRY_AFTER, s.max(1));
-    }
-    b.body(Body::full(body)).expect("valid response")
-}
-
-pub(super) fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
-    form_urlencoded::parse(req.uri().query()?.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    reply::html(status, own.pages.csp.clone(), body, cookies, retry_after)
 }
 
 /// A same-origin (or typed, bookmarked: `none`) top-level navigation, by
@@ -114,64 +99,51 @@ fn sends_at_once(req: &Request<Incoming>) -> bool {
 
 /// This browser already has a live challenge for the number the storefront
 /// names now (not for an account it was signed in to before).
-async fn pending_for_registered(gw: &Gateway, headers: &HeaderMap) -> bool {
-    let Some(pending) = pending_of(gw, headers) else {
+async fn pending_for_registered(own: &Own, headers: &HeaderMap) -> bool {
+    let Some(pending) = Pending::of(&own.cookies, headers) else {
         return false;
     };
-    let now = gw.clock.now_ms();
-    let Ok(Some(ch)) = gw.store.challenge(&pending.challenge_id, now).await else {
+    let now = own.flow.clock.now_ms();
+    let Ok(Some(ch)) = own.flow.store.challenge(&pending.challenge_id, now).await else {
         return false;
     };
-    match core::number_to_text(gw, headers, "").await {
-        Ok(n) => Phone::parse(&n, &gw.cfg.phone).is_ok_and(|p| p.e164() == ch.phone),
+    match own.number_to_text(headers, "").await {
+        Ok(n) => Phone::parse(&n, &own.flow.cfg.phone).is_ok_and(|p| p.e164() == ch.phone),
         Err(_) => false,
     }
 }
 
-/// The phone page, keeping where the shopper was going.
-pub(super) fn login_with(rd: &str) -> String {
-    let rd: String = form_urlencoded::byte_serialize(rd.as_bytes()).collect();
-    format!("/.otpgate/login?rd={rd}")
-}
-
 /// This browser holds a session fresh enough for `rd` (the check
 /// `gateway::handle` makes there), so the phone page has nothing to ask.
-async fn verified_for(gw: &Gateway, headers: &HeaderMap, rd: &str) -> bool {
-    let Some(session) = gw.session_of(headers).await else {
+async fn verified_for(own: &Own, headers: &HeaderMap, rd: &str) -> bool {
+    let Some(session) = own.sessions.of(headers).await else {
         return false;
     };
     let path = rd.split_once('?').map_or(rd, |(p, _)| p);
     let Ok(path) = crate::normalize::normalize_path(path) else {
         return false;
     };
-    let age = gw.clock.now_secs().saturating_sub(session.verified_at);
-    gw.policy()
+    let age = own
+        .flow
+        .clock
+        .now_secs()
+        .saturating_sub(session.verified_at);
+    own.policy
         .rule_for(&http::Method::GET, path.match_key())
         .is_none_or(|rule| age <= rule.max_age.as_secs())
 }
 
-/// `Set-Cookie` for the browser's pending challenge, living as its code.
-fn pending_cookie(gw: &Gateway, pending: &Pending) -> String {
-    let sealed = gw.cookies.seal(&gw.cookies.pending_name, &pending.encode());
-    set_cookie(
-        &gw.cookies.pending_name,
-        &sealed,
-        gw.cfg.otp.ttl.as_secs(),
-        SameSite::Strict,
-    )
-}
-
 /// A refusal: `303` to the page that says it (post/redirect/get).
-fn refused_to(gw: &Gateway, location: &str, flash: Flash, cookies: &[String]) -> Response<Body> {
+fn refused_to(own: &Own, location: &str, flash: Flash, cookies: &[String]) -> Response<Body> {
     let mut cookies = cookies.to_vec();
-    cookies.push(flash.cookie(&gw.cookies));
+    cookies.push(flash.cookie(&own.cookies));
     see_other(location, &cookies)
 }
 
 /// The number as the shopper types it beside the shown dial code.
-fn as_typed(gw: &Gateway, e164: &str) -> String {
+fn as_typed(own: &Own, e164: &str) -> String {
     match phonenumber::parse(None, e164) {
-        Ok(n) if n.country().id() == Some(gw.cfg.phone.default_region) => {
+        Ok(n) if n.country().id() == Some(own.flow.cfg.phone.default_region) => {
             n.national().value().to_string()
         }
         _ => e164.to_string(),
@@ -182,37 +154,38 @@ fn as_typed(gw: &Gateway, e164: &str) -> String {
 /// `otp.resend_after`: the resend delay holds for any new code to the
 /// number in this browser, not only for the resend button, so going back
 /// to the phone page and sending again texts nothing new (issue 11).
-pub async fn young_pending(gw: &Gateway, headers: &HeaderMap, number: &str) -> Option<Pending> {
-    let pending = pending_of(gw, headers).filter(|p| !p.challenge_id.is_empty())?;
-    let now = gw.clock.now_ms();
-    let ch = gw
+pub async fn young_pending(own: &Own, headers: &HeaderMap, number: &str) -> Option<Pending> {
+    let pending = Pending::of(&own.cookies, headers).filter(|p| !p.challenge_id.is_empty())?;
+    let now = own.flow.clock.now_ms();
+    let ch = own
+        .flow
         .store
         .challenge(&pending.challenge_id, now)
         .await
         .ok()??;
-    let phone = Phone::parse(number, &gw.cfg.phone).ok()?;
-    let ready_at = ch.sent_at + gw.cfg.otp.resend_after.as_millis() as u64;
+    let phone = Phone::parse(number, &own.flow.cfg.phone).ok()?;
+    let ready_at = ch.sent_at + own.flow.cfg.otp.resend_after.as_millis() as u64;
     (phone.e164() == ch.phone && now < ready_at).then_some(pending)
 }
 
 pub async fn login_page(
-    gw: &Gateway,
+    own: &Own,
     req: &Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
     let asked_rd = query_param(req, "rd");
     let rd = safe_rd(asked_rd.as_deref());
-    let (flash, clear) = Flash::take(&gw.cookies, req.headers());
-    if asked_rd.is_some() && flash.is_none() && verified_for(gw, req.headers(), &rd).await {
+    let (flash, clear) = Flash::take(&own.cookies, req.headers());
+    if asked_rd.is_some() && flash.is_none() && verified_for(own, req.headers(), &rd).await {
         // Back from the shop after a clean verify lands on this page:
         // there is nothing to ask, so go on to where they were going. (A
         // plain `/.otpgate/login` still shows the phone page: another
         // number, or the form's token.)
         return Ok(see_other(&rd, &[]));
     }
-    let now = gw.clock.now_ms();
-    let (token, set) = csrf_cookie(gw, req.headers());
-    let lang = gw.pages.choose_language(req.headers(), req.uri().query());
+    let now = own.flow.clock.now_ms();
+    let (token, set) = csrf_cookie(own, req.headers());
+    let lang = own.pages.choose_language(req.headers(), req.uri().query());
     let cookies: Vec<String> = set
         .into_iter()
         .chain(lang.set_cookie)
@@ -221,7 +194,7 @@ pub async fn login_page(
     let status = flash.as_ref().map_or(StatusCode::OK, Flash::status);
     let wait = flash.as_ref().and_then(|f| f.wait_secs(now));
     let alert = flash.as_ref().and_then(|f| f.alert(now));
-    if gw.lookup.is_some() {
+    if own.lookup.is_some() {
         // Registered-number mode: nothing to type; the code goes at once
         // to the number the storefront has for this customer — but only
         // when the shopper navigated here themselves. Otherwise any site
@@ -229,21 +202,21 @@ pub async fn login_page(
         // A refusal comes back here with its flash: then the button, not
         // another automatic send (which would loop on a rate limit).
         if flash.is_none() && sends_at_once(req) {
-            if pending_for_registered(gw, req.headers()).await {
+            if pending_for_registered(own, req.headers()).await {
                 // A reload is not a new request for a code: the code page
                 // offers a resend once `resend_after` has passed.
                 return Ok(see_other(VERIFY, &[]));
             }
-            return Ok(start_challenge(gw, req.headers(), conn, "", rd).await);
+            return Ok(start_challenge(own, req.headers(), conn, "", rd).await);
         }
-        let page = gw
+        let page = own
             .pages
-            .send_registered(&lang.lang, &csrf_for(gw, &token), &rd, alert);
-        return Ok(html(gw, status, page, &cookies, wait));
+            .send_registered(&lang.lang, &csrf_for(own, &token), &rd, alert);
+        return Ok(html(own, status, page, &cookies, wait));
     }
-    let page = gw.pages.login(&LoginView {
-        region: &gw.region_code,
-        csrf: &csrf_for(gw, &token),
+    let page = own.pages.login(&LoginView {
+        region: &own.region_code,
+        csrf: &csrf_for(own, &token),
         rd: &rd,
         phone: flash
             .as_ref()
@@ -253,57 +226,60 @@ pub async fn login_page(
         alert,
         lang: &lang.lang,
     });
-    Ok(html(gw, status, page, &cookies, wait))
+    Ok(html(own, status, page, &cookies, wait))
 }
 
 pub async fn send(
-    gw: &Gateway,
+    own: &Own,
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
-    let (parts, form) = checked_form(gw, req).await?;
+    let (parts, form) = checked_form(own, req).await?;
     let rd = safe_rd(form.get("rd"));
     let typed = form.get("phone").unwrap_or("");
-    Ok(start_challenge(gw, &parts.headers, conn, typed, rd).await)
+    Ok(start_challenge(own, &parts.headers, conn, typed, rd).await)
 }
 
 /// Texts a code (in the page's language) and sends the browser to the
 /// code page, or back to the phone page saying why not.
 async fn start_challenge(
-    gw: &Gateway,
+    own: &Own,
     headers: &HeaderMap,
     conn: ConnInfo,
     typed: &str,
     rd: String,
 ) -> Response<Body> {
-    let now = gw.clock.now_ms();
+    let now = own.flow.clock.now_ms();
     let refused = |e: &FlowError| {
         refused_to(
-            gw,
-            &login_with(&rd),
+            own,
+            &login_url(&rd),
             Flash::error(e, now).with_phone(typed),
             &[],
         )
     };
-    let number = match core::number_to_text(gw, headers, typed).await {
+    let number = match own.number_to_text(headers, typed).await {
         Ok(n) => n,
         Err(e) => return refused(&e),
     };
-    if let Some(pending) = young_pending(gw, headers, &number).await {
-        let c = pending_cookie(gw, &Pending { rd, ..pending });
-        let notice = Flash::notice("code_already_sent").cookie(&gw.cookies);
+    if let Some(pending) = young_pending(own, headers, &number).await {
+        let c = Pending { rd, ..pending }.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs());
+        let notice = Flash::notice("code_already_sent").cookie(&own.cookies);
         return see_other(VERIFY, &[c, notice]);
     }
-    let lang = gw.pages.choose_language(headers, None).lang;
-    let client_ip = gw.client_ip(headers, conn);
-    match core::start(gw, &number, &lang, conn, client_ip).await {
+    let lang = own.pages.choose_language(headers, None).lang;
+    let client_ip = own.trusted.client_ip(headers, conn);
+    match flow::start(&own.flow, &number, &lang, conn, client_ip).await {
         Ok((challenge_id, phone)) => {
             let pending = Pending {
                 challenge_id,
                 rd,
                 phone: phone.e164().to_string(),
             };
-            see_other(VERIFY, &[pending_cookie(gw, &pending)])
+            see_other(
+                VERIFY,
+                &[pending.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs())],
+            )
         }
         Err(e) => refused(&e),
     }
@@ -311,43 +287,43 @@ async fn start_challenge(
 
 /// The code page, saying what the last post left to say.
 async fn render_verify(
-    gw: &Gateway,
+    own: &Own,
     headers: &HeaderMap,
     query: Option<&str>,
     pending: &Pending,
     flash: Option<Flash>,
     clear: Option<String>,
 ) -> Response<Body> {
-    let now = gw.clock.now_ms();
+    let now = own.flow.clock.now_ms();
     let live = match pending.challenge_id.as_str() {
         "" => None,
-        id => gw.store.challenge(id, now).await.ok().flatten(),
+        id => own.flow.store.challenge(id, now).await.ok().flatten(),
     };
     let Some(ch) = live else {
-        let mut cookies = vec![clear_cookie(&gw.cookies.pending_name)];
+        let mut cookies = vec![clear_cookie(&own.cookies.pending_name)];
         if pending.challenge_id.is_empty() {
             // Verified already (back from the shop): the phone page sends
             // a verified shopper on to `rd`.
             cookies.extend(clear);
-            return see_other(&login_with(&pending.rd), &cookies);
+            return see_other(&login_url(&pending.rd), &cookies);
         }
         // Expired or used up: start again, keeping the number and where
         // they were going (this flash replaces any other).
         let flash =
-            Flash::error(&FlowError::NoChallenge, now).with_phone(&as_typed(gw, &pending.phone));
-        return refused_to(gw, &login_with(&pending.rd), flash, &cookies);
+            Flash::error(&FlowError::NoChallenge, now).with_phone(&as_typed(own, &pending.phone));
+        return refused_to(own, &login_url(&pending.rd), flash, &cookies);
     };
-    let (token, set) = csrf_cookie(gw, headers);
-    let wait = (ch.sent_at + gw.cfg.otp.resend_after.as_millis() as u64)
+    let (token, set) = csrf_cookie(own, headers);
+    let wait = (ch.sent_at + own.flow.cfg.otp.resend_after.as_millis() as u64)
         .saturating_sub(now)
         .div_ceil(1000);
-    let lang = gw.pages.choose_language(headers, query);
+    let lang = own.pages.choose_language(headers, query);
     let notice = flash.as_ref().filter(|f| f.notice).map(|f| f.key.as_str());
-    let page = gw.pages.verify(&VerifyView {
-        csrf: &csrf_for(gw, &token),
+    let page = own.pages.verify(&VerifyView {
+        csrf: &csrf_for(own, &token),
         rd: &pending.rd,
         masked_phone: &crate::phone::mask(&ch.phone),
-        code_length: gw.cfg.otp.length,
+        code_length: own.flow.cfg.otp.length,
         resend_in_secs: wait,
         error: None,
         alert: flash.as_ref().and_then(|f| f.alert(now)),
@@ -362,39 +338,39 @@ async fn render_verify(
         .chain(clear)
         .collect();
     let retry_after = flash.as_ref().and_then(|f| f.wait_secs(now));
-    html(gw, status, page, &cookies, retry_after)
+    html(own, status, page, &cookies, retry_after)
 }
 
 pub async fn verify_page(
-    gw: &Gateway,
+    own: &Own,
     req: &Request<Incoming>,
 ) -> Result<Response<Body>, GatewayError> {
-    match pending_of(gw, req.headers()) {
+    match Pending::of(&own.cookies, req.headers()) {
         Some(p) => {
-            let (flash, clear) = Flash::take(&gw.cookies, req.headers());
-            Ok(render_verify(gw, req.headers(), req.uri().query(), &p, flash, clear).await)
+            let (flash, clear) = Flash::take(&own.cookies, req.headers());
+            Ok(render_verify(own, req.headers(), req.uri().query(), &p, flash, clear).await)
         }
-        None => Ok(see_other("/.otpgate/login", &[])),
+        None => Ok(see_other(LOGIN, &[])),
     }
 }
 
 pub async fn verify(
-    gw: &Gateway,
+    own: &Own,
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
-    let (parts, form) = checked_form(gw, req).await?;
-    let Some(pending) = pending_of(gw, &parts.headers) else {
-        return Ok(see_other("/.otpgate/login", &[]));
+    let (parts, form) = checked_form(own, req).await?;
+    let Some(pending) = Pending::of(&own.cookies, &parts.headers) else {
+        return Ok(see_other(LOGIN, &[]));
     };
     if pending.challenge_id.is_empty() {
         // Verified already: a second press of the button, or a replay.
         return Ok(see_other(&pending.rd, &[]));
     }
-    let client_ip = gw.client_ip(&parts.headers, conn);
-    let now = gw.clock.now_ms();
+    let client_ip = own.trusted.client_ip(&parts.headers, conn);
+    let now = own.flow.clock.now_ms();
     let code = form.get("code").unwrap_or("");
-    match core::check(gw, &pending.challenge_id, code, conn, client_ip).await {
+    match flow::check(&own.flow, &pending.challenge_id, code, conn, client_ip).await {
         Ok(session) => {
             // The pending cookie stays, spent (no challenge), so that back
             // from the shop still knows `rd` (see `render_verify`).
@@ -404,40 +380,41 @@ pub async fn verify(
                 phone: String::new(),
             };
             let cookies = [
-                gw.cookies.session_cookie(&session, gw.clock.now_secs()),
-                pending_cookie(gw, &done),
+                own.cookies
+                    .session_cookie(&session, own.flow.clock.now_secs()),
+                done.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs()),
             ];
-            crate::audit::session_issued(&session, conn);
+            audit::session_issued(&session, conn);
             Ok(see_other(&pending.rd, &cookies))
         }
         Err(e @ (FlowError::Exhausted | FlowError::NoChallenge)) => {
             // A used-up code keeps the number: the phone field is filled.
-            let flash = Flash::error(&e, now).with_phone(&as_typed(gw, &pending.phone));
-            let clear = [clear_cookie(&gw.cookies.pending_name)];
-            Ok(refused_to(gw, &login_with(&pending.rd), flash, &clear))
+            let flash = Flash::error(&e, now).with_phone(&as_typed(own, &pending.phone));
+            let clear = [clear_cookie(&own.cookies.pending_name)];
+            Ok(refused_to(own, &login_url(&pending.rd), flash, &clear))
         }
-        Err(e) => Ok(refused_to(gw, VERIFY, Flash::error(&e, now), &[])),
+        Err(e) => Ok(refused_to(own, VERIFY, Flash::error(&e, now), &[])),
     }
 }
 
 pub async fn resend(
-    gw: &Gateway,
+    own: &Own,
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
-    let (parts, _) = checked_form(gw, req).await?;
-    let Some(pending) = pending_of(gw, &parts.headers) else {
-        return Ok(see_other("/.otpgate/login", &[]));
+    let (parts, _) = checked_form(own, req).await?;
+    let Some(pending) = Pending::of(&own.cookies, &parts.headers) else {
+        return Ok(see_other(LOGIN, &[]));
     };
-    let client_ip = gw.client_ip(&parts.headers, conn);
-    let lang = gw.pages.choose_language(&parts.headers, None).lang;
-    let now = gw.clock.now_ms();
-    match core::resend(gw, &pending.challenge_id, &lang, conn, client_ip).await {
+    let client_ip = own.trusted.client_ip(&parts.headers, conn);
+    let lang = own.pages.choose_language(&parts.headers, None).lang;
+    let now = own.flow.clock.now_ms();
+    match flow::resend(&own.flow, &pending.challenge_id, &lang, conn, client_ip).await {
         Ok(_) => {
-            let notice = Flash::notice("new_code_sent").cookie(&gw.cookies);
+            let notice = Flash::notice("new_code_sent").cookie(&own.cookies);
             Ok(see_other(VERIFY, &[notice]))
         }
         // The code page sends an ended challenge on to the phone page.
-        Err(e) => Ok(refused_to(gw, VERIFY, Flash::error(&e, now), &[])),
+        Err(e) => Ok(refused_to(own, VERIFY, Flash::error(&e, now), &[])),
     }
 }

@@ -3,28 +3,23 @@
 //! application/json` (which a cross-origin page cannot send without a CORS
 //! preflight that otpgate never grants) and by `Sec-Fetch-Site`.
 
-use cookie::SameSite;
-use http::header::{CONTENT_TYPE, RETRY_AFTER, SET_COOKIE};
+use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
+use super::forms;
+use super::input::read_json;
+use super::pending::Pending;
+use super::reply::json as reply;
+use super::state::Own;
 use crate::audit;
 use crate::body::Body;
+use crate::conn::ConnInfo;
 use crate::errors::GatewayError;
-use crate::flow::core;
-use crate::flow::{forms, own_response, read_json, safe_rd, FlowError, Pending};
-use crate::gateway::{ConnInfo, Gateway};
-use crate::session::{clear_cookie, set_cookie};
-
-fn reply(status: StatusCode, body: Value, cookies: &[String]) -> Response<Body> {
-    let mut b = own_response(status).header(CONTENT_TYPE, "application/json");
-    for c in cookies {
-        b = b.header(SET_COOKIE, c);
-    }
-    b.body(Body::full(body.to_string()))
-        .expect("valid response")
-}
+use crate::flow::{self, FlowError};
+use crate::redirect::{safe_rd, LOGIN};
+use crate::session::clear_cookie;
 
 fn flow_error(e: &FlowError) -> Response<Body> {
     let mut body = json!({ "error": e.code(), "message": e.to_string() });
@@ -59,7 +54,7 @@ fn same_origin_json(headers: &HeaderMap) -> Result<(), GatewayError> {
 }
 
 pub async fn send(
-    gw: &Gateway,
+    own: &Own,
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
@@ -68,27 +63,27 @@ pub async fn send(
     let typed = v.get("phone").and_then(Value::as_str).unwrap_or("");
     let rd = safe_rd(v.get("rd").and_then(Value::as_str));
     // The SMS in the shopper's language: `lang`, else as the pages choose.
-    let lang = gw
+    let lang = own
         .pages
         .language_of(&parts.headers, v.get("lang").and_then(Value::as_str));
-    let number = match core::number_to_text(gw, &parts.headers, typed).await {
+    let number = match own.number_to_text(&parts.headers, typed).await {
         Ok(n) => n,
         Err(e) => return Ok(flow_error(&e)),
     };
-    if let Some(pending) = forms::young_pending(gw, &parts.headers, &number).await {
+    if let Some(pending) = forms::young_pending(own, &parts.headers, &number).await {
         // The resend delay holds for a new send to the same number from
         // the same browser too: the code already texted still works.
-        return Ok(sent(gw, &Pending { rd, ..pending }, false).await);
+        return Ok(sent(own, &Pending { rd, ..pending }, false).await);
     }
-    let client_ip = gw.client_ip(&parts.headers, conn);
-    match core::start(gw, &number, &lang, conn, client_ip).await {
+    let client_ip = own.trusted.client_ip(&parts.headers, conn);
+    match flow::start(&own.flow, &number, &lang, conn, client_ip).await {
         Ok((challenge_id, phone)) => {
             let pending = Pending {
                 challenge_id,
                 rd,
                 phone: phone.e164().to_string(),
             };
-            Ok(sent(gw, &pending, true).await)
+            Ok(sent(own, &pending, true).await)
         }
         Err(e) => Ok(flow_error(&e)),
     }
@@ -96,48 +91,43 @@ pub async fn send(
 
 /// `"sent"`, with the times left of the browser's challenge; `new_code`
 /// says whether this request texted one.
-async fn sent(gw: &Gateway, pending: &Pending, new_code: bool) -> Response<Body> {
-    let now = gw.clock.now_ms();
-    let Ok(Some(ch)) = gw.store.challenge(&pending.challenge_id, now).await else {
+async fn sent(own: &Own, pending: &Pending, new_code: bool) -> Response<Body> {
+    let now = own.flow.clock.now_ms();
+    let Ok(Some(ch)) = own.flow.store.challenge(&pending.challenge_id, now).await else {
         return flow_error(&FlowError::NoChallenge);
     };
     let secs = |ms: u64| ms.saturating_sub(now).div_ceil(1000);
-    let sealed = gw.cookies.seal(&gw.cookies.pending_name, &pending.encode());
-    let c = set_cookie(
-        &gw.cookies.pending_name,
-        &sealed,
-        gw.cfg.otp.ttl.as_secs(),
-        SameSite::Strict,
-    );
+    let otp = &own.flow.cfg.otp;
     let body = json!({
         "status": "sent",
         "new_code": new_code,
         "phone": crate::phone::mask(&ch.phone),
-        "code_length": gw.cfg.otp.length,
+        "code_length": otp.length,
         "expires_in": secs(ch.expires_at),
-        "resend_after": secs(ch.sent_at + gw.cfg.otp.resend_after.as_millis() as u64),
+        "resend_after": secs(ch.sent_at + otp.resend_after.as_millis() as u64),
     });
+    let c = pending.cookie(&own.cookies, otp.ttl.as_secs());
     reply(StatusCode::OK, body, &[c])
 }
 
 pub async fn verify(
-    gw: &Gateway,
+    own: &Own,
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
     same_origin_json(req.headers())?;
     let (parts, v) = read_json(req).await?;
-    let Some(pending) = forms::pending_of(gw, &parts.headers) else {
+    let Some(pending) = Pending::of(&own.cookies, &parts.headers) else {
         return Ok(flow_error(&FlowError::NoChallenge));
     };
     let code = v.get("code").and_then(Value::as_str).unwrap_or("");
-    let client_ip = gw.client_ip(&parts.headers, conn);
-    match core::check(gw, &pending.challenge_id, code, conn, client_ip).await {
+    let client_ip = own.trusted.client_ip(&parts.headers, conn);
+    match flow::check(&own.flow, &pending.challenge_id, code, conn, client_ip).await {
         Ok(s) => {
-            let now = gw.clock.now_secs();
+            let now = own.flow.clock.now_secs();
             let cookies = [
-                gw.cookies.session_cookie(&s, now),
-                clear_cookie(&gw.cookies.pending_name),
+                own.cookies.session_cookie(&s, now),
+                clear_cookie(&own.cookies.pending_name),
             ];
             audit::session_issued(&s, conn);
             let body = json!({
@@ -153,11 +143,8 @@ pub async fn verify(
     }
 }
 
-pub async fn session(
-    gw: &Gateway,
-    req: &Request<Incoming>,
-) -> Result<Response<Body>, GatewayError> {
-    Ok(match gw.session_of(req.headers()).await {
+pub async fn session(own: &Own, req: &Request<Incoming>) -> Result<Response<Body>, GatewayError> {
+    Ok(match own.sessions.of(req.headers()).await {
         Some(s) => reply(
             StatusCode::OK,
             json!({ "authenticated": true, "phone": s.phone, "verified_at": s.verified_at, "expires_at": s.expires_at }),
@@ -165,7 +152,7 @@ pub async fn session(
         ),
         None => reply(
             StatusCode::UNAUTHORIZED,
-            json!({ "authenticated": false, "error": "otp_required", "login_url": "/.otpgate/login" }),
+            json!({ "authenticated": false, "error": "otp_required", "login_url": LOGIN }),
             &[],
         ),
     })

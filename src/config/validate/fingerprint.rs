@@ -1,0 +1,59 @@
+//! `[fingerprint]`: whether the storefront gets the client's fingerprints.
+
+use super::kit::Problems;
+use crate::config::raw::RawFingerprint;
+use crate::fingerprint::FingerprintConfig;
+
+pub(super) fn fingerprint(p: &mut Problems, raw: &RawFingerprint) -> FingerprintConfig {
+    let forward = match &raw.forward {
+        None => false,
+        Some(toml::Value::Boolean(b)) => *b,
+        Some(other) => {
+            p.add(
+                "fingerprint.forward",
+                format!("`{other}` must be true or false"),
+            );
+            false
+        }
+    };
+    FingerprintConfig { forward }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn parse(extra: &str) -> Result<Config, String> {
+        let dir = tempfile::tempdir().unwrap();
+        crate::tls::write_self_signed(dir.path(), &["localhost".into()]).unwrap();
+        let text = format!(
+            "[tls]\ncert = \"{d}/cert.pem\"\nkey = \"{d}/key.pem\"\n[upstream]\nurl = \"http://127.0.0.1:3000\"\n\
+             [session]\nsecret = \"0123456789abcdef0123456789abcdef-x\"\n[sms]\nprovider = \"console\"\n{extra}",
+            d = dir.path().display()
+        );
+        Config::parse(&text, "test").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn off_by_default() {
+        assert!(!parse("").unwrap().fingerprint.forward);
+        assert!(!parse("[fingerprint]\n").unwrap().fingerprint.forward);
+        assert!(
+            parse("[fingerprint]\nforward = true\n")
+                .unwrap()
+                .fingerprint
+                .forward
+        );
+    }
+
+    #[test]
+    fn a_wrong_value_names_the_key() {
+        for bad in ["\"yes\"", "1", "\"true\""] {
+            let e = parse(&format!("[fingerprint]\nforward = {bad}\n")).unwrap_err();
+            assert!(e.contains("fingerprint.forward:"), "{bad}: {e}");
+            assert!(e.contains("must be true or false"), "{bad}: {e}");
+        }
+        let e = parse("[fingerprint]\nforwrd = true\n").unwrap_err();
+        assert!(e.contains("did you mean `forward`"), "{e}");
+    }
+}
