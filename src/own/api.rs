@@ -8,7 +8,6 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
-use super::forms;
 use super::input::read_json;
 use super::pending::Pending;
 use super::reply::json as reply;
@@ -70,7 +69,7 @@ pub async fn send(
         Ok(n) => n,
         Err(e) => return Ok(flow_error(&e)),
     };
-    if let Some(pending) = forms::young_pending(own, &parts.headers, &number).await {
+    if let Some(pending) = Pending::young_for(own, &parts.headers, &number).await {
         // The resend delay holds for a new send to the same number from
         // the same browser too: the code already texted still works.
         return Ok(sent(own, &Pending { rd, ..pending }, false).await);

@@ -150,24 +150,6 @@ fn as_typed(own: &Own, e164: &str) -> String {
     }
 }
 
-/// The browser's challenge for this same number, if it is younger than
-/// `otp.resend_after`: the resend delay holds for any new code to the
-/// number in this browser, not only for the resend button, so going back
-/// to the phone page and sending again texts nothing new (issue 11).
-pub async fn young_pending(own: &Own, headers: &HeaderMap, number: &str) -> Option<Pending> {
-    let pending = Pending::of(&own.cookies, headers).filter(|p| !p.challenge_id.is_empty())?;
-    let now = own.flow.clock.now_ms();
-    let ch = own
-        .flow
-        .store
-        .challenge(&pending.challenge_id, now)
-        .await
-        .ok()??;
-    let phone = Phone::parse(number, &own.flow.cfg.phone).ok()?;
-    let ready_at = ch.sent_at + own.flow.cfg.otp.resend_after.as_millis() as u64;
-    (phone.e164() == ch.phone && now < ready_at).then_some(pending)
-}
-
 pub async fn login_page(
     own: &Own,
     req: &Request<Incoming>,
@@ -262,7 +244,7 @@ async fn start_challenge(
         Ok(n) => n,
         Err(e) => return refused(&e),
     };
-    if let Some(pending) = young_pending(own, headers, &number).await {
+    if let Some(pending) = Pending::young_for(own, headers, &number).await {
         let c = Pending { rd, ..pending }.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs());
         let notice = Flash::notice("code_already_sent").cookie(&own.cookies);
         return see_other(VERIFY, &[c, notice]);

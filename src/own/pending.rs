@@ -6,7 +6,9 @@
 use cookie::SameSite;
 use http::HeaderMap;
 
+use super::state::Own;
 use crate::headers;
+use crate::phone::Phone;
 use crate::session::{set_cookie, CookieSealer};
 
 /// What the browser's pending cookie holds.
@@ -42,6 +44,24 @@ impl Pending {
     pub fn of(cookies: &CookieSealer, headers: &HeaderMap) -> Option<Pending> {
         let sealed = headers::cookie(headers, &cookies.pending_name)?;
         Pending::decode(&cookies.open(&cookies.pending_name, sealed)?)
+    }
+
+    /// The browser's challenge for this same number, if it is younger than
+    /// `otp.resend_after`: the resend delay holds for any new code to the
+    /// number in this browser, not only for the resend button, so going back
+    /// to the phone page and sending again texts nothing new (issue 11).
+    pub async fn young_for(own: &Own, headers: &HeaderMap, number: &str) -> Option<Pending> {
+        let pending = Pending::of(&own.cookies, headers).filter(|p| !p.challenge_id.is_empty())?;
+        let now = own.flow.clock.now_ms();
+        let ch = own
+            .flow
+            .store
+            .challenge(&pending.challenge_id, now)
+            .await
+            .ok()??;
+        let phone = Phone::parse(number, &own.flow.cfg.phone).ok()?;
+        let ready_at = ch.sent_at + own.flow.cfg.otp.resend_after.as_millis() as u64;
+        (phone.e164() == ch.phone && now < ready_at).then_some(pending)
     }
 
     /// `Set-Cookie` for this challenge, living as long as its code.
