@@ -161,6 +161,5 @@ pub struct RawLog {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawFingerprint {
-    /// Checked in validate/fingerprint.rs, so a wrong type names the key.
-    pub forward: Option<toml::Value>,
+    pub forward: Option<bool>,
 }
