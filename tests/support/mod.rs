@@ -219,6 +219,29 @@ impl Gw {
         b.build().unwrap()
     }
 
+    /// What a form post's answer says. Under post/redirect/get a refusal
+    /// is a `303` leaving a sealed flash for the page it leads to: this
+    /// opens it and gives that page's status and the error code. Any other
+    /// answer: its own status, no code.
+    pub fn outcome(&self, status: u16, headers: &http::HeaderMap) -> (u16, Option<String>) {
+        let flash = headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|c| c.to_str().ok())
+            .find(|c| c.contains("-flash=") && !c.contains("Max-Age=0"))
+            .and_then(|c| c.split(';').next());
+        let Some(pair) = flash else {
+            return (status, None);
+        };
+        let mut h = http::HeaderMap::new();
+        h.insert("cookie", pair.parse().unwrap());
+        let sealer = otpgate::session::CookieSealer::new(&self.gateway().cfg.session);
+        let f = otpgate::own::flash::Flash::take(&sealer, &h)
+            .0
+            .expect("a flash this gateway sealed");
+        (f.status, Some(f.key))
+    }
+
     pub fn browser(&self, h2: bool) -> Browser {
         Browser::new(self.client(h2), self.url(""), self.sms_path.clone(), h2)
     }
