@@ -55,7 +55,7 @@ pub(crate) mod pages;
 pub(crate) mod phone;
 pub mod policy;
 pub(crate) mod pumping;
-pub(crate) mod ratelog;
+pub mod ratelog;
 pub(crate) mod redirect;
 pub(crate) mod reload;
 pub(crate) mod secret;
