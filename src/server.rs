@@ -162,7 +162,8 @@ pub async fn start(
         TlsAcceptor::from(tls),
         rx,
     ));
-    tracing::info!(%addr, admin = ?admin_addr, "otpgate listening");
+    let admin = admin_addr.map_or_else(|| "off".to_string(), |a| a.to_string());
+    tracing::info!(%addr, %admin, "otpgate listening");
     Ok(RunningGateway {
         addr,
         admin_addr,
