@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub use self::redis::{redact as redact_url, scripts as redis_scripts, RedisStore};
+pub use self::redis::{redact as redact_url, scripts as redis_scripts, RedisStore, RedisTarget};
 pub use epoch::{EpochChange, EpochWatch};
 pub use memory::{spawn_sweeper, MemoryStore};
 

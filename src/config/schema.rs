@@ -165,7 +165,14 @@ pub const SCHEMA: Shape = T(&[
             ("file", T(&[("path", Leaf)])),
         ]),
     ),
-    ("store", T(&[("backend", Leaf), ("redis_url", Leaf)])),
+    (
+        "store",
+        T(&[
+            ("backend", Leaf),
+            ("redis_url", Leaf),
+            ("redis_cluster_urls", Leaf),
+        ]),
+    ),
     ("admin", T(&[("listen", Leaf)])),
     (
         "limits",

@@ -10,7 +10,7 @@ use super::raw::RawConfig;
 use super::schema::{unknown_keys, Locator};
 use super::{
     AdminConfig, Config, LogConfig, LogFormat, OtpConfig, Problem, Require, RouteRule, Secret,
-    StoreConfig, TlsConfig,
+    TlsConfig,
 };
 use crate::normalize::normalize_path;
 
@@ -19,6 +19,7 @@ mod fingerprint;
 mod limits;
 mod messages;
 mod sections;
+mod store;
 
 use self::limits::{limits, RawAbuse};
 
@@ -307,29 +308,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         }
     };
 
-    let store = match raw.store.backend.as_deref().unwrap_or("memory") {
-        "memory" => StoreConfig::Memory,
-        "redis" => {
-            // The URL may carry a password: "${ENV_VAR}" keeps it out of the file.
-            let url = match raw.store.redis_url.as_deref() {
-                Some(v) => secret(p, "store.redis_url", v)
-                    .map(|s| s.expose().to_string())
-                    .unwrap_or_default(),
-                None => String::new(),
-            };
-            if let Some(problem) = redis_url_problem(&url) {
-                p.add("store.redis_url", problem);
-            }
-            StoreConfig::Redis { url }
-        }
-        other => {
-            p.add(
-                "store.backend",
-                format!("`{other}` must be \"memory\" or \"redis\""),
-            );
-            StoreConfig::Memory
-        }
-    };
+    let store = store::store(p, &raw.store);
 
     let admin = AdminConfig {
         listen: addr(
@@ -409,23 +388,4 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         fingerprint: fingerprint::fingerprint(p, &raw.fingerprint),
         warnings,
     })
-}
-
-/// Why `url` cannot be used for `store.backend = "redis"`, if it cannot.
-/// Messages never repeat a password.
-fn redis_url_problem(url: &str) -> Option<String> {
-    use redis::IntoConnectionInfo;
-    if url.trim().is_empty() {
-        return Some(
-            "is required when store.backend = \"redis\" (e.g. \"redis://127.0.0.1:6379\")".into(),
-        );
-    }
-    let shown = crate::store::redact_url(url);
-    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-        return Some(format!("`{shown}` must start with redis:// or rediss://"));
-    }
-    match url.into_connection_info() {
-        Ok(_) => None,
-        Err(e) => Some(format!("`{shown}` is not a valid Redis URL: {e}")),
-    }
 }
