@@ -27,7 +27,7 @@ use tracing_subscriber::filter::{filter_fn, Filtered};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::gateway::ConnInfo;
+use crate::conn::ConnInfo;
 use crate::phone::{mask, Phone, PhoneError};
 use crate::session::Session;
 

@@ -252,13 +252,3 @@ pub fn is_too_slow(e: &(dyn std::error::Error + 'static)) -> bool {
     }
     false
 }
-
-/// The answer to a body otpgate could not read itself: 408 when the
-/// client was too slow, else 400.
-pub fn read_error(e: BoxError) -> crate::errors::GatewayError {
-    if is_too_slow(&*e) {
-        crate::errors::GatewayError::BodyTimeout
-    } else {
-        crate::errors::GatewayError::BadBody
-    }
-}

@@ -3,19 +3,20 @@
 //! `validate` turns the raw file into the typed [`Config`] below or into the
 //! full list of problems, each with its key and line.
 
+mod load;
 mod raw;
 mod schema;
 mod validate;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use http::Uri;
 use ipnet::IpNet;
 
-pub use validate::parse_duration;
+pub use crate::secret::Secret;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -168,7 +169,7 @@ pub enum StoreConfig {
     Memory,
     /// One server, a master behind Sentinel, or a Cluster.
     Redis {
-        target: crate::store::RedisTarget,
+        target: crate::store::target::RedisTarget,
     },
 }
 
@@ -227,28 +228,6 @@ pub struct LogConfig {
     pub audit_required: bool,
 }
 
-/// A secret value (session key, token, header value): no `Display`, and
-/// `Debug` prints no value, so a stray `{:?}` cannot leak it. The one type
-/// for every secret in the configuration, the SMS providers' included.
-#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
 /// One problem with the configuration, with the key it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -286,29 +265,5 @@ impl fmt::Display for ConfigError {
             writeln!(f, "  {p}")?;
         }
         Ok(())
-    }
-}
-
-impl Config {
-    /// Reads and validates the file at `path`.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            source_name: path.display().to_string(),
-            problems: vec![Problem {
-                key: "(file)".into(),
-                line: None,
-                message: format!("cannot read {}: {e}", path.display()),
-            }],
-        })?;
-        Config::parse(&text, &path.display().to_string())
-    }
-
-    /// Validates configuration text. Relative paths are relative to the
-    /// working directory, as in the documented example.
-    pub fn parse(text: &str, source_name: &str) -> Result<Config, ConfigError> {
-        validate::validate(text).map_err(|problems| ConfigError {
-            source_name: source_name.to_string(),
-            problems,
-        })
     }
 }

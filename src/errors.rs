@@ -1,11 +1,10 @@
 //! The one place where a failure becomes an HTTP answer.
 
-use std::time::Duration;
-
-use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use http::header::{HeaderValue, CONTENT_TYPE, LOCATION};
 use http::{Response, StatusCode};
 
 use crate::body::Body;
+use crate::headers::own_response;
 use crate::normalize::PathError;
 
 /// Why otpgate answered itself instead of forwarding.
@@ -19,11 +18,6 @@ pub enum GatewayError {
     BadTarget,
     #[error("a verified phone is required")]
     OtpRequired { login_url: String },
-    #[error("too many requests ({limit})")]
-    RateLimited {
-        limit: &'static str,
-        retry_after: Duration,
-    },
     #[error("form expired or forged (CSRF check failed)")]
     Csrf,
     #[error("request body too large or malformed")]
@@ -55,7 +49,6 @@ impl GatewayError {
             | GatewayError::BadBody => StatusCode::BAD_REQUEST,
             GatewayError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             GatewayError::OtpRequired { .. } => StatusCode::UNAUTHORIZED,
-            GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::Csrf => StatusCode::FORBIDDEN,
             GatewayError::NotFound => StatusCode::NOT_FOUND,
             GatewayError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -73,7 +66,6 @@ impl GatewayError {
             GatewayError::BadPath(_) => "bad_path",
             GatewayError::ForeignAuthority | GatewayError::BadTarget => "bad_target",
             GatewayError::OtpRequired { .. } => "otp_required",
-            GatewayError::RateLimited { .. } => "rate_limited",
             GatewayError::Csrf => "csrf",
             GatewayError::BadBody => "bad_request",
             GatewayError::BodyTimeout => "request_timeout",
@@ -89,24 +81,17 @@ impl GatewayError {
     pub fn into_response(self, json: bool) -> Response<Body> {
         if let (GatewayError::OtpRequired { login_url }, false) = (&self, json) {
             // A browser navigation: straight to the login page.
-            return Response::builder()
-                .status(StatusCode::FOUND)
+            return own_response(StatusCode::FOUND)
                 .header(
                     LOCATION,
                     HeaderValue::from_str(login_url)
-                        .unwrap_or(HeaderValue::from_static("/.otpgate/login")),
+                        .unwrap_or(HeaderValue::from_static(crate::redirect::LOGIN)),
                 )
-                .header(CACHE_CONTROL, HeaderValue::from_static("no-store"))
                 .body(Body::empty())
                 .expect("static parts are valid");
         }
         let status = self.status();
-        let mut builder = Response::builder()
-            .status(status)
-            .header(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let GatewayError::RateLimited { retry_after, .. } = &self {
-            builder = builder.header(RETRY_AFTER, retry_after.as_secs().max(1));
-        }
+        let mut builder = own_response(status);
         if let GatewayError::BodyTimeout = &self {
             // The rest of the body may still be on its way: the connection
             // cannot be reused (RFC 9110 §15.5.9).
@@ -115,14 +100,8 @@ impl GatewayError {
         let body = if json {
             builder = builder.header(CONTENT_TYPE, "application/json");
             let mut v = serde_json::json!({ "error": self.code(), "message": self.to_string() });
-            match &self {
-                GatewayError::OtpRequired { login_url } => {
-                    v["login_url"] = login_url.as_str().into()
-                }
-                GatewayError::RateLimited { retry_after, .. } => {
-                    v["retry_after"] = retry_after.as_secs().max(1).into()
-                }
-                _ => {}
+            if let GatewayError::OtpRequired { login_url } = &self {
+                v["login_url"] = login_url.as_str().into();
             }
             v.to_string()
         } else {

@@ -4,14 +4,13 @@
 //! 1. **target**: check the host (host.rs), parse and normalize the path
 //!    once; refuse what cannot be normalized safely (400). Everything below
 //!    sees only this view.
-//! 2. **own**: `/.otpgate/*` is answered here (flow.rs), never forwarded.
+//! 2. **own**: `/.otpgate/*` is answered by own.rs, never forwarded.
 //! 3. **decide**: the longest matching `[[route]]`; for `require = "otp"`
 //!    a fresh-enough session or a 302/401 to the login page.
 //! 4. **forward** (gateway/forward.rs): rewrite headers at the trust
 //!    boundary, upgrade only a WebSocket handshake, and stream the request
 //!    to the storefront, and its answer back (upstream.rs).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,52 +22,35 @@ use tracing::Instrument;
 use crate::body::{AccessLog, Body};
 use crate::clock::Clock;
 use crate::config::Config;
+pub use crate::conn::ConnInfo;
+use crate::conn::TrustedProxies;
 use crate::errors::GatewayError;
+use crate::flow::{FlowConfig, FlowCtx};
 use crate::headers;
 use crate::metrics::{Metrics, RouteKind};
 use crate::normalize::{normalize_path, NormalizedPath};
-use crate::pages::Pages;
+use crate::own::Own;
 use crate::policy::{self, Policy};
 use crate::session::CookieSealer;
+use crate::sessions::Sessions;
 use crate::sms::Delivery;
 use crate::store::Store;
 use crate::upstream::Upstreams;
 
 mod forward;
 
-mod sessions;
-
-pub use sessions::spawn_epoch_check;
-
-/// Facts about one client connection, shared by its requests.
-#[derive(Debug, Clone, Copy)]
-pub struct ConnInfo {
-    pub peer: SocketAddr,
-    /// The peer is in `server.trusted_proxies`.
-    pub peer_trusted: bool,
-    /// The ClientHello's JA4, when it parsed (fingerprint.rs).
-    pub ja4: Option<crate::fingerprint::Ja4>,
-}
-
 /// Everything a request may need, built once at start-up.
 pub struct Gateway {
     pub cfg: Config,
-    policy: Policy,
+    policy: Arc<Policy>,
     upstream: Upstreams,
-    pub cookies: CookieSealer,
+    sessions: Sessions,
+    trusted: TrustedProxies,
     pub store: Arc<dyn Store>,
-    /// The store epoch this instance saw last (see `store/epoch.rs`).
-    pub epoch: crate::store::EpochWatch,
     pub clock: Arc<dyn Clock>,
-    pub sms: Arc<Delivery>,
     pub metrics: Arc<Metrics>,
-    pub pages: Pages,
-    pub otp_key: [u8; 32],
-    pub csrf_key: [u8; 32],
-    /// `phone.default_region` as text, for the phone page's hint.
-    pub region_code: String,
-    /// Registered-number mode: the storefront names the phone.
-    pub lookup: Option<crate::lookup::PhoneLookup>,
+    /// The `/.otpgate/*` endpoints' state (own/state.rs).
+    own: Own,
 }
 
 /// What the access line and metrics learn while routing.
@@ -90,42 +72,61 @@ pub struct Parts {
 impl Gateway {
     pub fn new(cfg: Config, parts: Parts) -> Result<Self, crate::upstream::UpstreamSetupError> {
         let secret = cfg.session.secrets[0].expose().as_bytes().to_vec();
-        Ok(Gateway {
-            policy: Policy::new(cfg.routes.clone()),
-            upstream: Upstreams::new(&cfg.upstream, cfg.server.workers)?,
-            cookies: CookieSealer::new(&cfg.session),
-            pages: Pages::new(&cfg.brand),
-            otp_key: crate::otp::derive_key(&secret, "otp-hash"),
-            csrf_key: crate::otp::derive_key(&secret, "csrf"),
-            region_code: format!("{:?}", cfg.phone.default_region),
-            lookup: cfg.phone.lookup_url.as_ref().map(|u| {
-                crate::lookup::PhoneLookup::new(
-                    u,
-                    cfg.upstream
-                        .connect_timeout
-                        .max(std::time::Duration::from_secs(3)),
-                )
-            }),
-            store: parts.store,
-            epoch: crate::store::EpochWatch::new(parts.metrics.store_epoch_changes.clone()),
-            clock: parts.clock,
+        let policy = Arc::new(Policy::new(cfg.routes.clone()));
+        let cookies = Arc::new(CookieSealer::new(&cfg.session));
+        let sessions = Sessions::new(
+            cookies.clone(),
+            parts.store.clone(),
+            parts.clock.clone(),
+            parts.metrics.clone(),
+        );
+        let flow = FlowCtx {
+            cfg: FlowConfig::of(&cfg),
+            store: parts.store.clone(),
+            clock: parts.clock.clone(),
             sms: parts.sms,
+            metrics: parts.metrics.clone(),
+            otp_key: crate::otp::derive_key(&secret, "otp-hash"),
+            sessions: sessions.clone(),
+        };
+        let own = Own::new(
+            &cfg,
+            flow,
+            sessions.clone(),
+            cookies,
+            policy.clone(),
+            crate::otp::derive_key(&secret, "csrf"),
+        );
+        Ok(Gateway {
+            policy,
+            upstream: Upstreams::new(&cfg.upstream, cfg.server.workers)?,
+            sessions,
+            trusted: TrustedProxies::new(&cfg.server.trusted_proxies),
+            store: parts.store,
+            clock: parts.clock,
             metrics: parts.metrics,
+            own,
             cfg,
         })
     }
 
-    pub fn is_trusted(&self, ip: std::net::IpAddr) -> bool {
-        self.cfg
-            .server
-            .trusted_proxies
-            .iter()
-            .any(|n| n.contains(&ip))
+    /// Whether `peer` is one of `server.trusted_proxies` (conn.rs).
+    pub fn trusted(&self) -> &TrustedProxies {
+        &self.trusted
     }
 
-    /// The shopper's address for limits and the audit trail.
-    pub fn client_ip(&self, headers: &http::HeaderMap, conn: ConnInfo) -> std::net::IpAddr {
-        headers::client_ip(headers, conn.peer.ip(), |ip| self.is_trusted(ip))
+    /// Looks at the store's epoch every second until shutdown, so a loss
+    /// is noticed without traffic (sessions.rs).
+    pub fn spawn_epoch_check(
+        &self,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        crate::sessions::spawn_epoch_check(self.sessions.clone(), shutdown)
+    }
+
+    /// The readiness and start-up look at the store's epoch (sessions.rs).
+    pub async fn check_store_epoch(&self) -> Result<(), crate::store::StoreError> {
+        self.sessions.check_store_epoch().await
     }
 
     /// Worker threads serving connections (one per upstream pool).
@@ -140,7 +141,7 @@ impl Gateway {
     pub async fn handle(self: Arc<Self>, req: Request<Incoming>, conn: ConnInfo) -> Response<Body> {
         let logging = tracing::enabled!(target: "otpgate::access", tracing::Level::INFO);
         let started = logging.then(Instant::now);
-        let client = logging.then(|| self.client_ip(req.headers(), conn));
+        let client = logging.then(|| self.trusted.client_ip(req.headers(), conn));
         let request_id = request_id(&req);
         let method = req.method().clone();
         let json = wants_json(&req);
@@ -212,17 +213,14 @@ impl Gateway {
             let span = tracing::info_span!("request", request_id = %rid, user_agent = %ua, route = %path.forward());
             // Boxed: the flow's future is large and rare; inline, it would
             // make every forwarded request's future (and its moves) larger.
-            return Box::pin(crate::flow::handle(self, req, conn, &path).instrument(span)).await;
+            return Box::pin(crate::own::handle(&self.own, req, conn, &path).instrument(span))
+                .await;
         }
         // 3. decide
-        let session = self.session_of(req.headers()).await;
+        let session = self.sessions.of(req.headers()).await;
         match self.policy.rule_for(req.method(), path.match_key()) {
             Some(rule) => {
-                let now = self.clock.now_secs();
-                let fresh = session
-                    .as_ref()
-                    .is_some_and(|s| now.saturating_sub(s.verified_at) <= rule.max_age.as_secs());
-                if !fresh {
+                if !self.sessions.fresh(session.as_ref(), rule.max_age) {
                     facts.kind = RouteKind::Challenged;
                     return Err(GatewayError::OtpRequired {
                         login_url: login_url(&path, req.uri().query()),
@@ -300,8 +298,7 @@ fn login_url(path: &NormalizedPath, query: Option<&str>) -> String {
         Some(q) => format!("{}?{q}", path.forward()),
         None => path.forward().to_string(),
     };
-    let enc: String = form_urlencoded::byte_serialize(rd.as_bytes()).collect();
-    format!("/.otpgate/login?rd={enc}")
+    crate::redirect::login_url(&rd)
 }
 
 fn request_id<B>(req: &Request<B>) -> HeaderValue {

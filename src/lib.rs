@@ -4,32 +4,39 @@
 //! # Request path
 //!
 //! ```text
-//! accept (server.rs) -> TLS (tls.rs; JA4 of the raw ClientHello: fingerprint.rs)
-//!   -> hyper service (gateway.rs)
-//!   Gateway::handle: target (host.rs, normalize.rs) -> own? -> decide (policy.rs, session.rs)
-//!      -> own endpoint /.otpgate/* (flow.rs, flow/forms.rs, api.rs, forward_auth.rs;
-//!         pages.rs: templates, strings per language, language choice)
-//!      -> or forward (gateway/forward.rs: headers.rs, upgrade.rs, upstream.rs),
+//! accept, per-IP cap, TLS handshake (server.rs, server/connection.rs; certificates: tls.rs;
+//!   JA4 of the raw ClientHello: fingerprint.rs)
+//!   -> hyper service: Gateway::handle (gateway.rs)
+//!      1. target (host.rs, normalize.rs)
+//!      2. own? /.otpgate/* -> route table (own.rs)
+//!           -> forms.rs, api.rs, forward_auth.rs, twilio_status.rs (own/)
+//!              reading input.rs, answering reply.rs, pending.rs, state.rs;
+//!              pages (pages.rs), redirects (redirect.rs)
+//!           -> the OTP steps start, check, resend (flow.rs: flow/steps.rs,
+//!              limits.rs, failures.rs on a narrow FlowCtx), store (store.rs), SMS (sms.rs)
+//!      3. decide (policy.rs; session cookie and freshness: sessions.rs, session.rs)
+//!      4. forward (gateway/forward.rs: headers.rs, conn.rs, upgrade.rs, upstream.rs),
 //!         body streamed (body.rs)
 //! ```
 //!
-//! Failures become answers in one place (errors.rs). Shared state goes
-//! through one trait (store.rs). Configuration is validated completely
-//! before any port is bound (config.rs).
+//! Imports go one way, down this list (tests/architecture.rs checks it, and
+//! that only server, admin and cli hold the whole `Gateway`). Failures
+//! become answers in one place (errors.rs). Shared state goes through one
+//! trait (store.rs). Configuration is validated completely before any port
+//! is bound (config.rs; one toolkit for every section: validation.rs).
 #![forbid(unsafe_code)]
 
 pub mod admin;
-pub mod api;
 pub mod audit;
 pub mod body;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod conn;
 pub mod demo;
 pub mod errors;
 pub mod fingerprint;
 pub mod flow;
-pub mod forward_auth;
 pub mod gateway;
 pub mod headers;
 pub mod host;
@@ -38,16 +45,20 @@ pub mod metrics;
 pub mod money;
 pub mod normalize;
 pub mod otp;
+pub mod own;
 pub mod pages;
 pub mod phone;
 pub mod policy;
 pub mod pumping;
 pub mod ratelog;
-pub mod receipts;
+pub mod redirect;
+pub mod secret;
 pub mod server;
 pub mod session;
+pub mod sessions;
 pub mod sms;
 pub mod store;
 pub mod tls;
 pub mod upgrade;
 pub mod upstream;
+pub mod validation;

@@ -9,18 +9,18 @@ pub mod lang;
 mod render;
 pub mod strings;
 mod templates;
+mod views;
 
-use std::path::PathBuf;
 use std::sync::LazyLock;
 
 use base64::Engine;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use minijinja::Environment;
 use sha2::{Digest, Sha256};
 
 use crate::config::Brand;
 pub use lang::{Choice, COOKIE as LANG_COOKIE};
-use strings::Strings;
+pub use views::{escape, template_path, Alert, LoginView, LogoutView, Pages, VerifyView};
+use views::{Language, SCRIPT};
 
 /// Devanagari (and other Indian scripts) render from the system fonts of a
 /// bare Debian (fonts-noto-core) or Android (Noto): no font is downloaded.
@@ -35,15 +35,6 @@ button.link{background:none;color:#1f2328;text-decoration:underline;min-height:4
 .hint{color:#57606a;font-size:.9rem;margin:6px 0 0}.alert{border-radius:8px;padding:10px 12px;margin:0 0 16px;background:#ffebe9;color:#82071e}.alert:empty{display:none}
 .notice{background:#dafbe1;color:#116329}a{color:#0550ae}.small{font-size:.9rem;text-align:center;margin-top:16px}.small a{display:inline-block;padding:12px 8px}
 .langs{display:flex;justify-content:flex-end;gap:4px;margin:0 0 8px}.langs a,.langs span{display:inline-block;padding:10px 12px;min-height:44px;font-size:.95rem}.langs span{font-weight:600}"#;
-
-/// Counts down every `[data-countdown]` (a rate-limit wait; the resend
-/// delay, during which the resend button is off), then WebOTP
-/// (`navigator.credentials.get({otp})`). Its text comes from the page, so
-/// the script, and its CSP hash, are the same in every language.
-const SCRIPT: &str = r#"(function(){function tick(n,done){var s=parseInt(n.getAttribute('data-countdown'),10)||0;(function t(){n.textContent=s;if(s>0){s--;setTimeout(t,1000)}else if(done){done()}})()}
-var b=document.getElementById('resend'),c=document.getElementById('countdown'),n=c&&c.querySelector('[data-countdown]');if(b&&n){b.disabled=true;tick(n,function(){b.disabled=false;c.hidden=true;var r=document.getElementById('resend-ready');r.textContent=r.getAttribute('data-text')})}
-var w=document.querySelectorAll('.alert [data-countdown]');for(var k=0;k<w.length;k++)tick(w[k]);
-var i=document.getElementById('code');if(i&&'OTPCredential' in window){var a=new AbortController();var f=i.form;f.addEventListener('submit',function(){a.abort()});navigator.credentials.get({otp:{transport:['sms']},signal:a.signal}).then(function(o){if(o&&o.code){i.value=o.code;f.submit()}}).catch(function(){})}})();"#;
 
 fn sha256_b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(s.as_bytes()))
@@ -87,86 +78,6 @@ fn built_in_brand() -> Brand {
         languages: vec!["en".into()],
         templates_dir: None,
     }
-}
-
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// One offered language and its complete strings.
-struct Language {
-    tag: String,
-    strings: Strings,
-}
-
-pub struct Pages {
-    env: Environment<'static>,
-    /// In `[brand] languages` order; the first is the default.
-    languages: Vec<Language>,
-    offered: Vec<String>,
-    style: String,
-    pub csp: HeaderValue,
-    brand_name: String,
-    logo_url: Option<String>,
-}
-
-/// A flow error to announce, by its code (`FlowError::code`, the JSON
-/// API's `error`): the page says it in the shopper's language.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Alert<'a> {
-    pub code: &'a str,
-    /// A rate limit's wait, counted down on the page.
-    pub retry_after_secs: Option<u64>,
-    /// Wrong code: tries left.
-    pub remaining: Option<u32>,
-}
-
-#[derive(Debug, Default)]
-pub struct LoginView<'a> {
-    /// The default region's ISO code; its dial code is shown before the field.
-    pub region: &'a str,
-    pub csrf: &'a str,
-    pub rd: &'a str,
-    pub phone: &'a str,
-    /// Text shown as is (when there is no `alert`).
-    pub error: Option<&'a str>,
-    pub alert: Option<Alert<'a>>,
-    /// An offered language tag; empty means the default.
-    pub lang: &'a str,
-}
-
-#[derive(Debug, Default)]
-pub struct VerifyView<'a> {
-    pub csrf: &'a str,
-    pub rd: &'a str,
-    pub masked_phone: &'a str,
-    pub code_length: u32,
-    pub resend_in_secs: u64,
-    pub error: Option<&'a str>,
-    pub alert: Option<Alert<'a>>,
-    /// Text shown as is (when there is no `notice_key`).
-    pub notice: Option<&'a str>,
-    /// A strings key, e.g. `"new_code_sent"`.
-    pub notice_key: Option<&'a str>,
-    pub lang: &'a str,
-}
-
-#[derive(Debug, Default)]
-pub struct LogoutView<'a> {
-    /// Where "Back to the shop" goes (a checked local path).
-    pub rd: &'a str,
-    pub lang: &'a str,
 }
 
 impl Pages {
@@ -294,14 +205,6 @@ impl Pages {
 /// A small page for otpgate's own refusals (no brand: used before config).
 pub fn error_page(status: StatusCode, message: &str) -> String {
     BUILT_IN.error_in("en", status, message)
-}
-
-/// Where a merchant's template files live, for messages.
-pub fn template_path(dir: Option<&std::path::Path>, name: &str) -> PathBuf {
-    dir.map_or_else(
-        || PathBuf::from(format!("(built-in) {name}")),
-        |d| d.join(name),
-    )
 }
 
 #[cfg(test)]

@@ -5,6 +5,10 @@
 use phonenumber::country::Id;
 use phonenumber::{Mode, Type};
 
+pub mod mask;
+
+pub use mask::mask;
+
 use crate::config::PhoneConfig;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,29 +106,6 @@ impl Phone {
     pub fn masked(&self) -> String {
         mask(&self.e164)
     }
-}
-
-/// Masks all but the country code (up to 3 digits) and the last 4 digits.
-pub fn mask(e164: &str) -> String {
-    let digits: Vec<char> = e164.trim_start_matches('+').chars().collect();
-    if digits.len() < 8 {
-        return "+********".into();
-    }
-    let keep_front = if e164.starts_with("+1") || e164.starts_with("+7") {
-        1
-    } else {
-        2
-    };
-    let n = digits.len();
-    let mut out = String::from("+");
-    for (i, d) in digits.iter().enumerate() {
-        out.push(if i < keep_front || i >= n - 4 {
-            *d
-        } else {
-            '*'
-        });
-    }
-    out
 }
 
 #[cfg(test)]

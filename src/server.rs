@@ -127,7 +127,7 @@ pub async fn start(
     }
     let addr = public.local_addr().expect("bound socket has an address");
     let (tx, rx) = watch::channel(false);
-    crate::gateway::spawn_epoch_check(gw.clone(), rx.clone());
+    gw.spawn_epoch_check(rx.clone());
     let redirect_addr = redirect.as_ref().and_then(|l| l.local_addr().ok());
     if let Some(l) = redirect {
         tokio::spawn(crate::admin::serve_redirect(
@@ -292,7 +292,7 @@ static REFUSED_PER_IP: LogLimit = LogLimit::per_second();
 /// The per-IP slot for a new connection: `Some(None)` for a trusted proxy
 /// (not counted), `None` when this client is at its cap.
 fn ip_slot(gw: &Gateway, per_ip: &Arc<PerIp>, peer: SocketAddr) -> Option<Option<IpSlot>> {
-    if gw.is_trusted(peer.ip()) {
+    if gw.trusted().contains(peer.ip()) {
         return Some(None);
     }
     match per_ip.try_acquire(peer.ip()) {

@@ -13,124 +13,15 @@
 //! from another epoch is refused — data loss fails closed (see
 //! [`epoch::EpochWatch`]).
 
+mod api;
 mod epoch;
 mod memory;
 mod redis;
+pub mod target;
 
-use std::time::Duration;
-
-use async_trait::async_trait;
-
-pub use self::redis::{redact as redact_url, scripts as redis_scripts, RedisStore, RedisTarget};
+pub use self::api::{Attempt, Challenge, Count, Resend, SessionCheck, Store, StoreError};
+pub use self::redis::{scripts as redis_scripts, RedisStore};
+pub use crate::secret::redact_url;
 pub use epoch::{EpochChange, EpochWatch};
 pub use memory::{spawn_sweeper, MemoryStore};
-
-/// One outstanding code. Only a keyed hash of the code is kept.
-#[derive(Debug, Clone)]
-pub struct Challenge {
-    /// E.164.
-    pub phone: String,
-    pub code_hash: [u8; 32],
-    /// Unix milliseconds.
-    pub sent_at: u64,
-    pub expires_at: u64,
-    /// Wrong codes so far.
-    pub attempts: u32,
-    pub sends: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Attempt {
-    /// The code matched; the challenge is gone (single use).
-    Verified { phone: String },
-    /// Wrong code; `remaining` tries left.
-    Wrong { remaining: u32 },
-    /// This attempt used up the last try, or the challenge was already void.
-    Exhausted,
-    /// No such challenge, or it expired.
-    Missing,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resend {
-    Replaced,
-    TooSoon { retry_after: Duration },
-    Missing,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Count {
-    Allowed { count: u64 },
-    Limited { retry_after: Duration },
-}
-
-/// What the per-request session check learns in one store round trip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionCheck {
-    pub revoked: bool,
-    /// The store's epoch; `None` when it is missing (the store lost its
-    /// data since the epoch was written).
-    pub epoch: Option<u64>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
-}
-
-#[async_trait]
-pub trait Store: Send + Sync {
-    async fn put_challenge(&self, id: &str, ch: Challenge) -> Result<(), StoreError>;
-    async fn challenge(&self, id: &str, now_ms: u64) -> Result<Option<Challenge>, StoreError>;
-    /// Counts the attempt, then compares: at most `max_attempts` guesses
-    /// are ever evaluated, however many arrive at once.
-    async fn attempt(
-        &self,
-        id: &str,
-        candidate: [u8; 32],
-        max_attempts: u32,
-        now_ms: u64,
-    ) -> Result<Attempt, StoreError>;
-    /// Replaces the code if `resend_after` has passed since the last send.
-    async fn replace_code(
-        &self,
-        id: &str,
-        code_hash: [u8; 32],
-        resend_after: Duration,
-        ttl: Duration,
-        now_ms: u64,
-    ) -> Result<Resend, StoreError>;
-    /// Adds `cost` to the fixed-window counter `key` unless that would pass
-    /// `max`; `cost = 0` only reads.
-    async fn count(
-        &self,
-        key: &str,
-        cost: u64,
-        max: u64,
-        window: Duration,
-        now_ms: u64,
-    ) -> Result<Count, StoreError>;
-    /// Takes back `cost` from a counter (a send that did not happen).
-    async fn uncount(
-        &self,
-        key: &str,
-        cost: u64,
-        window: Duration,
-        now_ms: u64,
-    ) -> Result<(), StoreError>;
-    async fn revoke(&self, session_id: &str, until_ms: u64) -> Result<(), StoreError>;
-    async fn is_revoked(&self, session_id: &str, now_ms: u64) -> Result<bool, StoreError>;
-    /// The revocation check and the epoch read together, in one round trip
-    /// (the per-request cost of a session stays what it was).
-    async fn session_check(
-        &self,
-        session_id: &str,
-        now_ms: u64,
-    ) -> Result<SessionCheck, StoreError>;
-    /// The store's epoch, written first (a random non-zero number, `SET
-    /// NX`, so concurrent instances agree on one) when it is missing.
-    /// Returns `(epoch, created)`.
-    async fn epoch(&self) -> Result<(u64, bool), StoreError>;
-    async fn healthy(&self) -> bool;
-}
+pub use target::RedisTarget;

@@ -1,6 +1,5 @@
 //! Raw file -> typed [`Config`], collecting every problem before giving up.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -9,38 +8,20 @@ use serde::Deserialize;
 use super::raw::RawConfig;
 use super::schema::{unknown_keys, Locator};
 use super::{
-    AdminConfig, Config, LogConfig, LogFormat, OtpConfig, Problem, Require, RouteRule, Secret,
-    TlsConfig,
+    AdminConfig, Config, LogConfig, LogFormat, OtpConfig, Problem, Require, RouteRule, TlsConfig,
 };
 use crate::normalize::normalize_path;
 
 mod brand;
 mod fingerprint;
+mod kit;
 mod limits;
 mod messages;
 mod sections;
 mod store;
 
+use self::kit::{addr, duration, int_in, Problems, DEFAULT_MESSAGE};
 use self::limits::{limits, RawAbuse};
-
-pub const DEFAULT_MESSAGE: &str =
-    "{code} is your {brand} code. Valid {ttl_minutes} min. Never share it.\n\n@{host} #{code}";
-
-/// Collects problems; `line` is filled in from the key's position.
-struct Problems<'a> {
-    locator: Locator<'a>,
-    list: Vec<Problem>,
-}
-
-impl Problems<'_> {
-    fn add(&mut self, key: &str, message: impl Into<String>) {
-        self.list.push(Problem {
-            key: key.to_string(),
-            line: self.locator.line(key),
-            message: message.into(),
-        });
-    }
-}
 
 pub fn validate(text: &str) -> Result<Config, Vec<Problem>> {
     let mut p = Problems {
@@ -100,78 +81,6 @@ pub fn validate(text: &str) -> Result<Config, Vec<Problem>> {
     } else {
         p.list.sort_by_key(|x| x.line.unwrap_or(usize::MAX));
         Err(p.list)
-    }
-}
-
-/// `"15m"`, `"2s"`, `"24h"`: any positive duration humantime reads.
-pub fn parse_duration(value: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(value.trim()) {
-        Ok(d) if d.is_zero() => Err(format!("`{value}` must be a positive duration")),
-        Ok(d) => Ok(d),
-        Err(e) => Err(format!(
-            "`{value}` is not a duration ({e}); write e.g. \"2s\", \"15m\", \"24h\""
-        )),
-    }
-}
-
-fn duration(p: &mut Problems, key: &str, value: Option<&String>, default: &str) -> Duration {
-    let text = value.map(String::as_str).unwrap_or(default);
-    parse_duration(text).unwrap_or_else(|e| {
-        p.add(key, e);
-        Duration::from_secs(1)
-    })
-}
-
-fn addr(p: &mut Problems, key: &str, value: &str) -> Option<SocketAddr> {
-    match value.parse() {
-        Ok(a) => Some(a),
-        Err(_) => {
-            p.add(
-                key,
-                format!("`{value}` is not an IP:port address (e.g. \"0.0.0.0:8443\")"),
-            );
-            None
-        }
-    }
-}
-
-fn int_in(p: &mut Problems, key: &str, value: Option<i64>, default: i64, lo: i64, hi: i64) -> i64 {
-    let v = value.unwrap_or(default);
-    if v < lo || v > hi {
-        p.add(key, format!("{v} is out of range {lo}..={hi}"));
-        default
-    } else {
-        v
-    }
-}
-
-/// A secret written literally or as `"${ENV_VAR}"`. Never echoes the value.
-fn secret(p: &mut Problems, key: &str, value: &str) -> Option<Secret> {
-    let trimmed = value.trim();
-    if let Some(var) = trimmed.strip_prefix("${").and_then(|v| v.strip_suffix('}')) {
-        return match std::env::var(var) {
-            Ok(v) if !v.is_empty() => Some(Secret::new(v)),
-            _ => {
-                p.add(key, format!("environment variable {var} is not set"));
-                None
-            }
-        };
-    }
-    Some(Secret::new(value.to_string()))
-}
-
-fn secret_file(p: &mut Problems, key: &str, path: &str) -> Vec<Secret> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(|l| Secret::new(l.to_string()))
-            .collect(),
-        Err(e) => {
-            p.add(key, format!("cannot read {path}: {}", e.kind()));
-            Vec::new()
-        }
     }
 }
 

@@ -8,8 +8,9 @@ use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use super::{ConnInfo, Gateway};
+use super::Gateway;
 use crate::body::Body;
+use crate::conn::ConnInfo;
 use crate::errors::GatewayError;
 use crate::fingerprint::Forwarded;
 use crate::headers::{self, ForwardFacts};
@@ -37,7 +38,7 @@ impl Gateway {
                 .authority()
                 .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
         });
-        let client = self.client_ip(&parts.headers, conn);
+        let client = self.trusted.client_ip(&parts.headers, conn);
         let fingerprints = (self.cfg.fingerprint.forward).then(|| Forwarded::of(&parts, conn.ja4));
         let h = &mut parts.headers;
         headers::remove_hop_by_hop(h);
@@ -45,9 +46,9 @@ impl Gateway {
         headers::strip_cookies(
             h,
             &[
-                &self.cookies.session_name,
-                &self.cookies.pending_name,
-                &self.cookies.csrf_name,
+                &self.sessions.cookies().session_name,
+                &self.sessions.cookies().pending_name,
+                &self.sessions.cookies().csrf_name,
             ],
         );
         headers::set_forwarded(

@@ -6,10 +6,10 @@ use std::path::Path;
 use http::StatusCode;
 use minijinja::{context, Value};
 
+use super::strings;
 use super::templates::{countdown, located};
-use super::{
-    escape, strings, template_path, Alert, Language, LoginView, LogoutView, Pages, VerifyView,
-    SCRIPT,
+use super::views::{
+    escape, template_path, Alert, Language, LoginView, LogoutView, Pages, VerifyView, SCRIPT,
 };
 
 fn urlencode(s: &str) -> String {

@@ -30,7 +30,7 @@ fn fill(text: String, kwargs: Kwargs) -> Result<String, Error> {
 /// written. `aria-live="off"` so a screen reader announces the message
 /// once, not every second.
 pub fn countdown(text: String, seconds: u64) -> Value {
-    let escaped = super::escape(&text);
+    let escaped = super::views::escape(&text);
     let span = format!("<span data-countdown=\"{seconds}\" aria-live=\"off\">{seconds}</span>");
     Value::from_safe_string(escaped.replace("{seconds}", &span))
 }
@@ -53,7 +53,7 @@ pub fn environment(dir: Option<&Path>) -> Result<Environment<'static>, Vec<Strin
     // own also escapes `/`, which is harmless but makes paths unreadable.
     env.set_formatter(|out, state, value| match value.as_str() {
         Some(s) if state.auto_escape() == AutoEscape::Html && !value.is_safe() => {
-            out.write_str(&super::escape(s)).map_err(Error::from)
+            out.write_str(&super::views::escape(s)).map_err(Error::from)
         }
         _ => minijinja::escape_formatter(out, state, value),
     });

@@ -23,7 +23,7 @@ use super::idle::{Activity, Tracked};
 use crate::body::BodyPace;
 use crate::config::Config;
 use crate::fingerprint::FirstFlight;
-use crate::gateway::{ConnInfo, Gateway};
+use crate::gateway::Gateway;
 use crate::ratelog::LogLimit;
 
 /// After an idle close began, how long the peer gets to finish it (answer
@@ -97,11 +97,7 @@ impl Connection {
                 return;
             }
         };
-        let info = ConnInfo {
-            peer,
-            peer_trusted: self.gw.is_trusted(peer.ip()),
-            ja4: tls.get_mut().0.take_ja4(),
-        };
+        let info = self.gw.trusted().conn(peer, tls.get_mut().0.take_ja4());
         let activity = Activity::new(cfg.header_timeout.min(cfg.idle_timeout), cfg.idle_timeout);
         let pace = BodyPace {
             timeout: cfg.body_timeout,

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use crate::sms::{SmsError, SmsMessage, SmsReceipt, SmsSender, TransientKind};
+use crate::sms::message::{SmsError, SmsMessage, SmsReceipt, SmsSender, TransientKind};
 
 pub struct ConsoleSender;
 

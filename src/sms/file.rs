@@ -8,8 +8,8 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
-use crate::sms::config::{required, Problems};
-use crate::sms::{SmsError, SmsMessage, SmsReceipt, SmsSender, TransientKind};
+use crate::sms::message::{SmsError, SmsMessage, SmsReceipt, SmsSender, TransientKind};
+use crate::validation::{required, Problems};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,7 +82,7 @@ impl SmsSender for FileSender {
 #[cfg(test)]
 mod tests {
     use super::{FileConfig, FileSender};
-    use crate::sms::{SmsMessage, SmsSender};
+    use crate::sms::message::{SmsMessage, SmsSender};
 
     #[tokio::test]
     async fn appends_one_json_line_per_message_creating_the_directory() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::header::RETRY_AFTER;
 use reqwest::{RequestBuilder, StatusCode};
 
-use crate::sms::{PermanentReason, SmsError, TransientKind};
+use crate::sms::message::{PermanentReason, SmsError, TransientKind};
 
 /// Provider answers are small JSON documents; anything bigger is not one.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;

@@ -11,9 +11,12 @@
 
 use serde::Deserialize;
 
-use crate::sms::config::{base_url, required, secret, Problems, Secret};
+use crate::secret::Secret;
 use crate::sms::http::{execute, ProviderResponse};
-use crate::sms::{e164_digits, PermanentReason, SmsError, SmsMessage, SmsReceipt, SmsSender};
+use crate::sms::message::{
+    e164_digits, PermanentReason, SmsError, SmsMessage, SmsReceipt, SmsSender,
+};
+use crate::validation::{base_url, required, secret, Problems};
 
 pub const DEFAULT_API_BASE: &str = "https://control.msg91.com";
 pub const DEFAULT_CODE_VAR: &str = "otp";

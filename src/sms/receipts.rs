@@ -13,8 +13,8 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
+use crate::sms::message::{mask_phone, ProviderCode};
 use crate::sms::metrics::{ReceiptLabels, SmsMetrics};
-use crate::sms::{mask_phone, ProviderCode};
 
 /// Twilio's request signature: HMAC-SHA1, keyed with the auth token, over
 /// the full URL followed by every POST parameter sorted by name (then

@@ -8,9 +8,12 @@
 
 use serde::Deserialize;
 
-use crate::sms::config::{base_url, required, secret, Problems, Secret};
+use crate::secret::Secret;
 use crate::sms::http::{execute, ProviderResponse};
-use crate::sms::{PermanentReason, SmsError, SmsMessage, SmsReceipt, SmsSender, TransientKind};
+use crate::sms::message::{
+    PermanentReason, SmsError, SmsMessage, SmsReceipt, SmsSender, TransientKind,
+};
+use crate::validation::{base_url, required, secret, Problems};
 
 pub const DEFAULT_API_BASE: &str = "https://api.twilio.com";
 

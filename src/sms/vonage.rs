@@ -7,12 +7,13 @@
 
 use serde::Deserialize;
 
-use crate::sms::config::{base_url, required, secret, Problems, Secret};
+use crate::secret::Secret;
 use crate::sms::http::{execute, ProviderResponse};
-use crate::sms::segments::is_gsm7;
-use crate::sms::{
+use crate::sms::message::{
     e164_digits, PermanentReason, SmsError, SmsMessage, SmsReceipt, SmsSender, TransientKind,
 };
+use crate::sms::segments::is_gsm7;
+use crate::validation::{base_url, required, secret, Problems};
 
 pub const DEFAULT_API_BASE: &str = "https://rest.nexmo.com";
 

@@ -23,9 +23,10 @@ use std::collections::BTreeMap;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use serde::Deserialize;
 
-use crate::sms::config::{base_url, secret, Problems, Secret};
+use crate::secret::Secret;
 use crate::sms::http::{execute, ProviderResponse};
-use crate::sms::{e164_digits, SmsError, SmsMessage, SmsReceipt, SmsSender};
+use crate::sms::message::{e164_digits, SmsError, SmsMessage, SmsReceipt, SmsSender};
+use crate::validation::{base_url, secret, Problems};
 
 const PLACEHOLDERS: [&str; 5] = ["to", "to_digits", "region", "body", "code"];
 

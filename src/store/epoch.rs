@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus_client::metrics::counter::Counter;
 
-use super::{Store, StoreError};
+use super::api::{Store, StoreError};
 
 /// Whether an observation changed what this instance knew.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

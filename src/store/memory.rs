@@ -14,8 +14,8 @@ use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use subtle::ConstantTimeEq;
 
+use super::api::{Attempt, Challenge, Count, Resend, SessionCheck, Store, StoreError};
 use super::epoch::random_epoch;
-use super::{Attempt, Challenge, Count, Resend, SessionCheck, Store, StoreError};
 
 pub struct MemoryStore {
     /// Drawn at start: this process's data is a new epoch.

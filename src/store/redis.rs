@@ -9,7 +9,7 @@
 //! Key names and where they live on a Cluster: `redis/keys.rs`. Numbers
 //! that scripts store are computed in Rust and passed as strings, so Lua's
 //! float formatting never touches them. One server, Sentinel or Cluster:
-//! `redis/target.rs` (configuration) and `redis/conn.rs` (connections).
+//! `store/target.rs` (configuration) and `redis/conn.rs` (connections).
 //!
 //! A connection that Redis closed while the instance was idle (a Redis
 //! restart) is only noticed when it is next used; that call fails with
@@ -21,19 +21,18 @@
 mod conn;
 mod keys;
 pub mod scripts;
-mod target;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use redis::{FromRedisValue, Script, ScriptInvocation};
 
+use super::api::{Attempt, Challenge, Count, Resend, SessionCheck, Store, StoreError};
 use super::epoch::random_epoch;
-use super::{Attempt, Challenge, Count, Resend, SessionCheck, Store, StoreError};
+pub use super::target::RedisTarget;
 use crate::metrics::StoreMetrics;
 use conn::{Backend, Conn};
 use keys::{Keys, EPOCH};
-pub use target::{redact, RedisTarget};
 
 /// The longest any one store call may take before it counts as a failure.
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);

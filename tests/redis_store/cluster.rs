@@ -8,6 +8,10 @@ use crate::support::{gateway, upstream, Gw, Shop, H1, PHONE};
 use crate::topology::{cli, Cluster};
 
 async fn instance(shop: &Shop, cluster: &Cluster) -> Gw {
+    // The one process-wide log subscriber, installed before any gateway
+    // logs (a callsite first hit without it may stay silent for the tests
+    // that read the log).
+    crate::data_loss::operator_log();
     let urls: Vec<String> = cluster.urls().iter().map(|u| format!("\"{u}\"")).collect();
     gateway(shop)
         .route("/checkout", "otp")

@@ -15,6 +15,10 @@ use crate::topology::{cli, SentinelSet};
 const OTHER: &str = "+919812340001";
 
 async fn instance(shop: &Shop, url: &str) -> Gw {
+    // The one process-wide log subscriber, installed before any gateway
+    // logs (a callsite first hit without it may stay silent for the tests
+    // that read the log).
+    crate::data_loss::operator_log();
     gateway(shop)
         .route("/checkout", "otp")
         .set("store.backend", "\"redis\"")

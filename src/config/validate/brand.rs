@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::Problems;
+use super::kit::Problems;
 use crate::config::raw::RawConfig;
 use crate::config::Brand;
 use crate::pages::contrast;

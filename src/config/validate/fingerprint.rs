@@ -1,6 +1,6 @@
 //! `[fingerprint]`: whether the storefront gets the client's fingerprints.
 
-use super::Problems;
+use super::kit::Problems;
 use crate::config::raw::RawFingerprint;
 use crate::fingerprint::FingerprintConfig;
 

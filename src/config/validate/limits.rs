@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{duration, int_in, Problems};
+use super::kit::{duration, int_in, Problems};
 use crate::config::raw::RawLimit;
 use crate::config::{Limit, LimitsConfig, PumpingConfig};
 

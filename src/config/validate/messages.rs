@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::Problems;
+use super::kit::Problems;
 use crate::config::raw::RawConfig;
 use crate::config::OtpConfig;
 
@@ -44,7 +44,7 @@ pub(super) fn messages(
         .otp
         .message
         .as_deref()
-        .is_none_or(|m| m == super::DEFAULT_MESSAGE);
+        .is_none_or(|m| m == super::kit::DEFAULT_MESSAGE);
     if default_message {
         for (tag, text) in DEFAULT_MESSAGES {
             if languages.iter().any(|l| l == tag) && !out.contains_key(*tag) {

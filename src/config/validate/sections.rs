@@ -7,7 +7,7 @@ use std::str::FromStr;
 use http::Uri;
 use ipnet::IpNet;
 
-use super::{addr, duration, int_in, secret, secret_file, Problems};
+use super::kit::{addr, duration, int_in, secret, secret_file, Problems};
 use crate::config::raw::{OneOrMany, RawConfig};
 use crate::config::{PhoneConfig, ServerConfig, SessionConfig, UpstreamConfig};
 

@@ -3,10 +3,10 @@
 //! (`redis_cluster_urls = [...]`). Each form is checked here, before any
 //! port is bound; messages name the key and never repeat a password.
 
-use super::{secret, Problems};
+use super::kit::{secret, Problems};
 use crate::config::raw::RawStore;
 use crate::config::StoreConfig;
-use crate::store::RedisTarget;
+use crate::store::target::RedisTarget;
 
 const URL: &str = "store.redis_url";
 const CLUSTER: &str = "store.redis_cluster_urls";

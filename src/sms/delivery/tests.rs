@@ -9,8 +9,10 @@ use tokio::time::Instant;
 
 use super::{Delivery, DeliveryError, RetryPolicy};
 use crate::sms::http::CallTimeouts;
+use crate::sms::message::{
+    PermanentReason, SmsError, SmsMessage, SmsReceipt, SmsSender, TransientKind,
+};
 use crate::sms::metrics::{FailureLabels, FallbackLabels, SmsMetrics};
-use crate::sms::{PermanentReason, SmsError, SmsMessage, SmsReceipt, SmsSender, TransientKind};
 
 type Step = (Duration, Result<SmsReceipt, SmsError>);
 

@@ -24,7 +24,7 @@ use redis::{
     RedisConnectionInfo, RedisError, RedisFuture, RedisResult, Value,
 };
 
-use super::target::{Kind, RedisTarget};
+use crate::store::target::{Kind, RedisTarget};
 
 pub(super) enum Backend {
     Single(ConnectionManager),

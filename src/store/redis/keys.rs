@@ -58,7 +58,7 @@ impl Keys {
     /// [`Keys::challenge`] or [`Keys::counter`] (which hold no braces).
     pub fn operation_for(self, key: &str) -> String {
         debug_assert!(!key.contains(['{', '}']), "{key}");
-        format!("otpgate:op:{{{key}}}:{}", crate::session::random_id())
+        format!("otpgate:op:{{{key}}}:{:032x}", rand::random::<u128>())
     }
 }
 

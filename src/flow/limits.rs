@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use super::FlowError;
+use super::ctx::FlowCtx;
+use super::error::FlowError;
 use crate::audit::{self, Scope, Who};
 use crate::config::Limit;
-use crate::gateway::Gateway;
 use crate::phone::Phone;
 use crate::pumping::{self, Admission, Ticket};
 use crate::store::Count;
@@ -23,7 +23,7 @@ fn scope_key(s: Scope<'_>) -> String {
 /// Counts one event against limit `name` for `scope` and refuses with 429
 /// when it would pass the limit (`cost = 0` only checks).
 pub(super) async fn limit(
-    gw: &Gateway,
+    ctx: &FlowCtx,
     name: &'static str,
     scope: Scope<'_>,
     phone: Option<&Phone>,
@@ -31,8 +31,8 @@ pub(super) async fn limit(
     l: Limit,
     who: Who,
 ) -> Result<(), FlowError> {
-    let now = gw.clock.now_ms();
-    match gw
+    let now = ctx.clock.now_ms();
+    match ctx
         .store
         .count(
             &format!("{name}:{}", scope_key(scope)),
@@ -45,21 +45,21 @@ pub(super) async fn limit(
     {
         Ok(Count::Allowed { .. }) => Ok(()),
         Ok(Count::Limited { retry_after }) => {
-            Err(limited(gw, name, scope, phone, retry_after, who))
+            Err(limited(ctx, name, scope, phone, retry_after, who))
         }
         Err(e) => Err(store_down(e)),
     }
 }
 
 pub(super) fn limited(
-    gw: &Gateway,
+    ctx: &FlowCtx,
     name: &'static str,
     scope: Scope<'_>,
     phone: Option<&Phone>,
     retry_after: Duration,
     who: Who,
 ) -> FlowError {
-    gw.metrics.rate_limited(name);
+    ctx.metrics.rate_limited(name);
     audit::rate_limited(name, scope, phone, who);
     FlowError::RateLimited {
         limit: name,
@@ -73,10 +73,10 @@ pub(super) fn store_down(e: crate::store::StoreError) -> FlowError {
 }
 
 /// The SMS budget counters, charged only when an SMS is really sent.
-pub(super) fn budgets(gw: &Gateway) -> [(&'static str, Limit); 2] {
+pub(super) fn budgets(ctx: &FlowCtx) -> [(&'static str, Limit); 2] {
     [
-        ("sms_per_hour", gw.cfg.limits.sms_per_hour),
-        ("sms_per_day", gw.cfg.limits.sms_per_day),
+        ("sms_per_hour", ctx.cfg.limits.sms_per_hour),
+        ("sms_per_day", ctx.cfg.limits.sms_per_day),
     ]
 }
 
@@ -95,10 +95,10 @@ pub(super) struct Charges {
 }
 
 impl Charges {
-    pub(super) fn new(gw: &Gateway) -> Self {
+    pub(super) fn new(ctx: &FlowCtx) -> Self {
         Charges {
             keys: Vec::new(),
-            now_ms: gw.clock.now_ms(),
+            now_ms: ctx.clock.now_ms(),
             ticket: None,
         }
     }
@@ -112,7 +112,7 @@ impl Charges {
 
 /// [`limit`] with cost 1, remembered in `charges` when it was counted.
 pub(super) async fn charge(
-    gw: &Gateway,
+    ctx: &FlowCtx,
     charges: &mut Charges,
     name: &'static str,
     scope: Scope<'_>,
@@ -120,7 +120,7 @@ pub(super) async fn charge(
     l: Limit,
     who: Who,
 ) -> Result<(), FlowError> {
-    limit(gw, name, scope, phone, 1, l, who).await?;
+    limit(ctx, name, scope, phone, 1, l, who).await?;
     charges
         .keys
         .push((format!("{name}:{}", scope_key(scope)), l.window));
@@ -132,24 +132,24 @@ pub(super) async fn charge(
 /// itself is what those limits meter) but takes back the budget and
 /// detector counts, which only real SMS may use.
 pub(super) async fn charge_send(
-    gw: &Gateway,
+    ctx: &FlowCtx,
     charges: &mut Charges,
     phone: &Phone,
     who: Who,
 ) -> Result<(), FlowError> {
-    let l = &gw.cfg.limits;
+    let l = &ctx.cfg.limits;
     let p = &l.pumping;
-    let now = gw.clock.now_ms();
+    let now = ctx.clock.now_ms();
     if p.enabled
-        && pumping::is_blocked(&*gw.store, phone, now)
+        && pumping::is_blocked(&*ctx.store, phone, now)
             .await
             .map_err(store_down)?
     {
-        return Err(pumping_refusal(gw, phone, false, who));
+        return Err(pumping_refusal(ctx, phone, false, who));
     }
     let e164 = Scope::Phone(phone.e164());
     charge(
-        gw,
+        ctx,
         charges,
         "send_per_phone",
         e164,
@@ -160,7 +160,7 @@ pub(super) async fn charge_send(
     .await?;
     let prefix = Scope::Prefix(phone.prefix());
     charge(
-        gw,
+        ctx,
         charges,
         "send_per_prefix",
         prefix,
@@ -172,7 +172,7 @@ pub(super) async fn charge_send(
     let region = phone.region_code();
     let country = Scope::Country(&region);
     charge(
-        gw,
+        ctx,
         charges,
         "send_per_country",
         country,
@@ -182,24 +182,24 @@ pub(super) async fn charge_send(
     )
     .await?;
     if p.enabled {
-        match pumping::admit(&*gw.store, p, phone, who.client_ip, now)
+        match pumping::admit(&*ctx.store, p, phone, who.client_ip, now)
             .await
             .map_err(store_down)?
         {
             Admission::Allowed(t) => charges.ticket = Some(t),
-            Admission::Blocked { newly } => return Err(pumping_refusal(gw, phone, newly, who)),
+            Admission::Blocked { newly } => return Err(pumping_refusal(ctx, phone, newly, who)),
             Admission::Throttled { newly, retry_after } => {
-                return Err(network_refusal(gw, phone, newly, retry_after, who))
+                return Err(network_refusal(ctx, phone, newly, retry_after, who))
             }
         }
     }
-    let mut budget = Charges::new(gw);
+    let mut budget = Charges::new(ctx);
     budget.now_ms = charges.now_ms;
-    for (name, b) in budgets(gw) {
-        if let Err(e) = charge(gw, &mut budget, name, Scope::Global, Some(phone), b, who).await {
+    for (name, b) in budgets(ctx) {
+        if let Err(e) = charge(ctx, &mut budget, name, Scope::Global, Some(phone), b, who).await {
             // The earlier budget was charged for an SMS that will not go out.
             budget.ticket = charges.ticket.take();
-            refund(gw, budget).await;
+            refund(ctx, budget).await;
             return Err(e);
         }
     }
@@ -208,35 +208,35 @@ pub(super) async fn charge_send(
 }
 
 /// Takes back everything in `charges`: a send that did not happen.
-pub(super) async fn refund(gw: &Gateway, charges: Charges) {
+pub(super) async fn refund(ctx: &FlowCtx, charges: Charges) {
     for (key, window) in &charges.keys {
-        if let Err(e) = gw.store.uncount(key, 1, *window, charges.now_ms).await {
+        if let Err(e) = ctx.store.uncount(key, 1, *window, charges.now_ms).await {
             tracing::warn!(error = %e, "a send that did not happen could not be refunded");
         }
     }
     if let Some(t) = charges.ticket {
-        pumping::forget(&*gw.store, &gw.cfg.limits.pumping, t).await;
+        pumping::forget(&*ctx.store, &ctx.cfg.limits.pumping, t).await;
     }
 }
 
 /// A blocked prefix is refused like any limit (429, never an SMS).
-fn pumping_refusal(gw: &Gateway, phone: &Phone, newly: bool, who: Who) -> FlowError {
-    let now = gw.clock.now_ms();
-    let block_for = gw.cfg.limits.pumping.block_for;
+fn pumping_refusal(ctx: &FlowCtx, phone: &Phone, newly: bool, who: Who) -> FlowError {
+    let now = ctx.clock.now_ms();
+    let block_for = ctx.cfg.limits.pumping.block_for;
     if newly {
-        gw.metrics
+        ctx.metrics
             .prefix_blocked(phone.prefix(), now + block_for.as_millis() as u64, now);
         audit::prefix_blocked(phone, block_for.as_secs(), who);
         tracing::warn!(prefix = phone.prefix(), country = %phone.region_code(), "SMS pumping suspected: prefix blocked");
     }
     // Another instance may have set the block: then its end is unknown
     // here and the whole period is the honest upper bound.
-    let retry_after = match gw.metrics.prefix_blocked_until(phone.prefix(), now) {
+    let retry_after = match ctx.metrics.prefix_blocked_until(phone.prefix(), now) {
         Some(until) => Duration::from_millis(until.saturating_sub(now)),
         None => block_for,
     };
     limited(
-        gw,
+        ctx,
         "pumping",
         Scope::Prefix(phone.prefix()),
         Some(phone),
@@ -248,7 +248,7 @@ fn pumping_refusal(gw: &Gateway, phone: &Phone, newly: bool, who: Who) -> FlowEr
 /// Not enough networks for a prefix block: only the suspect network is
 /// refused into this prefix, for the rest of the detector's window.
 fn network_refusal(
-    gw: &Gateway,
+    ctx: &FlowCtx,
     phone: &Phone,
     newly: bool,
     retry_after: Duration,
@@ -258,7 +258,7 @@ fn network_refusal(
         tracing::warn!(prefix = phone.prefix(), network = %pumping::network_of(who.client_ip), "SMS pumping suspected from one network: network throttled for this prefix");
     }
     limited(
-        gw,
+        ctx,
         "pumping_network",
         Scope::Prefix(phone.prefix()),
         Some(phone),
@@ -267,12 +267,12 @@ fn network_refusal(
     )
 }
 
-pub(super) async fn update_conversion(gw: &Gateway, phone: &Phone) {
-    let p = &gw.cfg.limits.pumping;
+pub(super) async fn update_conversion(ctx: &FlowCtx, phone: &Phone) {
+    let p = &ctx.cfg.limits.pumping;
     let country = phone.region_code();
     if let Ok(Some(ratio)) =
-        pumping::country_conversion(&*gw.store, p, &country, gw.clock.now_ms()).await
+        pumping::country_conversion(&*ctx.store, p, &country, ctx.clock.now_ms()).await
     {
-        gw.metrics.conversion(&country, ratio);
+        ctx.metrics.conversion(&country, ratio);
     }
 }

@@ -1,39 +1,42 @@
 //! The HTML side of the flow: pages, form posts, cookies, CSRF.
 
 use cookie::SameSite;
-use http::header::{CONTENT_TYPE, RETRY_AFTER, SET_COOKIE};
 use http::{HeaderMap, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use subtle::ConstantTimeEq;
 
-use super::core::{self, FlowError, Pending};
-use super::{own_response, safe_rd, see_other, Form};
+use super::input::{query_param, Form};
+use super::pending::Pending;
+use super::reply::{self, see_other};
+use super::state::Own;
 use crate::audit;
 use crate::body::Body;
+use crate::conn::ConnInfo;
 use crate::errors::GatewayError;
-use crate::gateway::{ConnInfo, Gateway};
+use crate::flow::{self, FlowError};
 use crate::headers;
 use crate::pages::{Alert, LoginView, VerifyView};
+use crate::redirect::{login_url, safe_rd, LOGIN};
 use crate::session::{clear_cookie, random_id, set_cookie};
 
 /// The form token: HMAC of the browser's CSRF cookie, so a page from
 /// another site can neither read nor forge it.
-fn csrf_for(gw: &Gateway, cookie_token: &str) -> String {
-    hex::encode(&crate::otp::derive_key(&gw.csrf_key, cookie_token)[..16])
+fn csrf_for(own: &Own, cookie_token: &str) -> String {
+    hex::encode(&crate::otp::derive_key(&own.csrf_key, cookie_token)[..16])
 }
 
 /// The browser's CSRF cookie, or a new one to set.
-fn csrf_cookie(gw: &Gateway, headers: &HeaderMap) -> (String, Option<String>) {
-    match headers::cookie(headers, &gw.cookies.csrf_name)
+fn csrf_cookie(own: &Own, headers: &HeaderMap) -> (String, Option<String>) {
+    match headers::cookie(headers, &own.cookies.csrf_name)
         .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
     {
         Some(t) => (t.to_string(), None),
         None => {
             let t = random_id();
             let c = set_cookie(
-                &gw.cookies.csrf_name,
+                &own.cookies.csrf_name,
                 &t,
-                gw.cfg.session.ttl.as_secs(),
+                own.flow.cfg.session_ttl.as_secs(),
                 SameSite::Strict,
             );
             (t, Some(c))
@@ -41,54 +44,35 @@ fn csrf_cookie(gw: &Gateway, headers: &HeaderMap) -> (String, Option<String>) {
     }
 }
 
-pub fn csrf_valid(gw: &Gateway, headers: &HeaderMap, form_token: Option<&str>) -> bool {
-    let (Some(cookie), Some(token)) = (headers::cookie(headers, &gw.cookies.csrf_name), form_token)
+pub fn csrf_valid(own: &Own, headers: &HeaderMap, form_token: Option<&str>) -> bool {
+    let (Some(cookie), Some(token)) =
+        (headers::cookie(headers, &own.cookies.csrf_name), form_token)
     else {
         return false;
     };
-    bool::from(csrf_for(gw, cookie).as_bytes().ct_eq(token.as_bytes()))
+    bool::from(csrf_for(own, cookie).as_bytes().ct_eq(token.as_bytes()))
 }
 
 /// A form post whose CSRF token matches this browser's cookie.
 async fn checked_form(
-    gw: &Gateway,
+    own: &Own,
     req: Request<Incoming>,
 ) -> Result<(http::request::Parts, Form), GatewayError> {
     let (parts, form) = Form::read(req).await?;
-    if !csrf_valid(gw, &parts.headers, form.get("csrf")) {
+    if !csrf_valid(own, &parts.headers, form.get("csrf")) {
         return Err(GatewayError::Csrf);
     }
     Ok((parts, form))
 }
 
-pub fn pending_of(gw: &Gateway, headers: &HeaderMap) -> Option<Pending> {
-    let sealed = headers::cookie(headers, &gw.cookies.pending_name)?;
-    Pending::decode(&gw.cookies.open(&gw.cookies.pending_name, sealed)?)
-}
-
 fn html(
-    gw: &Gateway,
+    own: &Own,
     status: StatusCode,
     body: String,
     cookies: &[String],
     retry_after: Option<u64>,
 ) -> Response<Body> {
-    let mut b = own_response(status)
-        .header(CONTENT_TYPE, "text/html; charset=utf-8")
-        .header("content-security-policy", gw.pages.csp.clone());
-    for c in cookies {
-        b = b.header(SET_COOKIE, c);
-    }
-    if let Some(s) = retry_after {
-        b = b.header(RETRY_AFTER, s.max(1));
-    }
-    b.body(Body::full(body)).expect("valid response")
-}
-
-fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
-    form_urlencoded::parse(req.uri().query()?.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    reply::html(status, own.pages.csp.clone(), body, cookies, retry_after)
 }
 
 /// A same-origin (or typed, bookmarked: `none`) top-level navigation, by
@@ -111,49 +95,51 @@ fn sends_at_once(req: &Request<Incoming>) -> bool {
 
 /// This browser already has a live challenge for the number the storefront
 /// names now (not for an account it was signed in to before).
-async fn pending_for_registered(gw: &Gateway, headers: &HeaderMap) -> bool {
-    let Some(pending) = pending_of(gw, headers) else {
+async fn pending_for_registered(own: &Own, headers: &HeaderMap) -> bool {
+    let Some(pending) = Pending::of(&own.cookies, headers) else {
         return false;
     };
-    let now = gw.clock.now_ms();
-    let Ok(Some(ch)) = gw.store.challenge(&pending.challenge_id, now).await else {
+    let now = own.flow.clock.now_ms();
+    let Ok(Some(ch)) = own.flow.store.challenge(&pending.challenge_id, now).await else {
         return false;
     };
-    match core::number_to_text(gw, headers, "").await {
-        Ok(n) => crate::phone::Phone::parse(&n, &gw.cfg.phone).is_ok_and(|p| p.e164() == ch.phone),
+    match own.number_to_text(headers, "").await {
+        Ok(n) => {
+            crate::phone::Phone::parse(&n, &own.flow.cfg.phone).is_ok_and(|p| p.e164() == ch.phone)
+        }
         Err(_) => false,
     }
 }
 
 pub async fn login_page(
-    gw: &Gateway,
+    own: &Own,
     req: &Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
     let rd = safe_rd(query_param(req, "rd").as_deref());
-    let (token, set) = csrf_cookie(gw, req.headers());
-    let lang = gw.pages.choose_language(req.headers(), req.uri().query());
-    if gw.lookup.is_some() {
+    let (token, set) = csrf_cookie(own, req.headers());
+    let lang = own.pages.choose_language(req.headers(), req.uri().query());
+    if own.lookup.is_some() {
         // Registered-number mode: nothing to type; the code goes at once
         // to the number the storefront has for this customer — but only
         // when the shopper navigated here themselves. Otherwise any site
         // could text them with an `<img>` or a link (issue 8, defect 6).
         if sends_at_once(req) {
-            if pending_for_registered(gw, req.headers()).await {
+            if pending_for_registered(own, req.headers()).await {
                 // A reload is not a new request for a code: the code page
                 // offers a resend once `resend_after` has passed.
                 return Ok(see_other("/.otpgate/verify", &[]));
             }
-            return Ok(start_challenge(gw, req.headers(), conn, "", rd).await);
+            return Ok(start_challenge(own, req.headers(), conn, "", rd).await);
         }
-        let page = gw
+        let page = own
             .pages
-            .send_registered(&lang.lang, &csrf_for(gw, &token), &rd);
-        return Ok(html(gw, StatusCode::OK, page, set.as_slice(), None));
+            .send_registered(&lang.lang, &csrf_for(own, &token), &rd);
+        return Ok(html(own, StatusCode::OK, page, set.as_slice(), None));
     }
-    let page = gw.pages.login(&LoginView {
-        region: &gw.region_code,
-        csrf: &csrf_for(gw, &token),
+    let page = own.pages.login(&LoginView {
+        region: &own.region_code,
+        csrf: &csrf_for(own, &token),
         rd: &rd,
         phone: "",
         error: None,
@@ -161,75 +147,66 @@ pub async fn login_page(
         ..Default::default()
     });
     let cookies: Vec<String> = set.into_iter().chain(lang.set_cookie).collect();
-    Ok(html(gw, StatusCode::OK, page, &cookies, None))
+    Ok(html(own, StatusCode::OK, page, &cookies, None))
 }
 
 pub async fn send(
-    gw: &Gateway,
+    own: &Own,
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
-    let (parts, form) = checked_form(gw, req).await?;
+    let (parts, form) = checked_form(own, req).await?;
     let rd = safe_rd(form.get("rd"));
     let typed = form.get("phone").unwrap_or("");
-    Ok(start_challenge(gw, &parts.headers, conn, typed, rd).await)
+    Ok(start_challenge(own, &parts.headers, conn, typed, rd).await)
 }
 
 /// Texts a code and sends the browser to the code page, or explains why not.
 async fn start_challenge(
-    gw: &Gateway,
+    own: &Own,
     headers: &HeaderMap,
     conn: ConnInfo,
     typed: &str,
     rd: String,
 ) -> Response<Body> {
-    let client_ip = gw.client_ip(headers, conn);
-    let started = match core::number_to_text(gw, headers, typed).await {
-        Ok(number) => core::start(gw, &number, conn, client_ip).await,
+    let client_ip = own.trusted.client_ip(headers, conn);
+    let started = match own.number_to_text(headers, typed).await {
+        Ok(number) => flow::start(&own.flow, &number, conn, client_ip).await,
         Err(e) => Err(e),
     };
     let e = match started {
         Ok((challenge_id, _)) => {
-            let pending = gw.cookies.seal(
-                &gw.cookies.pending_name,
-                &Pending { challenge_id, rd }.encode(),
-            );
-            let c = set_cookie(
-                &gw.cookies.pending_name,
-                &pending,
-                gw.cfg.otp.ttl.as_secs(),
-                SameSite::Strict,
-            );
+            let c =
+                Pending { challenge_id, rd }.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs());
             return see_other("/.otpgate/verify", &[c]);
         }
         Err(e) => e,
     };
     let retry_after = e.retry_after().map(|d| d.as_secs());
     let msg = e.to_string();
-    if gw.lookup.is_some() {
+    if own.lookup.is_some() {
         // No phone form to show again in registered-number mode.
-        let mut resp = own_response(e.status())
-            .header(CONTENT_TYPE, "text/html; charset=utf-8")
-            .header("content-security-policy", crate::pages::ERROR_CSP.clone())
-            .body(Body::full(crate::pages::error_page(e.status(), &msg)))
-            .expect("valid response");
-        if let Some(s) = retry_after {
-            resp.headers_mut().insert(RETRY_AFTER, s.max(1).into());
-        }
-        return resp;
+        let page = crate::pages::error_page(e.status(), &msg);
+        return reply::html(
+            e.status(),
+            crate::pages::ERROR_CSP.clone(),
+            page,
+            &[],
+            retry_after,
+        );
     }
-    let (token, set) = csrf_cookie(gw, headers);
-    let lang = gw.pages.choose_language(headers, None);
-    let page = gw.pages.login(&LoginView {
-        region: &gw.region_code,
-        csrf: &csrf_for(gw, &token),
+    let (token, set) = csrf_cookie(own, headers);
+    let lang = own.pages.choose_language(headers, None);
+    let page = own.pages.login(&LoginView {
+        region: &own.region_code,
+        csrf: &csrf_for(own, &token),
         rd: &rd,
         phone: typed,
         error: Some(&msg),
         alert: Some(alert_of(&e)),
         lang: &lang.lang,
     });
-    html(gw, e.status(), page, set.as_slice(), retry_after)
+    html(own, e.status(), page, set.as_slice(), retry_after)
 }
 
 /// A flow error as the pages announce it, in the shopper's language.
@@ -245,35 +222,46 @@ fn alert_of(e: &FlowError) -> Alert<'static> {
 }
 
 async fn render_verify(
-    gw: &Gateway,
+    own: &Own,
     headers: &HeaderMap,
     pending: &Pending,
     err: Option<&FlowError>,
     notice: Option<&str>,
 ) -> Response<Body> {
-    render_verify_in(gw, headers, None, pending, err, notice).await
+    render_verify_in(own, headers, None, pending, err, notice).await
 }
 
 /// `query` carries the language switch's `?lang=` on a GET.
 async fn render_verify_in(
-    gw: &Gateway,
+    own: &Own,
     headers: &HeaderMap,
     query: Option<&str>,
     pending: &Pending,
     err: Option<&FlowError>,
     notice: Option<&str>,
 ) -> Response<Body> {
-    let now = gw.clock.now_ms();
-    let Ok(Some(ch)) = gw.store.challenge(&pending.challenge_id, now).await else {
+    let now = own.flow.clock.now_ms();
+    let ch = match own.flow.store.challenge(&pending.challenge_id, now).await {
+        Ok(Some(ch)) => ch,
         // Expired or used up: start again, keeping where they were going.
-        let rd: String = form_urlencoded::byte_serialize(pending.rd.as_bytes()).collect();
-        return see_other(
-            &format!("/.otpgate/login?rd={rd}"),
-            &[clear_cookie(&gw.cookies.pending_name)],
-        );
+        Ok(None) => {
+            return see_other(
+                &login_url(&pending.rd),
+                &[clear_cookie(&own.cookies.pending_name)],
+            )
+        }
+        // The store did not answer (a Redis failover): a 503 that says so,
+        // keeping the pending cookie, so the same code works once the store
+        // is back. Never "expired": that would throw the sign-in away.
+        Err(e) => {
+            tracing::error!(error = %e, "store unavailable");
+            let (status, msg) = (FlowError::Store.status(), FlowError::Store.to_string());
+            let page = crate::pages::error_page(status, &msg);
+            return reply::html(status, crate::pages::ERROR_CSP.clone(), page, &[], None);
+        }
     };
-    let (token, set) = csrf_cookie(gw, headers);
-    let wait = (ch.sent_at + gw.cfg.otp.resend_after.as_millis() as u64)
+    let (token, set) = csrf_cookie(own, headers);
+    let wait = (ch.sent_at + own.flow.cfg.otp.resend_after.as_millis() as u64)
         .saturating_sub(now)
         .div_ceil(1000);
     let msg = err.map(|e| match e {
@@ -283,12 +271,12 @@ async fn render_verify_in(
         ),
         e => e.to_string(),
     });
-    let lang = gw.pages.choose_language(headers, query);
-    let page = gw.pages.verify(&VerifyView {
-        csrf: &csrf_for(gw, &token),
+    let lang = own.pages.choose_language(headers, query);
+    let page = own.pages.verify(&VerifyView {
+        csrf: &csrf_for(own, &token),
         rd: &pending.rd,
         masked_phone: &crate::phone::mask(&ch.phone),
-        code_length: gw.cfg.otp.length,
+        code_length: own.flow.cfg.otp.length,
         resend_in_secs: wait,
         error: msg.as_deref(),
         alert: err.map(alert_of),
@@ -299,7 +287,7 @@ async fn render_verify_in(
     let status = err.map_or(StatusCode::OK, FlowError::status);
     let cookies: Vec<String> = set.into_iter().chain(lang.set_cookie).collect();
     html(
-        gw,
+        own,
         status,
         page,
         &cookies,
@@ -308,27 +296,29 @@ async fn render_verify_in(
 }
 
 pub async fn verify_page(
-    gw: &Gateway,
+    own: &Own,
     req: &Request<Incoming>,
 ) -> Result<Response<Body>, GatewayError> {
-    match pending_of(gw, req.headers()) {
-        Some(p) => Ok(render_verify_in(gw, req.headers(), req.uri().query(), &p, None, None).await),
-        None => Ok(see_other("/.otpgate/login", &[])),
+    match Pending::of(&own.cookies, req.headers()) {
+        Some(p) => {
+            Ok(render_verify_in(own, req.headers(), req.uri().query(), &p, None, None).await)
+        }
+        None => Ok(see_other(LOGIN, &[])),
     }
 }
 
 pub async fn verify(
-    gw: &Gateway,
+    own: &Own,
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
-    let (parts, form) = checked_form(gw, req).await?;
-    let Some(pending) = pending_of(gw, &parts.headers) else {
-        return Ok(see_other("/.otpgate/login", &[]));
+    let (parts, form) = checked_form(own, req).await?;
+    let Some(pending) = Pending::of(&own.cookies, &parts.headers) else {
+        return Ok(see_other(LOGIN, &[]));
     };
-    let client_ip = gw.client_ip(&parts.headers, conn);
-    match core::check(
-        gw,
+    let client_ip = own.trusted.client_ip(&parts.headers, conn);
+    match flow::check(
+        &own.flow,
         &pending.challenge_id,
         form.get("code").unwrap_or(""),
         conn,
@@ -337,60 +327,60 @@ pub async fn verify(
     .await
     {
         Ok(session) => {
-            let now = gw.clock.now_secs();
+            let now = own.flow.clock.now_secs();
             let cookies = [
-                gw.cookies.session_cookie(&session, now),
-                clear_cookie(&gw.cookies.pending_name),
+                own.cookies.session_cookie(&session, now),
+                clear_cookie(&own.cookies.pending_name),
             ];
             audit::session_issued(&session, conn);
             Ok(see_other(&pending.rd, &cookies))
         }
         Err(e @ (FlowError::Exhausted | FlowError::NoChallenge)) => {
-            let (token, set) = csrf_cookie(gw, &parts.headers);
+            let (token, set) = csrf_cookie(own, &parts.headers);
             let msg = e.to_string();
-            let lang = gw.pages.choose_language(&parts.headers, None);
-            let page = gw.pages.login(&LoginView {
-                region: &gw.region_code,
-                csrf: &csrf_for(gw, &token),
+            let lang = own.pages.choose_language(&parts.headers, None);
+            let page = own.pages.login(&LoginView {
+                region: &own.region_code,
+                csrf: &csrf_for(own, &token),
                 rd: &pending.rd,
                 phone: "",
                 error: Some(&msg),
                 alert: Some(alert_of(&e)),
                 lang: &lang.lang,
             });
-            let mut cookies = vec![clear_cookie(&gw.cookies.pending_name)];
+            let mut cookies = vec![clear_cookie(&own.cookies.pending_name)];
             cookies.extend(set);
-            Ok(html(gw, e.status(), page, &cookies, None))
+            Ok(html(own, e.status(), page, &cookies, None))
         }
-        Err(e) => Ok(render_verify(gw, &parts.headers, &pending, Some(&e), None).await),
+        Err(e) => Ok(render_verify(own, &parts.headers, &pending, Some(&e), None).await),
     }
 }
 
 pub async fn resend(
-    gw: &Gateway,
+    own: &Own,
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
-    let (parts, _) = checked_form(gw, req).await?;
-    let Some(pending) = pending_of(gw, &parts.headers) else {
-        return Ok(see_other("/.otpgate/login", &[]));
+    let (parts, _) = checked_form(own, req).await?;
+    let Some(pending) = Pending::of(&own.cookies, &parts.headers) else {
+        return Ok(see_other(LOGIN, &[]));
     };
-    let client_ip = gw.client_ip(&parts.headers, conn);
-    match core::resend(gw, &pending.challenge_id, conn, client_ip).await {
+    let client_ip = own.trusted.client_ip(&parts.headers, conn);
+    match flow::resend(&own.flow, &pending.challenge_id, conn, client_ip).await {
         Ok(_) => Ok(render_verify(
-            gw,
+            own,
             &parts.headers,
             &pending,
             None,
             Some("We sent you a new code. Earlier codes no longer work."),
         )
         .await),
-        Err(e) => Ok(render_verify(gw, &parts.headers, &pending, Some(&e), None).await),
+        Err(e) => Ok(render_verify(own, &parts.headers, &pending, Some(&e), None).await),
     }
 }
 
 pub async fn logout(
-    gw: &Gateway,
+    own: &Own,
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
@@ -402,12 +392,13 @@ pub async fn logout(
         .headers
         .get("sec-fetch-site")
         .is_some_and(|v| v == "same-origin");
-    if !same_origin && !csrf_valid(gw, &parts.headers, form.get("csrf")) {
+    if !same_origin && !csrf_valid(own, &parts.headers, form.get("csrf")) {
         return Err(GatewayError::Csrf);
     }
-    if let Some(session) = gw.session_of(&parts.headers).await {
+    if let Some(session) = own.sessions.of(&parts.headers).await {
         let until = session.expires_at.saturating_mul(1000);
-        gw.store
+        own.flow
+            .store
             .revoke(&session.id, until)
             .await
             .map_err(|_| GatewayError::Internal)?;
@@ -417,8 +408,8 @@ pub async fn logout(
     Ok(see_other(
         &rd,
         &[
-            clear_cookie(&gw.cookies.session_name),
-            clear_cookie(&gw.cookies.pending_name),
+            clear_cookie(&own.cookies.session_name),
+            clear_cookie(&own.cookies.pending_name),
         ],
     ))
 }

@@ -10,43 +10,20 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-mod error;
-mod failures;
-mod limits;
-
-pub use self::error::FlowError;
-
-use self::failures::charge_failure;
-use self::limits::{
+use super::ctx::FlowCtx;
+use super::error::FlowError;
+use super::failures::charge_failure;
+use super::limits::{
     charge, charge_send, limit, limited, refund, store_down, update_conversion, Charges,
 };
 use crate::audit::{self, Scope, Who};
-use crate::gateway::{ConnInfo, Gateway};
+use crate::conn::ConnInfo;
 use crate::otp;
 use crate::phone::{Phone, PhoneError};
 use crate::pumping;
 use crate::session::{random_id, Session};
 use crate::sms::{DeliveryError, SmsMessage};
 use crate::store::{Attempt, Challenge, Resend};
-
-/// What the browser's pending cookie holds.
-pub struct Pending {
-    pub challenge_id: String,
-    pub rd: String,
-}
-
-impl Pending {
-    pub fn encode(&self) -> String {
-        format!("{}|{}", self.challenge_id, self.rd)
-    }
-    pub fn decode(s: &str) -> Option<Pending> {
-        let (id, rd) = s.split_once('|')?;
-        Some(Pending {
-            challenge_id: id.to_string(),
-            rd: rd.to_string(),
-        })
-    }
-}
 
 /// Validates the phone, applies every send limit, stores a new challenge
 /// and sends its code. Returns the challenge id and phone.
@@ -55,14 +32,14 @@ impl Pending {
 /// (and every answer at least `otp.min_send_time`), so a quick 429 does
 /// not tell that a number's limits, and not the client's, were reached.
 pub async fn start(
-    gw: &Gateway,
+    ctx: &FlowCtx,
     phone_input: &str,
     conn: ConnInfo,
     client_ip: IpAddr,
 ) -> Result<(String, Phone), FlowError> {
     let started = Instant::now();
     let result = send_code(
-        gw,
+        ctx,
         phone_input,
         Who {
             conn,
@@ -72,10 +49,10 @@ pub async fn start(
     )
     .await;
     let took = started.elapsed();
-    gw.metrics.observe_send(took, result.is_ok());
+    ctx.metrics.observe_send(took, result.is_ok());
     let floor = match &result {
-        Ok(_) => gw.cfg.otp.min_send_time,
-        Err(_) => gw.cfg.otp.min_send_time.max(gw.metrics.typical_send()),
+        Ok(_) => ctx.cfg.otp.min_send_time,
+        Err(_) => ctx.cfg.otp.min_send_time.max(ctx.metrics.typical_send()),
     };
     if let Some(rest) = floor.checked_sub(took) {
         tokio::time::sleep(rest).await;
@@ -84,16 +61,16 @@ pub async fn start(
 }
 
 async fn send_code(
-    gw: &Gateway,
+    ctx: &FlowCtx,
     phone_input: &str,
     who: Who,
 ) -> Result<(String, Phone), FlowError> {
-    audit_gate(gw)?;
-    let l = &gw.cfg.limits;
-    let mut charges = Charges::new(gw);
+    audit_gate(ctx)?;
+    let l = &ctx.cfg.limits;
+    let mut charges = Charges::new(ctx);
     let ip = Scope::Ip(who.client_ip);
     charge(
-        gw,
+        ctx,
         &mut charges,
         "send_per_ip",
         ip,
@@ -104,29 +81,29 @@ async fn send_code(
     .await?;
     // Region policy before anything that could cost an SMS.
     let phone =
-        Phone::parse(phone_input, &gw.cfg.phone).inspect_err(|e| audit::phone_refused(*e, who))?;
-    charge_send(gw, &mut charges, &phone, who).await?;
+        Phone::parse(phone_input, &ctx.cfg.phone).inspect_err(|e| audit::phone_refused(*e, who))?;
+    charge_send(ctx, &mut charges, &phone, who).await?;
     let id = random_id();
-    let code = otp::generate_code(gw.cfg.otp.length);
-    let now = gw.clock.now_ms();
+    let code = otp::generate_code(ctx.cfg.otp.length);
+    let now = ctx.clock.now_ms();
     let ch = Challenge {
         phone: phone.e164().to_string(),
-        code_hash: otp::code_hash(&gw.otp_key, &id, phone.e164(), &code),
+        code_hash: otp::code_hash(&ctx.otp_key, &id, phone.e164(), &code),
         sent_at: now,
-        expires_at: now + gw.cfg.otp.ttl.as_millis() as u64,
+        expires_at: now + ctx.cfg.otp.ttl.as_millis() as u64,
         attempts: 0,
         sends: 1,
     };
-    if let Err(e) = gw.store.put_challenge(&id, ch).await {
-        refund(gw, charges).await;
+    if let Err(e) = ctx.store.put_challenge(&id, ch).await {
+        refund(ctx, charges).await;
         return Err(store_down(e));
     }
-    deliver(gw, &phone, &code, charges, who).await?;
+    deliver(ctx, &phone, &code, charges, who).await?;
     Ok((id, phone))
 }
 
 async fn deliver(
-    gw: &Gateway,
+    ctx: &FlowCtx,
     phone: &Phone,
     code: &str,
     charges: Charges,
@@ -135,12 +112,12 @@ async fn deliver(
     let msg = SmsMessage {
         to: phone.e164().to_string(),
         region: phone.region_code(),
-        body: message_for(gw, code),
+        body: message_for(ctx, code),
         code: code.to_string(),
     };
-    match gw.sms.send(&msg).await {
+    match ctx.sms.send(&msg).await {
         Ok(receipt) => {
-            gw.metrics
+            ctx.metrics
                 .otp_sent
                 .get_or_create(&crate::metrics::ProviderCountry {
                     provider: receipt.provider.to_string(),
@@ -148,7 +125,7 @@ async fn deliver(
                 })
                 .inc();
             audit::code_sent(phone, receipt.provider, who);
-            update_conversion(gw, phone).await;
+            update_conversion(ctx, phone).await;
             Ok(())
         }
         Err(e) => {
@@ -160,7 +137,7 @@ async fn deliver(
                 // paying for the attempt (probing numbers is not free).
                 charges.keep("send_per_ip");
             }
-            refund(gw, charges).await;
+            refund(ctx, charges).await;
             Err(match e {
                 DeliveryError::InvalidNumber => FlowError::Phone(PhoneError::Invalid),
                 DeliveryError::OptedOut => FlowError::OptedOut,
@@ -170,12 +147,12 @@ async fn deliver(
     }
 }
 
-fn message_for(gw: &Gateway, code: &str) -> String {
-    let cfg = &gw.cfg;
+fn message_for(ctx: &FlowCtx, code: &str) -> String {
+    let cfg = &ctx.cfg;
     let ttl_minutes = cfg.otp.ttl.as_secs().div_ceil(60);
-    match cfg.server.public_host.as_deref() {
+    match cfg.public_host.as_deref() {
         Some(host) => {
-            otp::render_message(&cfg.otp.message, code, &cfg.brand.name, ttl_minutes, host)
+            otp::render_message(&cfg.otp.message, code, &cfg.brand_name, ttl_minutes, host)
         }
         // Without a configured host the autofill line is left out: a Host
         // header is the client's to choose, and a code bound to an
@@ -190,7 +167,7 @@ fn message_for(gw: &Gateway, code: &str) -> String {
             otp::render_message(
                 kept.join("\n").trim_end(),
                 code,
-                &cfg.brand.name,
+                &cfg.brand_name,
                 ttl_minutes,
                 "",
             )
@@ -198,32 +175,9 @@ fn message_for(gw: &Gateway, code: &str) -> String {
     }
 }
 
-/// The number to text: the one the shopper typed or, in registered-number
-/// mode (`phone.lookup_url`), the one the storefront has for the signed-in
-/// customer — then anything typed is ignored.
-pub async fn number_to_text(
-    gw: &Gateway,
-    headers: &http::HeaderMap,
-    typed: &str,
-) -> Result<String, FlowError> {
-    let Some(lookup) = &gw.lookup else {
-        return Ok(typed.to_string());
-    };
-    let own = [
-        gw.cookies.session_name.as_str(),
-        &gw.cookies.pending_name,
-        &gw.cookies.csrf_name,
-    ];
-    match lookup.registered_phone(headers, &own).await {
-        Ok(Some(phone)) => Ok(phone),
-        Ok(None) => Err(FlowError::NotSignedIn),
-        Err(_) => Err(FlowError::Store),
-    }
-}
-
 /// `[log] audit_required`: no sign-in while its events would be lost.
-fn audit_gate(gw: &Gateway) -> Result<(), FlowError> {
-    if gw.cfg.log.audit_required && !audit::probe() {
+fn audit_gate(ctx: &FlowCtx) -> Result<(), FlowError> {
+    if ctx.cfg.audit_required && !audit::probe() {
         tracing::error!("sign-in refused: the audit trail cannot be written (log.audit_required)");
         return Err(FlowError::Store);
     }
@@ -232,7 +186,7 @@ fn audit_gate(gw: &Gateway) -> Result<(), FlowError> {
 
 /// Checks a code against the browser's challenge; on success, a session.
 pub async fn check(
-    gw: &Gateway,
+    ctx: &FlowCtx,
     challenge_id: &str,
     code: &str,
     conn: ConnInfo,
@@ -243,19 +197,19 @@ pub async fn check(
         client_ip,
         endpoint: "verify",
     };
-    audit_gate(gw)?;
+    audit_gate(ctx)?;
     // "123 456" and "123-456" are how people copy codes.
     let code: String = code
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
         .collect();
     let code = code.as_str();
-    if code.len() != gw.cfg.otp.length as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
+    if code.len() != ctx.cfg.otp.length as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(FlowError::BadCode);
     }
-    let l = &gw.cfg.limits;
+    let l = &ctx.cfg.limits;
     limit(
-        gw,
+        ctx,
         "verify_per_ip",
         Scope::Ip(client_ip),
         None,
@@ -264,8 +218,8 @@ pub async fn check(
         who,
     )
     .await?;
-    let now = gw.clock.now_ms();
-    let Some(ch) = gw
+    let now = ctx.clock.now_ms();
+    let Some(ch) = ctx
         .store
         .challenge(challenge_id, now)
         .await
@@ -274,13 +228,13 @@ pub async fn check(
         return Err(FlowError::NoChallenge);
     };
     let phone = Phone::from_e164(&ch.phone);
-    let counted = charge_failure(gw, challenge_id, &ch.phone, phone.as_ref(), now, who).await?;
+    let counted = charge_failure(ctx, challenge_id, &ch.phone, phone.as_ref(), now, who).await?;
     let fails = l.verify_fail_per_phone;
     let not_a_failure = || async {
         if !counted {
             return Ok(());
         }
-        gw.store
+        ctx.store
             .uncount(
                 &format!("verify_fail_per_phone:{}", ch.phone),
                 1,
@@ -291,46 +245,47 @@ pub async fn check(
     };
     // Read before the code is spent: a store that cannot say its epoch
     // cannot issue a session anyway.
-    let epoch = gw.store_epoch().await.map_err(store_down)?;
-    let candidate = otp::code_hash(&gw.otp_key, challenge_id, &ch.phone, code);
-    let outcome = gw
+    let epoch = ctx.sessions.store_epoch().await.map_err(store_down)?;
+    let candidate = otp::code_hash(&ctx.otp_key, challenge_id, &ch.phone, code);
+    let outcome = ctx
         .store
-        .attempt(challenge_id, candidate, gw.cfg.otp.max_attempts, now)
+        .attempt(challenge_id, candidate, ctx.cfg.otp.max_attempts, now)
         .await
         .map_err(store_down)?;
     match outcome {
         Attempt::Verified { phone: e164 } => {
             let _ = not_a_failure().await;
-            let now_s = gw.clock.now_secs();
+            let now_s = ctx.clock.now_secs();
             let session = Session {
                 id: random_id(),
                 phone: e164,
                 verified_at: now_s,
-                expires_at: now_s + gw.cfg.session.ttl.as_secs(),
+                expires_at: now_s + ctx.cfg.session_ttl.as_secs(),
                 epoch,
             };
-            gw.metrics.sessions_issued.inc();
+            ctx.metrics.sessions_issued.inc();
             if let Some(p) = &phone {
-                gw.metrics
+                ctx.metrics
                     .otp_verified
                     .get_or_create(&crate::metrics::CountryLabel {
                         country: p.region_code(),
                     })
                     .inc();
                 audit::verified(p, who);
-                if let Err(e) = pumping::verified(&*gw.store, &l.pumping, p, client_ip, now).await {
+                if let Err(e) = pumping::verified(&*ctx.store, &l.pumping, p, client_ip, now).await
+                {
                     tracing::warn!(error = %e, "conversion not counted");
                 }
-                update_conversion(gw, p).await;
+                update_conversion(ctx, p).await;
             }
             Ok(session)
         }
         Attempt::Wrong { remaining } => {
-            fail(gw, "wrong_code", phone.as_ref(), who);
+            fail(ctx, "wrong_code", phone.as_ref(), who);
             Err(FlowError::WrongCode { remaining })
         }
         Attempt::Exhausted => {
-            fail(gw, "exhausted", phone.as_ref(), who);
+            fail(ctx, "exhausted", phone.as_ref(), who);
             if let Some(p) = &phone {
                 audit::challenge_voided(p, who);
             }
@@ -343,8 +298,8 @@ pub async fn check(
     }
 }
 
-fn fail(gw: &Gateway, reason: &'static str, phone: Option<&Phone>, who: Who) {
-    gw.metrics
+fn fail(ctx: &FlowCtx, reason: &'static str, phone: Option<&Phone>, who: Who) {
+    ctx.metrics
         .otp_failed
         .get_or_create(&crate::metrics::ReasonLabel {
             reason: reason.into(),
@@ -357,7 +312,7 @@ fn fail(gw: &Gateway, reason: &'static str, phone: Option<&Phone>, who: Who) {
 
 /// A new code for the same challenge, once `resend_after` has passed.
 pub async fn resend(
-    gw: &Gateway,
+    ctx: &FlowCtx,
     challenge_id: &str,
     conn: ConnInfo,
     client_ip: IpAddr,
@@ -367,9 +322,9 @@ pub async fn resend(
         client_ip,
         endpoint: "resend",
     };
-    audit_gate(gw)?;
-    let now = gw.clock.now_ms();
-    let Some(ch) = gw
+    audit_gate(ctx)?;
+    let now = ctx.clock.now_ms();
+    let Some(ch) = ctx
         .store
         .challenge(challenge_id, now)
         .await
@@ -378,10 +333,10 @@ pub async fn resend(
         return Err(FlowError::NoChallenge);
     };
     let phone = Phone::from_e164(&ch.phone).ok_or(FlowError::NoChallenge)?;
-    let ready_at = ch.sent_at + gw.cfg.otp.resend_after.as_millis() as u64;
+    let ready_at = ch.sent_at + ctx.cfg.otp.resend_after.as_millis() as u64;
     if now < ready_at {
         return Err(limited(
-            gw,
+            ctx,
             "resend_after",
             Scope::Phone(phone.e164()),
             Some(&phone),
@@ -389,27 +344,27 @@ pub async fn resend(
             who,
         ));
     }
-    let mut charges = Charges::new(gw);
-    let ip_limit = gw.cfg.limits.send_per_ip;
+    let mut charges = Charges::new(ctx);
+    let ip_limit = ctx.cfg.limits.send_per_ip;
     let ip = Scope::Ip(client_ip);
-    charge(gw, &mut charges, "send_per_ip", ip, None, ip_limit, who).await?;
-    charge_send(gw, &mut charges, &phone, who).await?;
-    let code = otp::generate_code(gw.cfg.otp.length);
-    let hash = otp::code_hash(&gw.otp_key, challenge_id, phone.e164(), &code);
-    let replaced = gw
+    charge(ctx, &mut charges, "send_per_ip", ip, None, ip_limit, who).await?;
+    charge_send(ctx, &mut charges, &phone, who).await?;
+    let code = otp::generate_code(ctx.cfg.otp.length);
+    let hash = otp::code_hash(&ctx.otp_key, challenge_id, phone.e164(), &code);
+    let replaced = ctx
         .store
         .replace_code(
             challenge_id,
             hash,
-            gw.cfg.otp.resend_after,
-            gw.cfg.otp.ttl,
+            ctx.cfg.otp.resend_after,
+            ctx.cfg.otp.ttl,
             now,
         )
         .await;
     let refused = match replaced {
         Ok(Resend::Replaced) => None,
         Ok(Resend::TooSoon { retry_after }) => Some(limited(
-            gw,
+            ctx,
             "resend_after",
             Scope::Phone(phone.e164()),
             Some(&phone),
@@ -420,9 +375,9 @@ pub async fn resend(
         Err(e) => Some(store_down(e)),
     };
     if let Some(e) = refused {
-        refund(gw, charges).await;
+        refund(ctx, charges).await;
         return Err(e);
     }
-    deliver(gw, &phone, &code, charges, who).await?;
+    deliver(ctx, &phone, &code, charges, who).await?;
     Ok(phone)
 }

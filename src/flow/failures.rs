@@ -1,10 +1,10 @@
 //! Wrong codes across all of a phone's challenges: a budget that bounds
 //! brute force without letting a stranger lock the shopper out.
 
+use super::ctx::FlowCtx;
+use super::error::FlowError;
 use super::limits::{limited, store_down};
-use super::FlowError;
 use crate::audit::{Scope, Who};
-use crate::gateway::Gateway;
 use crate::phone::Phone;
 use crate::store::Count;
 
@@ -20,15 +20,15 @@ use crate::store::Count;
 /// attacker pays for buys them a single guess. Returns whether this guess
 /// was counted in the budget (and so must be taken back if right).
 pub(super) async fn charge_failure(
-    gw: &Gateway,
+    ctx: &FlowCtx,
     challenge_id: &str,
     e164: &str,
     phone: Option<&Phone>,
     now: u64,
     who: Who,
 ) -> Result<bool, FlowError> {
-    let fails = gw.cfg.limits.verify_fail_per_phone;
-    let budget = gw
+    let fails = ctx.cfg.limits.verify_fail_per_phone;
+    let budget = ctx
         .store
         .count(
             &format!("verify_fail_per_phone:{e164}"),
@@ -44,8 +44,8 @@ pub(super) async fn charge_failure(
     };
     // Atomic in the store: of parallel guesses on one challenge, one wins.
     // The window outlives the challenge, so a reset cannot hand out a second.
-    let window = fails.window.max(gw.cfg.otp.ttl);
-    let last_chance = gw
+    let window = fails.window.max(ctx.cfg.otp.ttl);
+    let last_chance = ctx
         .store
         .count(
             &format!("verify_last_chance:{challenge_id}"),
@@ -59,7 +59,7 @@ pub(super) async fn charge_failure(
     match last_chance {
         Count::Allowed { .. } => Ok(false),
         Count::Limited { .. } => Err(limited(
-            gw,
+            ctx,
             "verify_fail_per_phone",
             Scope::Phone(e164),
             phone,

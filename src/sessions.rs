@@ -1,24 +1,63 @@
 //! The session check of every protected request, and the store epoch that
 //! makes it fail closed when the store loses its data (see
 //! `store/epoch.rs`): a cookie is good only if it opens, is not revoked,
-//! and was issued under the epoch the store has now.
+//! and was issued under the epoch the store has now. With the one
+//! freshness rule, this is what the proxy and forward auth alike ask
+//! (two copies of a security rule drift apart).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::Gateway;
-use crate::session::Session;
-use crate::store::{EpochChange, StoreError};
+use http::HeaderMap;
+
+use crate::clock::Clock;
+use crate::metrics::Metrics;
+use crate::session::{CookieSealer, Session};
+use crate::store::{EpochChange, EpochWatch, Store, StoreError};
 
 /// How often each instance looks at the store's epoch even without
 /// traffic, so a loss is noticed (logged, counted, a new epoch written)
 /// within about this long.
 pub const EPOCH_CHECK_EVERY: Duration = Duration::from_secs(1);
 
-impl Gateway {
+/// Sessions as requests present them. Cheap to clone: every part is
+/// shared, the epoch watch included (one per instance).
+#[derive(Clone)]
+pub struct Sessions {
+    cookies: Arc<CookieSealer>,
+    /// Revocations (logout) and the epoch live here, shared by instances.
+    store: Arc<dyn Store>,
+    /// The store epoch this instance saw last (see `store/epoch.rs`).
+    epoch: Arc<EpochWatch>,
+    clock: Arc<dyn Clock>,
+    /// The pumping blocks this instance set, restored after a loss.
+    metrics: Arc<Metrics>,
+}
+
+impl Sessions {
+    pub fn new(
+        cookies: Arc<CookieSealer>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Sessions {
+            cookies,
+            epoch: Arc::new(EpochWatch::new(metrics.store_epoch_changes.clone())),
+            store,
+            clock,
+            metrics,
+        }
+    }
+
+    pub fn cookies(&self) -> &CookieSealer {
+        &self.cookies
+    }
+
     /// A valid, unrevoked session from the request's cookie, if any. One
     /// store round trip (revocation and epoch read together); the epoch
     /// compare is an integer compare on the decoded cookie.
-    pub async fn session_of(&self, headers: &http::HeaderMap) -> Option<Session> {
+    pub async fn of(&self, headers: &HeaderMap) -> Option<Session> {
         let sealed = crate::headers::cookie(headers, &self.cookies.session_name)?;
         let s = self.cookies.open_session(sealed, self.clock.now_secs())?;
         let check = match self.store.session_check(&s.id, self.clock.now_ms()).await {
@@ -42,6 +81,13 @@ impl Gateway {
             },
         };
         (!check.revoked && s.epoch == epoch).then_some(s)
+    }
+
+    /// The one freshness rule: a session verified at most `max_age` (a
+    /// route's `max_age`) ago.
+    pub fn fresh(&self, session: Option<&Session>, max_age: Duration) -> bool {
+        let now = self.clock.now_secs();
+        session.is_some_and(|s| now.saturating_sub(s.verified_at) <= max_age.as_secs())
     }
 
     /// The epoch a new session cookie is issued under, read from the store
@@ -80,10 +126,10 @@ impl Gateway {
     }
 }
 
-/// Runs [`Gateway::check_store_epoch`] every [`EPOCH_CHECK_EVERY`] until
+/// Runs [`Sessions::check_store_epoch`] every [`EPOCH_CHECK_EVERY`] until
 /// shutdown.
 pub fn spawn_epoch_check(
-    gw: std::sync::Arc<Gateway>,
+    sessions: Sessions,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -95,7 +141,7 @@ pub fn spawn_epoch_check(
                     // Failures (Redis down) are already visible in
                     // `/readyz`, the store metrics and the requests that
                     // need the store.
-                    let _ = gw.check_store_epoch().await;
+                    let _ = sessions.check_store_epoch().await;
                 }
                 _ = shutdown.changed() => return,
             }

@@ -8,6 +8,8 @@ use std::fmt;
 
 use redis::{ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo};
 
+use crate::secret::redact_url as redact;
+
 /// The port Redis Sentinel listens on unless told otherwise.
 const SENTINEL_PORT: u16 = 26379;
 
@@ -66,7 +68,7 @@ impl RedisTarget {
         })
     }
 
-    /// Whether keys must be placed by hash slot (see `redis/keys.rs`).
+    /// Whether keys must be placed by hash slot (see `store/redis/keys.rs`).
     pub fn is_cluster(&self) -> bool {
         matches!(self.kind, Kind::Cluster(_))
     }
@@ -156,35 +158,12 @@ fn has_port(host: &str) -> bool {
         .is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// `url` with any password replaced, for messages and logs.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let userinfo = &url[s + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            let shown = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                "***".to_string()
-            };
-            format!("{}{shown}{}", &url[..s + 3], &url[at..])
-        }
-        _ => url.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn redacts_passwords() {
-        assert_eq!(
-            redact("redis://user:hunter2@db:6379/0"),
-            "redis://user:***@db:6379/0"
-        );
-        assert_eq!(redact("rediss://:pw@db"), "rediss://:***@db");
-        assert_eq!(redact("redis://db:6379"), "redis://db:6379");
+    fn redacts_sentinel_passwords() {
         assert_eq!(
             redact("redis+sentinel://:pw@a:26379,b:26379/mymaster"),
             "redis+sentinel://:***@a:26379,b:26379/mymaster"

@@ -17,17 +17,19 @@
 //! normalized at all (encoded `/` or `\`, `%00`, `..` above the root) is
 //! refused, as before.
 
-use http::header::{HeaderValue, CACHE_CONTROL, LOCATION};
+use http::header::{HeaderValue, LOCATION};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use super::state::Own;
 use crate::body::Body;
 use crate::config::RouteRule;
+use crate::conn::ConnInfo;
 use crate::errors::GatewayError;
-use crate::gateway::{ConnInfo, Gateway};
 use crate::headers;
 use crate::normalize::normalize_path;
 use crate::policy::{is_own, Policy};
+use crate::redirect::{login_url, safe_rd, LOGIN};
 
 mod readings;
 
@@ -105,17 +107,12 @@ fn strictest<'p>(
 }
 
 pub async fn check(
-    gw: &Gateway,
+    own: &Own,
     req: &Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
-    let session = gw.session_of(req.headers()).await;
-    let now = gw.clock.now_secs();
-    let fresh = |max_age: std::time::Duration| {
-        session
-            .as_ref()
-            .is_some_and(|s| now.saturating_sub(s.verified_at) <= max_age.as_secs())
-    };
+    let session = own.sessions.of(req.headers()).await;
+    let fresh = |max_age: std::time::Duration| own.sessions.fresh(session.as_ref(), max_age);
     let found = if conn.peer_trusted {
         original(req.headers())
     } else {
@@ -124,7 +121,7 @@ pub async fn check(
     let (allowed, rd) = match found {
         Original::Invalid => (false, "/".to_string()),
         Original::Unknown => (
-            session.is_some() && gw.policy().strictest_max_age().is_none_or(fresh),
+            session.is_some() && own.policy.strictest_max_age().is_none_or(fresh),
             "/".to_string(),
         ),
         Original::Request { target, method } => {
@@ -141,7 +138,7 @@ pub async fn check(
                     // `/checkout`, one that decodes twice reads `%252e` as
                     // `.`, IIS reads `%c0%ae` as `.`.
                     let canonical = p.forward() == path && !path.contains([';', '%']);
-                    let ok = match strictest(gw.policy(), method.as_ref(), &p, path, canonical) {
+                    let ok = match strictest(&own.policy, method.as_ref(), &p, path, canonical) {
                         _ if is_own(p.match_key()) => false,
                         None => true,
                         Some(rule) => fresh(rule.max_age),
@@ -150,12 +147,12 @@ pub async fn check(
                         Some(q) => format!("{}?{q}", p.forward()),
                         None => p.forward().to_string(),
                     };
-                    (ok, crate::flow::safe_rd(Some(&rd)))
+                    (ok, safe_rd(Some(&rd)))
                 }
             }
         }
     };
-    let b = Response::builder().header(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let b = headers::own_response(StatusCode::OK);
     if allowed {
         let mut b = b.status(StatusCode::OK);
         if let Some(s) = &session {
@@ -166,12 +163,11 @@ pub async fn check(
         }
         return Ok(b.body(Body::empty()).expect("valid response"));
     }
-    let enc: String = form_urlencoded::byte_serialize(rd.as_bytes()).collect();
-    let location = format!("/.otpgate/login?rd={enc}");
+    let location = login_url(&rd);
     Ok(b.status(StatusCode::UNAUTHORIZED)
         .header(
             LOCATION,
-            HeaderValue::from_str(&location).unwrap_or(HeaderValue::from_static("/.otpgate/login")),
+            HeaderValue::from_str(&location).unwrap_or(HeaderValue::from_static(LOGIN)),
         )
         .body(Body::empty())
         .expect("valid response"))

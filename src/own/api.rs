@@ -3,28 +3,22 @@
 //! application/json` (which a cross-origin page cannot send without a CORS
 //! preflight that otpgate never grants) and by `Sec-Fetch-Site`.
 
-use cookie::SameSite;
-use http::header::{CONTENT_TYPE, RETRY_AFTER, SET_COOKIE};
+use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
+use super::input::read_json;
+use super::pending::Pending;
+use super::reply::json as reply;
+use super::state::Own;
 use crate::audit;
 use crate::body::Body;
+use crate::conn::ConnInfo;
 use crate::errors::GatewayError;
-use crate::flow::core;
-use crate::flow::{own_response, read_json, safe_rd, FlowError, Pending};
-use crate::gateway::{ConnInfo, Gateway};
-use crate::session::{clear_cookie, set_cookie};
-
-fn reply(status: StatusCode, body: Value, cookies: &[String]) -> Response<Body> {
-    let mut b = own_response(status).header(CONTENT_TYPE, "application/json");
-    for c in cookies {
-        b = b.header(SET_COOKIE, c);
-    }
-    b.body(Body::full(body.to_string()))
-        .expect("valid response")
-}
+use crate::flow::{self, FlowError};
+use crate::redirect::{safe_rd, LOGIN};
+use crate::session::clear_cookie;
 
 fn flow_error(e: &FlowError) -> Response<Body> {
     let mut body = json!({ "error": e.code(), "message": e.to_string() });
@@ -59,7 +53,7 @@ fn same_origin_json(headers: &HeaderMap) -> Result<(), GatewayError> {
 }
 
 pub async fn send(
-    gw: &Gateway,
+    own: &Own,
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
@@ -67,29 +61,21 @@ pub async fn send(
     let (parts, v) = read_json(req).await?;
     let typed = v.get("phone").and_then(Value::as_str).unwrap_or("");
     let rd = safe_rd(v.get("rd").and_then(Value::as_str));
-    let client_ip = gw.client_ip(&parts.headers, conn);
-    let started = match core::number_to_text(gw, &parts.headers, typed).await {
-        Ok(number) => core::start(gw, &number, conn, client_ip).await,
+    let client_ip = own.trusted.client_ip(&parts.headers, conn);
+    let started = match own.number_to_text(&parts.headers, typed).await {
+        Ok(number) => flow::start(&own.flow, &number, conn, client_ip).await,
         Err(e) => Err(e),
     };
     match started {
         Ok((challenge_id, phone)) => {
-            let sealed = gw.cookies.seal(
-                &gw.cookies.pending_name,
-                &Pending { challenge_id, rd }.encode(),
-            );
-            let c = set_cookie(
-                &gw.cookies.pending_name,
-                &sealed,
-                gw.cfg.otp.ttl.as_secs(),
-                SameSite::Strict,
-            );
+            let c =
+                Pending { challenge_id, rd }.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs());
             let body = json!({
                 "status": "sent",
                 "phone": phone.masked(),
-                "code_length": gw.cfg.otp.length,
-                "expires_in": gw.cfg.otp.ttl.as_secs(),
-                "resend_after": gw.cfg.otp.resend_after.as_secs(),
+                "code_length": own.flow.cfg.otp.length,
+                "expires_in": own.flow.cfg.otp.ttl.as_secs(),
+                "resend_after": own.flow.cfg.otp.resend_after.as_secs(),
             });
             Ok(reply(StatusCode::OK, body, &[c]))
         }
@@ -98,23 +84,23 @@ pub async fn send(
 }
 
 pub async fn verify(
-    gw: &Gateway,
+    own: &Own,
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
     same_origin_json(req.headers())?;
     let (parts, v) = read_json(req).await?;
-    let Some(pending) = crate::flow::forms::pending_of(gw, &parts.headers) else {
+    let Some(pending) = Pending::of(&own.cookies, &parts.headers) else {
         return Ok(flow_error(&FlowError::NoChallenge));
     };
     let code = v.get("code").and_then(Value::as_str).unwrap_or("");
-    let client_ip = gw.client_ip(&parts.headers, conn);
-    match core::check(gw, &pending.challenge_id, code, conn, client_ip).await {
+    let client_ip = own.trusted.client_ip(&parts.headers, conn);
+    match flow::check(&own.flow, &pending.challenge_id, code, conn, client_ip).await {
         Ok(s) => {
-            let now = gw.clock.now_secs();
+            let now = own.flow.clock.now_secs();
             let cookies = [
-                gw.cookies.session_cookie(&s, now),
-                clear_cookie(&gw.cookies.pending_name),
+                own.cookies.session_cookie(&s, now),
+                clear_cookie(&own.cookies.pending_name),
             ];
             audit::session_issued(&s, conn);
             let body = json!({
@@ -130,11 +116,8 @@ pub async fn verify(
     }
 }
 
-pub async fn session(
-    gw: &Gateway,
-    req: &Request<Incoming>,
-) -> Result<Response<Body>, GatewayError> {
-    Ok(match gw.session_of(req.headers()).await {
+pub async fn session(own: &Own, req: &Request<Incoming>) -> Result<Response<Body>, GatewayError> {
+    Ok(match own.sessions.of(req.headers()).await {
         Some(s) => reply(
             StatusCode::OK,
             json!({ "authenticated": true, "phone": s.phone, "verified_at": s.verified_at, "expires_at": s.expires_at }),
@@ -142,7 +125,7 @@ pub async fn session(
         ),
         None => reply(
             StatusCode::UNAUTHORIZED,
-            json!({ "authenticated": false, "error": "otp_required", "login_url": "/.otpgate/login" }),
+            json!({ "authenticated": false, "error": "otp_required", "login_url": LOGIN }),
             &[],
         ),
     })

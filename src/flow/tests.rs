@@ -1,0 +1,276 @@
+//! The OTP steps on their own: the memory store, a manual clock and the
+//! `file` provider, no TLS and no upstream. What the integration tests pin
+//! through HTTP, pinned here where it lives.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{check, resend, start, FlowConfig, FlowCtx, FlowError};
+use crate::clock::{Clock, ManualClock};
+use crate::config::Config;
+use crate::conn::ConnInfo;
+use crate::metrics::Metrics;
+use crate::session::CookieSealer;
+use crate::sessions::Sessions;
+use crate::store::{Count, MemoryStore, Store};
+
+const PHONE: &str = "+919812345678";
+
+struct Rig {
+    ctx: FlowCtx,
+    clock: ManualClock,
+    store: Arc<MemoryStore>,
+    sms: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// A flow context from configuration text appended to a minimal file;
+/// `sms_path` replaces the file provider's path (a directory that does
+/// not exist, and cannot be made, makes every send fail).
+fn rig(extra: &str, sms_path: Option<&str>) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    crate::tls::write_self_signed(dir.path(), &["localhost".into()]).unwrap();
+    let p = |f: &str| dir.path().join(f).display().to_string();
+    let sms = sms_path.map_or_else(|| p("sms.jsonl"), str::to_string);
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[tls]
+cert = "{cert}"
+key = "{key}"
+[upstream]
+url = "http://127.0.0.1:9"
+[phone]
+default_region = "IN"
+[session]
+secret = "{secret}"
+[sms]
+provider = "file"
+max_retries = 0
+[sms.file]
+path = "{sms}"
+{extra}
+"#,
+        cert = p("cert.pem"),
+        key = p("key.pem"),
+        secret = "s".repeat(32),
+    );
+    let cfg = Config::parse(&text, "test").unwrap_or_else(|e| panic!("{e}"));
+    let clock = ManualClock::starting_now();
+    let store = MemoryStore::new();
+    let metrics = Arc::new(Metrics::new());
+    let shared_clock: Arc<dyn Clock> = Arc::new(clock.clone());
+    let sessions = Sessions::new(
+        Arc::new(CookieSealer::new(&cfg.session)),
+        store.clone(),
+        shared_clock.clone(),
+        metrics.clone(),
+    );
+    let ctx = FlowCtx {
+        cfg: FlowConfig::of(&cfg),
+        store: store.clone(),
+        clock: shared_clock,
+        sms: Arc::new(crate::sms::build(&cfg.sms)),
+        metrics,
+        otp_key: [7; 32],
+        sessions,
+    };
+    Rig {
+        ctx,
+        clock,
+        store,
+        sms: Path::new(&sms).to_path_buf(),
+        _dir: dir,
+    }
+}
+
+fn conn() -> (ConnInfo, IpAddr) {
+    let peer: SocketAddr = "192.0.2.1:5000".parse().unwrap();
+    (
+        ConnInfo {
+            peer,
+            peer_trusted: false,
+            ja4: None,
+        },
+        peer.ip(),
+    )
+}
+
+impl Rig {
+    /// The code in the last SMS the file provider wrote.
+    fn last_code(&self) -> String {
+        let text = std::fs::read_to_string(&self.sms).unwrap();
+        let line = text.lines().last().expect("an SMS was written");
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let body = v["body"].as_str().unwrap();
+        let digits: String = body.chars().take_while(char::is_ascii_digit).collect();
+        assert_eq!(digits.len(), 6, "{body}");
+        digits
+    }
+
+    fn sent(&self) -> usize {
+        std::fs::read_to_string(&self.sms).map_or(0, |t| t.lines().count())
+    }
+
+    /// A counter's value now, without charging it (`window` as the limit
+    /// has it: windows are fixed, so another length reads another window).
+    async fn count(&self, key: &str, window_secs: u64) -> u64 {
+        let now = self.clock.now_ms();
+        match self
+            .store
+            .count(key, 0, u64::MAX, Duration::from_secs(window_secs), now)
+            .await
+            .unwrap()
+        {
+            Count::Allowed { count } => count,
+            Count::Limited { .. } => panic!("cost 0 is never limited"),
+        }
+    }
+
+    async fn send(&self, phone: &str) -> Result<String, FlowError> {
+        let (c, ip) = conn();
+        start(&self.ctx, phone, c, ip).await.map(|(id, _)| id)
+    }
+
+    async fn guess(&self, id: &str, code: &str) -> Result<crate::session::Session, FlowError> {
+        let (c, ip) = conn();
+        check(&self.ctx, id, code, c, ip).await
+    }
+}
+
+fn wrong(code: &str) -> String {
+    code.chars()
+        .map(|c| char::from(b'0' + (c as u8 - b'0' + 1) % 10))
+        .collect()
+}
+
+fn limited(r: Result<String, FlowError>) -> &'static str {
+    match r {
+        Err(FlowError::RateLimited { limit, .. }) => limit,
+        other => panic!("expected a rate limit, got {other:?}"),
+    }
+}
+
+/// The client IP is charged before the number is even parsed, and a
+/// refusal by a per-phone limit charges no SMS budget.
+#[tokio::test(start_paused = true)]
+async fn limits_are_charged_cheapest_first() {
+    let r = rig(
+        "[limits]\nsend_per_ip = { max = 3, window = \"1h\" }\nsend_per_phone = { max = 1, window = \"1h\" }",
+        None,
+    );
+    r.send(PHONE).await.unwrap();
+    assert_eq!(r.count("sms_per_hour:global", 3600).await, 1);
+    assert_eq!(limited(r.send(PHONE).await), "send_per_phone");
+    assert_eq!(
+        r.count("sms_per_hour:global", 3600).await,
+        1,
+        "no budget for a refused send"
+    );
+    assert!(matches!(
+        r.send("not a number").await,
+        Err(FlowError::Phone(_))
+    ));
+    // Three sends from this address so far: the next is refused before
+    // its (invalid) number is looked at.
+    assert_eq!(limited(r.send("not a number").await), "send_per_ip");
+    assert_eq!(r.sent(), 1);
+}
+
+/// A send that fails at the provider takes back every count it made, so
+/// an outage does not spend the shopper's or the shop's limits.
+#[tokio::test(start_paused = true)]
+async fn no_sms_means_a_refund() {
+    let r = rig("", Some("/proc/otpgate-cannot-write-here/sms.jsonl"));
+    let sent = r.send(PHONE).await;
+    assert!(matches!(sent, Err(FlowError::SmsFailed)), "{sent:?}");
+    assert_eq!(r.count("sms_per_hour:global", 3600).await, 0);
+    assert_eq!(r.count("sms_per_day:global", 86400).await, 0);
+    assert_eq!(r.count(&format!("send_per_phone:{PHONE}"), 600).await, 0);
+}
+
+/// Resend replaces the code: the old one no longer verifies, the new one does.
+#[tokio::test(start_paused = true)]
+async fn resend_replaces_the_code() {
+    let r = rig("", None);
+    let id = r.send(PHONE).await.unwrap();
+    let old = r.last_code();
+    let (c, ip) = conn();
+    assert!(matches!(
+        resend(&r.ctx, &id, c, ip).await,
+        Err(FlowError::RateLimited {
+            limit: "resend_after",
+            ..
+        })
+    ));
+    r.clock.advance(Duration::from_secs(31));
+    resend(&r.ctx, &id, c, ip).await.unwrap();
+    let new = r.last_code();
+    assert_eq!(r.sent(), 2);
+    if new != old {
+        assert!(matches!(
+            r.guess(&id, &old).await,
+            Err(FlowError::WrongCode { .. })
+        ));
+    }
+    let s = r.guess(&id, &new).await.unwrap();
+    assert_eq!(s.phone, PHONE);
+}
+
+/// `otp.max_attempts` wrong codes void the challenge, right code or not.
+#[tokio::test(start_paused = true)]
+async fn a_challenge_takes_max_attempts_guesses() {
+    let r = rig("[otp]\nmax_attempts = 3", None);
+    let id = r.send(PHONE).await.unwrap();
+    let code = r.last_code();
+    for remaining in [2, 1] {
+        match r.guess(&id, &wrong(&code)).await {
+            Err(FlowError::WrongCode { remaining: left }) => assert_eq!(left, remaining),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(matches!(
+        r.guess(&id, &wrong(&code)).await,
+        Err(FlowError::Exhausted)
+    ));
+    assert!(
+        r.guess(&id, &code).await.is_err(),
+        "a void challenge stays void"
+    );
+}
+
+/// A stranger who spends a phone's failure budget from their own
+/// challenge does not lock the shopper out: the shopper's own challenge
+/// still gets its guess (failures.rs).
+#[tokio::test(start_paused = true)]
+async fn a_spent_failure_budget_is_no_lockout() {
+    let r = rig(
+        "[limits]\nverify_fail_per_phone = { max = 2, window = \"1h\" }",
+        None,
+    );
+    let attacker = r.send(PHONE).await.unwrap();
+    let code = r.last_code();
+    // Two guesses spend the budget; the third is this challenge's one
+    // last chance, still evaluated.
+    for remaining in [4, 3, 2] {
+        match r.guess(&attacker, &wrong(&code)).await {
+            Err(FlowError::WrongCode { remaining: left }) => assert_eq!(left, remaining),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        match r.guess(&attacker, &wrong(&code)).await {
+            Err(FlowError::RateLimited { limit, .. }) => limit,
+            other => panic!("{other:?}"),
+        },
+        "verify_fail_per_phone",
+        "past the budget, the attacker's challenge is refused"
+    );
+    r.clock.advance(Duration::from_secs(31));
+    let victim = r.send(PHONE).await.unwrap();
+    let s = r.guess(&victim, &r.last_code()).await.unwrap();
+    assert_eq!(s.phone, PHONE);
+}

@@ -1,0 +1,56 @@
+//! `/.otpgate/*`: otpgate's own endpoints, answered here and never
+//! forwarded. This file is the route table; the endpoints live beside it
+//! (forms.rs, api.rs, forward_auth.rs, twilio_status.rs) and share the
+//! request readers (input.rs), answer builders (reply.rs), the pending
+//! cookie (pending.rs) and their state (state.rs). The OTP steps they call
+//! are in `flow`, which knows nothing of HTTP.
+
+mod api;
+mod forms;
+mod forward_auth;
+mod input;
+mod pending;
+mod reply;
+mod state;
+mod twilio_status;
+
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+
+pub use self::state::Own;
+use crate::body::Body;
+use crate::conn::ConnInfo;
+use crate::errors::GatewayError;
+use crate::normalize::NormalizedPath;
+
+pub async fn handle(
+    own: &Own,
+    req: Request<Incoming>,
+    conn: ConnInfo,
+    path: &NormalizedPath,
+) -> Result<Response<Body>, GatewayError> {
+    let get = matches!(*req.method(), Method::GET | Method::HEAD);
+    let post = req.method() == Method::POST;
+    match path.match_key() {
+        "/.otpgate/login" if get => forms::login_page(own, &req, conn).await,
+        "/.otpgate/send" if post => forms::send(own, req, conn).await,
+        "/.otpgate/verify" if get => forms::verify_page(own, &req).await,
+        "/.otpgate/verify" if post => forms::verify(own, req, conn).await,
+        "/.otpgate/resend" if post => forms::resend(own, req, conn).await,
+        "/.otpgate/logout" if post => forms::logout(own, req, conn).await,
+        "/.otpgate/api/send" if post => api::send(own, req, conn).await,
+        "/.otpgate/api/verify" if post => api::verify(own, req, conn).await,
+        "/.otpgate/api/session" if get => api::session(own, &req).await,
+        "/.otpgate/auth" => forward_auth::check(own, &req, conn).await,
+        "/.otpgate/sms/twilio/status" if post => twilio_status::twilio_status(own, req).await,
+        "/.otpgate/login"
+        | "/.otpgate/send"
+        | "/.otpgate/verify"
+        | "/.otpgate/resend"
+        | "/.otpgate/logout"
+        | "/.otpgate/api/send"
+        | "/.otpgate/api/verify"
+        | "/.otpgate/api/session" => Err(GatewayError::MethodNotAllowed),
+        _ => Err(GatewayError::NotFound),
+    }
+}
