@@ -50,6 +50,23 @@ async fn store_semantics_on_a_cluster() {
         let keys: u64 = cli(n.port, &["DBSIZE"]).trim().parse().unwrap();
         assert!(keys > 0, "master {} holds none of 60 challenges", n.port);
     }
+    // Revocations are not sharded: all live with the epoch (see
+    // `store/redis/keys.rs` for why a logout must share the epoch's fate).
+    use otpgate::store::Store;
+    a.epoch().await.unwrap();
+    for i in 0..20 {
+        a.revoke(&format!("sid{i}"), 4_000_000_000_000)
+            .await
+            .unwrap();
+    }
+    for n in &cluster.nodes {
+        let revs = cli(n.port, &["KEYS", "otpgate:rev:*"])
+            .lines()
+            .filter(|l| l.contains("otpgate:rev:"))
+            .count();
+        let epoch_here = cli(n.port, &["EXISTS", "otpgate:epoch"]).trim() == "1";
+        assert_eq!(revs, if epoch_here { 20 } else { 0 }, "master {}", n.port);
+    }
 }
 
 /// Two instances on one Cluster: a sign-in on one is a session on the
