@@ -126,6 +126,19 @@ pub fn session_issued(s: &Session, conn: ConnInfo) {
     tracing::info!(target: TARGET, event = "session_issued", phone = %mask(&s.phone), expires_at = s.expires_at, peer = %conn.peer.ip());
 }
 
+/// One call of the admin API, refused ones included: who (`admin`, the
+/// bearer of `[admin] token`, or `unauthenticated`), from where, what on
+/// which phone (masked) or prefix, and the answer's status.
+pub fn admin_call(
+    who: &'static str,
+    peer: IpAddr,
+    action: &'static str,
+    subject: Option<&str>,
+    status: u16,
+) {
+    tracing::info!(target: TARGET, event = "admin_api", who, peer = %peer, action, subject, status);
+}
+
 pub fn logout(s: &Session, conn: ConnInfo) {
     tracing::info!(target: TARGET, event = "logout", phone = %mask(&s.phone), peer = %conn.peer.ip());
 }

@@ -39,7 +39,8 @@ use crate::upstream::Upstreams;
 
 mod forward;
 
-/// Everything a request may need, built once at start-up.
+/// Everything a request may need, built from one configuration (at
+/// start-up and at each reload, server/live.rs).
 pub struct Gateway {
     pub cfg: Config,
     policy: Arc<Policy>,
@@ -67,6 +68,9 @@ pub struct Parts {
     pub clock: Arc<dyn Clock>,
     pub sms: Arc<Delivery>,
     pub metrics: Arc<Metrics>,
+    /// The store epoch this instance saw last: one per instance, shared by
+    /// every configuration a reload swaps in.
+    pub epoch: Arc<crate::store::EpochWatch>,
 }
 
 impl Gateway {
@@ -79,6 +83,7 @@ impl Gateway {
             parts.store.clone(),
             parts.clock.clone(),
             parts.metrics.clone(),
+            parts.epoch,
         );
         let flow = FlowCtx {
             cfg: FlowConfig::of(&cfg),

@@ -9,8 +9,9 @@
 //!   -> hyper service: Gateway::handle (gateway.rs)
 //!      1. target (host.rs, normalize.rs)
 //!      2. own? /.otpgate/* -> route table (own.rs)
-//!           -> forms.rs, api.rs, forward_auth.rs, twilio_status.rs (own/)
+//!           -> forms.rs, logout.rs, api.rs, forward_auth.rs, twilio_status.rs (own/)
 //!              reading input.rs, answering reply.rs, pending.rs, state.rs;
+//!              every form post a 303 to a page, its message in flash.rs;
 //!              pages (pages.rs), redirects (redirect.rs)
 //!           -> the OTP steps start, check, resend (flow.rs: flow/steps.rs,
 //!              limits.rs, failures.rs on a narrow FlowCtx), store (store.rs), SMS (sms.rs)
@@ -18,6 +19,10 @@
 //!      4. forward (gateway/forward.rs: headers.rs, conn.rs, upgrade.rs, upstream.rs),
 //!         body streamed (body.rs)
 //! ```
+//!
+//! Each request runs under one snapshot of the configuration, taken when it
+//! starts (server/live.rs); `SIGHUP` swaps in the next one (reload.rs says
+//! which keys need a restart). The admin port's API is admin/api.rs.
 //!
 //! Imports go one way, down this list (tests/architecture.rs checks it, and
 //! that only server, admin and cli hold the whole `Gateway`). Failures
@@ -52,6 +57,7 @@ pub mod policy;
 pub mod pumping;
 pub mod ratelog;
 pub mod redirect;
+pub mod reload;
 pub mod secret;
 pub mod server;
 pub mod session;

@@ -19,7 +19,7 @@ mod memory;
 mod redis;
 pub mod target;
 
-pub use self::api::{Attempt, Challenge, Count, Resend, SessionCheck, Store, StoreError};
+pub use self::api::{Attempt, Block, Challenge, Count, Resend, SessionCheck, Store, StoreError};
 pub use self::redis::{scripts as redis_scripts, RedisStore};
 pub use crate::secret::redact_url;
 pub use epoch::{EpochChange, EpochWatch};

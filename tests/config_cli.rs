@@ -55,6 +55,9 @@ fn minimal_config_is_valid_and_default_path_is_used() {
         dir.path().join("config/otpgate.toml"),
     )
     .unwrap();
+    // The default `certs/…` is read from the config file's folder.
+    let out = otpgate(dir.path(), &["gen-cert", "--dir", "config/certs"]);
+    assert!(out.status.success(), "{}", text(&out));
     let out = otpgate(dir.path(), &["check-config"]);
     assert!(out.status.success(), "{}", text(&out));
 }
@@ -197,7 +200,14 @@ fn gen_cert_writes_a_usable_pair() {
 #[test]
 fn help_explains_each_command() {
     let dir = tempfile::tempdir().unwrap();
-    for cmd in ["demo", "run", "check-config", "gen-secret", "gen-cert"] {
+    for cmd in [
+        "demo",
+        "run",
+        "check-config",
+        "dlt-template",
+        "gen-secret",
+        "gen-cert",
+    ] {
         let out = otpgate(dir.path(), &[cmd, "--help"]);
         assert!(out.status.success());
         assert!(

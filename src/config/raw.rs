@@ -137,6 +137,8 @@ pub struct RawStore {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawAdmin {
     pub listen: Option<String>,
+    pub token: Option<String>,
+    pub token_file: Option<String>,
 }
 
 /// One `window`-long counter: at most `max` events per key per window.
@@ -162,6 +164,5 @@ pub struct RawLog {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawFingerprint {
-    /// Checked in validate/fingerprint.rs, so a wrong type names the key.
-    pub forward: Option<toml::Value>,
+    pub forward: Option<bool>,
 }

@@ -68,6 +68,7 @@ path = "{sms}"
         store.clone(),
         shared_clock.clone(),
         metrics.clone(),
+        Arc::new(crate::store::EpochWatch::new(Default::default())),
     );
     let ctx = FlowCtx {
         cfg: FlowConfig::of(&cfg),
@@ -132,7 +133,7 @@ impl Rig {
 
     async fn send(&self, phone: &str) -> Result<String, FlowError> {
         let (c, ip) = conn();
-        start(&self.ctx, phone, c, ip).await.map(|(id, _)| id)
+        start(&self.ctx, phone, "en", c, ip).await.map(|(id, _)| id)
     }
 
     async fn guess(&self, id: &str, code: &str) -> Result<crate::session::Session, FlowError> {
@@ -200,14 +201,14 @@ async fn resend_replaces_the_code() {
     let old = r.last_code();
     let (c, ip) = conn();
     assert!(matches!(
-        resend(&r.ctx, &id, c, ip).await,
+        resend(&r.ctx, &id, "en", c, ip).await,
         Err(FlowError::RateLimited {
             limit: "resend_after",
             ..
         })
     ));
     r.clock.advance(Duration::from_secs(31));
-    resend(&r.ctx, &id, c, ip).await.unwrap();
+    resend(&r.ctx, &id, "en", c, ip).await.unwrap();
     let new = r.last_code();
     assert_eq!(r.sent(), 2);
     if new != old {
@@ -273,4 +274,88 @@ async fn a_spent_failure_budget_is_no_lockout() {
     let victim = r.send(PHONE).await.unwrap();
     let s = r.guess(&victim, &r.last_code()).await.unwrap();
     assert_eq!(s.phone, PHONE);
+}
+
+/// The SMS is written in the language the step is given (the shopper's
+/// page language), the resend too; a language without a text gets
+/// `otp.message`.
+#[tokio::test(start_paused = true)]
+async fn the_sms_is_in_the_language_asked_for() {
+    let r = rig(
+        "[brand]\nlanguages = [\"en\", \"hi\"]\n[otp.messages]\nhi = \"{code} आपका OTP है।\"",
+        None,
+    );
+    let (c, ip) = conn();
+    let last_body = || {
+        let text = std::fs::read_to_string(&r.sms).unwrap();
+        let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        v["body"].as_str().unwrap().to_string()
+    };
+    let (id, _) = start(&r.ctx, PHONE, "hi", c, ip).await.unwrap();
+    assert!(last_body().contains("आपका OTP है।"), "{}", last_body());
+    r.clock.advance(Duration::from_secs(31));
+    resend(&r.ctx, &id, "hi", c, ip).await.unwrap();
+    assert!(last_body().contains("आपका OTP है।"), "{}", last_body());
+    for other in ["en", "ta", ""] {
+        start(&r.ctx, "+919876543210", other, c, ip).await.unwrap();
+        assert!(!last_body().contains("आपका"), "{other}: {}", last_body());
+    }
+}
+
+/// A detector tuned to trip fast: a 4th send into a prefix with
+/// under half verified, from one network, is pumping.
+const TRIGGER_HAPPY: &str = "[limits]\nsend_per_ip = { max = 1000, window = \"1h\" }\nsend_per_prefix = { max = 1000, window = \"1h\" }\n[limits.pumping]\nmin_sends = 3\nmin_conversion = 0.5\nmin_networks = 1";
+
+fn in_prefix(i: u32) -> String {
+    format!("+9198123{:05}", 40000 + i)
+}
+
+/// Positive control for the two tests below: unverified sends into one
+/// prefix are pumping, and the detector refuses before any SMS.
+#[tokio::test(start_paused = true)]
+async fn unverified_sends_into_a_prefix_trip_the_detector() {
+    let r = rig(TRIGGER_HAPPY, None);
+    let mut answers = Vec::new();
+    for i in 0..6 {
+        answers.push(match r.send(&in_prefix(i)).await {
+            Ok(_) => "sent",
+            Err(FlowError::RateLimited { limit, .. }) => limit,
+            Err(e) => panic!("{e:?}"),
+        });
+    }
+    assert_eq!(answers[..3], ["sent"; 3], "{answers:?}");
+    assert_eq!(answers[3..], ["pumping"; 3], "{answers:?}");
+    assert_eq!(r.sent(), 3, "the refused sends cost no SMS");
+}
+
+/// The pumping ticket of a send that reached no phone is taken back: a
+/// provider outage is not evidence against the prefix.
+#[tokio::test(start_paused = true)]
+async fn a_failed_send_gives_its_pumping_ticket_back() {
+    let r = rig(
+        TRIGGER_HAPPY,
+        Some("/proc/otpgate-cannot-write-here/sms.jsonl"),
+    );
+    for i in 0..10 {
+        let sent = r.send(&in_prefix(i)).await;
+        assert!(
+            matches!(sent, Err(FlowError::SmsFailed)),
+            "send {i}: {sent:?} (a failed send must not count toward pumping)"
+        );
+    }
+}
+
+/// A verified code counts for the prefix: shoppers who type their codes
+/// never look like pumping, however many there are.
+#[tokio::test(start_paused = true)]
+async fn verified_codes_keep_a_prefix_open() {
+    let r = rig(TRIGGER_HAPPY, None);
+    for i in 0..10 {
+        let id = r
+            .send(&in_prefix(i))
+            .await
+            .unwrap_or_else(|e| panic!("send {i}: {e:?}"));
+        r.guess(&id, &r.last_code()).await.unwrap();
+    }
+    assert_eq!(r.sent(), 10);
 }

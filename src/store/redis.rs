@@ -6,10 +6,12 @@
 //! expiry is decided by comparing the stored `expires_at` with the caller's
 //! `now_ms`, exactly as the memory store does, so both stores answer alike.
 //!
-//! Key names and where they live on a Cluster: `redis/keys.rs`. Numbers
-//! that scripts store are computed in Rust and passed as strings, so Lua's
-//! float formatting never touches them. One server, Sentinel or Cluster:
-//! `store/target.rs` (configuration) and `redis/conn.rs` (connections).
+//! Key names and where they live on a Cluster: `redis/keys.rs`; the admin
+//! API's keys (per-phone not-before, prefix blocks): `redis/admin.rs`.
+//! Numbers that scripts store are computed in Rust and passed as strings,
+//! so Lua's float formatting never touches them. One server, Sentinel or
+//! Cluster: `store/target.rs` (configuration) and `redis/conn.rs`
+//! (connections).
 //!
 //! A connection that Redis closed while the instance was idle (a Redis
 //! restart) is only noticed when it is next used; that call fails with
@@ -18,6 +20,7 @@
 //! repeat-safe with an operation key), so [`RedisStore::run`] retries once
 //! on a connection error: a healthy Redis never produces an error.
 
+mod admin;
 mod conn;
 mod keys;
 pub mod scripts;
@@ -27,7 +30,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use redis::{FromRedisValue, Script, ScriptInvocation};
 
-use super::api::{Attempt, Challenge, Count, Resend, SessionCheck, Store, StoreError};
+use super::api::{Attempt, Block, Challenge, Count, Resend, SessionCheck, Store, StoreError};
 use super::epoch::random_epoch;
 pub use super::target::RedisTarget;
 use crate::metrics::StoreMetrics;
@@ -346,18 +349,39 @@ impl Store for RedisStore {
     async fn session_check(
         &self,
         session_id: &str,
+        phone: &str,
         now_ms: u64,
     ) -> Result<SessionCheck, StoreError> {
-        // One MGET: the per-request round trip the revocation check always
-        // cost, now also carrying the epoch. On a Cluster both keys share
-        // one slot (see `redis/keys.rs`), so it is still one command.
-        let mut cmd = redis::cmd("MGET");
-        cmd.arg(EPOCH).arg(self.keys.revocation(session_id));
-        let (epoch, until): (Option<u64>, Option<u64>) = self.query("session_check", &cmd).await?;
-        Ok(SessionCheck {
-            revoked: until.is_some_and(|u| u > now_ms),
-            epoch,
-        })
+        self.check_session(session_id, phone, now_ms).await
+    }
+
+    async fn revoke_phone(
+        &self,
+        phone: &str,
+        not_before_ms: u64,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.set_phone_not_before(phone, not_before_ms, ttl).await
+    }
+
+    async fn put_block(&self, block: &Block) -> Result<(), StoreError> {
+        self.add_block(block).await
+    }
+
+    async fn remove_block(&self, prefix: &str) -> Result<bool, StoreError> {
+        self.delete_block(prefix).await
+    }
+
+    async fn blocks(&self, now_ms: u64) -> Result<Vec<Block>, StoreError> {
+        self.list_blocks(now_ms).await
+    }
+
+    async fn blocked_until(
+        &self,
+        prefixes: &[String],
+        now_ms: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        self.block_end(prefixes, now_ms).await
     }
 
     async fn epoch(&self) -> Result<(u64, bool), StoreError> {

@@ -18,7 +18,18 @@ const SENTINEL_PORT: u16 = 26379;
 pub struct RedisTarget {
     pub(super) kind: Kind,
     shown: String,
+    /// What the configuration said (passwords included): two targets are
+    /// the same when it said the same (a reload keeps the store).
+    source: Vec<String>,
 }
+
+impl PartialEq for RedisTarget {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Eq for RedisTarget {}
 
 #[derive(Clone)]
 pub(super) enum Kind {
@@ -49,7 +60,11 @@ impl RedisTarget {
             single(url).map_err(|e| format!("`{shown}` {e}"))?;
             Kind::Single(url.to_string())
         };
-        Ok(RedisTarget { kind, shown })
+        Ok(RedisTarget {
+            kind,
+            shown,
+            source: vec![url.to_string()],
+        })
     }
 
     /// The seed nodes of a Redis Cluster (any reachable one is enough;
@@ -65,6 +80,7 @@ impl RedisTarget {
         Ok(RedisTarget {
             kind: Kind::Cluster(urls.to_vec()),
             shown: format!("cluster [{}]", shown.join(", ")),
+            source: urls.to_vec(),
         })
     }
 

@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use otpgate::store::{Attempt, Challenge, Count, Resend, SessionCheck, Store};
+use otpgate::store::{Attempt, Block, Challenge, Count, Resend, SessionCheck, Store};
+
+const PHONE: &str = "+919812345678";
 
 fn ch(hash: [u8; 32]) -> Challenge {
     Challenge {
@@ -253,26 +255,51 @@ pub async fn parallel_counts_never_pass_max(a: &dyn Store, b: &dyn Store) {
     );
 }
 
-/// The per-request check: revocation and epoch in one call, the epoch
-/// agreed by every instance.
+/// The per-request check: revocation, the phone's "not before" time and
+/// the epoch in one call, the epoch agreed by every instance; the admin
+/// API's blocks shared too.
 pub async fn session_check_reads_revocation_and_epoch(a: &dyn Store, b: &dyn Store) {
     let (epoch, created) = a.epoch().await.unwrap();
     assert!(created, "an empty store gets its epoch");
     assert_eq!(b.epoch().await.unwrap(), (epoch, false), "instances agree");
     let fresh = SessionCheck {
         revoked: false,
+        phone_not_before: None,
         epoch: Some(epoch),
     };
-    assert_eq!(b.session_check("sid", 1).await.unwrap(), fresh);
+    assert_eq!(b.session_check("sid", PHONE, 1).await.unwrap(), fresh);
     a.revoke("sid", 5_000).await.unwrap();
+    a.revoke_phone(PHONE, 3_000, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let after = SessionCheck {
+        revoked: true,
+        phone_not_before: Some(3_000),
+        ..fresh
+    };
+    assert_eq!(b.session_check("sid", PHONE, 4_999).await.unwrap(), after);
     assert_eq!(
-        b.session_check("sid", 4_999).await.unwrap(),
+        b.session_check("sid", PHONE, 5_000).await.unwrap(),
         SessionCheck {
-            revoked: true,
-            ..fresh
+            revoked: false,
+            ..after
         }
     );
-    assert_eq!(b.session_check("sid", 5_000).await.unwrap(), fresh);
+    let block = Block {
+        prefix: "+9198123".into(),
+        until_ms: 9_000,
+        source: "admin".into(),
+    };
+    a.put_block(&block).await.unwrap();
+    assert_eq!(
+        b.blocked_until(&["+91".into(), "+9198123".into()], 1)
+            .await
+            .unwrap(),
+        Some(9_000)
+    );
+    assert_eq!(b.blocks(1).await.unwrap(), [block]);
+    assert!(b.remove_block("+9198123").await.unwrap());
+    assert!(a.blocks(1).await.unwrap().is_empty());
 }
 
 /// Ids and counter keys that try to choose their own hash slot (a `{tag}`
@@ -311,7 +338,10 @@ pub async fn keys_from_outside_cannot_choose_a_slot(s: &dyn Store, b: &dyn Store
             }
         );
         s.revoke(k, 5_000).await.unwrap();
-        assert!(b.session_check(k, 1).await.unwrap().revoked, "{k}");
+        assert!(b.session_check(k, k, 1).await.unwrap().revoked, "{k}");
+        s.revoke_phone(k, 7, Duration::from_secs(60)).await.unwrap();
+        let check = b.session_check("none", k, 1).await.unwrap();
+        assert_eq!(check.phone_not_before, Some(7), "{k}");
     }
     assert_eq!(
         s.count("{", 1, 9, w, 1_000).await.unwrap(),

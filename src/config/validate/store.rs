@@ -18,8 +18,9 @@ pub(super) fn store(p: &mut Problems, raw: &RawStore) -> StoreConfig {
         .redis_cluster_urls
         .as_ref()
         .map(|list| list.iter().map(|v| revealed(p, CLUSTER, v)).collect());
-    match raw.backend.as_deref().unwrap_or("memory") {
-        "memory" => {
+    let backend = raw.backend.as_deref().unwrap_or("memory");
+    match p.choice("store.backend", backend, &["memory", "redis"]) {
+        Some("memory") => {
             // A deployment meant to share Redis that forgot `backend` would
             // run each instance on its own memory: logouts on one instance
             // would not reach the others.
@@ -33,7 +34,7 @@ pub(super) fn store(p: &mut Problems, raw: &RawStore) -> StoreConfig {
             }
             StoreConfig::Memory
         }
-        "redis" => {
+        Some(_) => {
             let target = match (url, cluster) {
                 (Some(_), Some(_)) => Err((
                     CLUSTER,
@@ -59,13 +60,7 @@ pub(super) fn store(p: &mut Problems, raw: &RawStore) -> StoreConfig {
                 }
             }
         }
-        other => {
-            p.add(
-                "store.backend",
-                format!("`{other}` must be \"memory\" or \"redis\""),
-            );
-            StoreConfig::Memory
-        }
+        None => StoreConfig::Memory,
     }
 }
 

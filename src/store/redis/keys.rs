@@ -10,8 +10,9 @@
 //!   script writes beside them (`scripts::once`) is tagged with the whole
 //!   name of the key it serves, `otpgate:op:{otpgate:ch:<id>}:<random>`,
 //!   which puts it in that key's slot by construction.
-//! - The session check reads the epoch and a revocation in one `MGET`.
-//!   On a Cluster the revocations are tagged `{otpgate:epoch}` and so live
+//! - The session check reads the epoch, a revocation and the phone's
+//!   "not before" time (admin API) in one `MGET`. On a Cluster these, and
+//!   the admin API's prefix blocks, are tagged `{otpgate:epoch}` and so live
 //!   in the epoch's slot: the `MGET` stays one command to one node, and —
 //!   the reason it must be so — a master that loses its data loses the
 //!   revocations *together with* the epoch, so the loss is detected and
@@ -47,10 +48,29 @@ impl Keys {
     }
 
     pub fn revocation(self, session_id: &str) -> String {
+        self.beside_epoch("rev", session_id)
+    }
+
+    /// The admin API's per-phone "not before" time.
+    pub fn not_before(self, phone: &str) -> String {
+        self.beside_epoch("nb", phone)
+    }
+
+    /// The admin API's prefix blocks (one hash).
+    pub fn blocks(self) -> String {
         if self.cluster {
-            format!("otpgate:rev:{{{EPOCH}}}:{}", untagged(session_id))
+            format!("otpgate:blocks:{{{EPOCH}}}")
         } else {
-            format!("otpgate:rev:{}", untagged(session_id))
+            "otpgate:blocks".to_string()
+        }
+    }
+
+    /// `otpgate:<kind>:<id>`; on a Cluster in the epoch's slot.
+    fn beside_epoch(self, kind: &str, id: &str) -> String {
+        if self.cluster {
+            format!("otpgate:{kind}:{{{EPOCH}}}:{}", untagged(id))
+        } else {
+            format!("otpgate:{kind}:{}", untagged(id))
         }
     }
 
@@ -116,10 +136,14 @@ mod tests {
         let k = Keys { cluster: true };
         for sid in ["0123456789abcdef0123456789abcdef", "{x}", "}"] {
             assert_eq!(slot(&k.revocation(sid)), slot(EPOCH), "{sid}");
+            assert_eq!(slot(&k.not_before(sid)), slot(EPOCH), "{sid}");
         }
+        assert_eq!(slot(&k.blocks()), slot(EPOCH));
         let plain = Keys { cluster: false };
         assert_eq!(plain.revocation("abc"), "otpgate:rev:abc", "names kept");
         assert_eq!(plain.challenge("abc"), "otpgate:ch:abc");
         assert_eq!(plain.counter(5, "send:ip"), "otpgate:cnt:5:send:ip");
+        assert_eq!(plain.not_before("+91"), "otpgate:nb:+91");
+        assert_eq!(plain.blocks(), "otpgate:blocks");
     }
 }
