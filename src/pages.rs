@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Brand;
 pub use lang::{Choice, COOKIE as LANG_COOKIE};
-pub use views::{escape, template_path, Alert, LoginView, LogoutView, Pages, VerifyView};
+pub use views::{escape, Alert, LoginView, LogoutView, Pages, VerifyView};
 use views::{Language, SCRIPT};
 
 /// Devanagari (and other Indian scripts) render from the system fonts of a
