@@ -81,7 +81,12 @@ impl RedisStore {
     /// URL's password.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let target = RedisTarget::from_url(url).map_err(unavailable)?;
-        Self::open(&target, StoreMetrics::default()).await
+        Self::connect_to(&target).await
+    }
+
+    /// [`Self::connect`] to a checked target (e.g. a Cluster's nodes).
+    pub async fn connect_to(target: &RedisTarget) -> Result<Self, StoreError> {
+        Self::open(target, StoreMetrics::default()).await
     }
 
     /// [`Self::connect`] to a checked target, counting errors and timing

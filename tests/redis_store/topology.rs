@@ -9,7 +9,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use otpgate::metrics::StoreMetrics;
 use otpgate::store::{RedisStore, RedisTarget};
 
 /// One server process, killed on drop.
@@ -163,9 +162,7 @@ impl Cluster {
 
     pub async fn store(&self) -> RedisStore {
         let target = RedisTarget::cluster(&self.urls()).unwrap();
-        RedisStore::open(&target, StoreMetrics::default())
-            .await
-            .unwrap()
+        RedisStore::connect_to(&target).await.unwrap()
     }
 
     pub fn flush(&self) {
