@@ -224,6 +224,22 @@ pub struct AuditLayer {
 
 type AuditFilter = tracing_subscriber::filter::FilterFn<fn(&tracing::Metadata<'_>) -> bool>;
 
+/// The request an audit event belongs to, for the lines' `request_id`,
+/// `route` and `user_agent`. The request span carries them too, but a
+/// span another layer's filter also enables can reach this layer without
+/// its fields (seen at the default `info` level), so the request's task
+/// carries them as well (gateway.rs sets it for `/.otpgate/*`).
+#[derive(Debug, Clone)]
+pub struct RequestFacts {
+    pub request_id: String,
+    pub route: String,
+    pub user_agent: String,
+}
+
+tokio::task_local! {
+    pub static REQUEST: RequestFacts;
+}
+
 fn audit_or_span(m: &tracing::Metadata<'_>) -> bool {
     m.is_span() || m.target() == TARGET
 }
@@ -303,6 +319,13 @@ where
                     line.extend(f.0.clone());
                 }
             }
+        }
+        if !line.contains_key("request_id") {
+            let _ = REQUEST.try_with(|r| {
+                line.insert("request_id".into(), r.request_id.clone().into());
+                line.insert("route".into(), r.route.clone().into());
+                line.insert("user_agent".into(), r.user_agent.clone().into());
+            });
         }
         event.record(&mut JsonVisitor(&mut line));
         let mut text = Value::Object(line).to_string();

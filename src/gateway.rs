@@ -218,8 +218,13 @@ impl Gateway {
             let span = tracing::info_span!("request", request_id = %rid, user_agent = %ua, route = %path.forward());
             // Boxed: the flow's future is large and rare; inline, it would
             // make every forwarded request's future (and its moves) larger.
-            return Box::pin(crate::own::handle(&self.own, req, conn, &path).instrument(span))
-                .await;
+            let facts = crate::audit::RequestFacts {
+                request_id: rid.to_string(),
+                route: path.forward().to_string(),
+                user_agent: ua,
+            };
+            let own = crate::own::handle(&self.own, req, conn, &path).instrument(span);
+            return Box::pin(crate::audit::REQUEST.scope(facts, own)).await;
         }
         // 3. decide
         let session = self.sessions.of(req.headers()).await;

@@ -95,20 +95,23 @@ async fn logs_to_a_file_have_no_colour_codes() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let _running = Running(child);
-    let base = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.find("https://")
-                    .map(|i| l[i..].trim_end_matches('/').to_string())
-            })
-            .expect("the demo banner")
+    // Standard output carries the banner, then the console provider's
+    // messages: it is read to the end, or a send would fail on a closed pipe.
+    let (banner, found) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut banner = Some(banner);
+        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(i) = l.find("https://") {
+                if let Some(tx) = banner.take() {
+                    let _ = tx.send(l[i..].trim_end_matches('/').to_string());
+                }
+            }
+        }
     });
-    let base = tokio::time::timeout(Duration::from_secs(30), base)
+    let base = tokio::time::timeout(Duration::from_secs(30), found)
         .await
         .expect("the demo started")
-        .unwrap();
+        .expect("the demo banner");
     let cert = std::fs::read(dir.path().join("certs/cert.pem")).unwrap();
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
@@ -131,6 +134,36 @@ async fn logs_to_a_file_have_no_colour_codes() {
         !log.contains('\u{1b}'),
         "ANSI escapes in a log file:\n{log:?}"
     );
+
+    // At the default level the audit line names the request it belongs
+    // to: its id (the one the shopper's answer carries), route and user
+    // agent (issue 12: they were missing outside tests).
+    let sent = client
+        .post(format!("{base}/.otpgate/api/send"))
+        .header("user-agent", "audit-probe/1")
+        .json(&serde_json::json!({"phone": "+919812345678"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let rid = sent.headers()["x-request-id"].to_str().unwrap().to_string();
+    let _ = sent.bytes().await.unwrap();
+    let mut audit = None;
+    for _ in 0..100 {
+        log = std::fs::read_to_string(&log_path).unwrap();
+        audit = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["event"] == "code_sent");
+        if audit.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let audit = audit.unwrap_or_else(|| panic!("no code_sent audit line in:\n{log}"));
+    assert_eq!(audit["request_id"], rid.as_str(), "{audit}");
+    assert_eq!(audit["route"], "/.otpgate/api/send", "{audit}");
+    assert_eq!(audit["user_agent"], "audit-probe/1", "{audit}");
 }
 
 /// The config the Debian package installs as /etc/otpgate/otpgate.toml is
