@@ -126,6 +126,15 @@ pub fn session_issued(s: &Session, conn: ConnInfo) {
     tracing::info!(target: TARGET, event = "session_issued", phone = %mask(&s.phone), expires_at = s.expires_at, peer = %conn.peer.ip());
 }
 
+/// A held request's life (own/held.rs): `held`, `replayed`,
+/// `hold_expired`, `hold_refused`. The path only: a query or body may
+/// carry personal data.
+pub fn hold(event: &'static str, target: &str, phone: Option<&str>, conn: ConnInfo) {
+    let path = target.split('?').next().unwrap_or("");
+    let phone = phone.map(mask).unwrap_or_default();
+    tracing::info!(target: TARGET, event, route = %path, phone = %phone, peer = %conn.peer.ip());
+}
+
 pub fn logout(s: &Session, conn: ConnInfo) {
     tracing::info!(target: TARGET, event = "logout", phone = %mask(&s.phone), peer = %conn.peer.ip());
 }

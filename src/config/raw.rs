@@ -36,6 +36,8 @@ pub struct RawConfig {
     pub log: RawLog,
     #[serde(default)]
     pub fingerprint: RawFingerprint,
+    #[serde(default)]
+    pub hold: RawHold,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -163,4 +165,11 @@ pub struct RawLog {
 pub struct RawFingerprint {
     /// Checked in validate/fingerprint.rs, so a wrong type names the key.
     pub forward: Option<toml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawHold {
+    /// Checked in validate/hold.rs, so a wrong type names the key.
+    pub enabled: Option<toml::Value>,
+    pub max_body: Option<toml::Value>,
 }

@@ -201,6 +201,7 @@ pub const SCHEMA: Shape = T(&[
         ]),
     ),
     ("fingerprint", T(&[("forward", Leaf)])),
+    ("hold", T(&[("enabled", Leaf), ("max_body", Leaf)])),
 ]);
 
 /// An unknown key: its dotted path and, when one is close, the key meant.

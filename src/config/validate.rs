@@ -15,6 +15,7 @@ use crate::normalize::normalize_path;
 
 mod brand;
 mod fingerprint;
+mod hold;
 mod kit;
 mod limits;
 mod messages;
@@ -317,6 +318,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         limits,
         log,
         fingerprint: fingerprint::fingerprint(p, &raw.fingerprint),
+        hold: hold::hold(p, &raw.hold),
         warnings,
     })
 }

@@ -8,6 +8,7 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
+use super::held;
 use super::input::read_json;
 use super::pending::Pending;
 use super::reply::json as reply;
@@ -68,8 +69,14 @@ pub async fn send(
     };
     match started {
         Ok((challenge_id, phone)) => {
-            let c =
-                Pending { challenge_id, rd }.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs());
+            let before = Pending::of(&own.cookies, &parts.headers);
+            let held = held::attach(own, before.as_ref(), &challenge_id, conn).await;
+            let pending = Pending {
+                challenge_id,
+                held,
+                rd,
+            };
+            let c = pending.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs());
             let body = json!({
                 "status": "sent",
                 "phone": phone.masked(),
@@ -110,7 +117,13 @@ pub async fn verify(
                 "expires_at": s.expires_at,
                 "redirect": pending.rd,
             });
-            Ok(reply(StatusCode::OK, body, &cookies))
+            let mut resp = reply(StatusCode::OK, body, &cookies);
+            // A held request: the gateway answers with the storefront's
+            // answer to it instead, these cookies added (docs/api.md).
+            if let Some(r) = held::claim(own, &pending, &parts.headers, &s, conn).await {
+                resp.extensions_mut().insert(r);
+            }
+            Ok(resp)
         }
         Err(e) => Ok(flow_error(&e)),
     }

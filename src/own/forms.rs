@@ -5,6 +5,7 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use subtle::ConstantTimeEq;
 
+use super::held;
 use super::input::{query_param, Form};
 use super::pending::Pending;
 use super::reply::{self, see_other};
@@ -176,8 +177,14 @@ async fn start_challenge(
     };
     let e = match started {
         Ok((challenge_id, _)) => {
-            let c =
-                Pending { challenge_id, rd }.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs());
+            let before = Pending::of(&own.cookies, headers);
+            let held = held::attach(own, before.as_ref(), &challenge_id, conn).await;
+            let pending = Pending {
+                challenge_id,
+                held,
+                rd,
+            };
+            let c = pending.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs());
             return see_other("/.otpgate/verify", &[c]);
         }
         Err(e) => e,
@@ -321,7 +328,13 @@ pub async fn verify(
                 clear_cookie(&own.cookies.pending_name),
             ];
             audit::session_issued(&session, conn);
-            Ok(see_other(&pending.rd, &cookies))
+            let mut resp = see_other(&pending.rd, &cookies);
+            // The gateway sends the held request and answers with the
+            // storefront's answer instead, these cookies added.
+            if let Some(r) = held::claim(own, &pending, &parts.headers, &session, conn).await {
+                resp.extensions_mut().insert(r);
+            }
+            Ok(resp)
         }
         Err(e @ (FlowError::Exhausted | FlowError::NoChallenge)) => {
             let (token, set) = csrf_cookie(own, &parts.headers);
@@ -355,14 +368,17 @@ pub async fn resend(
     };
     let client_ip = own.trusted.client_ip(&parts.headers, conn);
     match flow::resend(&own.flow, &pending.challenge_id, conn, client_ip).await {
-        Ok(_) => Ok(render_verify(
-            own,
-            &parts.headers,
-            &pending,
-            None,
-            Some("We sent you a new code. Earlier codes no longer work."),
-        )
-        .await),
+        Ok(_) => Ok({
+            held::extend(own, &pending).await;
+            render_verify(
+                own,
+                &parts.headers,
+                &pending,
+                None,
+                Some("We sent you a new code. Earlier codes no longer work."),
+            )
+            .await
+        }),
         Err(e) => Ok(render_verify(own, &parts.headers, &pending, Some(&e), None).await),
     }
 }

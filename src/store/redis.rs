@@ -7,7 +7,8 @@
 //! `now_ms`, exactly as the memory store does, so both stores answer alike.
 //!
 //! Keys: `otpgate:ch:{id}` (hash), `otpgate:cnt:{window start}:{key}`,
-//! `otpgate:rev:{session id}`, `otpgate:epoch` (see `store/epoch.rs`),
+//! `otpgate:rev:{session id}`, `otpgate:held:{hold or challenge id}` (a
+//! sealed held request: ciphertext only), `otpgate:epoch` (see `store/epoch.rs`),
 //! `otpgate:op:{random}` (answers kept for a retry). Numbers that scripts
 //! store are computed in Rust and passed as strings, so Lua's float
 //! formatting never touches them.
@@ -49,6 +50,8 @@ pub struct RedisStore {
     uncount: Script,
     put: Script,
     epoch: Script,
+    move_held: Script,
+    claim_held: Script,
     metrics: StoreMetrics,
 }
 
@@ -107,6 +110,8 @@ impl RedisStore {
             uncount: Script::new(&scripts::once(scripts::UNCOUNT)),
             put: Script::new(scripts::PUT),
             epoch: Script::new(scripts::EPOCH),
+            move_held: Script::new(scripts::MOVE_HELD),
+            claim_held: Script::new(scripts::CLAIM_HELD),
             metrics,
         })
     }
@@ -369,6 +374,53 @@ impl Store for RedisStore {
         // was idle is replaced on the spot instead of failing the probe.
         let ping = self.query::<String>("ping", &PING);
         matches!(tokio::time::timeout(PING_TIMEOUT, ping).await, Ok(Ok(_)))
+    }
+
+    async fn hold(
+        &self,
+        key_: &str,
+        sealed: Vec<u8>,
+        ttl: Duration,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let ttl_ms = ttl.as_millis() as u64;
+        let mut value = format!("{:020}", now_ms + ttl_ms).into_bytes();
+        value.extend_from_slice(&sealed);
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key("held", key_))
+            .arg(value)
+            .arg("PX")
+            .arg(ttl_ms + GRACE_MS);
+        self.query::<()>("hold", &cmd).await
+    }
+
+    async fn move_held(
+        &self,
+        from: &str,
+        to: &str,
+        ttl: Duration,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let ttl_ms = ttl.as_millis() as u64;
+        let mut inv = self.move_held.key(key("held", from));
+        inv.key(key("held", to))
+            .arg(format!("{:020}", now_ms + ttl_ms))
+            .arg(ttl_ms + GRACE_MS)
+            .arg(now_ms);
+        let moved: i64 = self.invoke("move_held", &inv).await?;
+        Ok(moved == 1)
+    }
+
+    async fn claim_held(&self, key_: &str, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let inv = self.claim_held.key(key("held", key_));
+        let v: Option<Vec<u8>> = self.invoke("claim_held", &inv).await?;
+        let Some(v) = v else { return Ok(None) };
+        let until: u64 = v
+            .get(..20)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| unavailable("malformed held request"))?;
+        Ok((until > now_ms).then(|| v[20..].to_vec()))
     }
 }
 

@@ -1,0 +1,226 @@
+//! The held request (SPEC "Checkout integrity"): a protected `POST`, `PUT`
+//! or `PATCH` that arrives without a fresh-enough session is kept, not
+//! lost, and sent to the storefront exactly once after the right code.
+//!
+//! Its life, in the store (memory or Redis alike), always sealed
+//! (sealed.rs):
+//! 1. **held** ([`hold`]): the body is read with a cap (`[hold] max_body`;
+//!    larger: 413, nothing forwarded), sealed, and stored under a fresh
+//!    random hold id for `otp.ttl`. The challenge does not exist yet, so
+//!    the browser's pending cookie (sealed, pending.rs) names the hold id.
+//! 2. **attached** ([`attach`]): when the code is sent, the held request
+//!    moves to the challenge's id and lives `otp.ttl` from then, as the
+//!    code does; a resend extends both ([`extend`]). A new challenge for
+//!    the same browser (another number) takes it over.
+//! 3. **claimed** ([`claim`]): after the right code, one atomic take from
+//!    the store (memory: the map entry removed; Redis: one script). The
+//!    code itself works once, and the claim is a second, independent
+//!    guard: a double submit, a reload, the back button, another instance
+//!    or another browser with a copy of the pending cookie finds nothing.
+//!    The gateway then sends it as the verified shopper (gateway/replay.rs).
+//!
+//! Only the sealed pending cookie names where a held request is, so only
+//! the browser that made it can have it sent, and only with its own code.
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, REFERER};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use super::pending::Pending;
+use super::reply;
+use super::sealed::HeldRequest;
+use super::state::Own;
+use crate::audit;
+use crate::body::Body;
+use crate::conn::ConnInfo;
+use crate::errors::GatewayError;
+use crate::redirect::{login_url, safe_rd};
+use crate::session::{random_id, Session};
+
+/// What the verify answer carries to the gateway (in its extensions): the
+/// claimed request, the verify request's headers (the same browser, so
+/// its current cookies for the storefront) and the new session.
+#[derive(Clone)]
+pub struct Replay {
+    pub request: HeldRequest,
+    pub headers: HeaderMap,
+    pub session: Session,
+}
+
+/// Whether a protected request without a session is held: `[hold]
+/// enabled` and a method that carries what the shopper submitted.
+pub fn holds(own: &Own, method: &Method) -> bool {
+    own.hold.enabled && matches!(*method, Method::POST | Method::PUT | Method::PATCH)
+}
+
+/// Phase 3 for a request [`holds`] says to keep. `target` is the path and
+/// query as they would be forwarded.
+pub async fn hold(
+    own: &Own,
+    req: Request<Incoming>,
+    target: String,
+    conn: ConnInfo,
+) -> Result<Response<Body>, GatewayError> {
+    let max_body = own.hold.max_body;
+    let (parts, body) = req.into_parts();
+    let refused = || {
+        own.flow.metrics.held("refused");
+        audit::hold("hold_refused", &target, None, conn);
+        GatewayError::HeldTooLarge { max_body }
+    };
+    // A declared length over the cap is refused before a byte is read.
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_body as u64) {
+        return Err(refused());
+    }
+    let body = crate::body::Paced::new(body, crate::body::BodyPace::of(&parts.extensions));
+    let body: Bytes = match Limited::new(body, max_body).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(refused()),
+        Err(e) if crate::body::is_too_slow(&*e) => return Err(GatewayError::BodyTimeout),
+        Err(_) => return Err(GatewayError::BadBody),
+    };
+    let held = HeldRequest {
+        method: parts.method.clone(),
+        target: target.clone(),
+        content_type: parts.headers.get(CONTENT_TYPE).cloned(),
+        body,
+    };
+    let hold_id = random_id();
+    let now = own.flow.clock.now_ms();
+    let ttl = own.flow.cfg.otp.ttl;
+    own.flow
+        .store
+        .hold(&hold_id, own.sealer.seal(&held), ttl, now)
+        .await
+        .map_err(|_| GatewayError::Internal)?;
+    // A browser mid-flow keeps its challenge; its newest submit is the one
+    // it means, so an earlier held request is dropped.
+    let before = Pending::of(&own.cookies, &parts.headers);
+    if let Some(old) = before.as_ref().and_then(|p| p.held.as_deref()) {
+        let _ = own.flow.store.claim_held(old, now).await;
+    }
+    let rd = came_from(&parts.headers).unwrap_or_else(|| safe_rd(Some(&target)));
+    let pending = Pending {
+        challenge_id: before.map(|p| p.challenge_id).unwrap_or_default(),
+        held: Some(hold_id),
+        rd,
+    };
+    own.flow.metrics.held("held");
+    audit::hold("held", &target, None, conn);
+    let cookie = pending.cookie(&own.cookies, ttl.as_secs());
+    let login = login_url(&pending.rd);
+    if submitted_by_browser(&parts.headers) {
+        // 303: the browser follows with a GET (RFC 9110 §15.4.4), never
+        // re-posting the body to the login page.
+        return Ok(reply::see_other(&login, &[cookie]));
+    }
+    let body = json!({
+        "error": "otp_required",
+        "message": GatewayError::OtpRequired { login_url: String::new() }.to_string(),
+        "login_url": login,
+        "held": true,
+    });
+    Ok(reply::json(StatusCode::UNAUTHORIZED, body, &[cookie]))
+}
+
+/// A form submitted by a browser (a navigation), not a script's fetch:
+/// `Sec-Fetch-Mode: navigate` where the browser sends fetch metadata,
+/// else an HTML `Accept` without `X-Requested-With`.
+fn submitted_by_browser(h: &HeaderMap) -> bool {
+    if h.contains_key("x-requested-with") {
+        return false;
+    }
+    let has = |name, needle: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains(needle))
+    };
+    match h.get("sec-fetch-mode").and_then(|v| v.to_str().ok()) {
+        Some(mode) => mode.eq_ignore_ascii_case("navigate"),
+        None => has(http::header::ACCEPT, "text/html"),
+    }
+}
+
+/// The storefront page the shopper submitted from (same host only): where
+/// they go back to if, after the code, nothing is left to send.
+fn came_from(h: &HeaderMap) -> Option<String> {
+    let referer: http::Uri = h.get(REFERER)?.to_str().ok()?.parse().ok()?;
+    let host = h.get(HOST)?.to_str().ok()?;
+    let same = referer
+        .authority()
+        .is_some_and(|a| a.as_str().eq_ignore_ascii_case(host));
+    let pq = referer.path_and_query()?.as_str();
+    same.then(|| safe_rd(Some(pq)))
+}
+
+/// When a code is sent: the browser's held request (if any) becomes the
+/// new challenge's, living `otp.ttl` from now. Returns where it is now.
+pub async fn attach(
+    own: &Own,
+    before: Option<&Pending>,
+    challenge_id: &str,
+    conn: ConnInfo,
+) -> Option<String> {
+    let from = before?.held.as_deref()?;
+    let now = own.flow.clock.now_ms();
+    let moved = own
+        .flow
+        .store
+        .move_held(from, challenge_id, own.flow.cfg.otp.ttl, now)
+        .await;
+    match moved {
+        Ok(true) => Some(challenge_id.to_string()),
+        Ok(false) | Err(_) => {
+            expired(own, conn, None);
+            None
+        }
+    }
+}
+
+/// A resend gives the code `otp.ttl` more: the held request too.
+pub async fn extend(own: &Own, pending: &Pending) {
+    if let Some(at) = &pending.held {
+        let now = own.flow.clock.now_ms();
+        let _ = own
+            .flow
+            .store
+            .move_held(at, at, own.flow.cfg.otp.ttl, now)
+            .await;
+    }
+}
+
+/// After the right code: takes the browser's held request out of the
+/// store (once, atomically) and opens it.
+pub async fn claim(
+    own: &Own,
+    pending: &Pending,
+    headers: &HeaderMap,
+    session: &Session,
+    conn: ConnInfo,
+) -> Option<Replay> {
+    let at = pending.held.as_deref()?;
+    let now = own.flow.clock.now_ms();
+    let sealed = own.flow.store.claim_held(at, now).await;
+    let Some(request) = sealed.ok().flatten().and_then(|s| own.sealer.open(&s)) else {
+        expired(own, conn, Some(&session.phone));
+        return None;
+    };
+    Some(Replay {
+        request,
+        headers: headers.clone(),
+        session: session.clone(),
+    })
+}
+
+fn expired(own: &Own, conn: ConnInfo, phone: Option<&str>) {
+    own.flow.metrics.held("expired");
+    audit::hold("hold_expired", "", phone, conn);
+}
