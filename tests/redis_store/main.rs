@@ -7,6 +7,7 @@ mod support;
 
 mod data_loss;
 mod gateways;
+mod held;
 mod reconnect;
 mod semantics;
 
