@@ -39,6 +39,7 @@ use crate::sms::Delivery;
 use crate::store::Store;
 use crate::upstream::Upstreams;
 
+mod base;
 mod forward;
 mod replay;
 

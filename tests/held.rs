@@ -226,6 +226,18 @@ async fn a_page_answer_is_shown_with_its_content_location() {
     assert_eq!(done.status, 200, "{done:?}");
     assert!(done.body.contains("Order 1 confirmed"), "{}", done.body);
     assert_eq!(done.header("content-location"), Some("/checkout/confirm"));
+    // Shown under /.otpgate/verify: its relative links still resolve
+    // against the storefront's URL.
+    assert!(
+        done.body
+            .contains("<head><base href=\"/checkout/confirm\"><title>"),
+        "{}",
+        done.body
+    );
+    assert_eq!(
+        done.header("content-length"),
+        Some(done.body.len().to_string().as_str())
+    );
     assert!(done
         .header("content-type")
         .unwrap()

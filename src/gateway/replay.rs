@@ -13,13 +13,12 @@
 //! What the shopper sees: the storefront's answer with the session cookie
 //! added. A 3xx (Post/Redirect/Get, what checkouts answer) is followed to
 //! the order page as usual. Any other answer is shown as the answer to
-//! `POST /.otpgate/verify`, unchanged, with `Content-Location` naming the
-//! target (RFC 9110 §8.7). The address bar then shows `/.otpgate/verify`
-//! and relative links resolve against `/.otpgate/`: a storefront that
-//! answers its order POST with a page (not a redirect) should use
-//! root-relative links (README "Protecting the place-order button"). A
-//! reload of that page re-posts the verify form, whose code is spent: the
-//! held request is never sent twice.
+//! `POST /.otpgate/verify`, with `Content-Location` naming the target
+//! (RFC 9110 §8.7) and, for a small uncompressed HTML page, a `<base
+//! href>` to the target (base.rs), so its relative links resolve against
+//! the storefront's URL. The address bar shows `/.otpgate/verify`; a
+//! reload re-posts the verify form, whose code is spent (the shopper is
+//! told to start again): the held request is never sent twice.
 
 use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, SET_COOKIE};
 use http::uri::PathAndQuery;
@@ -92,7 +91,9 @@ impl Gateway {
     ) -> Result<Response<Body>, GatewayError> {
         let pq =
             PathAndQuery::try_from(held.target.as_str()).map_err(|_| GatewayError::BadTarget)?;
+        let target = held.target;
         let mut req = Request::new(held.body);
+        let held_ct = held.content_type;
         *req.method_mut() = held.method;
         *req.headers_mut() = headers;
         let (mut parts, body) = req.into_parts();
@@ -109,7 +110,7 @@ impl Gateway {
         }
         parts.headers.remove(http::header::EXPECT);
         parts.headers.remove(http::header::TRANSFER_ENCODING);
-        if let Some(ct) = held.content_type {
+        if let Some(ct) = held_ct {
             parts.headers.insert(CONTENT_TYPE, ct);
         }
         parts
@@ -122,6 +123,10 @@ impl Gateway {
             .send_held(Request::from_parts(parts, body), pq)
             .await?;
         self.metrics.upstream_seconds.observe(took.as_secs_f64());
-        Ok(answer(resp, true))
+        let resp = answer(resp, true);
+        if super::base::rewritable(&resp) {
+            return super::base::with_base(resp, &target).await;
+        }
+        Ok(resp)
     }
 }
