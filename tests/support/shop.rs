@@ -11,6 +11,7 @@
 //!   answers `303` to `/orders/N` (Post/Redirect/Get), N counting orders
 //! - `/checkout/confirm`: records the body and answers a `200` HTML page
 //! - `/orders/N`: the order confirmation page
+//! - `/cart-form`: a checkout page whose form posts to `/checkout/place-order`
 //! - `/hop`: answers with hop-by-hop headers that must not reach the client
 //! - `/cached`: answers with its own `Cache-Control: public, max-age=60`
 //! - anything else: `200` with a JSON echo of method, target and headers
@@ -266,6 +267,10 @@ async fn answer(shop: Shop, mut req: Request<Incoming>) -> Response<Body> {
             .header("x-end-to-end", "kept")
             .body(Full::new(Bytes::from_static(b"hop")).boxed())
             .unwrap(),
+        "/cart-form" => Response::builder()
+            .header("content-type", "text/html; charset=utf-8")
+            .body(Full::new(Bytes::from_static(CART_FORM.as_bytes())).boxed())
+            .unwrap(),
         p if p.starts_with("/orders/") => Response::builder()
             .header("content-type", "text/html; charset=utf-8")
             .body(
@@ -304,6 +309,12 @@ async fn answer(shop: Shop, mut req: Request<Incoming>) -> Response<Body> {
         }
     }
 }
+
+const CART_FORM: &str = r#"<!doctype html><html><head><meta name="viewport" content="width=device-width,initial-scale=1"><title>Cart</title></head>
+<body><h1>Your cart</h1><form method="post" action="/checkout/place-order">
+<label for="qty">Quantity</label><input id="qty" name="qty" value="1">
+<input type="hidden" name="sku" value="A-1"><input type="hidden" name="shop_csrf" value="t0k3n">
+<button id="place" type="submit" style="min-width:200px;min-height:48px">Place order</button></form></body></html>"#;
 
 fn tokio_stream_from(
     mut rx: mpsc::Receiver<Result<Frame<Bytes>, Infallible>>,
