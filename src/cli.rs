@@ -34,11 +34,14 @@ enum Command {
         #[arg(short, long, default_value = "config/otpgate.toml")]
         config: PathBuf,
     },
-    /// Validate a configuration file and print every problem with its key and line; exit 0 only when valid
+    /// Validate a configuration file and print every problem with its key and line; exit 0 only when valid (warnings too with --strict)
     CheckConfig {
         /// Configuration file
         #[arg(short, long, default_value = "config/otpgate.toml")]
         config: PathBuf,
+        /// Treat warnings (settings weaker than NIST SP 800-63B or PSD2, an exposed admin listener, ...) as errors
+        #[arg(long)]
+        strict: bool,
     },
     /// Print a fresh random session secret (32 random bytes, hex) as the last word
     GenSecret,
@@ -95,10 +98,20 @@ pub fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::CheckConfig { config } => match Config::load(&config) {
+        Command::CheckConfig { config, strict } => match Config::load(&config) {
             Ok(cfg) => {
+                let label = if strict { "error" } else { "warning" };
                 for w in &cfg.warnings {
-                    eprintln!("warning: {w}");
+                    eprintln!("{label}: {w}");
+                }
+                if strict && !cfg.warnings.is_empty() {
+                    let n = cfg.warnings.len();
+                    eprintln!(
+                        "{}: {n} warning{} (refused under --strict)",
+                        config.display(),
+                        if n == 1 { "" } else { "s" }
+                    );
+                    return ExitCode::FAILURE;
                 }
                 println!(
                     "{}: OK ({} routes, provider {})",

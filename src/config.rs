@@ -1,11 +1,16 @@
 //! Configuration: read once at start-up, validated completely before any
 //! port is bound. `raw` is the file as written, `schema` knows every key,
 //! `validate` turns the raw file into the typed [`Config`] below or into the
-//! full list of problems, each with its key and line.
+//! full list of problems, each with its key and line: unknown keys and wrong
+//! types first (`typecheck`), then meaning. Relative paths are read from the
+//! config file's folder (`paths`); the rules shared with `[sms]` (durations,
+//! secrets and the one `*_file` rule, "did you mean") are `crate::validation`.
 
 mod load;
+pub mod paths;
 mod raw;
 mod schema;
+mod typecheck;
 mod validate;
 
 use std::fmt;

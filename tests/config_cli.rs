@@ -55,6 +55,9 @@ fn minimal_config_is_valid_and_default_path_is_used() {
         dir.path().join("config/otpgate.toml"),
     )
     .unwrap();
+    // The default `certs/…` is read from the config file's folder.
+    let out = otpgate(dir.path(), &["gen-cert", "--dir", "config/certs"]);
+    assert!(out.status.success(), "{}", text(&out));
     let out = otpgate(dir.path(), &["check-config"]);
     assert!(out.status.success(), "{}", text(&out));
 }

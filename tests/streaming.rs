@@ -161,7 +161,18 @@ async fn connection_limit_and_handshake_timeout() {
         .await
         .expect("silent client not timed out");
     assert!(matches!(n, Ok(0) | Err(_)));
-    let m = gw.metrics().await;
+    // The socket is dropped as the handshake's timeout fires, a moment
+    // before the failure is counted: wait (bounded) for the count.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let m = loop {
+        let m = gw.metrics().await;
+        if !m.contains("otpgate_tls_handshake_failures_total 0")
+            || tokio::time::Instant::now() > deadline
+        {
+            break m;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert!(m.contains("otpgate_connections_refused_total 1"), "{m}");
     assert!(!m.contains("otpgate_tls_handshake_failures_total 0"), "{m}");
 }

@@ -163,13 +163,12 @@ pub struct RawLog {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawFingerprint {
-    /// Checked in validate/fingerprint.rs, so a wrong type names the key.
-    pub forward: Option<toml::Value>,
+    pub forward: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawHold {
-    /// Checked in validate/hold.rs, so a wrong type names the key.
-    pub enabled: Option<toml::Value>,
+    pub enabled: Option<bool>,
+    /// A string (`"64KiB"`) or a number of bytes: read in validate/hold.rs.
     pub max_body: Option<toml::Value>,
 }

@@ -1,172 +1,210 @@
-//! Which keys exist, so that a typo is an error with a suggestion instead of
-//! a silently ignored setting, and where a key sits in the file, so that every
-//! problem can name its line.
+//! Which keys exist and the type of each, so that a typo is an error with a
+//! suggestion instead of a silently ignored setting (checked in
+//! `typecheck.rs`), and where a key sits in the file, so that every problem
+//! can name its line.
 
 use std::ops::Range;
 
 use toml_edit::{ImDocument, Item, Table};
 
-/// A table's known keys; `Open` tables (such as `[sms.webhook] headers`)
-/// take any key.
+/// What a table holds: a value of one [`Kind`], an `Open` table (any key,
+/// values of one kind, such as `[sms.webhook] headers`), a table of known
+/// keys, or an array of such tables (`[[route]]`).
 pub enum Shape {
-    Leaf,
-    Open,
+    Leaf(Kind),
+    Open(Kind),
     Table(&'static [(&'static str, Shape)]),
     Tables(&'static [(&'static str, Shape)]),
 }
 
+/// The TOML type a key takes, checked before the typed pass so that a
+/// wrong type is one problem among the others, named with its key and line,
+/// instead of the end of the check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    /// A string humantime reads (`"15m"`).
+    Duration,
+    /// A string naming a file or folder; a relative one is read from the
+    /// configuration file's folder (`paths.rs`).
+    Path,
+    Int,
+    /// A whole number from 0 to 2^32 - 1.
+    Count,
+    /// An integer or a float.
+    Number,
+    Bool,
+    /// An array of strings.
+    Strings,
+    /// A string or an array of strings (`session.secret`: rotation).
+    StrOrStrings,
+    /// A size: a string such as `"64KiB"` or a number of bytes.
+    Size,
+}
+
 use Shape::{Leaf, Open, Table as T, Tables};
 
-const LIMIT: Shape = T(&[("max", Leaf), ("window", Leaf)]);
+const STR: Shape = Leaf(Kind::Str);
+const DURATION: Shape = Leaf(Kind::Duration);
+const PATH: Shape = Leaf(Kind::Path);
+const INT: Shape = Leaf(Kind::Int);
+const COUNT: Shape = Leaf(Kind::Count);
+const NUMBER: Shape = Leaf(Kind::Number);
+const BOOL: Shape = Leaf(Kind::Bool);
+const SIZE: Shape = Leaf(Kind::Size);
+const LIST: Shape = Leaf(Kind::Strings);
+const STR_OR_LIST: Shape = Leaf(Kind::StrOrStrings);
+
+const LIMIT: Shape = T(&[("max", INT), ("window", DURATION)]);
 
 pub const SCHEMA: Shape = T(&[
     (
         "server",
         T(&[
-            ("listen", Leaf),
-            ("redirect_http", Leaf),
-            ("public_host", Leaf),
-            ("trusted_proxies", Leaf),
-            ("max_connections", Leaf),
-            ("workers", Leaf),
-            ("handshake_timeout", Leaf),
-            ("header_timeout", Leaf),
-            ("max_header_bytes", Leaf),
-            ("shutdown_grace", Leaf),
-            ("idle_timeout", Leaf),
-            ("body_timeout", Leaf),
-            ("body_min_rate", Leaf),
-            ("http2_keepalive_interval", Leaf),
-            ("http2_keepalive_timeout", Leaf),
-            ("max_connections_per_ip", Leaf),
+            ("listen", STR),
+            ("redirect_http", STR),
+            ("public_host", STR),
+            ("trusted_proxies", LIST),
+            ("max_connections", INT),
+            ("workers", INT),
+            ("handshake_timeout", DURATION),
+            ("header_timeout", DURATION),
+            ("max_header_bytes", INT),
+            ("shutdown_grace", DURATION),
+            ("idle_timeout", DURATION),
+            ("body_timeout", DURATION),
+            ("body_min_rate", INT),
+            ("http2_keepalive_interval", DURATION),
+            ("http2_keepalive_timeout", DURATION),
+            ("max_connections_per_ip", INT),
         ]),
     ),
-    ("tls", T(&[("cert", Leaf), ("key", Leaf)])),
+    ("tls", T(&[("cert", PATH), ("key", PATH)])),
     (
         "upstream",
         T(&[
-            ("url", Leaf),
-            ("connect_timeout", Leaf),
-            ("response_timeout", Leaf),
-            ("preserve_host", Leaf),
-            ("ca_file", Leaf),
-            ("pool_idle_timeout", Leaf),
-            ("pool_max_idle", Leaf),
+            ("url", STR),
+            ("connect_timeout", DURATION),
+            ("response_timeout", DURATION),
+            ("preserve_host", BOOL),
+            ("ca_file", PATH),
+            ("pool_idle_timeout", DURATION),
+            ("pool_max_idle", INT),
         ]),
     ),
     (
         "route",
         Tables(&[
-            ("path", Leaf),
-            ("require", Leaf),
-            ("max_age", Leaf),
-            ("methods", Leaf),
+            ("path", STR),
+            ("require", STR),
+            ("max_age", DURATION),
+            ("methods", LIST),
         ]),
     ),
     (
         "brand",
         T(&[
-            ("name", Leaf),
-            ("color", Leaf),
-            ("logo_url", Leaf),
-            ("languages", Leaf),
-            ("templates_dir", Leaf),
+            ("name", STR),
+            ("color", STR),
+            ("logo_url", STR),
+            ("languages", LIST),
+            ("templates_dir", PATH),
         ]),
     ),
     (
         "otp",
         T(&[
-            ("length", Leaf),
-            ("ttl", Leaf),
-            ("max_attempts", Leaf),
-            ("resend_after", Leaf),
-            ("message", Leaf),
-            ("messages", Open),
-            ("min_send_time", Leaf),
+            ("length", INT),
+            ("ttl", DURATION),
+            ("max_attempts", INT),
+            ("resend_after", DURATION),
+            ("message", STR),
+            ("messages", Open(Kind::Str)),
+            ("min_send_time", DURATION),
         ]),
     ),
     (
         "phone",
         T(&[
-            ("default_region", Leaf),
-            ("allowed_regions", Leaf),
-            ("lookup_url", Leaf),
-            ("blocked_prefixes", Leaf),
+            ("default_region", STR),
+            ("allowed_regions", LIST),
+            ("lookup_url", STR),
+            ("blocked_prefixes", LIST),
         ]),
     ),
     (
         "session",
         T(&[
-            ("secret", Leaf),
-            ("secret_file", Leaf),
-            ("ttl", Leaf),
-            ("cookie_name", Leaf),
+            ("secret", STR_OR_LIST),
+            ("secret_file", PATH),
+            ("ttl", DURATION),
+            ("cookie_name", STR),
         ]),
     ),
     (
         "sms",
         T(&[
-            ("provider", Leaf),
-            ("fallback", Leaf),
-            ("timeout", Leaf),
-            ("connect_timeout", Leaf),
-            ("budget", Leaf),
-            ("max_retries", Leaf),
+            ("provider", STR),
+            ("fallback", LIST),
+            ("timeout", DURATION),
+            ("connect_timeout", DURATION),
+            ("budget", DURATION),
+            ("max_retries", COUNT),
             (
                 "twilio",
                 T(&[
-                    ("account_sid", Leaf),
-                    ("auth_token", Leaf),
-                    ("auth_token_file", Leaf),
-                    ("api_key_sid", Leaf),
-                    ("api_key_secret", Leaf),
-                    ("api_key_secret_file", Leaf),
-                    ("from", Leaf),
-                    ("messaging_service_sid", Leaf),
-                    ("api_base", Leaf),
-                    ("status_callback", Leaf),
+                    ("account_sid", STR),
+                    ("auth_token", STR),
+                    ("auth_token_file", PATH),
+                    ("api_key_sid", STR),
+                    ("api_key_secret", STR),
+                    ("api_key_secret_file", PATH),
+                    ("from", STR),
+                    ("messaging_service_sid", STR),
+                    ("api_base", STR),
+                    ("status_callback", STR),
                 ]),
             ),
             (
                 "msg91",
                 T(&[
-                    ("authkey", Leaf),
-                    ("authkey_file", Leaf),
-                    ("template_id", Leaf),
-                    ("sender", Leaf),
-                    ("entity_id", Leaf),
-                    ("code_var", Leaf),
-                    ("api_base", Leaf),
+                    ("authkey", STR),
+                    ("authkey_file", PATH),
+                    ("template_id", STR),
+                    ("sender", STR),
+                    ("entity_id", STR),
+                    ("code_var", STR),
+                    ("api_base", STR),
                 ]),
             ),
             (
                 "vonage",
                 T(&[
-                    ("api_key", Leaf),
-                    ("api_secret", Leaf),
-                    ("api_secret_file", Leaf),
-                    ("from", Leaf),
-                    ("entity_id", Leaf),
-                    ("content_id", Leaf),
-                    ("api_base", Leaf),
+                    ("api_key", STR),
+                    ("api_secret", STR),
+                    ("api_secret_file", PATH),
+                    ("from", STR),
+                    ("entity_id", STR),
+                    ("content_id", STR),
+                    ("api_base", STR),
                 ]),
             ),
             (
                 "webhook",
                 T(&[
-                    ("url", Leaf),
-                    ("headers", Open),
-                    ("body", Leaf),
-                    ("content_type", Leaf),
-                    ("success_field", Leaf),
-                    ("success_value", Leaf),
+                    ("url", STR),
+                    ("headers", Open(Kind::Str)),
+                    ("body", STR),
+                    ("content_type", STR),
+                    ("success_field", STR),
+                    ("success_value", STR),
                 ]),
             ),
-            ("file", T(&[("path", Leaf)])),
+            ("file", T(&[("path", PATH)])),
         ]),
     ),
-    ("store", T(&[("backend", Leaf), ("redis_url", Leaf)])),
-    ("admin", T(&[("listen", Leaf)])),
+    ("store", T(&[("backend", STR), ("redis_url", STR)])),
+    ("admin", T(&[("listen", STR)])),
     (
         "limits",
         T(&[
@@ -181,12 +219,12 @@ pub const SCHEMA: Shape = T(&[
             (
                 "pumping",
                 T(&[
-                    ("enabled", Leaf),
-                    ("window", Leaf),
-                    ("min_sends", Leaf),
-                    ("min_conversion", Leaf),
-                    ("min_networks", Leaf),
-                    ("block_for", Leaf),
+                    ("enabled", BOOL),
+                    ("window", DURATION),
+                    ("min_sends", INT),
+                    ("min_conversion", NUMBER),
+                    ("min_networks", INT),
+                    ("block_for", DURATION),
                 ]),
             ),
         ]),
@@ -194,76 +232,15 @@ pub const SCHEMA: Shape = T(&[
     (
         "log",
         T(&[
-            ("format", Leaf),
-            ("level", Leaf),
-            ("audit_file", Leaf),
-            ("audit_required", Leaf),
+            ("format", STR),
+            ("level", STR),
+            ("audit_file", PATH),
+            ("audit_required", BOOL),
         ]),
     ),
-    ("fingerprint", T(&[("forward", Leaf)])),
-    ("hold", T(&[("enabled", Leaf), ("max_body", Leaf)])),
+    ("fingerprint", T(&[("forward", BOOL)])),
+    ("hold", T(&[("enabled", BOOL), ("max_body", SIZE)])),
 ]);
-
-/// An unknown key: its dotted path and, when one is close, the key meant.
-pub struct UnknownKey {
-    pub path: String,
-    pub suggestion: Option<&'static str>,
-}
-
-/// Every key of `doc` that `SCHEMA` does not know, in file order.
-pub fn unknown_keys(doc: &Table) -> Vec<UnknownKey> {
-    let mut out = Vec::new();
-    walk(doc, &SCHEMA, "", &mut out);
-    out
-}
-
-fn walk(table: &Table, shape: &Shape, prefix: &str, out: &mut Vec<UnknownKey>) {
-    let known = match shape {
-        Shape::Table(k) | Shape::Tables(k) => *k,
-        Shape::Leaf | Shape::Open => return,
-    };
-    for (key, item) in table.iter() {
-        let path = join(prefix, key);
-        let Some((_, sub)) = known.iter().find(|(name, _)| *name == key) else {
-            out.push(UnknownKey {
-                suggestion: closest(key, known),
-                path,
-            });
-            continue;
-        };
-        match (sub, item) {
-            (Shape::Table(_), Item::Table(t)) => walk(t, sub, &path, out),
-            (Shape::Table(_), Item::Value(toml_edit::Value::InlineTable(t))) => {
-                walk(&t.clone().into_table(), sub, &path, out)
-            }
-            (Shape::Tables(_), Item::ArrayOfTables(arr)) => {
-                for (i, t) in arr.iter().enumerate() {
-                    walk(t, sub, &format!("{path}[{i}]"), out);
-                }
-            }
-            // Wrong kinds (a string where a table belongs) are reported by
-            // the typed pass with a clearer message.
-            _ => {}
-        }
-    }
-}
-
-fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() {
-        key.to_string()
-    } else {
-        format!("{prefix}.{key}")
-    }
-}
-
-fn closest(key: &str, known: &[(&'static str, Shape)]) -> Option<&'static str> {
-    known
-        .iter()
-        .map(|(name, _)| (*name, strsim::damerau_levenshtein(key, name)))
-        .filter(|(name, d)| *d <= 2.max(name.len() / 4))
-        .min_by_key(|(_, d)| *d)
-        .map(|(name, _)| name)
-}
 
 /// Finds where a dotted path such as `route[1].max_age` is written.
 pub struct Locator<'a> {
@@ -338,7 +315,7 @@ mod tests {
                     format!("{prefix}.{name}")
                 };
                 match sub {
-                    Shape::Leaf | Shape::Open => out.push(path),
+                    Shape::Leaf(_) | Shape::Open(_) => out.push(path),
                     _ => leaves(sub, &path, out),
                 }
             }

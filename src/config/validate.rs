@@ -1,77 +1,69 @@
 //! Raw file -> typed [`Config`], collecting every problem before giving up.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::raw::RawConfig;
-use super::schema::{unknown_keys, Locator};
+use super::schema::Locator;
+use super::typecheck;
 use super::{
-    AdminConfig, Config, LogConfig, LogFormat, OtpConfig, Problem, Require, RouteRule, StoreConfig,
-    TlsConfig,
+    AdminConfig, Config, LogConfig, LogFormat, OtpConfig, Problem, StoreConfig, TlsConfig,
 };
-use crate::normalize::normalize_path;
 
+mod advice;
 mod brand;
+mod cross;
 mod fingerprint;
 mod hold;
 mod kit;
 mod limits;
 mod messages;
+mod routes;
 mod sections;
 
 use self::kit::{addr, duration, int_in, secret, Problems, DEFAULT_MESSAGE};
 use self::limits::{limits, RawAbuse};
 
-pub fn validate(text: &str) -> Result<Config, Vec<Problem>> {
+/// Validates `text`; relative paths are read from `folder` (the config
+/// file's), or from the working directory without one.
+pub fn validate(text: &str, folder: Option<&Path>) -> Result<Config, Vec<Problem>> {
     let mut p = Problems {
         locator: Locator::new(text),
         list: Vec::new(),
+        advice: Vec::new(),
+        folder,
     };
-    // Pass 1: syntax and unknown keys (all of them, with suggestions).
-    let doc = match toml_edit::ImDocument::parse(text) {
-        Ok(doc) => doc,
-        Err(e) => {
-            let line = e.span().map(|s| p.locator.line_at(s.start));
-            let message = e.message().trim().to_string();
-            return Err(vec![Problem {
-                key: "(syntax)".into(),
-                line,
-                message,
-            }]);
-        }
-    };
-    for unknown in unknown_keys(doc.as_table()) {
-        let hint = match unknown.suggestion {
-            Some(s) => format!("unknown key (did you mean `{s}`?)"),
-            None => "unknown key".to_string(),
-        };
-        p.add(&unknown.path, hint);
+    // Pass 1: syntax.
+    if let Err(e) = toml_edit::ImDocument::parse(text) {
+        let line = e.span().map(|s| p.locator.line_at(s.start));
+        let message = e.message().trim().to_string();
+        return Err(vec![Problem {
+            key: "(syntax)".into(),
+            line,
+            message,
+        }]);
     }
-    // Pass 2: types.
-    let raw: RawConfig = match toml::from_str(text) {
-        Ok(raw) => raw,
-        Err(e) => {
-            let line = e.span().map(|s| p.locator.line_at(s.start));
-            p.list.push(Problem {
-                key: "(type)".into(),
-                line,
-                message: e.message().trim().to_string(),
-            });
-            p.list.sort_by_key(|x| x.line);
-            return Err(p.list);
-        }
+    let table: toml::Table = match toml::from_str(text) {
+        Ok(t) => t,
+        Err(e) => return Err(vec![serde_problem(&p, "(syntax)", &e)]),
     };
-    let abuse: RawAbuse = match toml::from_str(text) {
-        Ok(a) => a,
-        Err(e) => {
-            let line = e.span().map(|s| p.locator.line_at(s.start));
-            p.list.push(Problem {
-                key: "(type)".into(),
-                line,
-                message: e.message().trim().to_string(),
-            });
+    // Pass 2: unknown keys (with suggestions) and types, all of them; the
+    // keys in error are left out of the typed pass, which then cannot fail.
+    let (table, found) = typecheck::check(table, folder);
+    for f in found {
+        p.add(&f.key, f.message);
+    }
+    let root = toml::Value::Table(table);
+    // A failure here means schema.rs and raw.rs disagree on a key's type.
+    let raw = RawConfig::deserialize(root.clone()).map_err(|e| serde_problem(&p, "(type)", &e));
+    let abuse = RawAbuse::deserialize(root).map_err(|e| serde_problem(&p, "(type)", &e));
+    let (raw, abuse) = match (raw, abuse) {
+        (Ok(raw), Ok(abuse)) => (raw, abuse),
+        (Err(e), _) | (_, Err(e)) => {
+            p.list.push(e);
+            p.list.sort_by_key(|x| x.line.unwrap_or(usize::MAX));
             return Err(p.list);
         }
     };
@@ -85,12 +77,29 @@ pub fn validate(text: &str) -> Result<Config, Vec<Problem>> {
     }
 }
 
+fn serde_problem(p: &Problems, key: &str, e: &toml::de::Error) -> Problem {
+    Problem {
+        key: key.into(),
+        line: e.span().map(|s| p.locator.line_at(s.start)),
+        message: e.message().trim().to_string(),
+    }
+}
+
 fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
     let server = sections::server(p, &raw);
 
+    // Paths written in the file are resolved already (typecheck.rs).
     let tls = TlsConfig {
-        cert: PathBuf::from(raw.tls.cert.as_deref().unwrap_or("certs/cert.pem")),
-        key: PathBuf::from(raw.tls.key.as_deref().unwrap_or("certs/key.pem")),
+        cert: raw
+            .tls
+            .cert
+            .as_ref()
+            .map_or_else(|| p.default_path("certs/cert.pem"), PathBuf::from),
+        key: raw
+            .tls
+            .key
+            .as_ref()
+            .map_or_else(|| p.default_path("certs/key.pem"), PathBuf::from),
     };
     for (key, path) in [("tls.cert", &tls.cert), ("tls.key", &tls.key)] {
         if !path.exists() {
@@ -108,73 +117,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
 
     let session = sections::session(p, &raw);
 
-    let mut routes: Vec<RouteRule> = Vec::new();
-    for (i, r) in raw.route.iter().enumerate() {
-        let key = |leaf: &str| format!("route[{i}].{leaf}");
-        let Some(path) = r.path.as_deref() else {
-            p.add(
-                &key("path"),
-                "missing: the path prefix this rule covers, e.g. \"/checkout\"",
-            );
-            continue;
-        };
-        let norm = match normalize_path(path) {
-            Ok(n) => n.match_key().to_string(),
-            Err(e) => {
-                p.add(&key("path"), format!("`{path}` is not a usable path: {e}"));
-                continue;
-            }
-        };
-        if norm.starts_with("/.otpgate") {
-            p.add(
-                &key("path"),
-                "/.otpgate/ is reserved for otpgate's own pages",
-            );
-        }
-        let require = match r.require.as_deref().unwrap_or("otp") {
-            "otp" => Require::Otp,
-            "none" => Require::None,
-            other => {
-                p.add(
-                    &key("require"),
-                    format!("`{other}` must be \"otp\" or \"none\""),
-                );
-                Require::Otp
-            }
-        };
-        let mut methods = Vec::new();
-        for m in r.methods.iter().flatten() {
-            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
-                p.add(&key("methods"), format!("`{m}` is not an HTTP method"));
-            } else {
-                methods.push(m.to_ascii_uppercase());
-            }
-        }
-        let rule = RouteRule {
-            path: norm,
-            require,
-            max_age: duration(p, &key("max_age"), r.max_age.as_ref(), "15m"),
-            methods,
-        };
-        if routes
-            .iter()
-            .any(|o| o.path == rule.path && o.methods == rule.methods)
-        {
-            p.add(
-                &key("path"),
-                format!(
-                    "`{path}` is already covered by an earlier [[route]] with the same methods"
-                ),
-            );
-        }
-        if rule.max_age > session.ttl && rule.require == Require::Otp {
-            p.add(
-                &key("max_age"),
-                "is longer than session.ttl: sessions expire first",
-            );
-        }
-        routes.push(rule);
-    }
+    let routes = routes::routes(p, &raw, session.ttl);
 
     let (brand, brand_warnings) = brand::brand(p, &raw);
 
@@ -199,28 +142,24 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
 
     let phone = sections::phone(p, &raw);
 
-    let sms_unknown = p.list.iter().any(|x| x.key.starts_with("sms."));
-    let sms = if sms_unknown {
-        None // already reported with suggestions
-    } else {
-        let raw_sms = crate::sms::RawSmsConfig::deserialize(toml::Value::Table(raw.sms.clone()));
-        match raw_sms
-            .map_err(|e| vec![("sms".to_string(), e.message().to_string())])
-            .and_then(|r| crate::sms::validate(&r))
-        {
-            Ok(c) => Some(c),
-            Err(list) => {
-                for (key, message) in list {
-                    p.add(&key, message);
-                }
-                None
+    // Unknown and mistyped `[sms]` keys were reported and left out above.
+    let raw_sms = crate::sms::RawSmsConfig::deserialize(toml::Value::Table(raw.sms.clone()));
+    let sms = match raw_sms
+        .map_err(|e| vec![("sms".to_string(), e.message().to_string())])
+        .and_then(|r| crate::sms::validate(&r))
+    {
+        Ok(c) => Some(c),
+        Err(list) => {
+            for (key, message) in list {
+                p.add(&key, message);
             }
+            None
         }
     };
 
-    let store = match raw.store.backend.as_deref().unwrap_or("memory") {
-        "memory" => StoreConfig::Memory,
-        "redis" => {
+    let backend = raw.store.backend.as_deref().unwrap_or("memory");
+    let store = match p.choice("store.backend", backend, &["memory", "redis"]) {
+        Some("redis") => {
             // The URL may carry a password: "${ENV_VAR}" keeps it out of the file.
             let url = match raw.store.redis_url.as_deref() {
                 Some(v) => secret(p, "store.redis_url", v)
@@ -233,13 +172,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
             }
             StoreConfig::Redis { url }
         }
-        other => {
-            p.add(
-                "store.backend",
-                format!("`{other}` must be \"memory\" or \"redis\""),
-            );
-            StoreConfig::Memory
-        }
+        _ => StoreConfig::Memory,
     };
 
     let admin = AdminConfig {
@@ -259,30 +192,24 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
     let limits = limits(p, &raw.limits.by_name, abuse.limits.pumping.as_ref());
 
     let log = LogConfig {
-        format: match raw.log.format.as_deref().unwrap_or("text") {
-            "text" => LogFormat::Text,
-            "json" => LogFormat::Json,
-            other => {
-                p.add(
-                    "log.format",
-                    format!("`{other}` must be \"text\" or \"json\""),
-                );
-                LogFormat::Text
-            }
+        format: match p.choice(
+            "log.format",
+            raw.log.format.as_deref().unwrap_or("text"),
+            &["text", "json"],
+        ) {
+            Some("json") => LogFormat::Json,
+            _ => LogFormat::Text,
         },
         level: raw.log.level.clone().unwrap_or_else(|| "info".into()),
         audit_file: raw.log.audit_file.as_ref().map(PathBuf::from),
         audit_required: raw.log.audit_required.unwrap_or(false),
     };
-    if tracing_subscriber::EnvFilter::try_new(&log.level).is_err() {
-        p.add(
-            "log.level",
-            format!(
-                "`{}` is not a log level or filter (e.g. \"info\", \"otpgate=debug\")",
-                log.level
-            ),
-        );
+    if let Err(e) = cross::log_level(&log.level) {
+        p.add("log.level", e);
     }
+
+    cross::check(p, &raw, &server, &phone, &otp, &admin);
+    advice::check(p, &otp, &admin);
 
     let sms = sms?;
     let regions: Vec<String> = phone
@@ -303,6 +230,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
                 .into(),
         );
     }
+    warnings.extend(p.advice.iter().map(Problem::to_string));
     Some(Config {
         server,
         tls,
@@ -317,7 +245,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         admin,
         limits,
         log,
-        fingerprint: fingerprint::fingerprint(p, &raw.fingerprint),
+        fingerprint: fingerprint::fingerprint(&raw.fingerprint),
         hold: hold::hold(p, &raw.hold),
         warnings,
     })

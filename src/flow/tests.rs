@@ -274,3 +274,61 @@ async fn a_spent_failure_budget_is_no_lockout() {
     let s = r.guess(&victim, &r.last_code()).await.unwrap();
     assert_eq!(s.phone, PHONE);
 }
+
+/// A detector tuned to trip fast: a 4th send into a prefix with
+/// under half verified, from one network, is pumping.
+const TRIGGER_HAPPY: &str = "[limits]\nsend_per_ip = { max = 1000, window = \"1h\" }\nsend_per_prefix = { max = 1000, window = \"1h\" }\n[limits.pumping]\nmin_sends = 3\nmin_conversion = 0.5\nmin_networks = 1";
+
+fn in_prefix(i: u32) -> String {
+    format!("+9198123{:05}", 40000 + i)
+}
+
+/// Positive control for the two tests below: unverified sends into one
+/// prefix are pumping, and the detector refuses before any SMS.
+#[tokio::test(start_paused = true)]
+async fn unverified_sends_into_a_prefix_trip_the_detector() {
+    let r = rig(TRIGGER_HAPPY, None);
+    let mut answers = Vec::new();
+    for i in 0..6 {
+        answers.push(match r.send(&in_prefix(i)).await {
+            Ok(_) => "sent",
+            Err(FlowError::RateLimited { limit, .. }) => limit,
+            Err(e) => panic!("{e:?}"),
+        });
+    }
+    assert_eq!(answers[..3], ["sent"; 3], "{answers:?}");
+    assert_eq!(answers[3..], ["pumping"; 3], "{answers:?}");
+    assert_eq!(r.sent(), 3, "the refused sends cost no SMS");
+}
+
+/// The pumping ticket of a send that reached no phone is taken back: a
+/// provider outage is not evidence against the prefix.
+#[tokio::test(start_paused = true)]
+async fn a_failed_send_gives_its_pumping_ticket_back() {
+    let r = rig(
+        TRIGGER_HAPPY,
+        Some("/proc/otpgate-cannot-write-here/sms.jsonl"),
+    );
+    for i in 0..10 {
+        let sent = r.send(&in_prefix(i)).await;
+        assert!(
+            matches!(sent, Err(FlowError::SmsFailed)),
+            "send {i}: {sent:?} (a failed send must not count toward pumping)"
+        );
+    }
+}
+
+/// A verified code counts for the prefix: shoppers who type their codes
+/// never look like pumping, however many there are.
+#[tokio::test(start_paused = true)]
+async fn verified_codes_keep_a_prefix_open() {
+    let r = rig(TRIGGER_HAPPY, None);
+    for i in 0..10 {
+        let id = r
+            .send(&in_prefix(i))
+            .await
+            .unwrap_or_else(|e| panic!("send {i}: {e:?}"));
+        r.guess(&id, &r.last_code()).await.unwrap();
+    }
+    assert_eq!(r.sent(), 10);
+}

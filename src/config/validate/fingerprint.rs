@@ -1,22 +1,13 @@
 //! `[fingerprint]`: whether the storefront gets the client's fingerprints.
 
-use super::kit::Problems;
 use crate::config::raw::RawFingerprint;
 use crate::fingerprint::FingerprintConfig;
 
-pub(super) fn fingerprint(p: &mut Problems, raw: &RawFingerprint) -> FingerprintConfig {
-    let forward = match &raw.forward {
-        None => false,
-        Some(toml::Value::Boolean(b)) => *b,
-        Some(other) => {
-            p.add(
-                "fingerprint.forward",
-                format!("`{other}` must be true or false"),
-            );
-            false
-        }
-    };
-    FingerprintConfig { forward }
+pub(super) fn fingerprint(raw: &RawFingerprint) -> FingerprintConfig {
+    // A wrong type (`forward = "yes"`) is reported by typecheck.rs.
+    FingerprintConfig {
+        forward: raw.forward.unwrap_or(false),
+    }
 }
 
 #[cfg(test)]

@@ -12,14 +12,8 @@ const DEFAULT_MAX_BODY: usize = 64 * 1024;
 const MAX_MAX_BODY: usize = 16 * 1024 * 1024;
 
 pub(super) fn hold(p: &mut Problems, raw: &RawHold) -> HoldConfig {
-    let enabled = match &raw.enabled {
-        None => true,
-        Some(toml::Value::Boolean(b)) => *b,
-        Some(other) => {
-            p.add("hold.enabled", format!("`{other}` must be true or false"));
-            true
-        }
-    };
+    // A wrong type (`enabled = "yes"`) is reported by typecheck.rs.
+    let enabled = raw.enabled.unwrap_or(true);
     let max_body = match &raw.max_body {
         None => DEFAULT_MAX_BODY,
         Some(v) => match size(v) {

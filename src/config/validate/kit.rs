@@ -1,19 +1,29 @@
-//! The helpers every section's validation uses: problems with their key
-//! and line, durations, addresses, bounded integers, secrets.
+//! The helpers every section's validation uses: problems (and advice) with
+//! their key and line, durations, addresses, bounded integers, secrets,
+//! values from a fixed set, default paths. The rules themselves are the
+//! toolkit's (`crate::validation`), shared with `[sms]`.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::config::paths::resolve;
 use crate::config::schema::Locator;
 use crate::config::{Problem, Secret};
+use crate::validation::{not_one_of, parse_duration, secret_value};
 
 pub const DEFAULT_MESSAGE: &str =
     "{code} is your {brand} code. Valid {ttl_minutes} min. Never share it.\n\n@{host} #{code}";
 
-/// Collects problems; `line` is filled in from the key's position.
+/// Collects problems and advice; `line` is filled in from the key's position.
 pub(super) struct Problems<'a> {
     pub(super) locator: Locator<'a>,
     pub(super) list: Vec<Problem>,
+    /// Settings weaker than a standard the README cites: printed, fatal only
+    /// under `check-config --strict`.
+    pub(super) advice: Vec<Problem>,
+    /// The config file's folder, for relative paths (`paths.rs`).
+    pub(super) folder: Option<&'a Path>,
 }
 
 impl Problems<'_> {
@@ -24,16 +34,33 @@ impl Problems<'_> {
             message: message.into(),
         });
     }
-}
 
-/// `"15m"`, `"2s"`, `"24h"`: any positive duration humantime reads.
-pub fn parse_duration(value: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(value.trim()) {
-        Ok(d) if d.is_zero() => Err(format!("`{value}` must be a positive duration")),
-        Ok(d) => Ok(d),
-        Err(e) => Err(format!(
-            "`{value}` is not a duration ({e}); write e.g. \"2s\", \"15m\", \"24h\""
-        )),
+    pub(super) fn warn(&mut self, key: &str, message: impl Into<String>) {
+        self.advice.push(Problem {
+            key: key.to_string(),
+            line: self.locator.line(key),
+            message: message.into(),
+        });
+    }
+
+    /// `value` if it is one of `valid`, else a problem listing them.
+    pub(super) fn choice<'v>(
+        &mut self,
+        key: &str,
+        value: &'v str,
+        valid: &[&str],
+    ) -> Option<&'v str> {
+        if valid.contains(&value) {
+            Some(value)
+        } else {
+            self.add(key, not_one_of(value, valid));
+            None
+        }
+    }
+
+    /// A path key's default, resolved like a path written in the file.
+    pub(super) fn default_path(&self, value: &str) -> PathBuf {
+        resolve(self.folder, value)
     }
 }
 
@@ -82,30 +109,5 @@ pub(super) fn int_in(
 
 /// A secret written literally or as `"${ENV_VAR}"`. Never echoes the value.
 pub(super) fn secret(p: &mut Problems, key: &str, value: &str) -> Option<Secret> {
-    let trimmed = value.trim();
-    if let Some(var) = trimmed.strip_prefix("${").and_then(|v| v.strip_suffix('}')) {
-        return match std::env::var(var) {
-            Ok(v) if !v.is_empty() => Some(Secret::new(v)),
-            _ => {
-                p.add(key, format!("environment variable {var} is not set"));
-                None
-            }
-        };
-    }
-    Some(Secret::new(value.to_string()))
-}
-
-pub(super) fn secret_file(p: &mut Problems, key: &str, path: &str) -> Vec<Secret> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(|l| Secret::new(l.to_string()))
-            .collect(),
-        Err(e) => {
-            p.add(key, format!("cannot read {path}: {}", e.kind()));
-            Vec::new()
-        }
-    }
+    secret_value(value).map_err(|e| p.add(key, e)).ok()
 }

@@ -7,9 +7,10 @@ use std::str::FromStr;
 use http::Uri;
 use ipnet::IpNet;
 
-use super::kit::{addr, duration, int_in, secret, secret_file, Problems};
+use super::kit::{addr, duration, int_in, secret, Problems};
 use crate::config::raw::{OneOrMany, RawConfig};
 use crate::config::{PhoneConfig, ServerConfig, SessionConfig, UpstreamConfig};
+use crate::validation::secret_file;
 
 pub(super) fn server(p: &mut Problems, raw: &RawConfig) -> ServerConfig {
     let s = &raw.server;
@@ -179,8 +180,12 @@ pub(super) fn session(p: &mut Problems, raw: &RawConfig) -> SessionConfig {
         }
         None => {}
     }
+    // One secret per line, for rotation (the one `*_file` rule, validation.rs).
     if let Some(path) = &s.secret_file {
-        secrets.extend(secret_file(p, "session.secret_file", path));
+        match secret_file(std::path::Path::new(path)) {
+            Ok(list) => secrets.extend(list),
+            Err(e) => p.add("session.secret_file", e),
+        }
     }
     if secrets.is_empty() && !p.list.iter().any(|x| x.key.starts_with("session.secret")) {
         p.add(
