@@ -224,3 +224,56 @@ fn expired(own: &Own, conn: ConnInfo, phone: Option<&str>) {
     own.flow.metrics.held("expired");
     audit::hold("hold_expired", "", phone, conn);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{came_from, submitted_by_browser};
+    use http::HeaderMap;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn a_form_submission_is_told_apart_from_a_script() {
+        assert!(submitted_by_browser(&headers(&[(
+            "sec-fetch-mode",
+            "navigate"
+        )])));
+        assert!(submitted_by_browser(&headers(&[(
+            "accept",
+            "text/html,*/*"
+        )])));
+        for script in [
+            &[("sec-fetch-mode", "cors"), ("accept", "text/html")][..],
+            &[
+                ("accept", "text/html"),
+                ("x-requested-with", "XMLHttpRequest"),
+            ],
+            &[("accept", "application/json")],
+            &[],
+        ] {
+            assert!(!submitted_by_browser(&headers(script)), "{script:?}");
+        }
+    }
+
+    #[test]
+    fn the_page_it_came_from_is_a_local_path_of_this_host() {
+        let at = |r: &'static str| came_from(&headers(&[("referer", r), ("host", "shop.example")]));
+        assert_eq!(
+            at("https://shop.example/cart?x=1").as_deref(),
+            Some("/cart?x=1")
+        );
+        assert_eq!(at("https://SHOP.example/cart").as_deref(), Some("/cart"));
+        assert_eq!(at("https://evil.example/cart"), None);
+        assert_eq!(
+            at("https://shop.example//evil.example").as_deref(),
+            Some("/")
+        );
+        assert_eq!(came_from(&headers(&[("host", "shop.example")])), None);
+    }
+}

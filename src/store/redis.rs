@@ -20,6 +20,7 @@
 //! repeat-safe with an operation key), so [`RedisStore::run`] retries once
 //! on a connection error: a healthy Redis never produces an error.
 
+mod held;
 pub mod scripts;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -383,15 +384,7 @@ impl Store for RedisStore {
         ttl: Duration,
         now_ms: u64,
     ) -> Result<(), StoreError> {
-        let ttl_ms = ttl.as_millis() as u64;
-        let mut value = format!("{:020}", now_ms + ttl_ms).into_bytes();
-        value.extend_from_slice(&sealed);
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(key("held", key_))
-            .arg(value)
-            .arg("PX")
-            .arg(ttl_ms + GRACE_MS);
-        self.query::<()>("hold", &cmd).await
+        self.hold_sealed(key_, sealed, ttl, now_ms).await
     }
 
     async fn move_held(
@@ -401,26 +394,11 @@ impl Store for RedisStore {
         ttl: Duration,
         now_ms: u64,
     ) -> Result<bool, StoreError> {
-        let ttl_ms = ttl.as_millis() as u64;
-        let mut inv = self.move_held.key(key("held", from));
-        inv.key(key("held", to))
-            .arg(format!("{:020}", now_ms + ttl_ms))
-            .arg(ttl_ms + GRACE_MS)
-            .arg(now_ms);
-        let moved: i64 = self.invoke("move_held", &inv).await?;
-        Ok(moved == 1)
+        self.move_sealed(from, to, ttl, now_ms).await
     }
 
     async fn claim_held(&self, key_: &str, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let inv = self.claim_held.key(key("held", key_));
-        let v: Option<Vec<u8>> = self.invoke("claim_held", &inv).await?;
-        let Some(v) = v else { return Ok(None) };
-        let until: u64 = v
-            .get(..20)
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .and_then(|d| d.parse().ok())
-            .ok_or_else(|| unavailable("malformed held request"))?;
-        Ok((until > now_ms).then(|| v[20..].to_vec()))
+        self.claim_sealed(key_, now_ms).await
     }
 }
 
