@@ -135,6 +135,14 @@ pub fn hold(event: &'static str, target: &str, phone: Option<&str>, conn: ConnIn
     tracing::info!(target: TARGET, event, route = %path, phone = %phone, peer = %conn.peer.ip());
 }
 
+/// A protected request that was not held: `too_large`, or `cross_site`
+/// (sent from another site's page: held and replayed with this browser's
+/// cookies, it would be a forged order).
+pub fn hold_refused(reason: &'static str, target: &str, conn: ConnInfo) {
+    let path = target.split('?').next().unwrap_or("");
+    tracing::info!(target: TARGET, event = "hold_refused", reason, route = %path, peer = %conn.peer.ip());
+}
+
 pub fn logout(s: &Session, conn: ConnInfo) {
     tracing::info!(target: TARGET, event = "logout", phone = %mask(&s.phone), peer = %conn.peer.ip());
 }

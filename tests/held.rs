@@ -281,6 +281,7 @@ async fn a_body_over_max_body_is_refused_whole_and_nothing_is_forwarded() {
         .post(gw.url("/checkout/place-order"))
         .header("content-type", FORM)
         .header("accept", "application/json")
+        .header("origin", gw.url(""))
         .body(reqwest::Body::wrap_stream(chunks))
         .send()
         .await
@@ -290,6 +291,59 @@ async fn a_body_over_max_body_is_refused_whole_and_nothing_is_forwarded() {
     assert_eq!(v["error"], "payload_too_large", "{v}");
     assert_eq!(v["max_body"], 1024);
     assert_eq!(shop.count(), 0, "the storefront saw nothing");
+}
+
+/// Another site's page auto-submits an order form at the shop. Held, it
+/// would be replayed with the shopper's cookies once they enter a code:
+/// a forged order. It is never held, whatever the browser says.
+#[tokio::test]
+async fn a_post_from_another_site_is_never_held() {
+    let (shop, gw) = shop_and_gateway().await;
+    let client = gw.client(H1);
+    let forged: [&[(&str, &str)]; 5] = [
+        &[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "https://evil.example"),
+        ],
+        &[
+            ("sec-fetch-site", "same-site"),
+            ("referer", &gw.url("/cart")),
+        ],
+        &[
+            ("origin", "https://evil.example"),
+            ("referer", &gw.url("/cart")),
+        ],
+        &[("origin", "null")],
+        &[("referer", "https://evil.example/shop")],
+    ];
+    let mut b = gw.browser(H1);
+    for headers in forged {
+        let mut req = client
+            .post(gw.url("/checkout/place-order"))
+            .header("content-type", FORM)
+            .header("accept", "text/html")
+            .body("item=forged");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 401, "{headers:?}");
+        assert!(
+            r.headers().get("set-cookie").is_none(),
+            "{headers:?}: nothing held"
+        );
+        // Even when the victim's own browser carries the answer's cookies.
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert!(v.get("held").is_none(), "{headers:?}: {v}");
+    }
+    let done = b.log_in(PHONE, "/cart").await;
+    assert_eq!(done.location(), "/cart");
+    assert!(shop.orders().is_empty(), "no forged order");
+    let m = gw.metrics().await;
+    assert!(
+        m.contains("otpgate_held_requests_total{outcome=\"refused\"} 5"),
+        "{m}"
+    );
 }
 
 #[tokio::test]

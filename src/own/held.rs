@@ -51,9 +51,37 @@ pub struct Replay {
 }
 
 /// Whether a protected request without a session is held: `[hold]
-/// enabled` and a method that carries what the shopper submitted.
+/// enabled`, a method that carries what the shopper submitted, and sent
+/// from this site's own page ([`same_origin`]).
 pub fn holds(own: &Own, method: &Method) -> bool {
     own.hold.enabled && matches!(*method, Method::POST | Method::PUT | Method::PATCH)
+}
+
+/// Sent from a page of this site. A cross-site request is never held:
+/// the replay carries the browser's cookies at verify time, so holding a
+/// form another site auto-submitted would turn the shopper's code into
+/// that site's order (cross-site request forgery past a storefront that
+/// relies on `SameSite` cookies). Browsers send `Sec-Fetch-Site` (W3C
+/// Fetch Metadata) or at least `Origin` on every POST (RFC 6454 §7,
+/// Fetch); a client that sends neither (a script, an old browser) is
+/// judged by `Referer`, and without any of them is not held.
+pub fn same_origin(h: &HeaderMap) -> bool {
+    let text = |name| {
+        h.get(name)
+            .and_then(|v: &http::HeaderValue| v.to_str().ok())
+    };
+    if let Some(site) = text("sec-fetch-site") {
+        return site.eq_ignore_ascii_case("same-origin");
+    }
+    let Some(host) = text(HOST.as_str()) else {
+        return false;
+    };
+    if let Some(origin) = text("origin") {
+        return origin
+            .strip_prefix("https://")
+            .is_some_and(|o| o.eq_ignore_ascii_case(host));
+    }
+    came_from(h).is_some()
 }
 
 /// Phase 3 for a request [`holds`] says to keep. `target` is the path and
@@ -65,10 +93,17 @@ pub async fn hold(
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
     let max_body = own.hold.max_body;
+    if !same_origin(req.headers()) {
+        own.flow.metrics.held("refused");
+        audit::hold_refused("cross_site", &target, conn);
+        return Err(GatewayError::OtpRequired {
+            login_url: login_url(&safe_rd(Some(&target))),
+        });
+    }
     let (parts, body) = req.into_parts();
     let refused = || {
         own.flow.metrics.held("refused");
-        audit::hold("hold_refused", &target, None, conn);
+        audit::hold_refused("too_large", &target, conn);
         GatewayError::HeldTooLarge { max_body }
     };
     // A declared length over the cap is refused before a byte is read.
@@ -227,7 +262,7 @@ fn expired(own: &Own, conn: ConnInfo, phone: Option<&str>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{came_from, submitted_by_browser};
+    use super::{came_from, same_origin, submitted_by_browser};
     use http::HeaderMap;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -258,6 +293,35 @@ mod tests {
             &[],
         ] {
             assert!(!submitted_by_browser(&headers(script)), "{script:?}");
+        }
+    }
+
+    #[test]
+    fn only_a_request_from_this_site_is_held() {
+        let host = ("host", "shop.example");
+        for ok in [
+            &[host, ("sec-fetch-site", "same-origin")][..],
+            &[host, ("origin", "https://shop.example")],
+            &[host, ("referer", "https://shop.example/cart")],
+        ] {
+            assert!(same_origin(&headers(ok)), "{ok:?}");
+        }
+        for forged in [
+            &[
+                host,
+                ("sec-fetch-site", "cross-site"),
+                ("origin", "https://shop.example"),
+            ][..],
+            &[host, ("sec-fetch-site", "same-site")],
+            &[host, ("sec-fetch-site", "none")],
+            &[host, ("origin", "https://evil.example")],
+            &[host, ("origin", "null")],
+            &[host, ("origin", "http://shop.example")],
+            &[host, ("origin", "https://shop.example.evil.example")],
+            &[host, ("referer", "https://evil.example/shop.example")],
+            &[host],
+        ] {
+            assert!(!same_origin(&headers(forged)), "{forged:?}");
         }
     }
 

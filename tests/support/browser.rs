@@ -205,6 +205,7 @@ impl Browser {
             .header("content-type", content_type)
             .header("accept", "application/json")
             .header("sec-fetch-mode", "cors")
+            .header("origin", self.base.clone())
             .body(body);
         if !self.cookies.is_empty() {
             req = req.header("cookie", self.cookie_header());
