@@ -120,7 +120,7 @@ pub async fn verify(
             let mut resp = reply(StatusCode::OK, body, &cookies);
             // A held request: the gateway answers with the storefront's
             // answer to it instead, these cookies added (docs/api.md).
-            if let Some(r) = held::claim(own, &pending, &parts.headers, &s, conn).await {
+            if let Some(r) = held::claim(own, &pending, &parts, &s, conn).await {
                 resp.extensions_mut().insert(r);
             }
             Ok(resp)

@@ -331,7 +331,7 @@ pub async fn verify(
             let mut resp = see_other(&pending.rd, &cookies);
             // The gateway sends the held request and answers with the
             // storefront's answer instead, these cookies added.
-            if let Some(r) = held::claim(own, &pending, &parts.headers, &session, conn).await {
+            if let Some(r) = held::claim(own, &pending, &parts, &session, conn).await {
                 resp.extensions_mut().insert(r);
             }
             Ok(resp)

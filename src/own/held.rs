@@ -65,7 +65,7 @@ pub fn holds(own: &Own, method: &Method) -> bool {
 /// Fetch Metadata) or at least `Origin` on every POST (RFC 6454 §7,
 /// Fetch); a client that sends neither (a script, an old browser) is
 /// judged by `Referer`, and without any of them is not held.
-pub fn same_origin(h: &HeaderMap) -> bool {
+fn same_origin(h: &HeaderMap, host: Option<&str>) -> bool {
     let text = |name| {
         h.get(name)
             .and_then(|v: &http::HeaderValue| v.to_str().ok())
@@ -73,7 +73,7 @@ pub fn same_origin(h: &HeaderMap) -> bool {
     if let Some(site) = text("sec-fetch-site") {
         return site.eq_ignore_ascii_case("same-origin");
     }
-    let Some(host) = text(HOST.as_str()) else {
+    let Some(host) = host else {
         return false;
     };
     if let Some(origin) = text("origin") {
@@ -81,7 +81,16 @@ pub fn same_origin(h: &HeaderMap) -> bool {
             .strip_prefix("https://")
             .is_some_and(|o| o.eq_ignore_ascii_case(host));
     }
-    came_from(h).is_some()
+    came_from(h, Some(host)).is_some()
+}
+
+/// The host the client named: `Host`, or HTTP/2's `:authority` (RFC 9113
+/// §8.3.1), both checked by host.rs in phase 1.
+fn host_of<B>(req: &Request<B>) -> Option<String> {
+    match req.headers().get(HOST) {
+        Some(h) => h.to_str().ok().map(str::to_string),
+        None => req.uri().authority().map(|a| a.as_str().to_string()),
+    }
 }
 
 /// Phase 3 for a request [`holds`] says to keep. `target` is the path and
@@ -93,7 +102,8 @@ pub async fn hold(
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
     let max_body = own.hold.max_body;
-    if !same_origin(req.headers()) {
+    let host = host_of(&req);
+    if !same_origin(req.headers(), host.as_deref()) {
         own.flow.metrics.held("refused");
         audit::hold_refused("cross_site", &target, conn);
         return Err(GatewayError::OtpRequired {
@@ -142,7 +152,7 @@ pub async fn hold(
     if let Some(old) = before.as_ref().and_then(|p| p.held.as_deref()) {
         let _ = own.flow.store.claim_held(old, now).await;
     }
-    let rd = came_from(&parts.headers).unwrap_or_else(|| safe_rd(Some(&target)));
+    let rd = came_from(&parts.headers, host.as_deref()).unwrap_or_else(|| safe_rd(Some(&target)));
     let pending = Pending {
         challenge_id: before.map(|p| p.challenge_id).unwrap_or_default(),
         held: Some(hold_id),
@@ -186,9 +196,9 @@ fn submitted_by_browser(h: &HeaderMap) -> bool {
 
 /// The storefront page the shopper submitted from (same host only): where
 /// they go back to if, after the code, nothing is left to send.
-fn came_from(h: &HeaderMap) -> Option<String> {
+fn came_from(h: &HeaderMap, host: Option<&str>) -> Option<String> {
     let referer: http::Uri = h.get(REFERER)?.to_str().ok()?.parse().ok()?;
-    let host = h.get(HOST)?.to_str().ok()?;
+    let host = host?;
     let same = referer
         .authority()
         .is_some_and(|a| a.as_str().eq_ignore_ascii_case(host));
@@ -237,7 +247,7 @@ pub async fn extend(own: &Own, pending: &Pending) {
 pub async fn claim(
     own: &Own,
     pending: &Pending,
-    headers: &HeaderMap,
+    verify: &http::request::Parts,
     session: &Session,
     conn: ConnInfo,
 ) -> Option<Replay> {
@@ -248,9 +258,17 @@ pub async fn claim(
         expired(own, conn, Some(&session.phone));
         return None;
     };
+    let mut headers = verify.headers.clone();
+    // HTTP/2 names the host in `:authority`, not `Host` (RFC 9113
+    // §8.3.1): the replay is an HTTP/1.1 request built from headers alone.
+    if let (false, Some(a)) = (headers.contains_key(HOST), verify.uri.authority()) {
+        if let Ok(v) = http::HeaderValue::from_str(a.as_str()) {
+            headers.insert(HOST, v);
+        }
+    }
     Some(Replay {
         request,
-        headers: headers.clone(),
+        headers,
         session: session.clone(),
     })
 }
@@ -304,7 +322,7 @@ mod tests {
             &[host, ("origin", "https://shop.example")],
             &[host, ("referer", "https://shop.example/cart")],
         ] {
-            assert!(same_origin(&headers(ok)), "{ok:?}");
+            assert!(same_origin(&headers(ok), Some("shop.example")), "{ok:?}");
         }
         for forged in [
             &[
@@ -321,13 +339,16 @@ mod tests {
             &[host, ("referer", "https://evil.example/shop.example")],
             &[host],
         ] {
-            assert!(!same_origin(&headers(forged)), "{forged:?}");
+            assert!(
+                !same_origin(&headers(forged), Some("shop.example")),
+                "{forged:?}"
+            );
         }
     }
 
     #[test]
     fn the_page_it_came_from_is_a_local_path_of_this_host() {
-        let at = |r: &'static str| came_from(&headers(&[("referer", r), ("host", "shop.example")]));
+        let at = |r: &'static str| came_from(&headers(&[("referer", r)]), Some("shop.example"));
         assert_eq!(
             at("https://shop.example/cart?x=1").as_deref(),
             Some("/cart?x=1")
@@ -338,6 +359,10 @@ mod tests {
             at("https://shop.example//evil.example").as_deref(),
             Some("/")
         );
-        assert_eq!(came_from(&headers(&[("host", "shop.example")])), None);
+        assert_eq!(came_from(&HeaderMap::new(), Some("shop.example")), None);
+        assert_eq!(
+            came_from(&headers(&[("referer", "https://shop.example/")]), None),
+            None
+        );
     }
 }
