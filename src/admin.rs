@@ -1,8 +1,12 @@
 //! Plain-HTTP listeners that are not the storefront: the admin port
-//! (`/metrics`, `/healthz`, `/readyz`; loopback by default, never the
-//! public port) and the optional redirect to https.
+//! (`/metrics`, `/healthz`, `/readyz`, and the token-guarded admin API
+//! `/api/*` in admin/api.rs; loopback by default, never the public port)
+//! and the optional redirect to https.
+
+mod api;
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::header::{CONTENT_TYPE, HOST, LOCATION};
@@ -16,21 +20,22 @@ use tokio::sync::watch;
 
 use crate::body::Body;
 use crate::gateway::Gateway;
+use crate::server::live::Live;
 
 async fn serve_plain<F, Fut>(listener: TcpListener, mut shutdown: watch::Receiver<bool>, handler: F)
 where
-    F: Fn(Request<Incoming>) -> Fut + Clone + Send + 'static,
+    F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Response<Body>> + Send,
 {
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((tcp, _)) = accepted else { continue };
+                let Ok((tcp, peer)) = accepted else { continue };
                 let h = handler.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
                         let h = h.clone();
-                        async move { Ok::<_, Infallible>(h(req).await) }
+                        async move { Ok::<_, Infallible>(h(req, peer).await) }
                     });
                     let _ = http1::Builder::new()
                         .timer(TokioTimer::new())
@@ -60,45 +65,52 @@ async fn readiness(gw: &Gateway) -> Result<(), &'static str> {
     Ok(())
 }
 
-pub async fn serve_admin(listener: TcpListener, gw: Arc<Gateway>, shutdown: watch::Receiver<bool>) {
+pub async fn serve_admin(listener: TcpListener, live: Arc<Live>, shutdown: watch::Receiver<bool>) {
     let stopping = shutdown.clone();
-    serve_plain(listener, shutdown, move |req: Request<Incoming>| {
-        let gw = gw.clone();
-        let stopping = stopping.clone();
-        async move {
-            let (status, ctype, body) = match req.uri().path() {
-                "/metrics" => (
-                    StatusCode::OK,
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    gw.metrics.render(),
-                ),
-                "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_string()),
-                "/readyz" if *stopping.borrow() => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "text/plain",
-                    "shutting down\n".to_string(),
-                ),
-                "/readyz" => match readiness(&gw).await {
-                    Ok(()) => (StatusCode::OK, "text/plain", "ready\n".to_string()),
-                    Err(reason) => (
+    serve_plain(
+        listener,
+        shutdown,
+        move |req: Request<Incoming>, peer: SocketAddr| {
+            let gw = live.gateway();
+            let stopping = stopping.clone();
+            async move {
+                if req.uri().path().starts_with("/api/") {
+                    return api::handle(&gw, req, peer.ip()).await;
+                }
+                let (status, ctype, body) = match req.uri().path() {
+                    "/metrics" => (
+                        StatusCode::OK,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        gw.metrics.render(),
+                    ),
+                    "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_string()),
+                    "/readyz" if *stopping.borrow() => (
                         StatusCode::SERVICE_UNAVAILABLE,
                         "text/plain",
-                        format!("{reason}\n"),
+                        "shutting down\n".to_string(),
                     ),
-                },
-                _ => (
-                    StatusCode::NOT_FOUND,
-                    "text/plain",
-                    "not found\n".to_string(),
-                ),
-            };
-            Response::builder()
-                .status(status)
-                .header(CONTENT_TYPE, ctype)
-                .body(Body::full(body))
-                .expect("valid response")
-        }
-    })
+                    "/readyz" => match readiness(&gw).await {
+                        Ok(()) => (StatusCode::OK, "text/plain", "ready\n".to_string()),
+                        Err(reason) => (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "text/plain",
+                            format!("{reason}\n"),
+                        ),
+                    },
+                    _ => (
+                        StatusCode::NOT_FOUND,
+                        "text/plain",
+                        "not found\n".to_string(),
+                    ),
+                };
+                Response::builder()
+                    .status(status)
+                    .header(CONTENT_TYPE, ctype)
+                    .body(Body::full(body))
+                    .expect("valid response")
+            }
+        },
+    )
     .await
 }
 
@@ -106,12 +118,12 @@ pub async fn serve_admin(listener: TcpListener, gw: Arc<Gateway>, shutdown: watc
 /// set; otherwise the client's own `Host` (it can only redirect itself).
 pub async fn serve_redirect(
     listener: TcpListener,
-    gw: Arc<Gateway>,
+    live: Arc<Live>,
     https_port: u16,
     shutdown: watch::Receiver<bool>,
 ) {
-    serve_plain(listener, shutdown, move |req: Request<Incoming>| {
-        let gw = gw.clone();
+    serve_plain(listener, shutdown, move |req: Request<Incoming>, _| {
+        let gw = live.gateway();
         async move {
             let host = gw.cfg.server.public_host.clone().or_else(|| {
                 let h = req.headers().get(HOST)?.to_str().ok()?;

@@ -143,6 +143,19 @@ pub fn hold_refused(reason: &'static str, target: &str, conn: ConnInfo) {
     tracing::info!(target: TARGET, event = "hold_refused", reason, route = %path, peer = %conn.peer.ip());
 }
 
+/// One call of the admin API, refused ones included: who (`admin`, the
+/// bearer of `[admin] token`, or `unauthenticated`), from where, what on
+/// which phone (masked) or prefix, and the answer's status.
+pub fn admin_call(
+    who: &'static str,
+    peer: IpAddr,
+    action: &'static str,
+    subject: Option<&str>,
+    status: u16,
+) {
+    tracing::info!(target: TARGET, event = "admin_api", who, peer = %peer, action, subject, status);
+}
+
 pub fn logout(s: &Session, conn: ConnInfo) {
     tracing::info!(target: TARGET, event = "logout", phone = %mask(&s.phone), peer = %conn.peer.ip());
 }
@@ -354,6 +367,34 @@ mod tests {
             new.contains("after_rotation") && !new.contains("logout"),
             "{new}"
         );
+    }
+
+    /// As the binary composes them (cli.rs): the log layer, with its own
+    /// level filter, beside the audit layer. The request span's fields
+    /// still reach the audit line.
+    #[test]
+    fn span_context_survives_beside_a_filtered_log_layer() {
+        use tracing_subscriber::Layer;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("audit.jsonl");
+        let sink = AuditSink::file(&path).unwrap();
+        let filter = tracing_subscriber::EnvFilter::new(format!("info,{TARGET}=off"));
+        let fmt = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::sink)
+            .with_filter(filter)
+            .boxed();
+        let subscriber = tracing_subscriber::registry()
+            .with(fmt)
+            .with(AuditLayer::new(sink));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request", request_id = "r-2", route = "/x");
+            let _in = span.enter();
+            tracing::info!(target: TARGET, event = "code_sent");
+        });
+        let text = std::fs::read_to_string(&path).unwrap();
+        let v: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(v["request_id"], "r-2", "{text}");
+        assert_eq!(v["route"], "/x", "{text}");
     }
 
     #[test]

@@ -35,7 +35,10 @@ impl Body {
     pub fn empty() -> Self {
         Body::full(Bytes::new())
     }
-    pub fn with_log(mut self, log: AccessLog) -> Self {
+    pub fn with_log(mut self, mut log: AccessLog) -> Self {
+        // An empty body (a redirect, a 204, a HEAD answer) is never polled:
+        // hyper sees it has ended. It is complete, not aborted.
+        log.complete = self.inner.is_end_stream();
         self.log = Some(log);
         self
     }

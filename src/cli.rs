@@ -43,6 +43,12 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Print, for each SMS language, the DLT content template to register for India ({#var#} for each variable), its size and its variables' maximum lengths
+    DltTemplate {
+        /// Configuration file
+        #[arg(short, long, default_value = "config/otpgate.toml")]
+        config: PathBuf,
+    },
     /// Print a fresh random session secret (32 random bytes, hex) as the last word
     GenSecret,
     /// Write a self-signed certificate and key to certs/cert.pem and certs/key.pem
@@ -131,6 +137,26 @@ pub fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::DltTemplate { config } => match Config::load_before_dlt(&config) {
+            Ok(cfg) => {
+                let texts = cfg.sms_texts();
+                let list: Vec<crate::sms::dlt::Registration> = texts
+                    .messages
+                    .iter()
+                    .map(|t| crate::sms::dlt::Registration {
+                        key: &t.key,
+                        languages: &t.languages,
+                        template: t.template,
+                    })
+                    .collect();
+                print!("{}", crate::sms::dlt::registration(&list, &texts.values));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprint!("{e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Run { config } => {
             let cfg = match Config::load(&config) {
                 Ok(c) => c,
@@ -148,9 +174,19 @@ pub fn main() -> ExitCode {
             }
             let rt = runtime();
             let code = rt.block_on(async move {
-                catch_sighup();
+                let mut hups = catch_sighup();
                 match crate::server::start(cfg, None).await {
                     Ok(running) => {
+                        let live = running.live.clone();
+                        // A reload is a blocking file read and build; an
+                        // invalid file is logged and changes nothing.
+                        tokio::spawn(async move {
+                            while hups.recv().await.is_some() {
+                                tracing::info!(config = %config.display(), "SIGHUP received; reloading the configuration");
+                                let (live, path) = (live.clone(), config.clone());
+                                let _ = tokio::task::spawn_blocking(move || live.reload_file(&path)).await;
+                            }
+                        });
                         crate::server::shutdown_signal().await;
                         running.shutdown().await;
                         ExitCode::SUCCESS
@@ -180,7 +216,8 @@ pub fn main() -> ExitCode {
 }
 
 async fn demo(listen: std::net::SocketAddr) -> ExitCode {
-    catch_sighup();
+    // The demo has no file to reload: a SIGHUP is only logged.
+    drop(catch_sighup());
     match crate::demo::ensure_certs(std::path::Path::new("certs")) {
         Ok(true) => tracing::info!("created a self-signed certificate in certs/"),
         Ok(false) => {}
@@ -222,19 +259,24 @@ async fn demo(listen: std::net::SocketAddr) -> ExitCode {
 /// SIGHUP's default action ends the process, and operators and logrotate
 /// send it expecting the gateway to stay up. Take it over in every
 /// configuration (with `[log] audit_file`, audit.rs also reopens the file
-/// on it). Call inside the runtime, before the listeners start.
-fn catch_sighup() {
+/// on it); each one received is passed on, for `run` to reload. Call
+/// inside the runtime, before the listeners start.
+fn catch_sighup() -> tokio::sync::mpsc::UnboundedReceiver<()> {
     use tokio::signal::unix::{signal, SignalKind};
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     match signal(SignalKind::hangup()) {
         Ok(mut hup) => {
             tokio::spawn(async move {
                 while hup.recv().await.is_some() {
-                    tracing::info!("SIGHUP received; still serving");
+                    if tx.send(()).is_err() {
+                        tracing::info!("SIGHUP received; still serving");
+                    }
                 }
             });
         }
         Err(e) => tracing::error!(error = %e, "cannot take over SIGHUP; it would stop the process"),
     }
+    rx
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -1,5 +1,5 @@
-//! Configuration: read once at start-up, validated completely before any
-//! port is bound. `raw` is the file as written, `schema` knows every key,
+//! Configuration: read at start-up (and again on `SIGHUP`), validated
+//! completely before any port is bound (or anything is swapped). `raw` is the file as written, `schema` knows every key,
 //! `validate` turns the raw file into the typed [`Config`] below or into the
 //! full list of problems, each with its key and line: unknown keys and wrong
 //! types first (`typecheck`), then meaning. Relative paths are read from the
@@ -151,6 +151,45 @@ impl OtpConfig {
     }
 }
 
+impl Config {
+    /// The SMS texts this configuration sends and what fills them, for the
+    /// DLT pre-flight and `otpgate dlt-template`.
+    pub fn sms_texts(&self) -> crate::sms::dlt::SmsTexts<'_> {
+        use crate::sms::dlt::{SmsText, SmsTexts, Values};
+        use phonenumber::country::Id;
+        let own = &self.otp.messages;
+        let fallback_languages = self
+            .brand
+            .languages
+            .iter()
+            .filter(|l| !own.contains_key(*l))
+            .cloned()
+            .collect();
+        let messages = std::iter::once(SmsText {
+            key: "otp.message".into(),
+            languages: fallback_languages,
+            template: &self.otp.message,
+        })
+        .chain(own.iter().map(|(lang, text)| SmsText {
+            key: format!("otp.messages.{lang}"),
+            languages: vec![lang.clone()],
+            template: text,
+        }))
+        .collect();
+        SmsTexts {
+            messages,
+            values: Values {
+                code_length: self.otp.length as usize,
+                brand: &self.brand.name,
+                ttl_minutes: self.otp.ttl.as_secs().div_ceil(60),
+                host: self.server.public_host.as_deref(),
+            },
+            india: self.phone.default_region == Id::IN
+                || self.phone.allowed_regions.contains(&Id::IN),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PhoneConfig {
     pub default_region: phonenumber::country::Id,
@@ -199,6 +238,9 @@ impl fmt::Debug for StoreConfig {
 #[derive(Debug, Clone)]
 pub struct AdminConfig {
     pub listen: Option<SocketAddr>,
+    /// The bearer token of the admin API (`/api/*`); without one the API
+    /// does not exist (404).
+    pub token: Option<Secret>,
 }
 
 /// At most `max` events per key per `window`.

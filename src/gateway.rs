@@ -43,7 +43,8 @@ mod base;
 mod forward;
 mod replay;
 
-/// Everything a request may need, built once at start-up.
+/// Everything a request may need, built from one configuration (at
+/// start-up and at each reload, server/live.rs).
 pub struct Gateway {
     pub cfg: Config,
     policy: Arc<Policy>,
@@ -71,6 +72,9 @@ pub struct Parts {
     pub clock: Arc<dyn Clock>,
     pub sms: Arc<Delivery>,
     pub metrics: Arc<Metrics>,
+    /// The store epoch this instance saw last: one per instance, shared by
+    /// every configuration a reload swaps in.
+    pub epoch: Arc<crate::store::EpochWatch>,
 }
 
 impl Gateway {
@@ -83,6 +87,7 @@ impl Gateway {
             parts.store.clone(),
             parts.clock.clone(),
             parts.metrics.clone(),
+            parts.epoch,
         );
         let flow = FlowCtx {
             cfg: FlowConfig::of(&cfg),

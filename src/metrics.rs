@@ -310,6 +310,14 @@ impl Metrics {
         self.prefix_blocked.set(blocked.len() as i64);
     }
 
+    /// Forgets this instance's block of `prefix` (lifted by the admin API),
+    /// so a later store loss does not write it again.
+    pub fn prefix_unblocked(&self, prefix: &str) {
+        let mut blocked = self.blocked.lock().expect("blocked prefixes lock");
+        blocked.remove(prefix);
+        self.prefix_blocked.set(blocked.len() as i64);
+    }
+
     /// When this instance's block of `prefix` ends, if it knows of one.
     pub fn prefix_blocked_until(&self, prefix: &str, now_ms: u64) -> Option<u64> {
         let mut blocked = self.blocked.lock().expect("blocked prefixes lock");

@@ -33,6 +33,18 @@ pub fn code_hash(key: &[u8; 32], challenge_id: &str, phone: &str, code: &str) ->
     mac.finalize().into_bytes().into()
 }
 
+/// The template as it is sent: without a configured host the lines that
+/// hold `{host}` are left out (a Host header is the client's to choose,
+/// and a code bound to an attacker's origin would autofill on their
+/// phishing page). The DLT pre-flight compares exactly this text.
+pub fn template_as_sent(template: &str, host_configured: bool) -> String {
+    if host_configured {
+        return template.to_owned();
+    }
+    let kept: Vec<&str> = template.lines().filter(|l| !l.contains("{host}")).collect();
+    kept.join("\n").trim_end().to_owned()
+}
+
 /// Renders the SMS text from `otp.message`.
 pub fn render_message(
     template: &str,

@@ -2,16 +2,19 @@
 //! forwarded. This file is the route table; the endpoints live beside it
 //! (forms.rs, api.rs, forward_auth.rs, twilio_status.rs) and share the
 //! request readers (input.rs), answer builders (reply.rs), the pending
-//! cookie (pending.rs) and their state (state.rs). The OTP steps they call
+//! cookie (pending.rs), the post/redirect/get flash (flash.rs) and their
+//! state (state.rs). Every form post answers `303` to a page. The OTP steps they call
 //! are in `flow`, which knows nothing of HTTP. A protected POST without a
 //! session is kept here too (held.rs, sealed.rs) and handed back to the
 //! gateway to send after the code.
 
 mod api;
+pub mod flash;
 mod forms;
 mod forward_auth;
 mod held;
 mod input;
+mod logout;
 mod pending;
 mod reply;
 mod sealed;
@@ -43,7 +46,8 @@ pub async fn handle(
         "/.otpgate/verify" if get => forms::verify_page(own, &req).await,
         "/.otpgate/verify" if post => forms::verify(own, req, conn).await,
         "/.otpgate/resend" if post => forms::resend(own, req, conn).await,
-        "/.otpgate/logout" if post => forms::logout(own, req, conn).await,
+        "/.otpgate/logout" if post => logout::logout(own, req, conn).await,
+        "/.otpgate/logout" if get => logout::page(own, &req).await,
         "/.otpgate/api/send" if post => api::send(own, req, conn).await,
         "/.otpgate/api/verify" if post => api::verify(own, req, conn).await,
         "/.otpgate/api/session" if get => api::session(own, &req).await,

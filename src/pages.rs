@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Brand;
 pub use lang::{Choice, COOKIE as LANG_COOKIE};
-pub use views::{escape, template_path, Alert, LoginView, LogoutView, Pages, VerifyView};
+pub use views::{escape, Alert, LoginView, LogoutView, Pages, VerifyView};
 use views::{Language, SCRIPT};
 
 /// Devanagari (and other Indian scripts) render from the system fonts of a
@@ -159,6 +159,22 @@ impl Pages {
         )
     }
 
+    /// The language for an answer that is not a page (the JSON API's SMS):
+    /// `explicit` (its `lang` field), else the cookie, else
+    /// `Accept-Language`, else the default. Nothing is remembered.
+    pub fn language_of(&self, headers: &HeaderMap, explicit: Option<&str>) -> String {
+        let accept = headers
+            .get(http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
+        lang::choose(
+            &self.offered,
+            explicit,
+            crate::headers::cookie(headers, LANG_COOKIE),
+            accept,
+        )
+        .lang
+    }
+
     pub fn languages(&self) -> &[String] {
         &self.offered
     }
@@ -184,8 +200,14 @@ impl Pages {
     /// Registered-number mode, when the request may not send by itself
     /// (cross-site, `HEAD`, no fetch metadata): one button that posts the
     /// CSRF token, so only the shopper's own click texts them.
-    pub fn send_registered(&self, lang: &str, csrf: &str, rd: &str) -> String {
-        render::send_registered(self, lang, csrf, rd)
+    pub fn send_registered(
+        &self,
+        lang: &str,
+        csrf: &str,
+        rd: &str,
+        alert: Option<Alert>,
+    ) -> String {
+        render::send_registered(self, lang, csrf, rd, alert.as_ref())
     }
 
     pub fn verify(&self, v: &VerifyView) -> String {

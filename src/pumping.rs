@@ -11,8 +11,9 @@
 //! - counts are fixed-window counters named by window number, read as a
 //!   sliding window (the previous window weighted by how much of it still
 //!   overlaps, plus the current one: Cloudflare's "sliding window counter");
-//! - a block is an entry in the store's expiring deny set (`revoke`),
-//!   under a name no session id can take.
+//! - a prefix block is a [`crate::store::Block`] (the admin API lists
+//!   and lifts them); a network throttle is an entry in the store's
+//!   expiring deny set (`revoke`), under a name no session id can take.
 //!
 //! Evidence (issue 8, defect 7): a whole-prefix block denies every shopper
 //! in it, so it needs more than one client can fake. Sends are also
@@ -32,7 +33,7 @@ use std::time::Duration;
 
 use crate::config::PumpingConfig;
 use crate::phone::Phone;
-use crate::store::{Count, Store, StoreError};
+use crate::store::{Block, Count, Store, StoreError};
 
 /// What the detector says about one send.
 #[derive(Debug)]
@@ -69,10 +70,6 @@ pub fn network_of(ip: IpAddr) -> String {
             }
         },
     }
-}
-
-fn block_key(prefix: &str) -> String {
-    format!("pumping-block:{prefix}")
 }
 
 fn network_block_key(prefix: &str, net: &str) -> String {
@@ -136,9 +133,12 @@ fn count_of(c: Count) -> u64 {
     }
 }
 
-/// Whether the prefix of `phone` is blocked.
+/// Whether `phone` is in a blocked prefix: the detector's (the number
+/// minus its last four digits) or an admin's (any leading digits).
 pub async fn is_blocked(store: &dyn Store, phone: &Phone, now_ms: u64) -> Result<bool, StoreError> {
-    store.is_revoked(&block_key(phone.prefix()), now_ms).await
+    let e164 = phone.e164();
+    let prefixes: Vec<String> = (2..=e164.len()).map(|n| e164[..n].to_string()).collect();
+    Ok(store.blocked_until(&prefixes, now_ms).await?.is_some())
 }
 
 /// Writes a block again (after the store lost its data).
@@ -147,7 +147,27 @@ pub async fn restore_block(
     prefix: &str,
     until_ms: u64,
 ) -> Result<(), StoreError> {
-    store.revoke(&block_key(prefix), until_ms).await
+    block(store, prefix, until_ms, SOURCE_PUMPING).await
+}
+
+/// Who set a block, as the admin API lists it.
+pub const SOURCE_PUMPING: &str = "pumping";
+pub const SOURCE_ADMIN: &str = "admin";
+
+/// Blocks `prefix` (E.164 with `+`) until `until_ms`: every send into it
+/// is refused, on every instance sharing the store.
+pub async fn block(
+    store: &dyn Store,
+    prefix: &str,
+    until_ms: u64,
+    source: &str,
+) -> Result<(), StoreError> {
+    let b = Block {
+        prefix: prefix.to_string(),
+        until_ms,
+        source: source.to_string(),
+    };
+    store.put_block(&b).await
 }
 
 /// Counts a send to `phone` from `client` and decides whether it may go out.
@@ -196,7 +216,7 @@ pub async fn admit(
     if suspicious && networks >= cfg.min_networks as f64 {
         take_back(keys).await?;
         let until = now_ms + cfg.block_for.as_millis() as u64;
-        store.revoke(&block_key(prefix), until).await?;
+        block(store, prefix, until, SOURCE_PUMPING).await?;
         return Ok(Admission::Blocked { newly: true });
     }
     if suspicious && net_sent > cfg.min_sends {

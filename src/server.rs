@@ -6,6 +6,7 @@
 
 mod connection;
 mod idle;
+pub mod live;
 mod per_ip;
 
 use std::net::SocketAddr;
@@ -17,11 +18,12 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, StoreConfig};
-use crate::gateway::{Gateway, Parts};
+use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::ratelog::LogLimit;
 use crate::store::{MemoryStore, RedisStore, Store};
 use connection::Connection;
+use live::{Kept, Live, ReloadError, Reloaded};
 use per_ip::{IpSlot, PerIp};
 
 #[derive(Debug, thiserror::Error)]
@@ -47,12 +49,30 @@ pub struct RunningGateway {
     pub addr: SocketAddr,
     pub admin_addr: Option<SocketAddr>,
     pub redirect_addr: Option<SocketAddr>,
-    pub gateway: Arc<Gateway>,
+    /// The configuration in force; [`RunningGateway::reload`] swaps it.
+    pub live: Arc<Live>,
     shutdown: watch::Sender<bool>,
     done: tokio::task::JoinHandle<()>,
 }
 
 impl RunningGateway {
+    /// The gateway new requests get now.
+    pub fn gateway(&self) -> Arc<Gateway> {
+        self.live.gateway()
+    }
+
+    /// Puts a validated configuration in force for new requests and TLS
+    /// handshakes; open connections and requests in flight keep theirs.
+    /// On an error nothing changes.
+    pub fn reload(&self, cfg: Config) -> Result<Reloaded, ReloadError> {
+        self.live.reload(cfg)
+    }
+
+    /// [`RunningGateway::reload`] from a file, logged (what `SIGHUP` does).
+    pub fn reload_file(&self, path: &std::path::Path) -> Result<Reloaded, ReloadError> {
+        self.live.reload_file(path)
+    }
+
     /// Stops accepting, lets in-flight requests finish (up to the grace
     /// period) and returns when every connection is closed.
     pub async fn shutdown(self) {
@@ -73,7 +93,9 @@ pub async fn start(
     cfg: Config,
     clock: Option<Arc<dyn Clock>>,
 ) -> Result<RunningGateway, StartError> {
-    let tls = crate::tls::server_config(&cfg.tls.cert, &cfg.tls.key)?;
+    let certs =
+        crate::tls::CertResolver::new(crate::tls::certified_key(&cfg.tls.cert, &cfg.tls.key)?);
+    let tls = crate::tls::server_config_with(certs.clone())?;
     let clock: Arc<dyn Clock> = clock.unwrap_or_else(|| Arc::new(SystemClock));
     let metrics = Arc::new(Metrics::new());
     let store: Arc<dyn Store> = match &cfg.store {
@@ -91,7 +113,6 @@ pub async fn start(
     };
     let sms_metrics = Arc::new(crate::sms::SmsMetrics::new());
     metrics.register(|r| sms_metrics.register(r));
-    let sms = Arc::new(crate::sms::build_with_metrics(&cfg.sms, sms_metrics));
     let public = bind("server.listen", cfg.server.listen).await?;
     let redirect = match cfg.server.redirect_http {
         Some(a) => Some(bind("server.redirect_http", a).await?),
@@ -101,43 +122,53 @@ pub async fn start(
         Some(a) => Some(bind("admin.listen", a).await?),
         None => None,
     };
-    let gw = Arc::new(Gateway::new(
-        cfg,
-        Parts {
-            store,
-            clock,
-            sms,
-            metrics,
-        },
-    )?);
+    let epoch = Arc::new(crate::store::EpochWatch::new(
+        metrics.store_epoch_changes.clone(),
+    ));
+    let kept = Kept {
+        store,
+        clock,
+        metrics,
+        sms_metrics,
+        epoch,
+    };
+    let live = Live::new(cfg, kept, certs)?;
+    let gw = live.gateway();
     // The first look at the store's epoch (written if the store is new or
     // emptied); later looks compare against it.
     if let Err(e) = gw.check_store_epoch().await {
         tracing::warn!(error = %e, "cannot read the store's epoch yet");
     }
+    drop(gw);
     let addr = public.local_addr().expect("bound socket has an address");
     let (tx, rx) = watch::channel(false);
-    gw.spawn_epoch_check(rx.clone());
+    live::spawn_epoch_check(live.clone(), rx.clone());
     let redirect_addr = redirect.as_ref().and_then(|l| l.local_addr().ok());
     if let Some(l) = redirect {
         tokio::spawn(crate::admin::serve_redirect(
             l,
-            gw.clone(),
+            live.clone(),
             addr.port(),
             rx.clone(),
         ));
     }
     let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
     if let Some(l) = admin {
-        tokio::spawn(crate::admin::serve_admin(l, gw.clone(), rx.clone()));
+        tokio::spawn(crate::admin::serve_admin(l, live.clone(), rx.clone()));
     }
-    let done = tokio::spawn(accept_loop(public, gw.clone(), TlsAcceptor::from(tls), rx));
-    tracing::info!(%addr, admin = ?admin_addr, "otpgate listening");
+    let done = tokio::spawn(accept_loop(
+        public,
+        live.clone(),
+        TlsAcceptor::from(tls),
+        rx,
+    ));
+    let admin = admin_addr.map_or_else(|| "off".to_string(), |a| a.to_string());
+    tracing::info!(%addr, %admin, "otpgate listening");
     Ok(RunningGateway {
         addr,
         admin_addr,
         redirect_addr,
-        gateway: gw,
+        live,
         shutdown: tx,
         done,
     })
@@ -160,7 +191,7 @@ struct Accepted {
 /// ~15% of proxy CPU in cross-thread wake-ups and context switches.
 fn spawn_worker(
     index: usize,
-    gw: Arc<Gateway>,
+    live: Arc<Live>,
     acceptor: TlsAcceptor,
     mut incoming: mpsc::UnboundedReceiver<Accepted>,
     stop: watch::Receiver<bool>,
@@ -179,14 +210,16 @@ fn spawn_worker(
                 .build()
                 .expect("worker runtime");
             rt.block_on(async move {
-                let builder = Arc::new(connection::builder(&gw.cfg));
                 let mut conns = tokio::task::JoinSet::new();
                 loop {
                     tokio::select! {
                         next = incoming.recv() => {
                             let Some(a) = next else { break };
                             let Ok(tcp) = TcpStream::from_std(a.tcp) else { continue };
-                            let conn = Connection { gw: gw.clone(), acceptor: acceptor.clone(), builder: builder.clone(), stop: stop.clone() };
+                            // The connection's protocol settings come from
+                            // the configuration in force when it arrived.
+                            let builder = connection::builder(&live.gateway().cfg);
+                            let conn = Connection { live: live.clone(), acceptor: acceptor.clone(), builder, stop: stop.clone() };
                             conns.spawn(async move {
                                 conn.serve(tcp, a.peer).await;
                                 drop(a.ip_slot);
@@ -208,20 +241,24 @@ fn spawn_worker(
 
 async fn accept_loop(
     listener: TcpListener,
-    gw: Arc<Gateway>,
+    live: Arc<Live>,
     acceptor: TlsAcceptor,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    // Sized once: restart-only keys (reload.rs).
+    let gw = live.gateway();
     let max = gw.cfg.server.max_connections;
     let slots = Arc::new(Semaphore::new(max));
     let per_ip = PerIp::new(gw.cfg.server.max_connections_per_ip);
     let (hard_stop, hard_stop_rx) = watch::channel(false);
     let mut workers = Vec::new();
-    for index in 0..gw.workers() {
+    let workers_n = gw.workers();
+    drop(gw);
+    for index in 0..workers_n {
         let (tx, rx) = mpsc::unbounded_channel();
         match spawn_worker(
             index,
-            gw.clone(),
+            live.clone(),
             acceptor.clone(),
             rx,
             shutdown.clone(),
@@ -244,6 +281,7 @@ async fn accept_loop(
                         continue;
                     }
                 };
+                let gw = live.gateway();
                 let Some(ip_slot) = ip_slot(&gw, &per_ip, peer) else {
                     continue;
                 };
@@ -262,7 +300,7 @@ async fn accept_loop(
         }
     }
     drop(listener);
-    let grace = gw.cfg.server.shutdown_grace;
+    let grace = live.gateway().cfg.server.shutdown_grace;
     tracing::info!(?grace, "shutting down: finishing in-flight requests");
     drop(workers);
     // Every connection holds a slot until it ends: all of them back means

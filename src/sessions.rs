@@ -1,7 +1,8 @@
 //! The session check of every protected request, and the store epoch that
 //! makes it fail closed when the store loses its data (see
-//! `store/epoch.rs`): a cookie is good only if it opens, is not revoked,
-//! and was issued under the epoch the store has now. With the one
+//! `store/epoch.rs`): a cookie is good only if it opens, is not revoked
+//! (by its logout, or by the admin API for its phone), and was issued
+//! under the epoch the store has now. With the one
 //! freshness rule, this is what the proxy and forward auth alike ask
 //! (two copies of a security rule drift apart).
 
@@ -27,7 +28,8 @@ pub struct Sessions {
     cookies: Arc<CookieSealer>,
     /// Revocations (logout) and the epoch live here, shared by instances.
     store: Arc<dyn Store>,
-    /// The store epoch this instance saw last (see `store/epoch.rs`).
+    /// The store epoch this instance saw last (see `store/epoch.rs`);
+    /// one per instance, kept across reloads (server/live.rs).
     epoch: Arc<EpochWatch>,
     clock: Arc<dyn Clock>,
     /// The pumping blocks this instance set, restored after a loss.
@@ -40,10 +42,11 @@ impl Sessions {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
+        epoch: Arc<EpochWatch>,
     ) -> Self {
         Sessions {
             cookies,
-            epoch: Arc::new(EpochWatch::new(metrics.store_epoch_changes.clone())),
+            epoch,
             store,
             clock,
             metrics,
@@ -55,12 +58,17 @@ impl Sessions {
     }
 
     /// A valid, unrevoked session from the request's cookie, if any. One
-    /// store round trip (revocation and epoch read together); the epoch
+    /// store round trip (revocation, the phone's not-before and epoch read
+    /// together); the epoch
     /// compare is an integer compare on the decoded cookie.
     pub async fn of(&self, headers: &HeaderMap) -> Option<Session> {
         let sealed = crate::headers::cookie(headers, &self.cookies.session_name)?;
         let s = self.cookies.open_session(sealed, self.clock.now_secs())?;
-        let check = match self.store.session_check(&s.id, self.clock.now_ms()).await {
+        let check = match self
+            .store
+            .session_check(&s.id, &s.phone, self.clock.now_ms())
+            .await
+        {
             Ok(check) => check,
             Err(e) => {
                 tracing::warn!(error = %e, "session check failed; treating as no session");
@@ -80,7 +88,8 @@ impl Sessions {
                 }
             },
         };
-        (!check.revoked && s.epoch == epoch).then_some(s)
+        (!check.revoked && !ended_by_phone(&s, check.phone_not_before) && s.epoch == epoch)
+            .then_some(s)
     }
 
     /// The one freshness rule: a session verified at most `max_age` (a
@@ -124,6 +133,14 @@ impl Sessions {
             }
         }
     }
+}
+
+/// Whether the admin API ended every session of the cookie's phone after
+/// this one was verified. The cookie knows its second, the revoke its
+/// millisecond: a session verified in the same second as the revoke is
+/// ended too (fail closed; the shopper verifies again).
+fn ended_by_phone(s: &Session, not_before_ms: Option<u64>) -> bool {
+    not_before_ms.is_some_and(|nb| s.verified_at.saturating_mul(1000) <= nb)
 }
 
 /// Runs [`Sessions::check_store_epoch`] every [`EPOCH_CHECK_EVERY`] until

@@ -18,7 +18,7 @@ mod epoch;
 mod memory;
 mod redis;
 
-pub use self::api::{Attempt, Challenge, Count, Resend, SessionCheck, Store, StoreError};
+pub use self::api::{Attempt, Block, Challenge, Count, Resend, SessionCheck, Store, StoreError};
 pub use self::redis::{scripts as redis_scripts, RedisStore};
 pub use crate::secret::redact_url;
 pub use epoch::{EpochChange, EpochWatch};

@@ -3,7 +3,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,19 +50,60 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
     Ok(certs)
 }
 
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+/// Reads a certificate chain and its private key and checks that they fit
+/// together, so a reload never swaps in a pair no client could verify.
+pub fn certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, TlsError> {
     let certs = load_certs(cert)?;
     let key_pem = read(key)?;
-    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_slice())
+    let key_der: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_slice())
         .ok()
         .flatten()
         .ok_or_else(|| TlsError::NoKey {
             path: key.display().to_string(),
         })?;
+    let signing = provider().key_provider.load_private_key(key_der)?;
+    let certified = CertifiedKey::new(certs, signing);
+    certified.keys_match()?;
+    Ok(Arc::new(certified))
+}
+
+/// The certificate new handshakes get. A reload stores a new one; a
+/// handshake under way, and every open connection, keeps the one it began
+/// with (rustls asks the resolver once per handshake).
+#[derive(Debug)]
+pub struct CertResolver {
+    current: ArcSwap<CertifiedKey>,
+}
+
+impl CertResolver {
+    pub fn new(first: Arc<CertifiedKey>) -> Arc<Self> {
+        Arc::new(CertResolver {
+            current: ArcSwap::new(first),
+        })
+    }
+
+    pub fn replace(&self, next: Arc<CertifiedKey>) {
+        self.current.store(next);
+    }
+}
+
+impl ResolvesServerCert for CertResolver {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.load_full())
+    }
+}
+
+/// The server configuration for one fixed certificate and key.
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    server_config_with(CertResolver::new(certified_key(cert, key)?))
+}
+
+/// TLS 1.3 and 1.2, ALPN `h2` then `http/1.1`, certificates from `certs`.
+pub fn server_config_with(certs: Arc<CertResolver>) -> Result<Arc<ServerConfig>, TlsError> {
     let mut cfg = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
-        .with_single_cert(certs, key)?;
+        .with_cert_resolver(certs);
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
 }

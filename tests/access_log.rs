@@ -126,3 +126,51 @@ async fn access_lines_name_the_client_ip() {
     assert_eq!(client_of("direct"), "127.0.0.1", "untrusted XFF is ignored");
     assert_eq!(client_of("proxied"), "203.0.113.7");
 }
+
+/// A redirect has no body to stream: its line says it completed, not that
+/// the client went away (`aborted=true` on every 302 hid real aborts).
+#[tokio::test]
+async fn redirects_are_logged_complete_not_aborted() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter("info")
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let shop = upstream().await;
+    let gw = gateway(&shop).route("/checkout", "otp").run().await;
+    let resp = gw
+        .client(H1)
+        .get(gw.url("/checkout/pay"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    let _ = resp.bytes().await.unwrap();
+    let ok = gw.client(H1).get(gw.url("/public")).send().await.unwrap();
+    let _ = ok.bytes().await.unwrap();
+    drop(gw);
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"] == "otpgate::access")
+        .collect();
+    let of = |path: &str| {
+        lines
+            .iter()
+            .find(|v| v["fields"]["path"] == path)
+            .unwrap_or_else(|| panic!("no access line for {path}: {text}"))
+            .clone()
+    };
+    let redirect = of("/checkout/pay");
+    assert_eq!(redirect["fields"]["status"], 302, "{redirect}");
+    assert_eq!(redirect["fields"]["aborted"], false, "{redirect}");
+    let page = of("/public");
+    assert_eq!(page["fields"]["aborted"], false, "{page}");
+}

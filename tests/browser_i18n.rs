@@ -177,9 +177,11 @@ async fn hindi_and_english_shoppers_walk_the_pages_on_a_small_phone() {
         .set("brand.languages", r#"["hi", "en"]"#)
         .run()
         .await;
-    let mut chrome = support::cdp::Chromium::launch(&bin).await;
     for (words, phone) in [(&HINDI, "98123 45678"), (&ENGLISH, "98765 43210")] {
-        // A tab per shopper; each picks its language with the switch.
+        // A browser per shopper (the first one's session would send the
+        // second past the phone page); each picks its language with the
+        // switch.
+        let mut chrome = support::cdp::Chromium::launch(&bin).await;
         let mut page = chrome.new_page().await;
         page.phone_screen(WIDTH, HEIGHT).await;
         walk(&gw, &mut page, words, phone).await;
@@ -193,6 +195,6 @@ async fn hindi_and_english_shoppers_walk_the_pages_on_a_small_phone() {
             })
             .collect();
         assert!(broken.is_empty(), "{}: {broken:#?}", words.lang);
+        chrome.close().await;
     }
-    chrome.close().await;
 }

@@ -206,7 +206,7 @@ fn weaker_than_the_standards_warns_and_strict_refuses() {
         "warning: line 10: otp.ttl: 2h is longer than 10 minutes, the most NIST SP 800-63B §5.1.3 allows",
         "warning: line 11: otp.max_attempts: 50 is more than 5, the most failed attempts PSD2 RTS art. 4(3)(b) allows",
         "warning: line 14: admin.listen: 0.0.0.0:9090 is not a loopback address",
-        "set an [admin] token",
+        "an [admin] token guards only /api/*",
     ];
     let (code, t) = check(&weak, &[]);
     assert_eq!(code, Some(0), "warnings alone pass: {t}");

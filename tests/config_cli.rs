@@ -200,7 +200,14 @@ fn gen_cert_writes_a_usable_pair() {
 #[test]
 fn help_explains_each_command() {
     let dir = tempfile::tempdir().unwrap();
-    for cmd in ["demo", "run", "check-config", "gen-secret", "gen-cert"] {
+    for cmd in [
+        "demo",
+        "run",
+        "check-config",
+        "dlt-template",
+        "gen-secret",
+        "gen-cert",
+    ] {
         let out = otpgate(dir.path(), &[cmd, "--help"]);
         assert!(out.status.success());
         assert!(

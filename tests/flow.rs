@@ -264,6 +264,7 @@ async fn logout_clears_and_revokes_the_session() {
         .post_form("/.otpgate/logout", &[("csrf", &page.csrf())])
         .await;
     assert_eq!(out.status, 303);
+    assert_eq!(out.location(), "/.otpgate/logout?rd=%2F");
     assert!(!b.cookies.contains_key("__Host-otpgate"));
     assert_eq!(b.get("/checkout").await.status, 302);
     b.cookies.insert("__Host-otpgate".into(), stolen);

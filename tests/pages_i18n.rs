@@ -128,10 +128,22 @@ async fn the_lang_switch_sets_the_cookie_and_overrides_the_header() {
     assert_eq!(wrong.status, 422);
     assert!(wrong.body.contains("यह OTP सही नहीं है।"), "{}", wrong.body);
     assert!(wrong.body.contains("कोशिशें बाकी हैं।"), "{}", wrong.body);
-    // A second code for the same phone within the window: refused, and the
-    // page says how long to wait, in Hindi, with the same seconds as
-    // Retry-After.
+    // A second code for the same phone within `resend_after` (issue 11):
+    // nothing is texted; the code page says a code is on its way, in Hindi.
+    let texted = gw.sms().len();
     let again = b.start(PHONE, "/checkout").await;
+    assert!(again.after_303 && again.status == 200, "{again:?}");
+    assert!(
+        again.body.contains("इस नंबर पर OTP पहले ही भेज दिया गया है।"),
+        "{}",
+        again.body
+    );
+    assert_eq!(gw.sms().len(), texted, "no second SMS");
+    // A new code asked for too early: refused, and the page says how long
+    // to wait, in Hindi, with the same seconds as Retry-After.
+    let again = b
+        .post_form("/.otpgate/resend", &[("csrf", &again.csrf())])
+        .await;
     assert_eq!(again.status, 429, "{}", again.body);
     let secs = again
         .header("retry-after")

@@ -61,18 +61,31 @@ async fn the_code_goes_at_once_to_the_registered_number() {
 
 #[tokio::test]
 async fn a_typed_number_cannot_replace_the_registered_one() {
-    let (_shop, gw) = registered_gateway().await;
+    let shop = upstream().await;
+    let clock = otpgate::clock::ManualClock::starting_now();
+    let url = format!("\"http://{}/internal/phone\"", shop.addr);
+    let gw = gateway(&shop)
+        .route("/checkout", "otp")
+        .set("phone.lookup_url", &url)
+        .clock(clock.clone())
+        .run()
+        .await;
     let mut b = gw.browser(H1);
     b.cookies.insert("shop_session".into(), "alice".into());
     navigate(&gw, &mut b, "/.otpgate/login").await; // texts the registered number at once
     let csrf = b.get("/.otpgate/verify").await.csrf();
-    let r = b
-        .post_form(
-            "/.otpgate/send",
-            &[("phone", "+44 7700 900123"), ("csrf", &csrf), ("rd", "/")],
-        )
-        .await;
-    assert_eq!(r.status, 303);
+    let typed = [("phone", "+44 7700 900123"), ("csrf", &csrf), ("rd", "/")];
+    // Within `resend_after` the registered number's code is still young:
+    // the code page, no new SMS (issue 11).
+    let r = b.post_form("/.otpgate/send", &typed).await;
+    assert!(r.after_303 && r.status == 200, "{r:?}");
+    assert!(r.body.contains("+91******5678"), "{}", r.body);
+    assert_eq!(gw.sms().len(), 1);
+    // Later, the form and the API each text — the registered number.
+    clock.advance(std::time::Duration::from_secs(31));
+    let r = b.post_form("/.otpgate/send", &typed).await;
+    assert_eq!((r.status, r.location()), (303, "/.otpgate/verify"));
+    clock.advance(std::time::Duration::from_secs(31));
     let api = b
         .post_json(
             "/.otpgate/api/send",
@@ -80,6 +93,7 @@ async fn a_typed_number_cannot_replace_the_registered_one() {
         )
         .await;
     assert_eq!(api.status, 200, "{}", api.body);
+    assert_eq!(api.json()["new_code"], true, "{}", api.body);
     // The login page, the form and the API each texted the registered
     // number, never the typed one.
     let to: Vec<String> = gw.sms().into_iter().map(|(to, _)| to).collect();
@@ -90,8 +104,18 @@ async fn a_typed_number_cannot_replace_the_registered_one() {
 async fn nobody_signed_in_gets_no_sms() {
     let (_shop, gw) = registered_gateway().await;
     let mut b = gw.browser(H1);
-    let page = navigate(&gw, &mut b, "/.otpgate/login?rd=%2Fcheckout").await;
+    let refused = navigate(&gw, &mut b, "/.otpgate/login?rd=%2Fcheckout").await;
+    // Post/redirect/get, and no loop: the page it leads to says why and
+    // offers the button instead of trying again by itself.
+    assert_eq!(refused.status, 303, "{}", refused.body);
+    assert_eq!(refused.location(), "/.otpgate/login?rd=%2Fcheckout");
+    let page = navigate(&gw, &mut b, refused.location()).await;
     assert_eq!(page.status, 403);
+    assert!(
+        page.body.contains("action=\"/.otpgate/send\""),
+        "{}",
+        page.body
+    );
     assert!(
         page.body.contains("sign in to your account first"),
         "{}",

@@ -11,6 +11,17 @@ impl Config {
     /// Reads and validates the file at `path`; relative paths in it are
     /// read from its folder (`paths.rs`), for `run` and `check-config` alike.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with(path, validate::Dlt::Compare)
+    }
+
+    /// Reads and validates the file at `path` without comparing the SMS
+    /// texts with the registered DLT templates: `otpgate dlt-template`
+    /// prints the texts to register, which is how a mismatch gets fixed.
+    pub fn load_before_dlt(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with(path, validate::Dlt::Skip)
+    }
+
+    fn load_with(path: &Path, dlt: validate::Dlt) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             source_name: path.display().to_string(),
             problems: vec![Problem {
@@ -20,7 +31,7 @@ impl Config {
             }],
         })?;
         let folder = folder_of(path);
-        validate::validate(&text, Some(&folder)).map_err(|problems| ConfigError {
+        validate::validate_with(&text, Some(&folder), dlt).map_err(|problems| ConfigError {
             source_name: path.display().to_string(),
             problems,
         })

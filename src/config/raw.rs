@@ -138,6 +138,8 @@ pub struct RawStore {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawAdmin {
     pub listen: Option<String>,
+    pub token: Option<String>,
+    pub token_file: Option<String>,
 }
 
 /// One `window`-long counter: at most `max` events per key per window.

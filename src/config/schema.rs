@@ -201,10 +201,17 @@ pub const SCHEMA: Shape = T(&[
                 ]),
             ),
             ("file", T(&[("path", PATH)])),
+            (
+                "dlt",
+                T(&[("templates", Tables(&[("id", STR), ("text", STR)]))]),
+            ),
         ]),
     ),
     ("store", T(&[("backend", STR), ("redis_url", STR)])),
-    ("admin", T(&[("listen", STR)])),
+    (
+        "admin",
+        T(&[("listen", STR), ("token", STR), ("token_file", PATH)]),
+    ),
     (
         "limits",
         T(&[

@@ -269,7 +269,8 @@ mod tests {
                 let next = table
                     .entry(part.clone())
                     .or_insert_with(|| toml::Value::Table(Default::default()));
-                if part == "route" && !next.is_array() {
+                // Arrays of tables: `[[route]]`, `[[sms.dlt.templates]]`.
+                if (part == "route" || part == "templates") && !next.is_array() {
                     *next = toml::Value::Array(vec![toml::Value::Table(Default::default())]);
                 }
                 table = match next {
@@ -279,7 +280,10 @@ mod tests {
             }
             table.insert(path.last().unwrap().clone(), value);
             let text = toml::to_string(&root).unwrap();
-            let key = path.join(".").replace("route.", "route[0].");
+            let key = path
+                .join(".")
+                .replace("route.", "route[0].")
+                .replace("templates.", "templates[0].");
             let problems = Config::parse(&text, "t").err().unwrap().problems;
             let named = problems.iter().any(|p| {
                 p.key == key

@@ -26,9 +26,22 @@ mod sections;
 use self::kit::{addr, duration, int_in, secret, Problems, DEFAULT_MESSAGE};
 use self::limits::{limits, RawAbuse};
 
+/// Whether validation compares the SMS texts with `[sms.dlt]` templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dlt {
+    Compare,
+    Skip,
+}
+
 /// Validates `text`; relative paths are read from `folder` (the config
 /// file's), or from the working directory without one.
 pub fn validate(text: &str, folder: Option<&Path>) -> Result<Config, Vec<Problem>> {
+    validate_with(text, folder, Dlt::Compare)
+}
+
+/// [`validate`], choosing whether the SMS texts are compared with the
+/// registered DLT templates.
+pub fn validate_with(text: &str, folder: Option<&Path>, dlt: Dlt) -> Result<Config, Vec<Problem>> {
     let mut p = Problems {
         locator: Locator::new(text),
         list: Vec::new(),
@@ -68,7 +81,16 @@ pub fn validate(text: &str, folder: Option<&Path>) -> Result<Config, Vec<Problem
         }
     };
     // Pass 3: meaning.
-    let config = build(raw, &abuse, &mut p);
+    let config = build(raw, &abuse, &mut p).map(|mut config| {
+        let found = crate::sms::dlt::preflight(&config.sms, &config.sms_texts());
+        if dlt == Dlt::Compare {
+            for (key, message) in found.problems {
+                p.add(&key, message);
+            }
+        }
+        config.warnings.extend(found.warnings);
+        config
+    });
     if p.list.is_empty() {
         config.ok_or_else(Vec::new)
     } else {
@@ -181,6 +203,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
             "admin.listen",
             raw.admin.listen.as_deref().unwrap_or("127.0.0.1:9090"),
         ),
+        token: admin_token(p, &raw.admin),
     };
     if admin.listen == Some(server.listen) && server.listen.port() != 0 {
         p.add(
@@ -249,6 +272,34 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         hold: hold::hold(p, &raw.hold),
         warnings,
     })
+}
+
+/// `[admin] token` (literal or `${ENV}`) or `token_file` (the file's
+/// content), read like every other secret (validation.rs), at least 32
+/// bytes: it ends every session of any phone.
+fn admin_token(p: &mut Problems, a: &super::raw::RawAdmin) -> Option<crate::secret::Secret> {
+    let mut found = crate::validation::Problems::default();
+    let inline = a.token.clone().map(crate::secret::Secret::new);
+    let token = crate::validation::secret(
+        &mut found,
+        "admin.token",
+        inline.as_ref(),
+        a.token_file.as_ref(),
+    );
+    for (key, message) in found.0 {
+        p.add(&key, message);
+    }
+    let token = token?;
+    let key = if a.token.is_some() {
+        "admin.token"
+    } else {
+        "admin.token_file"
+    };
+    if token.expose().len() < 32 {
+        p.add(key, "must be at least 32 bytes (use `otpgate gen-secret`)");
+        return None;
+    }
+    Some(token)
 }
 
 /// Why `url` cannot be used for `store.backend = "redis"`, if it cannot.

@@ -140,10 +140,11 @@ pub(super) async fn charge_send(
     let l = &ctx.cfg.limits;
     let p = &l.pumping;
     let now = ctx.clock.now_ms();
-    if p.enabled
-        && pumping::is_blocked(&*ctx.store, phone, now)
-            .await
-            .map_err(store_down)?
+    // Checked even with the detector off: the admin API's blocks apply
+    // whatever `[limits.pumping]` says.
+    if pumping::is_blocked(&*ctx.store, phone, now)
+        .await
+        .map_err(store_down)?
     {
         return Err(pumping_refusal(ctx, phone, false, who));
     }

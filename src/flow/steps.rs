@@ -26,7 +26,8 @@ use crate::sms::{DeliveryError, SmsMessage};
 use crate::store::{Attempt, Challenge, Resend};
 
 /// Validates the phone, applies every send limit, stores a new challenge
-/// and sends its code. Returns the challenge id and phone.
+/// and texts its code in `lang` (an offered page language: the SMS reads
+/// like the pages the shopper is using). Returns the challenge id and phone.
 ///
 /// Enumeration by timing: a refusal takes as long as a typical real send
 /// (and every answer at least `otp.min_send_time`), so a quick 429 does
@@ -34,6 +35,7 @@ use crate::store::{Attempt, Challenge, Resend};
 pub async fn start(
     ctx: &FlowCtx,
     phone_input: &str,
+    lang: &str,
     conn: ConnInfo,
     client_ip: IpAddr,
 ) -> Result<(String, Phone), FlowError> {
@@ -41,6 +43,7 @@ pub async fn start(
     let result = send_code(
         ctx,
         phone_input,
+        lang,
         Who {
             conn,
             client_ip,
@@ -63,6 +66,7 @@ pub async fn start(
 async fn send_code(
     ctx: &FlowCtx,
     phone_input: &str,
+    lang: &str,
     who: Who,
 ) -> Result<(String, Phone), FlowError> {
     audit_gate(ctx)?;
@@ -98,7 +102,7 @@ async fn send_code(
         refund(ctx, charges).await;
         return Err(store_down(e));
     }
-    deliver(ctx, &phone, &code, charges, who).await?;
+    deliver(ctx, &phone, &code, lang, charges, who).await?;
     Ok((id, phone))
 }
 
@@ -106,13 +110,14 @@ async fn deliver(
     ctx: &FlowCtx,
     phone: &Phone,
     code: &str,
+    lang: &str,
     charges: Charges,
     who: Who,
 ) -> Result<(), FlowError> {
     let msg = SmsMessage {
         to: phone.e164().to_string(),
         region: phone.region_code(),
-        body: message_for(ctx, code),
+        body: message_for(ctx, code, lang),
         code: code.to_string(),
     };
     match ctx.sms.send(&msg).await {
@@ -147,32 +152,20 @@ async fn deliver(
     }
 }
 
-fn message_for(ctx: &FlowCtx, code: &str) -> String {
+fn message_for(ctx: &FlowCtx, code: &str, lang: &str) -> String {
     let cfg = &ctx.cfg;
+    let template = cfg.otp.message_in(lang);
     let ttl_minutes = cfg.otp.ttl.as_secs().div_ceil(60);
-    match cfg.public_host.as_deref() {
-        Some(host) => {
-            otp::render_message(&cfg.otp.message, code, &cfg.brand_name, ttl_minutes, host)
-        }
-        // Without a configured host the autofill line is left out: a Host
-        // header is the client's to choose, and a code bound to an
-        // attacker's origin would autofill on their phishing page.
-        None => {
-            let kept: Vec<&str> = cfg
-                .otp
-                .message
-                .lines()
-                .filter(|l| !l.contains("{host}"))
-                .collect();
-            otp::render_message(
-                kept.join("\n").trim_end(),
-                code,
-                &cfg.brand_name,
-                ttl_minutes,
-                "",
-            )
-        }
-    }
+    // Without a configured host the autofill line is left out (otp.rs):
+    // a Host header is the client's to choose.
+    let host = cfg.public_host.as_deref();
+    otp::render_message(
+        &otp::template_as_sent(template, host.is_some()),
+        code,
+        &cfg.brand_name,
+        ttl_minutes,
+        host.unwrap_or(""),
+    )
 }
 
 /// `[log] audit_required`: no sign-in while its events would be lost.
@@ -314,6 +307,7 @@ fn fail(ctx: &FlowCtx, reason: &'static str, phone: Option<&Phone>, who: Who) {
 pub async fn resend(
     ctx: &FlowCtx,
     challenge_id: &str,
+    lang: &str,
     conn: ConnInfo,
     client_ip: IpAddr,
 ) -> Result<Phone, FlowError> {
@@ -378,6 +372,6 @@ pub async fn resend(
         refund(ctx, charges).await;
         return Err(e);
     }
-    deliver(ctx, &phone, &code, charges, who).await?;
+    deliver(ctx, &phone, &code, lang, charges, who).await?;
     Ok(phone)
 }

@@ -68,6 +68,7 @@ path = "{sms}"
         store.clone(),
         shared_clock.clone(),
         metrics.clone(),
+        Arc::new(crate::store::EpochWatch::new(Default::default())),
     );
     let ctx = FlowCtx {
         cfg: FlowConfig::of(&cfg),
@@ -132,7 +133,7 @@ impl Rig {
 
     async fn send(&self, phone: &str) -> Result<String, FlowError> {
         let (c, ip) = conn();
-        start(&self.ctx, phone, c, ip).await.map(|(id, _)| id)
+        start(&self.ctx, phone, "en", c, ip).await.map(|(id, _)| id)
     }
 
     async fn guess(&self, id: &str, code: &str) -> Result<crate::session::Session, FlowError> {
@@ -200,14 +201,14 @@ async fn resend_replaces_the_code() {
     let old = r.last_code();
     let (c, ip) = conn();
     assert!(matches!(
-        resend(&r.ctx, &id, c, ip).await,
+        resend(&r.ctx, &id, "en", c, ip).await,
         Err(FlowError::RateLimited {
             limit: "resend_after",
             ..
         })
     ));
     r.clock.advance(Duration::from_secs(31));
-    resend(&r.ctx, &id, c, ip).await.unwrap();
+    resend(&r.ctx, &id, "en", c, ip).await.unwrap();
     let new = r.last_code();
     assert_eq!(r.sent(), 2);
     if new != old {
@@ -273,6 +274,32 @@ async fn a_spent_failure_budget_is_no_lockout() {
     let victim = r.send(PHONE).await.unwrap();
     let s = r.guess(&victim, &r.last_code()).await.unwrap();
     assert_eq!(s.phone, PHONE);
+}
+
+/// The SMS is written in the language the step is given (the shopper's
+/// page language), the resend too; a language without a text gets
+/// `otp.message`.
+#[tokio::test(start_paused = true)]
+async fn the_sms_is_in_the_language_asked_for() {
+    let r = rig(
+        "[brand]\nlanguages = [\"en\", \"hi\"]\n[otp.messages]\nhi = \"{code} आपका OTP है।\"",
+        None,
+    );
+    let (c, ip) = conn();
+    let last_body = || {
+        let text = std::fs::read_to_string(&r.sms).unwrap();
+        let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        v["body"].as_str().unwrap().to_string()
+    };
+    let (id, _) = start(&r.ctx, PHONE, "hi", c, ip).await.unwrap();
+    assert!(last_body().contains("आपका OTP है।"), "{}", last_body());
+    r.clock.advance(Duration::from_secs(31));
+    resend(&r.ctx, &id, "hi", c, ip).await.unwrap();
+    assert!(last_body().contains("आपका OTP है।"), "{}", last_body());
+    for other in ["en", "ta", ""] {
+        start(&r.ctx, "+919876543210", other, c, ip).await.unwrap();
+        assert!(!last_body().contains("आपका"), "{other}: {}", last_body());
+    }
 }
 
 /// A detector tuned to trip fast: a 4th send into a prefix with

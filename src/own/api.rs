@@ -62,12 +62,31 @@ pub async fn send(
     let (parts, v) = read_json(req).await?;
     let typed = v.get("phone").and_then(Value::as_str).unwrap_or("");
     let rd = safe_rd(v.get("rd").and_then(Value::as_str));
-    let client_ip = own.trusted.client_ip(&parts.headers, conn);
-    let started = match own.number_to_text(&parts.headers, typed).await {
-        Ok(number) => flow::start(&own.flow, &number, conn, client_ip).await,
-        Err(e) => Err(e),
+    // The SMS in the shopper's language: `lang`, else as the pages choose.
+    let lang = own
+        .pages
+        .language_of(&parts.headers, v.get("lang").and_then(Value::as_str));
+    let number = match own.number_to_text(&parts.headers, typed).await {
+        Ok(n) => n,
+        Err(e) => return Ok(flow_error(&e)),
     };
-    match started {
+    if let Some(pending) = Pending::young_for(own, &parts.headers, &number).await {
+        // The resend delay holds for a new send to the same number from
+        // the same browser too: the code already texted still works.
+        let held = held::attach(own, Some(&pending), &pending.challenge_id, conn).await;
+        return Ok(sent(
+            own,
+            &Pending {
+                rd,
+                held,
+                ..pending
+            },
+            false,
+        )
+        .await);
+    }
+    let client_ip = own.trusted.client_ip(&parts.headers, conn);
+    match flow::start(&own.flow, &number, &lang, conn, client_ip).await {
         Ok((challenge_id, phone)) => {
             let before = Pending::of(&own.cookies, &parts.headers);
             let held = held::attach(own, before.as_ref(), &challenge_id, conn).await;
@@ -75,19 +94,33 @@ pub async fn send(
                 challenge_id,
                 held,
                 rd,
+                phone: phone.e164().to_string(),
             };
-            let c = pending.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs());
-            let body = json!({
-                "status": "sent",
-                "phone": phone.masked(),
-                "code_length": own.flow.cfg.otp.length,
-                "expires_in": own.flow.cfg.otp.ttl.as_secs(),
-                "resend_after": own.flow.cfg.otp.resend_after.as_secs(),
-            });
-            Ok(reply(StatusCode::OK, body, &[c]))
+            Ok(sent(own, &pending, true).await)
         }
         Err(e) => Ok(flow_error(&e)),
     }
+}
+
+/// `"sent"`, with the times left of the browser's challenge; `new_code`
+/// says whether this request texted one.
+async fn sent(own: &Own, pending: &Pending, new_code: bool) -> Response<Body> {
+    let now = own.flow.clock.now_ms();
+    let Ok(Some(ch)) = own.flow.store.challenge(&pending.challenge_id, now).await else {
+        return flow_error(&FlowError::NoChallenge);
+    };
+    let secs = |ms: u64| ms.saturating_sub(now).div_ceil(1000);
+    let otp = &own.flow.cfg.otp;
+    let body = json!({
+        "status": "sent",
+        "new_code": new_code,
+        "phone": crate::phone::mask(&ch.phone),
+        "code_length": otp.length,
+        "expires_in": secs(ch.expires_at),
+        "resend_after": secs(ch.sent_at + otp.resend_after.as_millis() as u64),
+    });
+    let c = pending.cookie(&own.cookies, otp.ttl.as_secs());
+    reply(StatusCode::OK, body, &[c])
 }
 
 pub async fn verify(

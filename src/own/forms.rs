@@ -5,6 +5,7 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use subtle::ConstantTimeEq;
 
+use super::flash::Flash;
 use super::held;
 use super::input::{query_param, Form};
 use super::pending::Pending;
@@ -16,9 +17,12 @@ use crate::conn::ConnInfo;
 use crate::errors::GatewayError;
 use crate::flow::{self, FlowError};
 use crate::headers;
-use crate::pages::{Alert, LoginView, VerifyView};
+use crate::pages::{LoginView, VerifyView};
+use crate::phone::Phone;
 use crate::redirect::{login_url, safe_rd, LOGIN};
 use crate::session::{clear_cookie, random_id, set_cookie};
+
+const VERIFY: &str = "/.otpgate/verify";
 
 /// The form token: HMAC of the browser's CSRF cookie, so a page from
 /// another site can neither read nor forge it.
@@ -66,7 +70,7 @@ async fn checked_form(
     Ok((parts, form))
 }
 
-fn html(
+pub(super) fn html(
     own: &Own,
     status: StatusCode,
     body: String,
@@ -105,10 +109,45 @@ async fn pending_for_registered(own: &Own, headers: &HeaderMap) -> bool {
         return false;
     };
     match own.number_to_text(headers, "").await {
-        Ok(n) => {
-            crate::phone::Phone::parse(&n, &own.flow.cfg.phone).is_ok_and(|p| p.e164() == ch.phone)
-        }
+        Ok(n) => Phone::parse(&n, &own.flow.cfg.phone).is_ok_and(|p| p.e164() == ch.phone),
         Err(_) => false,
+    }
+}
+
+/// This browser holds a session fresh enough for `rd` (the check
+/// `gateway::handle` makes there), so the phone page has nothing to ask.
+async fn verified_for(own: &Own, headers: &HeaderMap, rd: &str) -> bool {
+    let Some(session) = own.sessions.of(headers).await else {
+        return false;
+    };
+    let path = rd.split_once('?').map_or(rd, |(p, _)| p);
+    let Ok(path) = crate::normalize::normalize_path(path) else {
+        return false;
+    };
+    let age = own
+        .flow
+        .clock
+        .now_secs()
+        .saturating_sub(session.verified_at);
+    own.policy
+        .rule_for(&http::Method::GET, path.match_key())
+        .is_none_or(|rule| age <= rule.max_age.as_secs())
+}
+
+/// A refusal: `303` to the page that says it (post/redirect/get).
+fn refused_to(own: &Own, location: &str, flash: Flash, cookies: &[String]) -> Response<Body> {
+    let mut cookies = cookies.to_vec();
+    cookies.push(flash.cookie(&own.cookies));
+    see_other(location, &cookies)
+}
+
+/// The number as the shopper types it beside the shown dial code.
+fn as_typed(own: &Own, e164: &str) -> String {
+    match phonenumber::parse(None, e164) {
+        Ok(n) if n.country().id() == Some(own.flow.cfg.phone.default_region) => {
+            n.national().value().to_string()
+        }
+        _ => e164.to_string(),
     }
 }
 
@@ -117,38 +156,60 @@ pub async fn login_page(
     req: &Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
-    let rd = safe_rd(query_param(req, "rd").as_deref());
+    let asked_rd = query_param(req, "rd");
+    let rd = safe_rd(asked_rd.as_deref());
+    let (flash, clear) = Flash::take(&own.cookies, req.headers());
+    if asked_rd.is_some() && flash.is_none() && verified_for(own, req.headers(), &rd).await {
+        // Back from the shop after a clean verify lands on this page:
+        // there is nothing to ask, so go on to where they were going. (A
+        // plain `/.otpgate/login` still shows the phone page: another
+        // number, or the form's token.)
+        return Ok(see_other(&rd, &[]));
+    }
+    let now = own.flow.clock.now_ms();
     let (token, set) = csrf_cookie(own, req.headers());
     let lang = own.pages.choose_language(req.headers(), req.uri().query());
+    let cookies: Vec<String> = set
+        .into_iter()
+        .chain(lang.set_cookie)
+        .chain(clear)
+        .collect();
+    let status = flash.as_ref().map_or(StatusCode::OK, Flash::status);
+    let wait = flash.as_ref().and_then(|f| f.wait_secs(now));
+    let alert = flash.as_ref().and_then(|f| f.alert(now));
     if own.lookup.is_some() {
         // Registered-number mode: nothing to type; the code goes at once
         // to the number the storefront has for this customer — but only
         // when the shopper navigated here themselves. Otherwise any site
         // could text them with an `<img>` or a link (issue 8, defect 6).
-        if sends_at_once(req) {
+        // A refusal comes back here with its flash: then the button, not
+        // another automatic send (which would loop on a rate limit).
+        if flash.is_none() && sends_at_once(req) {
             if pending_for_registered(own, req.headers()).await {
                 // A reload is not a new request for a code: the code page
                 // offers a resend once `resend_after` has passed.
-                return Ok(see_other("/.otpgate/verify", &[]));
+                return Ok(see_other(VERIFY, &[]));
             }
             return Ok(start_challenge(own, req.headers(), conn, "", rd).await);
         }
         let page = own
             .pages
-            .send_registered(&lang.lang, &csrf_for(own, &token), &rd);
-        return Ok(html(own, StatusCode::OK, page, set.as_slice(), None));
+            .send_registered(&lang.lang, &csrf_for(own, &token), &rd, alert);
+        return Ok(html(own, status, page, &cookies, wait));
     }
     let page = own.pages.login(&LoginView {
         region: &own.region_code,
         csrf: &csrf_for(own, &token),
         rd: &rd,
-        phone: "",
+        phone: flash
+            .as_ref()
+            .and_then(|f| f.phone.as_deref())
+            .unwrap_or(""),
         error: None,
+        alert,
         lang: &lang.lang,
-        ..Default::default()
     });
-    let cookies: Vec<String> = set.into_iter().chain(lang.set_cookie).collect();
-    Ok(html(own, StatusCode::OK, page, &cookies, None))
+    Ok(html(own, status, page, &cookies, wait))
 }
 
 pub async fn send(
@@ -162,7 +223,8 @@ pub async fn send(
     Ok(start_challenge(own, &parts.headers, conn, typed, rd).await)
 }
 
-/// Texts a code and sends the browser to the code page, or explains why not.
+/// Texts a code (in the page's language) and sends the browser to the
+/// code page, or back to the phone page saying why not.
 async fn start_challenge(
     own: &Own,
     headers: &HeaderMap,
@@ -170,124 +232,105 @@ async fn start_challenge(
     typed: &str,
     rd: String,
 ) -> Response<Body> {
-    let client_ip = own.trusted.client_ip(headers, conn);
-    let started = match own.number_to_text(headers, typed).await {
-        Ok(number) => flow::start(&own.flow, &number, conn, client_ip).await,
-        Err(e) => Err(e),
+    let now = own.flow.clock.now_ms();
+    let refused = |e: &FlowError| {
+        refused_to(
+            own,
+            &login_url(&rd),
+            Flash::error(e, now).with_phone(typed),
+            &[],
+        )
     };
-    let e = match started {
-        Ok((challenge_id, _)) => {
+    let number = match own.number_to_text(headers, typed).await {
+        Ok(n) => n,
+        Err(e) => return refused(&e),
+    };
+    if let Some(pending) = Pending::young_for(own, headers, &number).await {
+        let held = held::attach(own, Some(&pending), &pending.challenge_id, conn).await;
+        let c = Pending {
+            rd,
+            held,
+            ..pending
+        }
+        .cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs());
+        let notice = Flash::notice("code_already_sent").cookie(&own.cookies);
+        return see_other(VERIFY, &[c, notice]);
+    }
+    let lang = own.pages.choose_language(headers, None).lang;
+    let client_ip = own.trusted.client_ip(headers, conn);
+    match flow::start(&own.flow, &number, &lang, conn, client_ip).await {
+        Ok((challenge_id, phone)) => {
             let before = Pending::of(&own.cookies, headers);
             let held = held::attach(own, before.as_ref(), &challenge_id, conn).await;
             let pending = Pending {
                 challenge_id,
                 held,
                 rd,
+                phone: phone.e164().to_string(),
             };
-            let c = pending.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs());
-            return see_other("/.otpgate/verify", &[c]);
+            see_other(
+                VERIFY,
+                &[pending.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs())],
+            )
         }
-        Err(e) => e,
-    };
-    let retry_after = e.retry_after().map(|d| d.as_secs());
-    let msg = e.to_string();
-    if own.lookup.is_some() {
-        // No phone form to show again in registered-number mode.
-        let page = crate::pages::error_page(e.status(), &msg);
-        return reply::html(
-            e.status(),
-            crate::pages::ERROR_CSP.clone(),
-            page,
-            &[],
-            retry_after,
-        );
-    }
-    let (token, set) = csrf_cookie(own, headers);
-    let lang = own.pages.choose_language(headers, None);
-    let page = own.pages.login(&LoginView {
-        region: &own.region_code,
-        csrf: &csrf_for(own, &token),
-        rd: &rd,
-        phone: typed,
-        error: Some(&msg),
-        alert: Some(alert_of(&e)),
-        lang: &lang.lang,
-    });
-    html(own, e.status(), page, set.as_slice(), retry_after)
-}
-
-/// A flow error as the pages announce it, in the shopper's language.
-fn alert_of(e: &FlowError) -> Alert<'static> {
-    Alert {
-        code: e.code(),
-        retry_after_secs: e.retry_after().map(|d| d.as_secs()),
-        remaining: match e {
-            FlowError::WrongCode { remaining } => Some(*remaining),
-            _ => None,
-        },
+        Err(e) => refused(&e),
     }
 }
 
+/// The code page, saying what the last post left to say.
 async fn render_verify(
-    own: &Own,
-    headers: &HeaderMap,
-    pending: &Pending,
-    err: Option<&FlowError>,
-    notice: Option<&str>,
-) -> Response<Body> {
-    render_verify_in(own, headers, None, pending, err, notice).await
-}
-
-/// `query` carries the language switch's `?lang=` on a GET.
-async fn render_verify_in(
     own: &Own,
     headers: &HeaderMap,
     query: Option<&str>,
     pending: &Pending,
-    err: Option<&FlowError>,
-    notice: Option<&str>,
+    flash: Option<Flash>,
+    clear: Option<String>,
 ) -> Response<Body> {
     let now = own.flow.clock.now_ms();
-    let Ok(Some(ch)) = own.flow.store.challenge(&pending.challenge_id, now).await else {
-        // Expired or used up: start again, keeping where they were going.
-        return see_other(
-            &login_url(&pending.rd),
-            &[clear_cookie(&own.cookies.pending_name)],
-        );
+    let live = match pending.challenge_id.as_str() {
+        "" => None,
+        id => own.flow.store.challenge(id, now).await.ok().flatten(),
+    };
+    let Some(ch) = live else {
+        let mut cookies = vec![clear_cookie(&own.cookies.pending_name)];
+        if pending.challenge_id.is_empty() {
+            // Verified already (back from the shop): the phone page sends
+            // a verified shopper on to `rd`.
+            cookies.extend(clear);
+            return see_other(&login_url(&pending.rd), &cookies);
+        }
+        // Expired or used up: start again, keeping the number and where
+        // they were going (this flash replaces any other).
+        let flash =
+            Flash::error(&FlowError::NoChallenge, now).with_phone(&as_typed(own, &pending.phone));
+        return refused_to(own, &login_url(&pending.rd), flash, &cookies);
     };
     let (token, set) = csrf_cookie(own, headers);
     let wait = (ch.sent_at + own.flow.cfg.otp.resend_after.as_millis() as u64)
         .saturating_sub(now)
         .div_ceil(1000);
-    let msg = err.map(|e| match e {
-        FlowError::WrongCode { remaining } => format!(
-            "{e} {remaining} {} left.",
-            if *remaining == 1 { "try" } else { "tries" }
-        ),
-        e => e.to_string(),
-    });
     let lang = own.pages.choose_language(headers, query);
+    let notice = flash.as_ref().filter(|f| f.notice).map(|f| f.key.as_str());
     let page = own.pages.verify(&VerifyView {
         csrf: &csrf_for(own, &token),
         rd: &pending.rd,
         masked_phone: &crate::phone::mask(&ch.phone),
         code_length: own.flow.cfg.otp.length,
         resend_in_secs: wait,
-        error: msg.as_deref(),
-        alert: err.map(alert_of),
-        notice,
-        notice_key: notice.map(|_| "new_code_sent"),
+        error: None,
+        alert: flash.as_ref().and_then(|f| f.alert(now)),
+        notice: None,
+        notice_key: notice,
         lang: &lang.lang,
     });
-    let status = err.map_or(StatusCode::OK, FlowError::status);
-    let cookies: Vec<String> = set.into_iter().chain(lang.set_cookie).collect();
-    html(
-        own,
-        status,
-        page,
-        &cookies,
-        err.and_then(FlowError::retry_after).map(|d| d.as_secs()),
-    )
+    let status = flash.as_ref().map_or(StatusCode::OK, Flash::status);
+    let cookies: Vec<String> = set
+        .into_iter()
+        .chain(lang.set_cookie)
+        .chain(clear)
+        .collect();
+    let retry_after = flash.as_ref().and_then(|f| f.wait_secs(now));
+    html(own, status, page, &cookies, retry_after)
 }
 
 pub async fn verify_page(
@@ -296,7 +339,8 @@ pub async fn verify_page(
 ) -> Result<Response<Body>, GatewayError> {
     match Pending::of(&own.cookies, req.headers()) {
         Some(p) => {
-            Ok(render_verify_in(own, req.headers(), req.uri().query(), &p, None, None).await)
+            let (flash, clear) = Flash::take(&own.cookies, req.headers());
+            Ok(render_verify(own, req.headers(), req.uri().query(), &p, flash, clear).await)
         }
         None => Ok(see_other(LOGIN, &[])),
     }
@@ -311,21 +355,27 @@ pub async fn verify(
     let Some(pending) = Pending::of(&own.cookies, &parts.headers) else {
         return Ok(see_other(LOGIN, &[]));
     };
+    if pending.challenge_id.is_empty() {
+        // Verified already: a second press of the button, or a replay.
+        return Ok(see_other(&pending.rd, &[]));
+    }
     let client_ip = own.trusted.client_ip(&parts.headers, conn);
-    match flow::check(
-        &own.flow,
-        &pending.challenge_id,
-        form.get("code").unwrap_or(""),
-        conn,
-        client_ip,
-    )
-    .await
-    {
+    let now = own.flow.clock.now_ms();
+    let code = form.get("code").unwrap_or("");
+    match flow::check(&own.flow, &pending.challenge_id, code, conn, client_ip).await {
         Ok(session) => {
-            let now = own.flow.clock.now_secs();
+            // The pending cookie stays, spent (no challenge), so that back
+            // from the shop still knows `rd` (see `render_verify`).
+            let done = Pending {
+                challenge_id: String::new(),
+                held: None,
+                rd: pending.rd.clone(),
+                phone: String::new(),
+            };
             let cookies = [
-                own.cookies.session_cookie(&session, now),
-                clear_cookie(&own.cookies.pending_name),
+                own.cookies
+                    .session_cookie(&session, own.flow.clock.now_secs()),
+                done.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs()),
             ];
             audit::session_issued(&session, conn);
             let mut resp = see_other(&pending.rd, &cookies);
@@ -337,23 +387,12 @@ pub async fn verify(
             Ok(resp)
         }
         Err(e @ (FlowError::Exhausted | FlowError::NoChallenge)) => {
-            let (token, set) = csrf_cookie(own, &parts.headers);
-            let msg = e.to_string();
-            let lang = own.pages.choose_language(&parts.headers, None);
-            let page = own.pages.login(&LoginView {
-                region: &own.region_code,
-                csrf: &csrf_for(own, &token),
-                rd: &pending.rd,
-                phone: "",
-                error: Some(&msg),
-                alert: Some(alert_of(&e)),
-                lang: &lang.lang,
-            });
-            let mut cookies = vec![clear_cookie(&own.cookies.pending_name)];
-            cookies.extend(set);
-            Ok(html(own, e.status(), page, &cookies, None))
+            // A used-up code keeps the number: the phone field is filled.
+            let flash = Flash::error(&e, now).with_phone(&as_typed(own, &pending.phone));
+            let clear = [clear_cookie(&own.cookies.pending_name)];
+            Ok(refused_to(own, &login_url(&pending.rd), flash, &clear))
         }
-        Err(e) => Ok(render_verify(own, &parts.headers, &pending, Some(&e), None).await),
+        Err(e) => Ok(refused_to(own, VERIFY, Flash::error(&e, now), &[])),
     }
 }
 
@@ -367,53 +406,15 @@ pub async fn resend(
         return Ok(see_other(LOGIN, &[]));
     };
     let client_ip = own.trusted.client_ip(&parts.headers, conn);
-    match flow::resend(&own.flow, &pending.challenge_id, conn, client_ip).await {
-        Ok(_) => Ok({
+    let lang = own.pages.choose_language(&parts.headers, None).lang;
+    let now = own.flow.clock.now_ms();
+    match flow::resend(&own.flow, &pending.challenge_id, &lang, conn, client_ip).await {
+        Ok(_) => {
             held::extend(own, &pending).await;
-            render_verify(
-                own,
-                &parts.headers,
-                &pending,
-                None,
-                Some("We sent you a new code. Earlier codes no longer work."),
-            )
-            .await
-        }),
-        Err(e) => Ok(render_verify(own, &parts.headers, &pending, Some(&e), None).await),
+            let notice = Flash::notice("new_code_sent").cookie(&own.cookies);
+            Ok(see_other(VERIFY, &[notice]))
+        }
+        // The code page sends an ended challenge on to the phone page.
+        Err(e) => Ok(refused_to(own, VERIFY, Flash::error(&e, now), &[])),
     }
-}
-
-pub async fn logout(
-    own: &Own,
-    req: Request<Incoming>,
-    conn: ConnInfo,
-) -> Result<Response<Body>, GatewayError> {
-    // A storefront's own "Log out" button has no CSRF token to send, so a
-    // same-origin post (the browser's `Sec-Fetch-Site`, which no page can
-    // forge) is accepted too. A cross-site post still needs the token.
-    let (parts, form) = Form::read(req).await?;
-    let same_origin = parts
-        .headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v == "same-origin");
-    if !same_origin && !csrf_valid(own, &parts.headers, form.get("csrf")) {
-        return Err(GatewayError::Csrf);
-    }
-    if let Some(session) = own.sessions.of(&parts.headers).await {
-        let until = session.expires_at.saturating_mul(1000);
-        own.flow
-            .store
-            .revoke(&session.id, until)
-            .await
-            .map_err(|_| GatewayError::Internal)?;
-        audit::logout(&session, conn);
-    }
-    let rd = safe_rd(form.get("rd"));
-    Ok(see_other(
-        &rd,
-        &[
-            clear_cookie(&own.cookies.session_name),
-            clear_cookie(&own.cookies.pending_name),
-        ],
-    ))
 }

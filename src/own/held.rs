@@ -153,10 +153,12 @@ pub async fn hold(
         let _ = own.flow.store.claim_held(old, now).await;
     }
     let rd = came_from(&parts.headers, host.as_deref()).unwrap_or_else(|| safe_rd(Some(&target)));
+    let (challenge_id, phone) = before.map_or_else(Default::default, |p| (p.challenge_id, p.phone));
     let pending = Pending {
-        challenge_id: before.map(|p| p.challenge_id).unwrap_or_default(),
+        challenge_id,
         held: Some(hold_id),
         rd,
+        phone,
     };
     own.flow.metrics.held("held");
     audit::hold("held", &target, None, conn);

@@ -237,9 +237,14 @@ impl Pages {
         context! { rd => v.rd, ..base(self, l, None) }
     }
 
-    fn send_ctx(&self, lang: &str, csrf: &str, rd: &str) -> Value {
+    fn send_ctx(&self, lang: &str, csrf: &str, rd: &str, refusal: Option<&Alert>) -> Value {
         let l = self.language(lang);
-        context! { csrf => csrf, rd => rd, ..base(self, l, None) }
+        context! {
+            csrf => csrf,
+            rd => rd,
+            alert => alert(l, refusal, None),
+            ..base(self, l, None)
+        }
     }
 
     fn error_ctx(&self, lang: &str, status: StatusCode, message: &str) -> Value {
@@ -261,8 +266,14 @@ pub(super) fn verify(p: &Pages, v: &VerifyView) -> String {
     p.render_or_plain("verify.html", p.verify_ctx(v))
 }
 
-pub(super) fn send_registered(p: &Pages, lang: &str, csrf: &str, rd: &str) -> String {
-    p.render_or_plain("send.html", p.send_ctx(lang, csrf, rd))
+pub(super) fn send_registered(
+    p: &Pages,
+    lang: &str,
+    csrf: &str,
+    rd: &str,
+    alert: Option<&Alert>,
+) -> String {
+    p.render_or_plain("send.html", p.send_ctx(lang, csrf, rd, alert))
 }
 
 pub(super) fn logout(p: &Pages, v: &LogoutView) -> String {

@@ -206,6 +206,46 @@ fn logout_says_so() {
         .contains("You are signed out"));
 }
 
+/// Every page that can carry an error announces it (WCAG 4.1.3): the
+/// phone page, the code page, the registered-number send page.
+#[test]
+fn every_page_with_an_error_announces_it_to_screen_readers() {
+    let p = pages(&["en", "hi"]);
+    let refused = Alert {
+        code: "not_signed_in",
+        ..Default::default()
+    };
+    let region = "<div id=\"error\" class=\"alert\" role=\"alert\" aria-live=\"assertive\">";
+    for lang in ["en", "hi"] {
+        let send = p.send_registered(lang, "c", "/", Some(refused));
+        let login = p.login(&LoginView {
+            region: "IN",
+            alert: Some(refused),
+            lang,
+            ..Default::default()
+        });
+        let verify = p.verify(&VerifyView {
+            alert: Some(refused),
+            ..verify_view(lang)
+        });
+        for html in [&send, &login, &verify] {
+            let at = html.find(region).unwrap_or_else(|| panic!("{html}"));
+            let said = &html[at + region.len()..];
+            let want = if lang == "hi" {
+                "कृपया पहले"
+            } else {
+                "Please sign in"
+            };
+            assert!(said.starts_with(want), "{lang}: {said}");
+        }
+    }
+    let notice = p.verify(&VerifyView {
+        notice_key: Some("code_already_sent"),
+        ..verify_view("hi")
+    });
+    assert!(notice.contains("<div class=\"alert notice\" role=\"status\">इस नंबर पर OTP पहले ही"));
+}
+
 #[test]
 fn text_on_the_brand_colour_is_chosen_for_contrast() {
     let p = Pages::load(&Brand {

@@ -20,10 +20,10 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use super::idle::{Activity, Tracked};
+use super::live::Live;
 use crate::body::BodyPace;
 use crate::config::Config;
 use crate::fingerprint::FirstFlight;
-use crate::gateway::Gateway;
 use crate::ratelog::LogLimit;
 
 /// After an idle close began, how long the peer gets to finish it (answer
@@ -55,19 +55,21 @@ pub fn builder(cfg: &Config) -> auto::Builder<TokioExecutor> {
 }
 
 pub struct Connection {
-    pub gw: Arc<Gateway>,
+    /// Read once per request: each request runs under the configuration
+    /// in force when it began (live.rs).
+    pub live: Arc<Live>,
     pub acceptor: TlsAcceptor,
-    pub builder: Arc<auto::Builder<TokioExecutor>>,
+    pub builder: auto::Builder<TokioExecutor>,
     /// `true` once the gateway is shutting down.
     pub stop: watch::Receiver<bool>,
 }
 
 /// Keeps `otpgate_open_connections` right however the task ends.
-struct OpenGuard(Arc<Gateway>);
+struct OpenGuard(Arc<crate::metrics::Metrics>);
 
 impl Drop for OpenGuard {
     fn drop(&mut self) {
-        self.0.metrics.open_connections.dec();
+        self.0.open_connections.dec();
     }
 }
 
@@ -76,9 +78,12 @@ static IDLE_CLOSED: LogLimit = LogLimit::per_second();
 impl Connection {
     pub async fn serve(mut self, tcp: TcpStream, peer: SocketAddr) {
         let _ = tcp.set_nodelay(true);
-        self.gw.metrics.open_connections.inc();
-        let _open = OpenGuard(self.gw.clone());
-        let cfg = &self.gw.cfg.server;
+        // Connection-wide settings (timeouts, trust) from the configuration
+        // in force when the connection arrived.
+        let first = self.live.gateway();
+        first.metrics.open_connections.inc();
+        let _open = OpenGuard(first.metrics.clone());
+        let cfg = &first.cfg.server;
         let mut tls = match tokio::time::timeout(
             cfg.handshake_timeout,
             self.acceptor.accept(FirstFlight::new(tcp)),
@@ -87,23 +92,24 @@ impl Connection {
         {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
-                self.gw.metrics.tls_handshake_failures.inc();
+                first.metrics.tls_handshake_failures.inc();
                 tracing::debug!(%peer, error = %e, "TLS handshake failed");
                 return;
             }
             Err(_) => {
-                self.gw.metrics.tls_handshake_failures.inc();
+                first.metrics.tls_handshake_failures.inc();
                 tracing::debug!(%peer, "TLS handshake timed out");
                 return;
             }
         };
-        let info = self.gw.trusted().conn(peer, tls.get_mut().0.take_ja4());
+        let info = first.trusted().conn(peer, tls.get_mut().0.take_ja4());
         let activity = Activity::new(cfg.header_timeout.min(cfg.idle_timeout), cfg.idle_timeout);
         let pace = BodyPace {
             timeout: cfg.body_timeout,
             min_rate: cfg.body_min_rate,
         };
-        let gw = self.gw.clone();
+        drop(first);
+        let live = self.live.clone();
         let requests = activity.clone();
         let svc = service_fn(move |mut req: Request<Incoming>| {
             let in_flight = requests.begin();
@@ -112,7 +118,7 @@ impl Connection {
             if !req.body().is_end_stream() {
                 req.extensions_mut().insert(pace);
             }
-            let gw = gw.clone();
+            let gw = live.gateway();
             async move {
                 let resp = gw.handle(req, info).await;
                 Ok::<_, Infallible>(resp.map(|body| Tracked::new(body, in_flight)))

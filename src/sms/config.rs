@@ -7,6 +7,7 @@
 
 use serde::Deserialize;
 
+use crate::sms::dlt::registered::{DltConfig, RawDlt};
 use crate::sms::file::{FileConfig, RawFile};
 use crate::sms::http::CallTimeouts;
 use crate::sms::msg91::{Msg91Config, RawMsg91};
@@ -41,6 +42,8 @@ pub struct RawSmsConfig {
     pub vonage: Option<RawVonage>,
     pub webhook: Option<RawWebhook>,
     pub file: Option<RawFile>,
+    /// India's registered DLT content templates (sms/dlt.rs).
+    pub dlt: Option<RawDlt>,
 }
 
 /// A validated `[sms]` table.
@@ -49,6 +52,8 @@ pub struct SmsConfig {
     /// `provider` first, then `fallback` in order; never empty.
     pub chain: Vec<ProviderConfig>,
     pub policy: RetryPolicy,
+    /// `[sms.dlt]`: what the pre-flight compares the SMS texts with.
+    pub dlt: Option<DltConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -119,8 +124,13 @@ pub fn validate(raw: &RawSmsConfig) -> Result<SmsConfig, Vec<(String, String)>> 
         }
     }
 
+    let dlt = raw
+        .dlt
+        .as_ref()
+        .and_then(|d| DltConfig::validate(d, &mut problems));
+
     if problems.0.is_empty() {
-        Ok(SmsConfig { chain, policy })
+        Ok(SmsConfig { chain, policy, dlt })
     } else {
         Err(problems.0)
     }

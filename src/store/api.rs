@@ -48,9 +48,23 @@ pub enum Count {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionCheck {
     pub revoked: bool,
+    /// Unix ms before which every session of the cookie's phone is ended
+    /// (the admin API's revoke), if one was set within `session.ttl`.
+    pub phone_not_before: Option<u64>,
     /// The store's epoch; `None` when it is missing (the store lost its
     /// data since the epoch was written).
     pub epoch: Option<u64>,
+}
+
+/// A number-prefix block, as the admin API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Block {
+    /// E.164 prefix with `+`.
+    pub prefix: String,
+    /// Unix ms.
+    pub until_ms: u64,
+    /// `"pumping"` (the detector) or `"admin"` (the API).
+    pub source: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,13 +115,37 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     async fn revoke(&self, session_id: &str, until_ms: u64) -> Result<(), StoreError>;
     async fn is_revoked(&self, session_id: &str, now_ms: u64) -> Result<bool, StoreError>;
-    /// The revocation check and the epoch read together, in one round trip
-    /// (the per-request cost of a session stays what it was).
+    /// The revocation check, the phone's not-before time and the epoch
+    /// read together, in one round trip (the per-request cost of a session
+    /// stays what it was).
     async fn session_check(
         &self,
         session_id: &str,
+        phone: &str,
         now_ms: u64,
     ) -> Result<SessionCheck, StoreError>;
+    /// Ends every session of `phone` issued up to `not_before_ms`, on every
+    /// instance sharing the store; kept for `ttl` (no older session can
+    /// outlive it).
+    async fn revoke_phone(
+        &self,
+        phone: &str,
+        not_before_ms: u64,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+    /// Sets (or replaces) the block of `block.prefix`.
+    async fn put_block(&self, block: &Block) -> Result<(), StoreError>;
+    /// Lifts a block; `false` when there was none.
+    async fn remove_block(&self, prefix: &str) -> Result<bool, StoreError>;
+    /// The blocks that have not ended, by prefix.
+    async fn blocks(&self, now_ms: u64) -> Result<Vec<Block>, StoreError>;
+    /// The latest end of a live block on any of `prefixes` (one lookup:
+    /// a number is checked against all its leading digits at once).
+    async fn blocked_until(
+        &self,
+        prefixes: &[String],
+        now_ms: u64,
+    ) -> Result<Option<u64>, StoreError>;
     /// The store's epoch, written first (a random non-zero number, `SET
     /// NX`, so concurrent instances agree on one) when it is missing.
     /// Returns `(epoch, created)`.

@@ -14,7 +14,7 @@ use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use subtle::ConstantTimeEq;
 
-use super::api::{Attempt, Challenge, Count, Resend, SessionCheck, Store, StoreError};
+use super::api::{Attempt, Block, Challenge, Count, Resend, SessionCheck, Store, StoreError};
 use super::epoch::random_epoch;
 
 pub struct MemoryStore {
@@ -32,6 +32,10 @@ pub struct MemoryStore {
     /// Set by the first revocation: until then, session checks on the hot
     /// path skip the map entirely.
     any_revoked: std::sync::atomic::AtomicBool,
+    /// Phone -> (not-before ms, entry expiry ms): the admin API's revoke.
+    phone_not_before: DashMap<String, (u64, u64)>,
+    /// Prefix -> block (pumping detector or admin API).
+    blocks: DashMap<String, Block>,
 }
 
 impl Default for MemoryStore {
@@ -43,6 +47,8 @@ impl Default for MemoryStore {
             revoked: DashMap::new(),
             held: DashMap::new(),
             any_revoked: std::sync::atomic::AtomicBool::new(false),
+            phone_not_before: DashMap::new(),
+            blocks: DashMap::new(),
         }
     }
 }
@@ -57,6 +63,9 @@ impl MemoryStore {
         self.challenges.retain(|_, c| c.expires_at > now_ms);
         self.revoked.retain(|_, until| *until > now_ms);
         self.held.retain(|_, (until, _)| *until > now_ms);
+        self.phone_not_before
+            .retain(|_, (_, until)| *until > now_ms);
+        self.blocks.retain(|_, b| b.until_ms > now_ms);
         // Counters carry no window length; a day covers every default.
         self.counters
             .retain(|_, (start, _)| now_ms.saturating_sub(*start) < 48 * 3600 * 1000);
@@ -217,12 +226,70 @@ impl Store for MemoryStore {
     async fn session_check(
         &self,
         session_id: &str,
+        phone: &str,
         now_ms: u64,
     ) -> Result<SessionCheck, StoreError> {
+        // Both behind `any_revoked`: the hot path stays one atomic load
+        // until the first logout or admin revoke.
+        let phone_not_before = match self.any_revoked.load(std::sync::atomic::Ordering::Acquire) {
+            false => None,
+            true => self
+                .phone_not_before
+                .get(phone)
+                .filter(|e| e.1 > now_ms)
+                .map(|e| e.0),
+        };
         Ok(SessionCheck {
             revoked: self.is_revoked(session_id, now_ms).await?,
+            phone_not_before,
             epoch: Some(self.epoch),
         })
+    }
+
+    async fn revoke_phone(
+        &self,
+        phone: &str,
+        not_before_ms: u64,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let until = not_before_ms + ttl.as_millis() as u64;
+        self.phone_not_before
+            .insert(phone.to_string(), (not_before_ms, until));
+        self.any_revoked
+            .store(true, std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    async fn put_block(&self, block: &Block) -> Result<(), StoreError> {
+        self.blocks.insert(block.prefix.clone(), block.clone());
+        Ok(())
+    }
+
+    async fn remove_block(&self, prefix: &str) -> Result<bool, StoreError> {
+        Ok(self.blocks.remove(prefix).is_some())
+    }
+
+    async fn blocks(&self, now_ms: u64) -> Result<Vec<Block>, StoreError> {
+        let mut out: Vec<Block> = self
+            .blocks
+            .iter()
+            .filter(|b| b.until_ms > now_ms)
+            .map(|b| b.value().clone())
+            .collect();
+        out.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+        Ok(out)
+    }
+
+    async fn blocked_until(
+        &self,
+        prefixes: &[String],
+        now_ms: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        Ok(prefixes
+            .iter()
+            .filter_map(|p| self.blocks.get(p).map(|b| b.until_ms))
+            .filter(|u| *u > now_ms)
+            .max())
     }
 
     async fn epoch(&self) -> Result<(u64, bool), StoreError> {

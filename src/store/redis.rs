@@ -7,8 +7,9 @@
 //! `now_ms`, exactly as the memory store does, so both stores answer alike.
 //!
 //! Keys: `otpgate:ch:{id}` (hash), `otpgate:cnt:{window start}:{key}`,
-//! `otpgate:rev:{session id}`, `otpgate:held:{hold or challenge id}` (a
-//! sealed held request: ciphertext only), `otpgate:epoch` (see `store/epoch.rs`),
+//! `otpgate:rev:{session id}`, `otpgate:nb:{phone}` and `otpgate:blocks`
+//! (redis/admin.rs), `otpgate:held:{hold or challenge id}` (a sealed held
+//! request, ciphertext only: redis/held.rs), `otpgate:epoch` (see `store/epoch.rs`),
 //! `otpgate:op:{random}` (answers kept for a retry). Numbers that scripts
 //! store are computed in Rust and passed as strings, so Lua's float
 //! formatting never touches them.
@@ -20,6 +21,7 @@
 //! repeat-safe with an operation key), so [`RedisStore::run`] retries once
 //! on a connection error: a healthy Redis never produces an error.
 
+mod admin;
 mod held;
 pub mod scripts;
 
@@ -29,7 +31,7 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, Script, ScriptInvocation};
 
-use super::api::{Attempt, Challenge, Count, Resend, SessionCheck, Store, StoreError};
+use super::api::{Attempt, Block, Challenge, Count, Resend, SessionCheck, Store, StoreError};
 use super::epoch::random_epoch;
 use crate::metrics::StoreMetrics;
 use crate::secret::redact_url as redact;
@@ -350,17 +352,39 @@ impl Store for RedisStore {
     async fn session_check(
         &self,
         session_id: &str,
+        phone: &str,
         now_ms: u64,
     ) -> Result<SessionCheck, StoreError> {
-        // One MGET: the per-request round trip the revocation check always
-        // cost, now also carrying the epoch.
-        let mut cmd = redis::cmd("MGET");
-        cmd.arg(EPOCH_KEY).arg(key("rev", session_id));
-        let (epoch, until): (Option<u64>, Option<u64>) = self.query("session_check", &cmd).await?;
-        Ok(SessionCheck {
-            revoked: until.is_some_and(|u| u > now_ms),
-            epoch,
-        })
+        self.check_session(session_id, phone, now_ms).await
+    }
+
+    async fn revoke_phone(
+        &self,
+        phone: &str,
+        not_before_ms: u64,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.set_phone_not_before(phone, not_before_ms, ttl).await
+    }
+
+    async fn put_block(&self, block: &Block) -> Result<(), StoreError> {
+        self.add_block(block).await
+    }
+
+    async fn remove_block(&self, prefix: &str) -> Result<bool, StoreError> {
+        self.delete_block(prefix).await
+    }
+
+    async fn blocks(&self, now_ms: u64) -> Result<Vec<Block>, StoreError> {
+        self.list_blocks(now_ms).await
+    }
+
+    async fn blocked_until(
+        &self,
+        prefixes: &[String],
+        now_ms: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        self.block_end(prefixes, now_ms).await
     }
 
     async fn epoch(&self) -> Result<(u64, bool), StoreError> {

@@ -167,5 +167,7 @@ async fn send(front: &Front, gw: &Gw, local: &str, phone: &str, xff: &str) -> u1
         .header("content-type", "application/x-www-form-urlencoded")
         .header("x-forwarded-for", xff)
         .body(body);
-    b.send(req).await.status
+    // A refusal is a 303 with a flash (post/redirect/get): its status.
+    let r = b.send(req).await;
+    gw.outcome(r.status, &r.headers).0
 }

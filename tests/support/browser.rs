@@ -1,5 +1,8 @@
-//! A browser-like client: keeps cookies, sends `Accept: text/html`, never
-//! follows redirects on its own (tests look at each step).
+//! A browser-like client: keeps cookies, sends `Accept: text/html`, and
+//! follows no redirect on its own (tests look at each step) — except the
+//! `303` a refused form post answers with (post/redirect/get: it sets the
+//! flash cookie), which it follows as a browser would: the answer is the
+//! page that says why (`Resp::after_303` tells).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,6 +25,8 @@ pub struct Resp {
     pub headers: HeaderMap,
     pub body: String,
     pub version: http::Version,
+    /// Reached by following a refused post's `303` to this page.
+    pub after_303: bool,
 }
 
 impl Resp {
@@ -93,7 +98,23 @@ impl Browser {
             headers,
             body,
             version,
+            after_303: false,
         }
+    }
+
+    /// Posts, then follows a refusal's `303` to the page that says it.
+    async fn post_then_page(&mut self, req: reqwest::RequestBuilder) -> Resp {
+        let resp = self.send(req).await;
+        let flashed = resp.headers.get_all("set-cookie").iter().any(|c| {
+            c.to_str()
+                .is_ok_and(|c| c.contains("-flash=") && !c.contains("Max-Age=0"))
+        });
+        if resp.status != 303 || !flashed {
+            return resp;
+        }
+        let mut page = self.get(resp.location()).await;
+        page.after_303 = true;
+        page
     }
 
     pub async fn get(&mut self, path: &str) -> Resp {
@@ -110,7 +131,7 @@ impl Browser {
             .post(format!("{}{path}", self.base))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body);
-        self.send(req).await
+        self.post_then_page(req).await
     }
 
     pub async fn post_json(&mut self, path: &str, v: serde_json::Value) -> Resp {
@@ -233,6 +254,7 @@ impl Browser {
             headers: resp.headers().clone(),
             version: resp.version(),
             body: resp.text().await.unwrap(),
+            after_303: false,
         }
     }
 

@@ -299,6 +299,22 @@ impl Page {
         self.conn.wait_event("Page.loadEventFired").await;
     }
 
+    /// Runs `expr` (a click, `history.back()`, a form's `submit()`) and
+    /// waits for the page it loads.
+    pub async fn eval_and_wait(&mut self, expr: &str) {
+        self.conn.mark();
+        self.eval(expr).await;
+        self.conn.wait_event("Page.loadEventFired").await;
+    }
+
+    /// The browser's `Accept-Language`, as a phone set to that language
+    /// sends it.
+    pub async fn accept_language(&mut self, value: &str) {
+        let ua = self.eval("navigator.userAgent").await;
+        let params = json!({ "userAgent": ua, "acceptLanguage": value });
+        self.call("Emulation.setUserAgentOverride", params).await;
+    }
+
     pub async fn href(&mut self) -> String {
         self.eval("location.href")
             .await

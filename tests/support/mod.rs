@@ -31,7 +31,7 @@ pub const SECRET: &str = "0123456789abcdef0123456789abcdef-test-secret";
 pub struct GatewayBuilder {
     table: toml::Table,
     clock: Option<ManualClock>,
-    dir: tempfile::TempDir,
+    dir: Arc<tempfile::TempDir>,
 }
 
 /// A gateway in front of `shop`, with the `file` SMS provider and a fresh
@@ -77,7 +77,7 @@ listen = "127.0.0.1:0"
     GatewayBuilder {
         table: text.parse().unwrap(),
         clock: None,
-        dir,
+        dir: Arc::new(dir),
     }
 }
 
@@ -138,8 +138,24 @@ impl GatewayBuilder {
         toml::to_string(&self.table).unwrap()
     }
 
+    /// The folder holding the certificate, key and SMS file.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Validates this configuration and puts it in force in `gw`
+    /// (`RunningGateway::reload`, what SIGHUP does after reading the file).
+    pub fn reload_into(
+        self,
+        gw: &Gw,
+    ) -> Result<otpgate::server::live::Reloaded, otpgate::server::live::ReloadError> {
+        let cfg = Config::parse(&self.config_text(), "test").unwrap_or_else(|e| panic!("{e}"));
+        gw.running.as_ref().unwrap().reload(cfg)
+    }
+
     pub async fn run(self) -> Gw {
         let text = self.config_text();
+        let table = self.table.clone();
         let cfg = Config::parse(&text, "test").unwrap_or_else(|e| panic!("{e}"));
         let clock = self.clock.clone().map(|c| Arc::new(c) as Arc<dyn Clock>);
         let running = otpgate::server::start(cfg, clock).await.unwrap();
@@ -150,6 +166,7 @@ impl GatewayBuilder {
             sms_path: self.dir.path().join("sms.jsonl"),
             cert_pem,
             clock: self.clock,
+            table,
             _dir: self.dir,
         }
     }
@@ -161,16 +178,29 @@ pub struct Gw {
     pub sms_path: PathBuf,
     pub cert_pem: String,
     pub clock: Option<ManualClock>,
-    _dir: tempfile::TempDir,
+    /// The configuration it started with, for [`Gw::edit`].
+    table: toml::Table,
+    _dir: Arc<tempfile::TempDir>,
 }
 
 impl Gw {
+    /// The configuration it started with, to change and
+    /// [`GatewayBuilder::reload_into`] this gateway.
+    pub fn edit(&self) -> GatewayBuilder {
+        GatewayBuilder {
+            table: self.table.clone(),
+            clock: None,
+            dir: self._dir.clone(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("https://127.0.0.1:{}{path}", self.addr.port())
     }
 
-    pub fn gateway(&self) -> &otpgate::gateway::Gateway {
-        &self.running.as_ref().unwrap().gateway
+    /// The configuration in force now (a reload swaps it).
+    pub fn gateway(&self) -> Arc<otpgate::gateway::Gateway> {
+        self.running.as_ref().unwrap().gateway()
     }
 
     /// A client that trusts only this gateway's certificate.
@@ -187,6 +217,29 @@ impl Gw {
             b.http1_only()
         };
         b.build().unwrap()
+    }
+
+    /// What a form post's answer says. Under post/redirect/get a refusal
+    /// is a `303` leaving a sealed flash for the page it leads to: this
+    /// opens it and gives that page's status and the error code. Any other
+    /// answer: its own status, no code.
+    pub fn outcome(&self, status: u16, headers: &http::HeaderMap) -> (u16, Option<String>) {
+        let flash = headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|c| c.to_str().ok())
+            .find(|c| c.contains("-flash=") && !c.contains("Max-Age=0"))
+            .and_then(|c| c.split(';').next());
+        let Some(pair) = flash else {
+            return (status, None);
+        };
+        let mut h = http::HeaderMap::new();
+        h.insert("cookie", pair.parse().unwrap());
+        let sealer = otpgate::session::CookieSealer::new(&self.gateway().cfg.session);
+        let f = otpgate::own::flash::Flash::take(&sealer, &h)
+            .0
+            .expect("a flash this gateway sealed");
+        (f.status, Some(f.key))
     }
 
     pub fn browser(&self, h2: bool) -> Browser {

@@ -47,7 +47,7 @@ async fn a_value_sealed_for_another_cookie_name_is_no_session() {
         .await;
     let now = clock.now_secs();
     // The store's epoch, as a real session would carry it.
-    let store = &gw.running.as_ref().unwrap().gateway.store;
+    let store = gw.gateway().store.clone();
     let (epoch, _) = store.epoch().await.unwrap();
     // The construction is right: sealed under the real name, it opens.
     let own = sealed_as("__Host-otpgate", now, epoch);

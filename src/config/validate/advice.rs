@@ -34,20 +34,21 @@ pub(super) fn check(p: &mut Problems, otp: &OtpConfig, admin: &AdminConfig) {
             ),
         );
     }
-    // `[admin] token` is not a key yet: every non-loopback listener is
-    // reported, and the message says what will make it safe.
-    if let Some(listen) = admin.listen.filter(|a| exposed(*a, false)) {
+    // `[admin] token` guards only the admin API (`/api/*`): metrics and
+    // health answer anyone who reaches a non-loopback listener, token or
+    // not, so every such listener is reported.
+    if let Some(listen) = admin.listen.filter(|a| exposed(*a)) {
         p.warn(
             "admin.listen",
             format!(
-                "{listen} is not a loopback address: /metrics, /healthz and /readyz answer anyone who can reach it; listen on 127.0.0.1, or set an [admin] token"
+                "{listen} is not a loopback address: /metrics, /healthz and /readyz answer anyone who can reach it (an [admin] token guards only /api/*); listen on 127.0.0.1 or firewall the port"
             ),
         );
     }
 }
 
-/// Whether the admin listener answers the network without a token.
-fn exposed(listen: SocketAddr, has_token: bool) -> bool {
+/// Whether the admin listener answers the network.
+fn exposed(listen: SocketAddr) -> bool {
     // `::ffff:127.0.0.1` is loopback too.
-    !listen.ip().to_canonical().is_loopback() && !has_token
+    !listen.ip().to_canonical().is_loopback()
 }

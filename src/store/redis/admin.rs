@@ -1,0 +1,112 @@
+//! The Redis side of the admin API: a per-phone "not before" time
+//! (`otpgate:nb:{phone}`, kept for `session.ttl`: no older session can
+//! outlive it) read in the same MGET as the session's revocation and the
+//! epoch, and the prefix blocks (`otpgate:blocks`, a hash prefix ->
+//! `until_ms|source`): a send checks every leading part of its number in
+//! one HMGET; ended blocks leave the hash when it is next listed.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::{key, RedisStore, EPOCH_KEY, GRACE_MS};
+use crate::store::api::{Block, SessionCheck, StoreError};
+
+const BLOCKS_KEY: &str = "otpgate:blocks";
+
+impl RedisStore {
+    pub(super) async fn check_session(
+        &self,
+        session_id: &str,
+        phone: &str,
+        now_ms: u64,
+    ) -> Result<SessionCheck, StoreError> {
+        // One MGET: the per-request round trip the revocation check always
+        // cost, also carrying the epoch and the phone's not-before time.
+        let mut cmd = redis::cmd("MGET");
+        cmd.arg(EPOCH_KEY)
+            .arg(key("rev", session_id))
+            .arg(key("nb", phone));
+        let (epoch, until, not_before): (Option<u64>, Option<u64>, Option<u64>) =
+            self.query("session_check", &cmd).await?;
+        Ok(SessionCheck {
+            revoked: until.is_some_and(|u| u > now_ms),
+            phone_not_before: not_before,
+            epoch,
+        })
+    }
+
+    pub(super) async fn set_phone_not_before(
+        &self,
+        phone: &str,
+        not_before_ms: u64,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let px = ttl.as_millis() as u64 + GRACE_MS;
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key("nb", phone))
+            .arg(not_before_ms)
+            .arg("PX")
+            .arg(px);
+        self.query::<()>("revoke_phone", &cmd).await
+    }
+
+    pub(super) async fn add_block(&self, b: &Block) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(BLOCKS_KEY)
+            .arg(&b.prefix)
+            .arg(format!("{}|{}", b.until_ms, b.source));
+        self.query::<u64>("put_block", &cmd).await.map(|_| ())
+    }
+
+    pub(super) async fn delete_block(&self, prefix: &str) -> Result<bool, StoreError> {
+        let mut cmd = redis::cmd("HDEL");
+        cmd.arg(BLOCKS_KEY).arg(prefix);
+        Ok(self.query::<u64>("remove_block", &cmd).await? > 0)
+    }
+
+    pub(super) async fn block_end(
+        &self,
+        prefixes: &[String],
+        now_ms: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(BLOCKS_KEY).arg(prefixes);
+        let found: Vec<Option<String>> = self.query("blocked_until", &cmd).await?;
+        Ok(found
+            .iter()
+            .flatten()
+            .filter_map(|v| v.split_once('|')?.0.parse::<u64>().ok())
+            .filter(|u| *u > now_ms)
+            .max())
+    }
+
+    pub(super) async fn list_blocks(&self, now_ms: u64) -> Result<Vec<Block>, StoreError> {
+        let mut cmd = redis::cmd("HGETALL");
+        cmd.arg(BLOCKS_KEY);
+        let all: HashMap<String, String> = self.query("blocks", &cmd).await?;
+        let mut live = Vec::new();
+        let mut ended = Vec::new();
+        for (prefix, value) in all {
+            let parsed = value
+                .split_once('|')
+                .and_then(|(u, s)| Some((u.parse::<u64>().ok()?, s)));
+            match parsed {
+                Some((until_ms, source)) if until_ms > now_ms => live.push(Block {
+                    prefix,
+                    until_ms,
+                    source: source.to_string(),
+                }),
+                _ => ended.push(prefix),
+            }
+        }
+        if !ended.is_empty() {
+            // Ended blocks leave the list lazily; their deny entries expire
+            // by TTL.
+            let mut cmd = redis::cmd("HDEL");
+            cmd.arg(BLOCKS_KEY).arg(&ended);
+            let _ = self.query::<u64>("blocks", &cmd).await;
+        }
+        live.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+        Ok(live)
+    }
+}

@@ -1,0 +1,155 @@
+//! The admin API across two instances sharing a real `redis-server`: a
+//! revoke on one ends the cookie on the other at its next request, and
+//! blocks set on one are listed and enforced on the other.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use otpgate::clock::ManualClock;
+use serde_json::json;
+
+use super::support::{upstream, Gw, Shop, H1, PHONE};
+use super::{signed_in, with_token, Api};
+
+/// A `redis-server` with no persistence, killed on drop; `None` (said
+/// loudly) when it is not installed, a failure under OTPGATE_REQUIRE_ALL=1.
+struct Redis(Child, String);
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn redis() -> Option<Redis> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let child = match child {
+        Ok(c) => c,
+        Err(e) if std::env::var("OTPGATE_REQUIRE_ALL").as_deref() == Ok("1") => {
+            panic!("redis-server is required (OTPGATE_REQUIRE_ALL=1): {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: redis-server not found ({e}); apt-get install -y redis-server");
+            return None;
+        }
+    };
+    let r = Redis(child, format!("redis://127.0.0.1:{port}"));
+    // Redis accepts connections once it has started; poll with a deadline.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(r)
+}
+
+async fn on_redis(shop: &Shop, url: &str, clock: &ManualClock) -> Gw {
+    with_token(shop)
+        .set("store.backend", "\"redis\"")
+        .set("store.redis_url", &format!("{url:?}"))
+        .clock(clock.clone())
+        .run()
+        .await
+}
+
+#[tokio::test]
+async fn revoke_on_one_instance_ends_the_cookie_on_the_other_at_its_next_request() {
+    let Some(redis) = redis() else { return };
+    let shop = upstream().await;
+    let clock = ManualClock::starting_now();
+    let (a, b) = (
+        on_redis(&shop, &redis.1, &clock).await,
+        on_redis(&shop, &redis.1, &clock).await,
+    );
+    let on_a = signed_in(&a).await;
+    let mut on_b = b.browser(H1);
+    on_b.cookies = on_a.cookies.clone();
+    assert_eq!(
+        on_b.get("/checkout").await.status,
+        200,
+        "the cookie works on B"
+    );
+    clock.advance(Duration::from_secs(2));
+
+    let (status, v) = Api::of(&a)
+        .admin(
+            "POST",
+            "/api/sessions/revoke",
+            Some(json!({"phone": PHONE})),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_ne!(
+        on_b.get("/checkout").await.status,
+        200,
+        "the next request on B"
+    );
+
+    // Blocks are shared too: set on B, listed and enforced on A.
+    let (status, _) = Api::of(&b)
+        .admin(
+            "POST",
+            "/api/blocks",
+            Some(json!({"prefix": "+9198123", "for": "1h"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, list) = Api::of(&a).admin("GET", "/api/blocks", None).await;
+    assert_eq!(list["blocks"][0]["prefix"], "+9198123", "{list}");
+    let mut shopper = a.browser(H1);
+    assert_eq!(shopper.start(PHONE, "/checkout").await.status, 429);
+    assert_eq!(
+        Api::of(&a)
+            .admin("DELETE", "/api/blocks/%2B9198123", None)
+            .await
+            .0,
+        200
+    );
+    let mut shopper = b.browser(H1);
+    assert_eq!(shopper.start(PHONE, "/checkout").await.status, 303);
+}
+
+/// Store calls by operation, from `/metrics`.
+fn store_calls(metrics: &str) -> std::collections::BTreeMap<String, u64> {
+    metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("otpgate_store_duration_seconds_count{op=\""))
+        .filter_map(|l| {
+            let (op, rest) = l.split_once('"')?;
+            Some((op.to_string(), rest.rsplit(' ').next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The phone's not-before time rides in the session check's one MGET: a
+/// protected request costs one store round trip, revoke or not.
+#[tokio::test]
+async fn the_session_check_stays_one_round_trip() {
+    let Some(redis) = redis() else { return };
+    let shop = upstream().await;
+    let clock = ManualClock::starting_now();
+    let gw = on_redis(&shop, &redis.1, &clock).await;
+    let mut shopper = signed_in(&gw).await;
+    let before = store_calls(&gw.metrics().await);
+    assert_eq!(shopper.get("/checkout").await.status, 200);
+    let after = store_calls(&gw.metrics().await);
+    let per_request: Vec<(String, u64)> = after
+        .iter()
+        // The once-a-second epoch look runs on its own.
+        .filter(|(op, _)| op.as_str() != "epoch")
+        .map(|(op, n)| (op.clone(), n - before.get(op).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(per_request, [("session_check".to_string(), 1)]);
+}
