@@ -217,22 +217,14 @@ impl fmt::Debug for SessionConfig {
     }
 }
 
-#[derive(Clone, PartialEq, Eq)]
+/// `Debug` shows the Redis target redacted (its URLs may hold a password).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {
     Memory,
-    Redis { url: String },
-}
-
-/// The Redis URL may hold a password: shown redacted.
-impl fmt::Debug for StoreConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreConfig::Memory => f.write_str("Memory"),
-            StoreConfig::Redis { url } => {
-                write!(f, "Redis {{ url: {:?} }}", crate::secret::redact_url(url))
-            }
-        }
-    }
+    /// One server, a master behind Sentinel, or a Cluster.
+    Redis {
+        target: crate::store::target::RedisTarget,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -34,8 +34,11 @@ pub enum StartError {
     Upstream(#[from] crate::upstream::UpstreamSetupError),
     /// Redis could not be reached: startup fails rather than serving a
     /// gateway that refuses every sign-in.
-    #[error("store.redis_url: {0}")]
-    Store(crate::store::StoreError),
+    #[error("{key}: {source}")]
+    Store {
+        key: &'static str,
+        source: crate::store::StoreError,
+    },
     #[error("cannot listen on {addr} ({key}): {source}")]
     Bind {
         key: &'static str,
@@ -105,10 +108,17 @@ pub async fn start(
             memory
         }
         // Redis TTLs collect expired entries; no sweeper.
-        StoreConfig::Redis { url } => Arc::new(
-            RedisStore::connect_with_metrics(url, metrics.store.clone())
+        StoreConfig::Redis { target } => Arc::new(
+            RedisStore::open(target, metrics.store.clone())
                 .await
-                .map_err(StartError::Store)?,
+                .map_err(|source| StartError::Store {
+                    key: if target.is_cluster() {
+                        "store.redis_cluster_urls"
+                    } else {
+                        "store.redis_url"
+                    },
+                    source,
+                })?,
         ),
     };
     let sms_metrics = Arc::new(crate::sms::SmsMetrics::new());

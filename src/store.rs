@@ -17,9 +17,11 @@ mod api;
 mod epoch;
 mod memory;
 mod redis;
+pub mod target;
 
 pub use self::api::{Attempt, Block, Challenge, Count, Resend, SessionCheck, Store, StoreError};
 pub use self::redis::{scripts as redis_scripts, RedisStore};
 pub use crate::secret::redact_url;
 pub use epoch::{EpochChange, EpochWatch};
 pub use memory::{spawn_sweeper, MemoryStore};
+pub use target::RedisTarget;

@@ -133,6 +133,7 @@ pub struct RawSession {
 pub struct RawStore {
     pub backend: Option<String>,
     pub redis_url: Option<String>,
+    pub redis_cluster_urls: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

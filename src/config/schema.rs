@@ -207,7 +207,14 @@ pub const SCHEMA: Shape = T(&[
             ),
         ]),
     ),
-    ("store", T(&[("backend", STR), ("redis_url", STR)])),
+    (
+        "store",
+        T(&[
+            ("backend", STR),
+            ("redis_url", STR),
+            ("redis_cluster_urls", LIST),
+        ]),
+    ),
     (
         "admin",
         T(&[("listen", STR), ("token", STR), ("token_file", PATH)]),

@@ -8,9 +8,7 @@ use serde::Deserialize;
 use super::raw::RawConfig;
 use super::schema::Locator;
 use super::typecheck;
-use super::{
-    AdminConfig, Config, LogConfig, LogFormat, OtpConfig, Problem, StoreConfig, TlsConfig,
-};
+use super::{AdminConfig, Config, LogConfig, LogFormat, OtpConfig, Problem, TlsConfig};
 
 mod advice;
 mod brand;
@@ -22,8 +20,9 @@ mod limits;
 mod messages;
 mod routes;
 mod sections;
+mod store;
 
-use self::kit::{addr, duration, int_in, secret, Problems, DEFAULT_MESSAGE};
+use self::kit::{addr, duration, int_in, Problems, DEFAULT_MESSAGE};
 use self::limits::{limits, RawAbuse};
 
 /// Whether validation compares the SMS texts with `[sms.dlt]` templates.
@@ -179,23 +178,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         }
     };
 
-    let backend = raw.store.backend.as_deref().unwrap_or("memory");
-    let store = match p.choice("store.backend", backend, &["memory", "redis"]) {
-        Some("redis") => {
-            // The URL may carry a password: "${ENV_VAR}" keeps it out of the file.
-            let url = match raw.store.redis_url.as_deref() {
-                Some(v) => secret(p, "store.redis_url", v)
-                    .map(|s| s.expose().to_string())
-                    .unwrap_or_default(),
-                None => String::new(),
-            };
-            if let Some(problem) = redis_url_problem(&url) {
-                p.add("store.redis_url", problem);
-            }
-            StoreConfig::Redis { url }
-        }
-        _ => StoreConfig::Memory,
-    };
+    let store = store::store(p, &raw.store);
 
     let admin = AdminConfig {
         listen: addr(
@@ -300,23 +283,4 @@ fn admin_token(p: &mut Problems, a: &super::raw::RawAdmin) -> Option<crate::secr
         return None;
     }
     Some(token)
-}
-
-/// Why `url` cannot be used for `store.backend = "redis"`, if it cannot.
-/// Messages never repeat a password.
-fn redis_url_problem(url: &str) -> Option<String> {
-    use redis::IntoConnectionInfo;
-    if url.trim().is_empty() {
-        return Some(
-            "is required when store.backend = \"redis\" (e.g. \"redis://127.0.0.1:6379\")".into(),
-        );
-    }
-    let shown = crate::secret::redact_url(url);
-    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-        return Some(format!("`{shown}` must start with redis:// or rediss://"));
-    }
-    match url.into_connection_info() {
-        Ok(_) => None,
-        Err(e) => Some(format!("`{shown}` is not a valid Redis URL: {e}")),
-    }
 }

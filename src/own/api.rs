@@ -73,7 +73,7 @@ pub async fn send(
     if let Some(pending) = Pending::young_for(own, &parts.headers, &number).await {
         // The resend delay holds for a new send to the same number from
         // the same browser too: the code already texted still works.
-        let held = held::attach(own, Some(&pending), &pending.challenge_id, conn).await;
+        let held = held::attach(own, Some(&pending), conn).await;
         return Ok(sent(
             own,
             &Pending {
@@ -89,7 +89,7 @@ pub async fn send(
     match flow::start(&own.flow, &number, &lang, conn, client_ip).await {
         Ok((challenge_id, phone)) => {
             let before = Pending::of(&own.cookies, &parts.headers);
-            let held = held::attach(own, before.as_ref(), &challenge_id, conn).await;
+            let held = held::attach(own, before.as_ref(), conn).await;
             let pending = Pending {
                 challenge_id,
                 held,

@@ -246,7 +246,7 @@ async fn start_challenge(
         Err(e) => return refused(&e),
     };
     if let Some(pending) = Pending::young_for(own, headers, &number).await {
-        let held = held::attach(own, Some(&pending), &pending.challenge_id, conn).await;
+        let held = held::attach(own, Some(&pending), conn).await;
         let c = Pending {
             rd,
             held,
@@ -261,7 +261,7 @@ async fn start_challenge(
     match flow::start(&own.flow, &number, &lang, conn, client_ip).await {
         Ok((challenge_id, phone)) => {
             let before = Pending::of(&own.cookies, headers);
-            let held = held::attach(own, before.as_ref(), &challenge_id, conn).await;
+            let held = held::attach(own, before.as_ref(), conn).await;
             let pending = Pending {
                 challenge_id,
                 held,
@@ -289,7 +289,19 @@ async fn render_verify(
     let now = own.flow.clock.now_ms();
     let live = match pending.challenge_id.as_str() {
         "" => None,
-        id => own.flow.store.challenge(id, now).await.ok().flatten(),
+        id => match own.flow.store.challenge(id, now).await {
+            Ok(ch) => ch,
+            // The store did not answer (a Redis failover): a 503 that says
+            // so, keeping the pending cookie, so the same code works once
+            // the store is back. Never "expired": that would throw the
+            // sign-in away.
+            Err(e) => {
+                tracing::error!(error = %e, "store unavailable");
+                let (status, msg) = (FlowError::Store.status(), FlowError::Store.to_string());
+                let page = crate::pages::error_page(status, &msg);
+                return reply::html(status, crate::pages::ERROR_CSP.clone(), page, &[], None);
+            }
+        },
     };
     let Some(ch) = live else {
         let mut cookies = vec![clear_cookie(&own.cookies.pending_name)];

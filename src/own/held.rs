@@ -9,9 +9,10 @@
 //!    random hold id for `otp.ttl`. The challenge does not exist yet, so
 //!    the browser's pending cookie (sealed, pending.rs) names the hold id.
 //! 2. **attached** ([`attach`]): when the code is sent, the held request
-//!    moves to the challenge's id and lives `otp.ttl` from then, as the
-//!    code does; a resend extends both ([`extend`]). A new challenge for
-//!    the same browser (another number) takes it over.
+//!    lives `otp.ttl` from then, as the code does; a resend extends both
+//!    ([`extend`]). It keeps its hold id (one key, one Redis Cluster slot);
+//!    the pending cookie names it beside the challenge. A new challenge
+//!    for the same browser (another number) takes it over.
 //! 3. **claimed** ([`claim`]): after the right code, one atomic take from
 //!    the store (memory: the map entry removed; Redis: one script). The
 //!    code itself works once, and the claim is a second, independent
@@ -208,23 +209,15 @@ fn came_from(h: &HeaderMap, host: Option<&str>) -> Option<String> {
     same.then(|| safe_rd(Some(pq)))
 }
 
-/// When a code is sent: the browser's held request (if any) becomes the
-/// new challenge's, living `otp.ttl` from now. Returns where it is now.
-pub async fn attach(
-    own: &Own,
-    before: Option<&Pending>,
-    challenge_id: &str,
-    conn: ConnInfo,
-) -> Option<String> {
-    let from = before?.held.as_deref()?;
+/// When a code is sent: the browser's held request (if any) now lives
+/// as long as the code, `otp.ttl` from now. Returns its id, or `None` when
+/// it is gone.
+pub async fn attach(own: &Own, before: Option<&Pending>, conn: ConnInfo) -> Option<String> {
+    let id = before?.held.as_deref()?;
     let now = own.flow.clock.now_ms();
-    let moved = own
-        .flow
-        .store
-        .move_held(from, challenge_id, own.flow.cfg.otp.ttl, now)
-        .await;
-    match moved {
-        Ok(true) => Some(challenge_id.to_string()),
+    let ttl = own.flow.cfg.otp.ttl;
+    match own.flow.store.extend_held(id, ttl, now).await {
+        Ok(true) => Some(id.to_string()),
         Ok(false) | Err(_) => {
             expired(own, conn, None);
             None
@@ -234,12 +227,12 @@ pub async fn attach(
 
 /// A resend gives the code `otp.ttl` more: the held request too.
 pub async fn extend(own: &Own, pending: &Pending) {
-    if let Some(at) = &pending.held {
+    if let Some(id) = &pending.held {
         let now = own.flow.clock.now_ms();
         let _ = own
             .flow
             .store
-            .move_held(at, at, own.flow.cfg.otp.ttl, now)
+            .extend_held(id, own.flow.cfg.otp.ttl, now)
             .await;
     }
 }

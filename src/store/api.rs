@@ -160,17 +160,10 @@ pub trait Store: Send + Sync {
         ttl: Duration,
         now_ms: u64,
     ) -> Result<(), StoreError>;
-    /// Moves the held request under `from` to `to`, to live `ttl` from
-    /// `now_ms` (`from == to` only extends it): a hold becomes the
-    /// challenge's when its code is sent. `false` when there is none
-    /// (expired, claimed, never held).
-    async fn move_held(
-        &self,
-        from: &str,
-        to: &str,
-        ttl: Duration,
-        now_ms: u64,
-    ) -> Result<bool, StoreError>;
+    /// Restarts the held request's lifetime: `ttl` from `now_ms` (the
+    /// code was sent, or sent again: it lives as long as the code). `false`
+    /// when there is none (expired, claimed, never held).
+    async fn extend_held(&self, key: &str, ttl: Duration, now_ms: u64) -> Result<bool, StoreError>;
     /// Takes the held request under `key` out of the store, in one atomic
     /// step: of any number of concurrent calls, on any instance, at most
     /// one gets it. This is what makes a held request go out exactly once.

@@ -312,23 +312,16 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn move_held(
-        &self,
-        from: &str,
-        to: &str,
-        ttl: Duration,
-        now_ms: u64,
-    ) -> Result<bool, StoreError> {
-        // Removed first: of two moves (or a move and a claim) only one
-        // finds it.
-        let Some((_, (until, sealed))) = self.held.remove(from) else {
+    async fn extend_held(&self, key: &str, ttl: Duration, now_ms: u64) -> Result<bool, StoreError> {
+        // Under the entry's lock: a claim cannot slip in between.
+        let Entry::Occupied(mut entry) = self.held.entry(key.to_string()) else {
             return Ok(false);
         };
-        if until <= now_ms {
+        if entry.get().0 <= now_ms {
+            entry.remove();
             return Ok(false);
         }
-        let until = now_ms + ttl.as_millis() as u64;
-        self.held.insert(to.to_string(), (until, sealed));
+        entry.get_mut().0 = now_ms + ttl.as_millis() as u64;
         Ok(true)
     }
 
@@ -438,14 +431,14 @@ mod tests {
         let s = MemoryStore::default();
         let ttl = Duration::from_secs(60);
         s.hold("h", b"sealed".to_vec(), ttl, 1_000).await.unwrap();
-        assert!(!s.move_held("nope", "c", ttl, 2_000).await.unwrap());
-        assert!(s.move_held("h", "c", ttl, 2_000).await.unwrap());
-        assert_eq!(s.claim_held("h", 2_000).await.unwrap(), None);
+        assert!(!s.extend_held("nope", ttl, 2_000).await.unwrap());
+        assert!(s.extend_held("h", ttl, 2_000).await.unwrap());
         assert_eq!(
-            s.claim_held("c", 61_999).await.unwrap().as_deref(),
-            Some(&b"sealed"[..])
+            s.claim_held("h", 61_999).await.unwrap().as_deref(),
+            Some(&b"sealed"[..]),
+            "it lives 60 s from the extension"
         );
-        assert_eq!(s.claim_held("c", 3_000).await.unwrap(), None);
+        assert_eq!(s.claim_held("h", 3_000).await.unwrap(), None, "once");
         s.hold("e", b"x".to_vec(), ttl, 0).await.unwrap();
         assert_eq!(s.claim_held("e", 60_000).await.unwrap(), None);
     }

@@ -6,13 +6,13 @@
 //! expiry is decided by comparing the stored `expires_at` with the caller's
 //! `now_ms`, exactly as the memory store does, so both stores answer alike.
 //!
-//! Keys: `otpgate:ch:{id}` (hash), `otpgate:cnt:{window start}:{key}`,
-//! `otpgate:rev:{session id}`, `otpgate:nb:{phone}` and `otpgate:blocks`
-//! (redis/admin.rs), `otpgate:held:{hold or challenge id}` (a sealed held
-//! request, ciphertext only: redis/held.rs), `otpgate:epoch` (see `store/epoch.rs`),
-//! `otpgate:op:{random}` (answers kept for a retry). Numbers that scripts
-//! store are computed in Rust and passed as strings, so Lua's float
-//! formatting never touches them.
+//! Key names and where they live on a Cluster: `redis/keys.rs`; the admin
+//! API's keys (per-phone not-before, prefix blocks): `redis/admin.rs`;
+//! held requests (sealed, ciphertext only): `redis/held.rs`.
+//! Numbers that scripts store are computed in Rust and passed as strings,
+//! so Lua's float formatting never touches them. One server, Sentinel or
+//! Cluster: `store/target.rs` (configuration) and `redis/conn.rs`
+//! (connections).
 //!
 //! A connection that Redis closed while the instance was idle (a Redis
 //! restart) is only noticed when it is next used; that call fails with
@@ -22,19 +22,22 @@
 //! on a connection error: a healthy Redis never produces an error.
 
 mod admin;
+mod conn;
 mod held;
+mod keys;
 pub mod scripts;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, Script, ScriptInvocation};
 
 use super::api::{Attempt, Block, Challenge, Count, Resend, SessionCheck, Store, StoreError};
 use super::epoch::random_epoch;
+pub use super::target::RedisTarget;
 use crate::metrics::StoreMetrics;
-use crate::secret::redact_url as redact;
+use conn::{Backend, Conn};
+use keys::{Keys, EPOCH};
 
 /// The longest any one store call may take before it counts as a failure.
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
@@ -42,28 +45,25 @@ const PING_TIMEOUT: Duration = Duration::from_millis(1000);
 /// Garbage-collection slack on top of a logical expiry, for clock skew
 /// between instances.
 const GRACE_MS: u64 = 60_000;
-const EPOCH_KEY: &str = "otpgate:epoch";
 static PING: std::sync::LazyLock<redis::Cmd> = std::sync::LazyLock::new(|| redis::cmd("PING"));
+static ROLE: std::sync::LazyLock<redis::Cmd> = std::sync::LazyLock::new(|| redis::cmd("ROLE"));
 
 pub struct RedisStore {
-    conn: ConnectionManager,
+    backend: Backend,
+    keys: Keys,
     attempt: Script,
     replace: Script,
     count: Script,
     uncount: Script,
     put: Script,
     epoch: Script,
-    move_held: Script,
+    extend_held: Script,
     claim_held: Script,
     metrics: StoreMetrics,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("redis: {e}"))
-}
-
-fn key(kind: &str, id: &str) -> String {
-    format!("otpgate:{kind}:{id}")
 }
 
 fn window_start(now_ms: u64, window: Duration) -> u64 {
@@ -80,40 +80,38 @@ fn system_ms() -> u64 {
 
 impl RedisStore {
     /// Connects once (failing if Redis cannot be reached within a few
-    /// seconds); afterwards the connection manager reconnects by itself.
-    /// Error messages never contain the URL's password.
+    /// seconds); afterwards it reconnects by itself. `url` is any form
+    /// [`RedisTarget::from_url`] takes. Error messages never contain the
+    /// URL's password.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with_metrics(url, StoreMetrics::default()).await
+        let target = RedisTarget::from_url(url).map_err(unavailable)?;
+        Self::connect_to(&target).await
     }
 
-    /// [`Self::connect`], counting errors and timing calls in `metrics`.
-    pub async fn connect_with_metrics(
-        url: &str,
-        metrics: StoreMetrics,
-    ) -> Result<Self, StoreError> {
-        let client =
-            redis::Client::open(url).map_err(|e| unavailable(format!("{e} ({})", redact(url))))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(CALL_TIMEOUT)
-            .set_response_timeout(CALL_TIMEOUT)
-            .set_number_of_retries(2)
-            .set_max_delay(1000);
-        let conn = tokio::time::timeout(
-            CALL_TIMEOUT * 3,
-            ConnectionManager::new_with_config(client, config),
-        )
-        .await
-        .map_err(|_| unavailable(format!("no answer from {}", redact(url))))?
-        .map_err(|e| unavailable(format!("{e} ({})", redact(url))))?;
+    /// [`Self::connect`] to a checked target (e.g. a Cluster's nodes).
+    pub async fn connect_to(target: &RedisTarget) -> Result<Self, StoreError> {
+        Self::open(target, StoreMetrics::default()).await
+    }
+
+    /// [`Self::connect`] to a checked target, counting errors and timing
+    /// calls in `metrics`.
+    pub async fn open(target: &RedisTarget, metrics: StoreMetrics) -> Result<Self, StoreError> {
+        let backend = tokio::time::timeout(CALL_TIMEOUT * 3, Backend::open(target, CALL_TIMEOUT))
+            .await
+            .map_err(|_| unavailable(format!("no answer from {target}")))?
+            .map_err(|e| unavailable(format!("{e} ({target})")))?;
         Ok(RedisStore {
-            conn,
+            backend,
+            keys: Keys {
+                cluster: target.is_cluster(),
+            },
             attempt: Script::new(&scripts::once(scripts::ATTEMPT)),
             replace: Script::new(&scripts::once(scripts::REPLACE)),
             count: Script::new(&scripts::once(scripts::COUNT)),
             uncount: Script::new(&scripts::once(scripts::UNCOUNT)),
             put: Script::new(scripts::PUT),
             epoch: Script::new(scripts::EPOCH),
-            move_held: Script::new(scripts::MOVE_HELD),
+            extend_held: Script::new(scripts::EXTEND_HELD),
             claim_held: Script::new(scripts::CLAIM_HELD),
             metrics,
         })
@@ -123,18 +121,15 @@ impl RedisStore {
     /// again once when the connection broke (every call made through here
     /// is safe to repeat: see the module docs). A timeout is not retried:
     /// Redis is slow or gone, and a second wait only doubles the shopper's.
-    async fn run<T, F>(
-        &self,
-        op: &'static str,
-        f: impl Fn(ConnectionManager) -> F,
-    ) -> Result<T, StoreError>
+    async fn run<T, F>(&self, op: &'static str, f: impl Fn(Conn) -> F) -> Result<T, StoreError>
     where
         F: std::future::Future<Output = redis::RedisResult<T>>,
     {
         let started = Instant::now();
         let mut result = self.try_once(&f).await;
         if let Err(Some(e)) = &result {
-            if e.is_connection_dropped() || e.is_unrecoverable_error() {
+            let replica = e.kind() == redis::ErrorKind::ReadOnly;
+            if e.is_connection_dropped() || e.is_unrecoverable_error() || replica {
                 tracing::debug!(op, error = %e, "redis connection broke; trying again once");
                 result = self.try_once(&f).await;
             }
@@ -147,18 +142,30 @@ impl RedisStore {
         }
     }
 
-    /// `Err(None)` is a timeout.
-    async fn try_once<T, F>(
-        &self,
-        f: &impl Fn(ConnectionManager) -> F,
-    ) -> Result<T, Option<redis::RedisError>>
+    /// `Err(None)` is a timeout. A failure tells the backend, so that a
+    /// Sentinel deployment looks for the (new) master before the retry.
+    async fn try_once<T, F>(&self, f: &impl Fn(Conn) -> F) -> Result<T, Option<redis::RedisError>>
     where
         F: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        match tokio::time::timeout(CALL_TIMEOUT, f(self.conn.clone())).await {
+        let used = std::sync::atomic::AtomicU64::new(0);
+        let call = async {
+            let lease = self.backend.lease().await?;
+            used.store(lease.generation, std::sync::atomic::Ordering::Relaxed);
+            f(lease.conn).await
+        };
+        let result = tokio::time::timeout(CALL_TIMEOUT, call).await;
+        let generation = used.load(std::sync::atomic::Ordering::Relaxed);
+        match result {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(Some(e)),
-            Err(_) => Err(None),
+            Ok(Err(e)) => {
+                self.backend.failed(generation, Some(&e));
+                Err(Some(e))
+            }
+            Err(_) => {
+                self.backend.failed(generation, None);
+                Err(None)
+            }
         }
     }
 
@@ -181,11 +188,6 @@ impl RedisStore {
     }
 }
 
-/// A fresh operation key for a repeat-safe script (see `scripts::once`).
-fn op_key() -> String {
-    key("op", &crate::session::random_id())
-}
-
 fn hash32(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
     bytes
         .try_into()
@@ -203,7 +205,7 @@ fn num<T: std::str::FromStr>(v: &Option<Vec<u8>>) -> Result<T, StoreError> {
 impl Store for RedisStore {
     async fn put_challenge(&self, id: &str, ch: Challenge) -> Result<(), StoreError> {
         let px = ch.expires_at.saturating_sub(ch.sent_at) + GRACE_MS;
-        let mut inv = self.put.key(key("ch", id));
+        let mut inv = self.put.key(self.keys.challenge(id));
         inv.arg(ch.phone)
             .arg(&ch.code_hash[..])
             .arg(ch.sent_at)
@@ -217,7 +219,7 @@ impl Store for RedisStore {
 
     async fn challenge(&self, id: &str, now_ms: u64) -> Result<Option<Challenge>, StoreError> {
         let mut cmd = redis::cmd("HMGET");
-        cmd.arg(key("ch", id)).arg(&[
+        cmd.arg(self.keys.challenge(id)).arg(&[
             "phone",
             "hash",
             "sent_at",
@@ -247,8 +249,9 @@ impl Store for RedisStore {
         max_attempts: u32,
         now_ms: u64,
     ) -> Result<Attempt, StoreError> {
-        let mut inv = self.attempt.key(key("ch", id));
-        inv.key(op_key())
+        let k = self.keys.challenge(id);
+        let mut inv = self.attempt.key(&k);
+        inv.key(self.keys.operation_for(&k))
             .arg(&candidate[..])
             .arg(max_attempts)
             .arg(now_ms);
@@ -275,8 +278,9 @@ impl Store for RedisStore {
         now_ms: u64,
     ) -> Result<Resend, StoreError> {
         let ttl_ms = ttl.as_millis() as u64;
-        let mut inv = self.replace.key(key("ch", id));
-        inv.key(op_key())
+        let k = self.keys.challenge(id);
+        let mut inv = self.replace.key(&k);
+        inv.key(self.keys.operation_for(&k))
             .arg(&code_hash[..])
             .arg(now_ms)
             .arg(resend_after.as_millis() as u64)
@@ -307,8 +311,12 @@ impl Store for RedisStore {
         // Kept through the following window too: pumping reads the
         // previous window's count.
         let px = start + 2 * w.max(1) - now_ms + GRACE_MS;
-        let mut inv = self.count.key(key("cnt", &format!("{start}:{key_}")));
-        inv.key(op_key()).arg(cost).arg(max).arg(px);
+        let k = self.keys.counter(start, key_);
+        let mut inv = self.count.key(&k);
+        inv.key(self.keys.operation_for(&k))
+            .arg(cost)
+            .arg(max)
+            .arg(px);
         let n: i64 = self.invoke("count", &inv).await?;
         Ok(match u64::try_from(n) {
             Ok(count) => Count::Allowed { count },
@@ -323,9 +331,9 @@ impl Store for RedisStore {
         window: Duration,
         now_ms: u64,
     ) -> Result<(), StoreError> {
-        let k = key("cnt", &format!("{}:{key_}", window_start(now_ms, window)));
-        let mut inv = self.uncount.key(k);
-        inv.key(op_key()).arg(cost);
+        let k = self.keys.counter(window_start(now_ms, window), key_);
+        let mut inv = self.uncount.key(&k);
+        inv.key(self.keys.operation_for(&k)).arg(cost);
         self.invoke::<i64>("uncount", &inv).await?;
         Ok(())
     }
@@ -335,7 +343,7 @@ impl Store for RedisStore {
         // entry, so it is measured against the system clock with slack.
         let px = until_ms.saturating_sub(system_ms()) + GRACE_MS;
         let mut cmd = redis::cmd("SET");
-        cmd.arg(key("rev", session_id))
+        cmd.arg(self.keys.revocation(session_id))
             .arg(until_ms)
             .arg("PX")
             .arg(px);
@@ -344,7 +352,7 @@ impl Store for RedisStore {
 
     async fn is_revoked(&self, session_id: &str, now_ms: u64) -> Result<bool, StoreError> {
         let mut cmd = redis::cmd("GET");
-        cmd.arg(key("rev", session_id));
+        cmd.arg(self.keys.revocation(session_id));
         let until: Option<u64> = self.query("is_revoked", &cmd).await?;
         Ok(until.is_some_and(|u| u > now_ms))
     }
@@ -388,7 +396,7 @@ impl Store for RedisStore {
     }
 
     async fn epoch(&self) -> Result<(u64, bool), StoreError> {
-        let mut inv = self.epoch.key(EPOCH_KEY);
+        let mut inv = self.epoch.key(EPOCH);
         inv.arg(random_epoch());
         let (epoch, created): (u64, u8) = self.invoke("epoch", &inv).await?;
         Ok((epoch, created == 1))
@@ -397,8 +405,26 @@ impl Store for RedisStore {
     async fn healthy(&self) -> bool {
         // Through `run`, so a connection Redis closed while this instance
         // was idle is replaced on the spot instead of failing the probe.
-        let ping = self.query::<String>("ping", &PING);
-        matches!(tokio::time::timeout(PING_TIMEOUT, ping).await, Ok(Ok(_)))
+        // On a Cluster, PING goes to every master: one down is not ready.
+        // Behind Sentinel, ROLE also notices a connection to an old master
+        // that is a replica now (it answers reads, and would hold on to it).
+        let probe = async {
+            if self.backend.is_sentinel() {
+                let role: Vec<redis::Value> = self.query("ping", &ROLE).await?;
+                let master =
+                    matches!(role.first(), Some(redis::Value::BulkString(r)) if r == b"master");
+                if !master {
+                    self.backend.failed_role();
+                }
+                Ok::<bool, StoreError>(master)
+            } else {
+                self.query::<String>("ping", &PING).await.map(|_| true)
+            }
+        };
+        matches!(
+            tokio::time::timeout(PING_TIMEOUT, probe).await,
+            Ok(Ok(true))
+        )
     }
 
     async fn hold(
@@ -411,32 +437,16 @@ impl Store for RedisStore {
         self.hold_sealed(key_, sealed, ttl, now_ms).await
     }
 
-    async fn move_held(
+    async fn extend_held(
         &self,
-        from: &str,
-        to: &str,
+        key_: &str,
         ttl: Duration,
         now_ms: u64,
     ) -> Result<bool, StoreError> {
-        self.move_sealed(from, to, ttl, now_ms).await
+        self.extend_sealed(key_, ttl, now_ms).await
     }
 
     async fn claim_held(&self, key_: &str, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.claim_sealed(key_, now_ms).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(
-            redact("redis://user:hunter2@db:6379/0"),
-            "redis://user:***@db:6379/0"
-        );
-        assert_eq!(redact("rediss://:pw@db"), "rediss://:***@db");
-        assert_eq!(redact("redis://db:6379"), "redis://db:6379");
     }
 }

@@ -27,7 +27,7 @@ async fn instance(shop: &Shop, url: &str) -> Gw {
 /// whichever notices the loss first, and a thread-local capture would see
 /// only some of them. Tests find their own lines by the epoch they name.
 #[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
+pub struct Log(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Log {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -39,7 +39,7 @@ impl Write for Log {
     }
 }
 
-fn operator_log() -> &'static Log {
+pub fn operator_log() -> &'static Log {
     static LOG: OnceLock<Log> = OnceLock::new();
     LOG.get_or_init(|| {
         let log = Log::default();

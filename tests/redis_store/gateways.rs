@@ -218,3 +218,77 @@ async fn key_rotation_keeps_old_sessions_and_seals_with_the_new_key() {
         "new cookies are sealed with the new key only"
     );
 }
+
+#[tokio::test]
+async fn config_checks_the_sentinel_and_cluster_forms() {
+    let shop = upstream().await;
+    let check = |backend: &str, sets: &[(&str, &str)]| {
+        let mut b = gateway(&shop).set("store.backend", &format!("\"{backend}\""));
+        for (k, v) in sets {
+            b = b.set(k, v);
+        }
+        otpgate::config::Config::parse(&b.config_text(), "test")
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let url = "store.redis_url";
+    let cluster = "store.redis_cluster_urls";
+    check(
+        "redis",
+        &[(url, "\"redis+sentinel://:pw@a:26379,b/mymaster\"")],
+    )
+    .unwrap();
+    check(
+        "redis",
+        &[(cluster, "[\"redis://:pw@a:7000\", \"redis://b:7001\"]")],
+    )
+    .unwrap();
+    let cases = [
+        (
+            "redis",
+            vec![(url, "\"redis+sentinel://:hunter2@a:26379\"")],
+            url,
+        ),
+        (
+            "redis",
+            vec![(url, "\"redis+sentinel://:hunter2@a:26379,,b/m\"")],
+            url,
+        ),
+        ("redis", vec![(cluster, "[]")], cluster),
+        (
+            "redis",
+            vec![(cluster, "[\"http://:hunter2@a:7000\"]")],
+            cluster,
+        ),
+        (
+            "redis",
+            vec![(url, "\"redis://a\""), (cluster, "[\"redis://b:7000\"]")],
+            cluster,
+        ),
+        // Forgetting `backend` would silently run each instance alone.
+        ("memory", vec![(cluster, "[\"redis://b:7000\"]")], cluster),
+        ("memory", vec![(url, "\"redis://a\"")], url),
+    ];
+    for (backend, sets, key) in cases {
+        let e = check(backend, &sets).unwrap_err();
+        assert!(e.contains(key) && !e.contains("hunter2"), "{sets:?}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn startup_fails_naming_the_cluster_key_when_unreachable() {
+    let shop = upstream().await;
+    let port = crate::topology::free_port();
+    let b = gateway(&shop).set("store.backend", "\"redis\"").set(
+        "store.redis_cluster_urls",
+        &format!("[\"redis://:s3cret@127.0.0.1:{port}\"]"),
+    );
+    let cfg = otpgate::config::Config::parse(&b.config_text(), "test").unwrap();
+    let err = otpgate::server::start(cfg, None)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("store.redis_cluster_urls"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+}

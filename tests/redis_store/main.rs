@@ -5,11 +5,15 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod checks;
+mod cluster;
 mod data_loss;
 mod gateways;
 mod held;
 mod reconnect;
 mod semantics;
+mod sentinel;
+mod topology;
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};

@@ -1,17 +1,19 @@
 //! The Redis side of the admin API: a per-phone "not before" time
-//! (`otpgate:nb:{phone}`, kept for `session.ttl`: no older session can
+//! (`otpgate:nb:<phone>`, kept for `session.ttl`: no older session can
 //! outlive it) read in the same MGET as the session's revocation and the
 //! epoch, and the prefix blocks (`otpgate:blocks`, a hash prefix ->
 //! `until_ms|source`): a send checks every leading part of its number in
-//! one HMGET; ended blocks leave the hash when it is next listed.
+//! one HMGET; ended blocks leave the hash when it is next listed. On a
+//! Cluster both live in the epoch's hash slot, like revocations (see
+//! `keys.rs`): the MGET stays one command, and losing them means losing
+//! the epoch too, which is detected.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::{key, RedisStore, EPOCH_KEY, GRACE_MS};
+use super::keys::EPOCH;
+use super::{RedisStore, GRACE_MS};
 use crate::store::api::{Block, SessionCheck, StoreError};
-
-const BLOCKS_KEY: &str = "otpgate:blocks";
 
 impl RedisStore {
     pub(super) async fn check_session(
@@ -23,9 +25,9 @@ impl RedisStore {
         // One MGET: the per-request round trip the revocation check always
         // cost, also carrying the epoch and the phone's not-before time.
         let mut cmd = redis::cmd("MGET");
-        cmd.arg(EPOCH_KEY)
-            .arg(key("rev", session_id))
-            .arg(key("nb", phone));
+        cmd.arg(EPOCH)
+            .arg(self.keys.revocation(session_id))
+            .arg(self.keys.not_before(phone));
         let (epoch, until, not_before): (Option<u64>, Option<u64>, Option<u64>) =
             self.query("session_check", &cmd).await?;
         Ok(SessionCheck {
@@ -43,7 +45,7 @@ impl RedisStore {
     ) -> Result<(), StoreError> {
         let px = ttl.as_millis() as u64 + GRACE_MS;
         let mut cmd = redis::cmd("SET");
-        cmd.arg(key("nb", phone))
+        cmd.arg(self.keys.not_before(phone))
             .arg(not_before_ms)
             .arg("PX")
             .arg(px);
@@ -52,7 +54,7 @@ impl RedisStore {
 
     pub(super) async fn add_block(&self, b: &Block) -> Result<(), StoreError> {
         let mut cmd = redis::cmd("HSET");
-        cmd.arg(BLOCKS_KEY)
+        cmd.arg(self.keys.blocks())
             .arg(&b.prefix)
             .arg(format!("{}|{}", b.until_ms, b.source));
         self.query::<u64>("put_block", &cmd).await.map(|_| ())
@@ -60,7 +62,7 @@ impl RedisStore {
 
     pub(super) async fn delete_block(&self, prefix: &str) -> Result<bool, StoreError> {
         let mut cmd = redis::cmd("HDEL");
-        cmd.arg(BLOCKS_KEY).arg(prefix);
+        cmd.arg(self.keys.blocks()).arg(prefix);
         Ok(self.query::<u64>("remove_block", &cmd).await? > 0)
     }
 
@@ -70,7 +72,7 @@ impl RedisStore {
         now_ms: u64,
     ) -> Result<Option<u64>, StoreError> {
         let mut cmd = redis::cmd("HMGET");
-        cmd.arg(BLOCKS_KEY).arg(prefixes);
+        cmd.arg(self.keys.blocks()).arg(prefixes);
         let found: Vec<Option<String>> = self.query("blocked_until", &cmd).await?;
         Ok(found
             .iter()
@@ -82,7 +84,7 @@ impl RedisStore {
 
     pub(super) async fn list_blocks(&self, now_ms: u64) -> Result<Vec<Block>, StoreError> {
         let mut cmd = redis::cmd("HGETALL");
-        cmd.arg(BLOCKS_KEY);
+        cmd.arg(self.keys.blocks());
         let all: HashMap<String, String> = self.query("blocks", &cmd).await?;
         let mut live = Vec::new();
         let mut ended = Vec::new();
@@ -103,7 +105,7 @@ impl RedisStore {
             // Ended blocks leave the list lazily; their deny entries expire
             // by TTL.
             let mut cmd = redis::cmd("HDEL");
-            cmd.arg(BLOCKS_KEY).arg(&ended);
+            cmd.arg(self.keys.blocks()).arg(&ended);
             let _ = self.query::<u64>("blocks", &cmd).await;
         }
         live.sort_by(|a, b| a.prefix.cmp(&b.prefix));

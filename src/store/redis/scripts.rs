@@ -70,16 +70,15 @@ return 0
 
 /// Held requests are stored as `expires_at` (20 decimal digits, unix ms)
 /// followed by the sealed bytes; the caller's clock decides expiry, like a
-/// challenge's. Move: idempotent by nature: a repeated run finds `from`
-/// gone and `to` there, and answers as the first did.
-pub const MOVE_HELD: &str = r"
+/// challenge's. Extending rewrites the expiry: idempotent by nature (a
+/// repeated run writes the same). One key: one hash slot on a Cluster.
+pub const EXTEND_HELD: &str = r"
 local v = redis.call('GET', KEYS[1])
-if not v then return redis.call('EXISTS', KEYS[2]) end
+if not v then return 0 end
 if tonumber(string.sub(v, 1, 20)) <= tonumber(ARGV[3]) then
   redis.call('DEL', KEYS[1]) return 0
 end
-redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[2], ARGV[1] .. string.sub(v, 21), 'PX', ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1] .. string.sub(v, 21), 'PX', ARGV[2])
 return 1
 ";
 
