@@ -252,16 +252,22 @@ fn weaker_than_the_standards_warns_and_strict_refuses() {
 #[test]
 fn keys_that_disagree_warn() {
     let cfg = format!(
-        "[server]\npublic_host = \"shop.example.com\"\n{MINIMAL}[otp]\nttl = \"1m\"\nresend_after = \"2m\"\n[store]\nredis_url = \"redis://127.0.0.1:6379\"\n"
+        "[server]\npublic_host = \"shop.example.com\"\n{MINIMAL}[otp]\nttl = \"1m\"\nresend_after = \"2m\"\n"
     );
     let (code, t) = check(&cfg, &[]);
     assert_eq!(code, Some(0), "{t}");
     assert_has(
         &t,
-        &[
-            "warning: line 11: otp.resend_after: 2m is not shorter than otp.ttl (1m)",
-            "warning: line 13: store.redis_url: is ignored: store.backend is \"memory\"",
-        ],
+        &["warning: line 11: otp.resend_after: 2m is not shorter than otp.ttl (1m)"],
     );
     assert_eq!(check(&cfg, &["--strict"]).0, Some(1));
+    // A Redis address beside the memory backend is an error, not a
+    // warning: every instance would silently keep its own state.
+    let cfg = format!("{MINIMAL}[store]\nredis_url = \"redis://127.0.0.1:6379\"\n");
+    let (code, t) = check(&cfg, &[]);
+    assert_eq!(code, Some(1), "{t}");
+    assert_has(
+        &t,
+        &["store.redis_url: is set but store.backend is \"memory\""],
+    );
 }
