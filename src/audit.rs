@@ -126,6 +126,23 @@ pub fn session_issued(s: &Session, conn: ConnInfo) {
     tracing::info!(target: TARGET, event = "session_issued", phone = %mask(&s.phone), expires_at = s.expires_at, peer = %conn.peer.ip());
 }
 
+/// A held request's life (own/held.rs): `held`, `replayed`,
+/// `hold_expired`, `hold_refused`. The path only: a query or body may
+/// carry personal data.
+pub fn hold(event: &'static str, target: &str, phone: Option<&str>, conn: ConnInfo) {
+    let path = target.split('?').next().unwrap_or("");
+    let phone = phone.map(mask).unwrap_or_default();
+    tracing::info!(target: TARGET, event, route = %path, phone = %phone, peer = %conn.peer.ip());
+}
+
+/// A protected request that was not held: `too_large`, or `cross_site`
+/// (sent from another site's page: held and replayed with this browser's
+/// cookies, it would be a forged order).
+pub fn hold_refused(reason: &'static str, target: &str, conn: ConnInfo) {
+    let path = target.split('?').next().unwrap_or("");
+    tracing::info!(target: TARGET, event = "hold_refused", reason, route = %path, peer = %conn.peer.ip());
+}
+
 /// One call of the admin API, refused ones included: who (`admin`, the
 /// bearer of `[admin] token`, or `unauthenticated`), from where, what on
 /// which phone (masked) or prefix, and the answer's status.

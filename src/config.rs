@@ -39,8 +39,18 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub log: LogConfig,
     pub fingerprint: crate::fingerprint::FingerprintConfig,
+    pub hold: HoldConfig,
     /// Non-fatal advice `check-config` prints (e.g. missing DLT fields).
     pub warnings: Vec<String>,
+}
+
+/// `[hold]`: a protected POST without a session is kept across the code
+/// step and sent once after it (own/held.rs).
+#[derive(Debug, Clone)]
+pub struct HoldConfig {
+    pub enabled: bool,
+    /// The largest body kept, in bytes; a larger one gets 413.
+    pub max_body: usize,
 }
 
 #[derive(Debug, Clone)]

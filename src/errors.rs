@@ -26,6 +26,10 @@ pub enum GatewayError {
     /// server.body_min_rate): slow-POST denial of service.
     #[error("request body too slow")]
     BodyTimeout,
+    /// A protected request too large to keep while the shopper verifies
+    /// (`[hold] max_body`): refused whole, nothing forwarded.
+    #[error("This request is too large to keep while you confirm your phone number (the limit is {} KiB). Nothing was sent; please go back and try again with less data.", .max_body.div_ceil(1024))]
+    HeldTooLarge { max_body: usize },
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -48,6 +52,7 @@ impl GatewayError {
             | GatewayError::BadTarget
             | GatewayError::BadBody => StatusCode::BAD_REQUEST,
             GatewayError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            GatewayError::HeldTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::OtpRequired { .. } => StatusCode::UNAUTHORIZED,
             GatewayError::Csrf => StatusCode::FORBIDDEN,
             GatewayError::NotFound => StatusCode::NOT_FOUND,
@@ -69,6 +74,7 @@ impl GatewayError {
             GatewayError::Csrf => "csrf",
             GatewayError::BadBody => "bad_request",
             GatewayError::BodyTimeout => "request_timeout",
+            GatewayError::HeldTooLarge { .. } => "payload_too_large",
             GatewayError::NotFound => "not_found",
             GatewayError::MethodNotAllowed => "method_not_allowed",
             GatewayError::UpstreamConnect | GatewayError::UpstreamProtocol => "bad_gateway",
@@ -102,6 +108,9 @@ impl GatewayError {
             let mut v = serde_json::json!({ "error": self.code(), "message": self.to_string() });
             if let GatewayError::OtpRequired { login_url } = &self {
                 v["login_url"] = login_url.as_str().into();
+            }
+            if let GatewayError::HeldTooLarge { max_body } = &self {
+                v["max_body"] = (*max_body).into();
             }
             v.to_string()
         } else {

@@ -6,7 +6,9 @@
 //!    sees only this view.
 //! 2. **own**: `/.otpgate/*` is answered by own.rs, never forwarded.
 //! 3. **decide**: the longest matching `[[route]]`; for `require = "otp"`
-//!    a fresh-enough session or a 302/401 to the login page.
+//!    a fresh-enough session or a 302/401 to the login page; a POST, PUT
+//!    or PATCH is held instead (own/held.rs) and, after the code, sent by
+//!    gateway/replay.rs.
 //! 4. **forward** (gateway/forward.rs): rewrite headers at the trust
 //!    boundary, upgrade only a WebSocket handshake, and stream the request
 //!    to the storefront, and its answer back (upstream.rs).
@@ -37,7 +39,9 @@ use crate::sms::Delivery;
 use crate::store::Store;
 use crate::upstream::Upstreams;
 
+mod base;
 mod forward;
+mod replay;
 
 /// Everything a request may need, built from one configuration (at
 /// start-up and at each reload, server/live.rs).
@@ -218,13 +222,24 @@ impl Gateway {
             let span = tracing::info_span!("request", request_id = %rid, user_agent = %ua, route = %path.forward());
             // Boxed: the flow's future is large and rare; inline, it would
             // make every forwarded request's future (and its moves) larger.
+            let json = wants_json(&req);
             let facts = crate::audit::RequestFacts {
                 request_id: rid.to_string(),
                 route: path.forward().to_string(),
                 user_agent: ua,
             };
-            let own = crate::own::handle(&self.own, req, conn, &path).instrument(span);
-            return Box::pin(crate::audit::REQUEST.scope(facts, own)).await;
+            let own = crate::own::handle(&self.own, req, conn, &path).instrument(span.clone());
+            let resp = Box::pin(crate::audit::REQUEST.scope(facts.clone(), own)).await?;
+            let (mut parts, body) = resp.into_parts();
+            // A verify that claimed a held request: the storefront answers.
+            let Some(replay) = parts.extensions.remove::<crate::own::Replay>() else {
+                return Ok(Response::from_parts(parts, body));
+            };
+            let fallback = Response::from_parts(parts, ());
+            let replayed = self.replay(fallback, replay, conn, request_id, json);
+            return Ok(
+                Box::pin(crate::audit::REQUEST.scope(facts, replayed.instrument(span))).await,
+            );
         }
         // 3. decide
         let session = self.sessions.of(req.headers()).await;
@@ -232,6 +247,10 @@ impl Gateway {
             Some(rule) => {
                 if !self.sessions.fresh(session.as_ref(), rule.max_age) {
                     facts.kind = RouteKind::Challenged;
+                    if crate::own::holds(&self.own, req.method()) {
+                        let target = target_of(&path, req.uri().query());
+                        return Box::pin(crate::own::hold(&self.own, req, target, conn)).await;
+                    }
                     return Err(GatewayError::OtpRequired {
                         login_url: login_url(&path, req.uri().query()),
                     });
@@ -302,13 +321,17 @@ fn without_body(resp: Response<Body>) -> Response<Body> {
     Response::from_parts(parts, Body::empty())
 }
 
-/// `/.otpgate/login?rd=…` for the path that was decided on.
-fn login_url(path: &NormalizedPath, query: Option<&str>) -> String {
-    let rd = match query {
+/// The path that was decided on, with the query: what is forwarded.
+fn target_of(path: &NormalizedPath, query: Option<&str>) -> String {
+    match query {
         Some(q) => format!("{}?{q}", path.forward()),
         None => path.forward().to_string(),
-    };
-    crate::redirect::login_url(&rd)
+    }
+}
+
+/// `/.otpgate/login?rd=…` for the path that was decided on.
+fn login_url(path: &NormalizedPath, query: Option<&str>) -> String {
+    crate::redirect::login_url(&target_of(path, query))
 }
 
 fn request_id<B>(req: &Request<B>) -> HeaderValue {

@@ -64,6 +64,11 @@ pub struct ReasonLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OpLabel {
     pub op: &'static str,
 }
@@ -120,6 +125,8 @@ pub struct Metrics {
     pub send_seconds: Histogram,
     pub store: StoreMetrics,
     pub store_epoch_changes: Counter,
+    /// Held requests by outcome: held, replayed, expired, refused.
+    pub held_requests: Family<OutcomeLabel, Counter>,
     /// Prefix -> unix ms its block ends, as this instance set it: feeds the
     /// `prefix_blocked` gauge (the block itself lives in the store).
     blocked: Mutex<HashMap<String, u64>>,
@@ -129,6 +136,13 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Counts one held request's `outcome`.
+    pub fn held(&self, outcome: &'static str) {
+        self.held_requests
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+    }
+
     pub fn new() -> Self {
         let mut registry = Registry::default();
         let requests_family = Family::<RequestLabels, Counter>::default();
@@ -170,6 +184,7 @@ impl Metrics {
             send_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 12)),
             store: StoreMetrics::default(),
             store_epoch_changes: Counter::default(),
+            held_requests: Family::default(),
             blocked: Mutex::new(HashMap::new()),
             typical_send_us: AtomicU64::new(0),
             registry: Mutex::new(Registry::default()),
@@ -190,6 +205,11 @@ impl Metrics {
             m.connections_refused.clone(),
         );
         registry.register("otpgate_otp_sent", "Codes sent by SMS", m.otp_sent.clone());
+        registry.register(
+            "otpgate_held_requests",
+            "Held requests by outcome (held, replayed, expired, refused)",
+            m.held_requests.clone(),
+        );
         registry.register(
             "otpgate_otp_verified",
             "Codes verified",

@@ -4,22 +4,28 @@
 //! request readers (input.rs), answer builders (reply.rs), the pending
 //! cookie (pending.rs), the post/redirect/get flash (flash.rs) and their
 //! state (state.rs). Every form post answers `303` to a page. The OTP steps they call
-//! are in `flow`, which knows nothing of HTTP.
+//! are in `flow`, which knows nothing of HTTP. A protected POST without a
+//! session is kept here too (held.rs, sealed.rs) and handed back to the
+//! gateway to send after the code.
 
 mod api;
 pub mod flash;
 mod forms;
 mod forward_auth;
+mod held;
 mod input;
 mod logout;
 mod pending;
 mod reply;
+mod sealed;
 mod state;
 mod twilio_status;
 
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
+pub use self::held::{hold, holds, Replay};
+pub use self::sealed::HeldRequest;
 pub use self::state::Own;
 use crate::body::Body;
 use crate::conn::ConnInfo;

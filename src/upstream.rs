@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
-use http_body_util::{Either, Empty};
+use http_body_util::{Either, Full};
 use hyper::body::{Body as _, Incoming};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -19,8 +19,9 @@ use crate::errors::GatewayError;
 use crate::ratelog::LogLimit;
 
 /// What the storefront is sent: the client's body, paced (body.rs), or
-/// nothing (a bodiless request sent again).
-type UpstreamBody = Either<Paced<Incoming>, Empty<Bytes>>;
+/// one otpgate holds whole (a held request, own/held.rs; or nothing, for
+/// a bodiless request sent again).
+type UpstreamBody = Either<Paced<Incoming>, Full<Bytes>>;
 type HttpClient = Client<HttpsConnector<HttpConnector>, UpstreamBody>;
 use crate::upgrade::WebSocket;
 
@@ -154,6 +155,33 @@ impl Upstream {
     }
 }
 
+impl Upstream {
+    /// Sends a held request (own/held.rs; headers already rewritten) to
+    /// `path`, once: it is not safe, so it is never sent again, not even
+    /// on a connection found stale (RFC 9110 §9.2.2).
+    pub async fn send_held(
+        &self,
+        req: Request<Bytes>,
+        path: PathAndQuery,
+    ) -> Result<(Response<Incoming>, Duration), GatewayError> {
+        let (mut parts, body) = req.into_parts();
+        parts.uri = Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(path)
+            .build()
+            .map_err(|_| GatewayError::BadTarget)?;
+        parts.version = Version::HTTP_11;
+        let req = Request::from_parts(parts, Either::Right(Full::new(body)));
+        let started = Instant::now();
+        match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
+            Err(_) => Err(GatewayError::UpstreamTimeout),
+            Ok(Err(e)) => Err(failure(e)),
+            Ok(Ok(resp)) => Ok((resp, started.elapsed())),
+        }
+    }
+}
+
 static CONNECT_FAILED: LogLimit = LogLimit::per_second();
 static REQUEST_FAILED: LogLimit = LogLimit::per_second();
 
@@ -204,7 +232,7 @@ impl Replay {
     }
 
     fn into_request(self) -> Request<UpstreamBody> {
-        let mut req = Request::new(Either::Right(Empty::new()));
+        let mut req = Request::new(Either::Right(Full::new(Bytes::new())));
         *req.method_mut() = self.method;
         *req.uri_mut() = self.uri;
         *req.version_mut() = Version::HTTP_11;

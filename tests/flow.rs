@@ -141,7 +141,11 @@ async fn api_clients_get_401_json_and_browsers_302() {
             "GET",
             vec![("accept", "text/html"), ("sec-fetch-mode", "cors")],
         ),
-        ("POST", vec![("accept", "text/html")]),
+        // A script's POST (a browser's form POST is held: tests/held.rs).
+        (
+            "POST",
+            vec![("accept", "text/html"), ("sec-fetch-mode", "cors")],
+        ),
         ("DELETE", vec![]),
     ] {
         let mut req = c.request(method.parse().unwrap(), gw.url("/checkout"));

@@ -36,6 +36,8 @@ pub struct RawConfig {
     pub log: RawLog,
     #[serde(default)]
     pub fingerprint: RawFingerprint,
+    #[serde(default)]
+    pub hold: RawHold,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -165,4 +167,11 @@ pub struct RawLog {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawFingerprint {
     pub forward: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawHold {
+    pub enabled: Option<bool>,
+    /// A string (`"64KiB"`) or a number of bytes: read in validate/hold.rs.
+    pub max_body: Option<toml::Value>,
 }

@@ -38,6 +38,8 @@ pub enum Kind {
     Strings,
     /// A string or an array of strings (`session.secret`: rotation).
     StrOrStrings,
+    /// A size: a string such as `"64KiB"` or a number of bytes.
+    Size,
 }
 
 use Shape::{Leaf, Open, Table as T, Tables};
@@ -49,6 +51,7 @@ const INT: Shape = Leaf(Kind::Int);
 const COUNT: Shape = Leaf(Kind::Count);
 const NUMBER: Shape = Leaf(Kind::Number);
 const BOOL: Shape = Leaf(Kind::Bool);
+const SIZE: Shape = Leaf(Kind::Size);
 const LIST: Shape = Leaf(Kind::Strings);
 const STR_OR_LIST: Shape = Leaf(Kind::StrOrStrings);
 
@@ -250,6 +253,7 @@ pub const SCHEMA: Shape = T(&[
         ]),
     ),
     ("fingerprint", T(&[("forward", BOOL)])),
+    ("hold", T(&[("enabled", BOOL), ("max_body", SIZE)])),
 ]);
 
 /// Finds where a dotted path such as `route[1].max_age` is written.

@@ -150,6 +150,7 @@ fn wrong_kind(value: &Value, kind: Kind) -> Option<String> {
             true
         }
         (Kind::StrOrStrings, Value::String(_)) => true,
+        (Kind::Size, Value::String(_) | Value::Integer(_)) => true,
         _ => false,
     };
     if fits {
@@ -165,6 +166,7 @@ fn wrong_kind(value: &Value, kind: Kind) -> Option<String> {
         Kind::Bool => "true or false",
         Kind::Strings => "a list of strings such as [\"a\", \"b\"]",
         Kind::StrOrStrings => "a string or a list of strings",
+        Kind::Size => "a size such as \"64KiB\" or a number of bytes",
     };
     let hint = match (kind, value) {
         (Kind::Int | Kind::Count | Kind::Number, Value::String(s))
@@ -225,6 +227,7 @@ mod tests {
             Kind::Str | Kind::Duration | Kind::Path | Kind::StrOrStrings => 7.into(),
             Kind::Int | Kind::Count | Kind::Number | Kind::Bool => "6".into(),
             Kind::Strings => "IN".into(),
+            Kind::Size => true.into(),
         }
     }
 
@@ -237,6 +240,7 @@ mod tests {
             Kind::Number => 0.5.into(),
             Kind::Bool => true.into(),
             Kind::Strings => toml::Value::Array(vec!["IN".into()]),
+            Kind::Size => "64KiB".into(),
         }
     }
 

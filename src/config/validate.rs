@@ -14,6 +14,7 @@ mod advice;
 mod brand;
 mod cross;
 mod fingerprint;
+mod hold;
 mod kit;
 mod limits;
 mod messages;
@@ -251,6 +252,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         limits,
         log,
         fingerprint: fingerprint::fingerprint(&raw.fingerprint),
+        hold: hold::hold(p, &raw.hold),
         warnings,
     })
 }

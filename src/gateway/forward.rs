@@ -30,6 +30,33 @@ impl Gateway {
         session: Option<&Session>,
     ) -> Result<(Response<Body>, Duration), GatewayError> {
         let (mut parts, body) = req.into_parts();
+        let websocket = self.rewrite(&mut parts, conn, request_id, session);
+        // Most paths are already normal: then the original target is reused.
+        let pq = match (parts.uri.path_and_query(), parts.uri.query()) {
+            (Some(pq), _) if pq.path() == path.forward() => Ok(pq.clone()),
+            (_, Some(q)) => PathAndQuery::try_from(format!("{}?{q}", path.forward())),
+            (_, None) => PathAndQuery::try_from(path.forward()),
+        }
+        .map_err(|_| GatewayError::BadTarget)?;
+        let (resp, took) = self
+            .upstream
+            .local()
+            .send(Request::from_parts(parts, body), pq, websocket.as_ref())
+            .await?;
+        Ok((answer(resp, session.is_some()), took))
+    }
+
+    /// The trust boundary, for every request the storefront gets (streamed
+    /// or held): hop-by-hop and spoofable headers and otpgate's cookies
+    /// out, `X-Forwarded-*` and the verified phone in. Returns the client's
+    /// WebSocket handshake, if it made one (only then may it upgrade).
+    pub(super) fn rewrite(
+        &self,
+        parts: &mut http::request::Parts,
+        conn: ConnInfo,
+        request_id: HeaderValue,
+        session: Option<&Session>,
+    ) -> Option<upgrade::WebSocket> {
         let websocket = upgrade::websocket_request(&parts.method, parts.version, &parts.headers);
         // Validated by host.rs in phase 1.
         let host = parts.headers.get(HOST).cloned().or_else(|| {
@@ -39,7 +66,7 @@ impl Gateway {
                 .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
         });
         let client = self.trusted.client_ip(&parts.headers, conn);
-        let fingerprints = (self.cfg.fingerprint.forward).then(|| Forwarded::of(&parts, conn.ja4));
+        let fingerprints = (self.cfg.fingerprint.forward).then(|| Forwarded::of(parts, conn.ja4));
         let h = &mut parts.headers;
         headers::remove_hop_by_hop(h);
         headers::strip_spoofable(h, conn.peer_trusted);
@@ -84,27 +111,20 @@ impl Gateway {
         if websocket.is_some() {
             upgrade::restore(h);
         }
-        // Most paths are already normal: then the original target is reused.
-        let pq = match (parts.uri.path_and_query(), parts.uri.query()) {
-            (Some(pq), _) if pq.path() == path.forward() => Ok(pq.clone()),
-            (_, Some(q)) => PathAndQuery::try_from(format!("{}?{q}", path.forward())),
-            (_, None) => PathAndQuery::try_from(path.forward()),
-        }
-        .map_err(|_| GatewayError::BadTarget)?;
-        let (resp, took) = self
-            .upstream
-            .local()
-            .send(Request::from_parts(parts, body), pq, websocket.as_ref())
-            .await?;
-        let (mut parts, body) = resp.into_parts();
-        if parts.status != StatusCode::SWITCHING_PROTOCOLS {
-            headers::remove_hop_by_hop(&mut parts.headers);
-            if session.is_some() {
-                private_unless_set(&mut parts.headers);
-            }
-        }
-        Ok((Response::from_parts(parts, Body::upstream(body)), took))
+        websocket
     }
+}
+
+/// The storefront's answer made safe to send back.
+pub(super) fn answer(resp: Response<Incoming>, verified: bool) -> Response<Body> {
+    let (mut parts, body) = resp.into_parts();
+    if parts.status != StatusCode::SWITCHING_PROTOCOLS {
+        headers::remove_hop_by_hop(&mut parts.headers);
+        if verified {
+            private_unless_set(&mut parts.headers);
+        }
+    }
+    Response::from_parts(parts, Body::upstream(body))
 }
 
 /// The storefront saw the shopper's verified phone (`X-Otpgate-Phone`), so

@@ -8,6 +8,7 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
+use super::held;
 use super::input::read_json;
 use super::pending::Pending;
 use super::reply::json as reply;
@@ -72,13 +73,26 @@ pub async fn send(
     if let Some(pending) = Pending::young_for(own, &parts.headers, &number).await {
         // The resend delay holds for a new send to the same number from
         // the same browser too: the code already texted still works.
-        return Ok(sent(own, &Pending { rd, ..pending }, false).await);
+        let held = held::attach(own, Some(&pending), conn).await;
+        return Ok(sent(
+            own,
+            &Pending {
+                rd,
+                held,
+                ..pending
+            },
+            false,
+        )
+        .await);
     }
     let client_ip = own.trusted.client_ip(&parts.headers, conn);
     match flow::start(&own.flow, &number, &lang, conn, client_ip).await {
         Ok((challenge_id, phone)) => {
+            let before = Pending::of(&own.cookies, &parts.headers);
+            let held = held::attach(own, before.as_ref(), conn).await;
             let pending = Pending {
                 challenge_id,
+                held,
                 rd,
                 phone: phone.e164().to_string(),
             };
@@ -136,7 +150,13 @@ pub async fn verify(
                 "expires_at": s.expires_at,
                 "redirect": pending.rd,
             });
-            Ok(reply(StatusCode::OK, body, &cookies))
+            let mut resp = reply(StatusCode::OK, body, &cookies);
+            // A held request: the gateway answers with the storefront's
+            // answer to it instead, these cookies added (docs/api.md).
+            if let Some(r) = held::claim(own, &pending, &parts, &s, conn).await {
+                resp.extensions_mut().insert(r);
+            }
+            Ok(resp)
         }
         Err(e) => Ok(flow_error(&e)),
     }

@@ -6,6 +6,7 @@ use hyper::body::Incoming;
 use subtle::ConstantTimeEq;
 
 use super::flash::Flash;
+use super::held;
 use super::input::{query_param, Form};
 use super::pending::Pending;
 use super::reply::{self, see_other};
@@ -245,7 +246,13 @@ async fn start_challenge(
         Err(e) => return refused(&e),
     };
     if let Some(pending) = Pending::young_for(own, headers, &number).await {
-        let c = Pending { rd, ..pending }.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs());
+        let held = held::attach(own, Some(&pending), conn).await;
+        let c = Pending {
+            rd,
+            held,
+            ..pending
+        }
+        .cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs());
         let notice = Flash::notice("code_already_sent").cookie(&own.cookies);
         return see_other(VERIFY, &[c, notice]);
     }
@@ -253,8 +260,11 @@ async fn start_challenge(
     let client_ip = own.trusted.client_ip(headers, conn);
     match flow::start(&own.flow, &number, &lang, conn, client_ip).await {
         Ok((challenge_id, phone)) => {
+            let before = Pending::of(&own.cookies, headers);
+            let held = held::attach(own, before.as_ref(), conn).await;
             let pending = Pending {
                 challenge_id,
+                held,
                 rd,
                 phone: phone.e164().to_string(),
             };
@@ -370,6 +380,7 @@ pub async fn verify(
             // from the shop still knows `rd` (see `render_verify`).
             let done = Pending {
                 challenge_id: String::new(),
+                held: None,
                 rd: pending.rd.clone(),
                 phone: String::new(),
             };
@@ -379,7 +390,13 @@ pub async fn verify(
                 done.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs()),
             ];
             audit::session_issued(&session, conn);
-            Ok(see_other(&pending.rd, &cookies))
+            let mut resp = see_other(&pending.rd, &cookies);
+            // The gateway sends the held request and answers with the
+            // storefront's answer instead, these cookies added.
+            if let Some(r) = held::claim(own, &pending, &parts, &session, conn).await {
+                resp.extensions_mut().insert(r);
+            }
+            Ok(resp)
         }
         Err(e @ (FlowError::Exhausted | FlowError::NoChallenge)) => {
             // A used-up code keeps the number: the phone field is filled.
@@ -405,6 +422,7 @@ pub async fn resend(
     let now = own.flow.clock.now_ms();
     match flow::resend(&own.flow, &pending.challenge_id, &lang, conn, client_ip).await {
         Ok(_) => {
+            held::extend(own, &pending).await;
             let notice = Flash::notice("new_code_sent").cookie(&own.cookies);
             Ok(see_other(VERIFY, &[notice]))
         }

@@ -13,7 +13,12 @@ use crate::session::{set_cookie, CookieSealer};
 
 /// What the browser's pending cookie holds.
 pub struct Pending {
+    /// Empty while a held request waits for the shopper to ask for a code.
     pub challenge_id: String,
+    /// Where this browser's held request is in the store (own/held.rs):
+    /// its hold id until the code is sent, then the challenge id. Only
+    /// this sealed cookie names it, so only this browser can have it sent.
+    pub held: Option<String>,
     pub rd: String,
     /// The challenge's number (E.164), to fill the phone field again when
     /// the code is used up; empty once the shopper is verified (then the
@@ -22,10 +27,26 @@ pub struct Pending {
 }
 
 impl Pending {
+    /// `id|phone|rd`, or `h2|id|held|phone|rd` with a held request (ids
+    /// are hex and phones E.164, so none contains `|`; `rd` may, and comes
+    /// last).
     pub fn encode(&self) -> String {
-        format!("{}|{}|{}", self.challenge_id, self.phone, self.rd)
+        match &self.held {
+            None => format!("{}|{}|{}", self.challenge_id, self.phone, self.rd),
+            Some(h) => format!("h2|{}|{h}|{}|{}", self.challenge_id, self.phone, self.rd),
+        }
     }
     pub fn decode(s: &str) -> Option<Pending> {
+        if let Some(rest) = s.strip_prefix("h2|") {
+            let mut it = rest.splitn(4, '|');
+            let (id, held, phone, rd) = (it.next()?, it.next()?, it.next()?, it.next()?);
+            return Some(Pending {
+                challenge_id: id.to_string(),
+                held: Some(held.to_string()).filter(|h| !h.is_empty()),
+                rd: rd.to_string(),
+                phone: phone.to_string(),
+            });
+        }
         let (id, rest) = s.split_once('|')?;
         // `rd` always starts with `/`; a cookie from before the number was
         // kept is `id|rd`.
@@ -35,6 +56,7 @@ impl Pending {
         };
         Some(Pending {
             challenge_id: id.to_string(),
+            held: None,
             rd: rd.to_string(),
             phone: phone.to_string(),
         })
@@ -79,6 +101,7 @@ mod tests {
     fn the_number_is_kept_and_an_older_cookie_still_reads() {
         let p = Pending {
             challenge_id: "c1".into(),
+            held: None,
             rd: "/a?x=|y".into(),
             phone: "+919812345678".into(),
         };
@@ -94,5 +117,27 @@ mod tests {
             (done.challenge_id.as_str(), done.rd.as_str()),
             ("", "/cart")
         );
+    }
+
+    #[test]
+    fn a_held_request_round_trips() {
+        for phone in ["", "+919812345678"] {
+            let p = Pending {
+                challenge_id: "c1".into(),
+                held: Some("h1".into()),
+                rd: "/a|b?x=1".into(),
+                phone: phone.into(),
+            };
+            let q = Pending::decode(&p.encode()).unwrap();
+            assert_eq!(
+                (
+                    q.challenge_id.as_str(),
+                    q.held.as_deref(),
+                    q.rd.as_str(),
+                    q.phone.as_str()
+                ),
+                ("c1", Some("h1"), "/a|b?x=1", phone)
+            );
+        }
     }
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
-use crate::config::Config;
+use super::sealed::Sealer;
+use crate::config::{Config, HoldConfig};
 use crate::conn::TrustedProxies;
 use crate::flow::{FlowCtx, FlowError};
 use crate::lookup::PhoneLookup;
@@ -34,6 +35,10 @@ pub struct Own {
     pub lookup: Option<PhoneLookup>,
     /// Twilio's auth token and the `status_callback` URL it signs.
     pub twilio_status: Option<(Secret, String)>,
+    /// `[hold]`: whether and how much of a protected POST is kept.
+    pub hold: HoldConfig,
+    /// Seals held requests (sealed.rs).
+    pub sealer: Sealer,
 }
 
 impl Own {
@@ -68,6 +73,8 @@ impl Own {
                 }
                 _ => None,
             }),
+            hold: cfg.hold.clone(),
+            sealer: Sealer::new(cfg.session.secrets[0].expose().as_bytes()),
         }
     }
 

@@ -151,4 +151,21 @@ pub trait Store: Send + Sync {
     /// Returns `(epoch, created)`.
     async fn epoch(&self) -> Result<(u64, bool), StoreError>;
     async fn healthy(&self) -> bool;
+    /// Keeps a sealed held request (own/held.rs) under `key` until
+    /// `now_ms + ttl`. Only ever ciphertext: the store never sees a body.
+    async fn hold(
+        &self,
+        key: &str,
+        sealed: Vec<u8>,
+        ttl: Duration,
+        now_ms: u64,
+    ) -> Result<(), StoreError>;
+    /// Restarts the held request's lifetime: `ttl` from `now_ms` (the
+    /// code was sent, or sent again: it lives as long as the code). `false`
+    /// when there is none (expired, claimed, never held).
+    async fn extend_held(&self, key: &str, ttl: Duration, now_ms: u64) -> Result<bool, StoreError>;
+    /// Takes the held request under `key` out of the store, in one atomic
+    /// step: of any number of concurrent calls, on any instance, at most
+    /// one gets it. This is what makes a held request go out exactly once.
+    async fn claim_held(&self, key: &str, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError>;
 }

@@ -26,6 +26,9 @@ pub struct MemoryStore {
     counters: DashMap<String, (u64, u64)>,
     /// Revoked session id -> unix ms after which the cookie is dead anyway.
     revoked: DashMap<String, u64>,
+    /// Held request key -> (unix ms it expires, sealed request); removing
+    /// the entry is the claim, so two claims cannot both get it.
+    held: DashMap<String, (u64, Vec<u8>)>,
     /// Set by the first revocation: until then, session checks on the hot
     /// path skip the map entirely.
     any_revoked: std::sync::atomic::AtomicBool,
@@ -42,6 +45,7 @@ impl Default for MemoryStore {
             challenges: DashMap::new(),
             counters: DashMap::new(),
             revoked: DashMap::new(),
+            held: DashMap::new(),
             any_revoked: std::sync::atomic::AtomicBool::new(false),
             phone_not_before: DashMap::new(),
             blocks: DashMap::new(),
@@ -58,6 +62,7 @@ impl MemoryStore {
     pub fn sweep(&self, now_ms: u64) {
         self.challenges.retain(|_, c| c.expires_at > now_ms);
         self.revoked.retain(|_, until| *until > now_ms);
+        self.held.retain(|_, (until, _)| *until > now_ms);
         self.phone_not_before
             .retain(|_, (_, until)| *until > now_ms);
         self.blocks.retain(|_, b| b.until_ms > now_ms);
@@ -67,7 +72,7 @@ impl MemoryStore {
     }
 
     pub fn len(&self) -> usize {
-        self.challenges.len() + self.counters.len() + self.revoked.len()
+        self.challenges.len() + self.counters.len() + self.revoked.len() + self.held.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -294,6 +299,38 @@ impl Store for MemoryStore {
     async fn healthy(&self) -> bool {
         true
     }
+
+    async fn hold(
+        &self,
+        key: &str,
+        sealed: Vec<u8>,
+        ttl: Duration,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let until = now_ms + ttl.as_millis() as u64;
+        self.held.insert(key.to_string(), (until, sealed));
+        Ok(())
+    }
+
+    async fn extend_held(&self, key: &str, ttl: Duration, now_ms: u64) -> Result<bool, StoreError> {
+        // Under the entry's lock: a claim cannot slip in between.
+        let Entry::Occupied(mut entry) = self.held.entry(key.to_string()) else {
+            return Ok(false);
+        };
+        if entry.get().0 <= now_ms {
+            entry.remove();
+            return Ok(false);
+        }
+        entry.get_mut().0 = now_ms + ttl.as_millis() as u64;
+        Ok(true)
+    }
+
+    async fn claim_held(&self, key: &str, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .held
+            .remove(key)
+            .and_then(|(_, (until, sealed))| (until > now_ms).then_some(sealed)))
+    }
 }
 
 #[cfg(test)]
@@ -387,5 +424,22 @@ mod tests {
             s.count("k", 1, 3, w, 61_000).await.unwrap(),
             Count::Allowed { count: 1 }
         );
+    }
+
+    #[tokio::test]
+    async fn a_held_request_is_claimed_once_and_expires() {
+        let s = MemoryStore::default();
+        let ttl = Duration::from_secs(60);
+        s.hold("h", b"sealed".to_vec(), ttl, 1_000).await.unwrap();
+        assert!(!s.extend_held("nope", ttl, 2_000).await.unwrap());
+        assert!(s.extend_held("h", ttl, 2_000).await.unwrap());
+        assert_eq!(
+            s.claim_held("h", 61_999).await.unwrap().as_deref(),
+            Some(&b"sealed"[..]),
+            "it lives 60 s from the extension"
+        );
+        assert_eq!(s.claim_held("h", 3_000).await.unwrap(), None, "once");
+        s.hold("e", b"x".to_vec(), ttl, 0).await.unwrap();
+        assert_eq!(s.claim_held("e", 60_000).await.unwrap(), None);
     }
 }

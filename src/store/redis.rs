@@ -7,7 +7,8 @@
 //! `now_ms`, exactly as the memory store does, so both stores answer alike.
 //!
 //! Key names and where they live on a Cluster: `redis/keys.rs`; the admin
-//! API's keys (per-phone not-before, prefix blocks): `redis/admin.rs`.
+//! API's keys (per-phone not-before, prefix blocks): `redis/admin.rs`;
+//! held requests (sealed, ciphertext only): `redis/held.rs`.
 //! Numbers that scripts store are computed in Rust and passed as strings,
 //! so Lua's float formatting never touches them. One server, Sentinel or
 //! Cluster: `store/target.rs` (configuration) and `redis/conn.rs`
@@ -22,6 +23,7 @@
 
 mod admin;
 mod conn;
+mod held;
 mod keys;
 pub mod scripts;
 
@@ -55,6 +57,8 @@ pub struct RedisStore {
     uncount: Script,
     put: Script,
     epoch: Script,
+    extend_held: Script,
+    claim_held: Script,
     metrics: StoreMetrics,
 }
 
@@ -107,6 +111,8 @@ impl RedisStore {
             uncount: Script::new(&scripts::once(scripts::UNCOUNT)),
             put: Script::new(scripts::PUT),
             epoch: Script::new(scripts::EPOCH),
+            extend_held: Script::new(scripts::EXTEND_HELD),
+            claim_held: Script::new(scripts::CLAIM_HELD),
             metrics,
         })
     }
@@ -419,5 +425,28 @@ impl Store for RedisStore {
             tokio::time::timeout(PING_TIMEOUT, probe).await,
             Ok(Ok(true))
         )
+    }
+
+    async fn hold(
+        &self,
+        key_: &str,
+        sealed: Vec<u8>,
+        ttl: Duration,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.hold_sealed(key_, sealed, ttl, now_ms).await
+    }
+
+    async fn extend_held(
+        &self,
+        key_: &str,
+        ttl: Duration,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        self.extend_sealed(key_, ttl, now_ms).await
+    }
+
+    async fn claim_held(&self, key_: &str, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.claim_sealed(key_, now_ms).await
     }
 }

@@ -9,6 +9,7 @@ mod checks;
 mod cluster;
 mod data_loss;
 mod gateways;
+mod held;
 mod reconnect;
 mod semantics;
 mod sentinel;

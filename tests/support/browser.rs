@@ -198,3 +198,70 @@ impl Browser {
             .await
     }
 }
+
+impl Browser {
+    /// Submits `body` as a form of type `content_type` would (a browser
+    /// navigation: `Accept: text/html`), e.g. the checkout's place-order.
+    pub async fn submit(&mut self, path: &str, content_type: &str, body: Vec<u8>) -> Resp {
+        let req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .header("referer", format!("{}/cart", self.base))
+            .body(body);
+        self.send(req).await
+    }
+
+    /// A script's request (`fetch`): JSON accepted, no HTML.
+    pub async fn fetch(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Resp {
+        let mut req = self
+            .client
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .header("accept", "application/json")
+            .header("sec-fetch-mode", "cors")
+            .header("origin", self.base.clone())
+            .body(body);
+        if !self.cookies.is_empty() {
+            req = req.header("cookie", self.cookie_header());
+        }
+        let resp = req.send().await.unwrap();
+        self.absorb(resp).await
+    }
+
+    /// Takes a response's cookies, as [`Browser::send`] does.
+    async fn absorb(&mut self, resp: reqwest::Response) -> Resp {
+        for sc in resp.headers().get_all("set-cookie") {
+            let line = sc.to_str().unwrap().to_string();
+            let (pair, attrs) = line.split_once(';').unwrap_or((&line, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") || value.is_empty() {
+                self.cookies.remove(name.trim());
+            } else {
+                self.cookies
+                    .insert(name.trim().to_string(), value.to_string());
+            }
+            self.set_cookies.push(line);
+        }
+        Resp {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            version: resp.version(),
+            body: resp.text().await.unwrap(),
+            after_303: false,
+        }
+    }
+
+    /// A JSON post from the storefront's own page (`Sec-Fetch-Site:
+    /// same-origin`), for the JSON API.
+    pub async fn api(&mut self, path: &str, v: serde_json::Value) -> Resp {
+        self.fetch("POST", path, "application/json", v.to_string().into_bytes())
+            .await
+    }
+}

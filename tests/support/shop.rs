@@ -7,6 +7,11 @@
 //! - `/slow?ms=N`: answers after N ms
 //! - `/ws`: WebSocket echo
 //! - `/internal/phone`: the registered phone of the shop's signed-in customer
+//! - `/checkout/place-order`: records the body (in [`Seen::body`]) and
+//!   answers `303` to `/orders/N` (Post/Redirect/Get), N counting orders
+//! - `/checkout/confirm`: records the body and answers a `200` HTML page
+//! - `/orders/N`: the order confirmation page
+//! - `/cart-form`: a checkout page whose form posts to `/checkout/place-order`
 //! - `/hop`: answers with hop-by-hop headers that must not reach the client
 //! - `/cached`: answers with its own `Cache-Control: public, max-age=60`
 //! - anything else: `200` with a JSON echo of method, target and headers
@@ -35,6 +40,8 @@ pub struct Seen {
     pub method: String,
     pub target: String,
     pub headers: Vec<(String, String)>,
+    /// The request body, for the paths that record it (see the module docs).
+    pub body: Vec<u8>,
 }
 
 impl Seen {
@@ -75,6 +82,17 @@ impl Shop {
     }
     pub fn count(&self) -> usize {
         self.seen.lock().unwrap().len()
+    }
+    /// The requests that placed an order (`/checkout/place-order` or
+    /// `/checkout/confirm`).
+    pub fn orders(&self) -> Vec<Seen> {
+        self.seen()
+            .into_iter()
+            .filter(|s| {
+                s.target.starts_with("/checkout/place-order")
+                    || s.target.starts_with("/checkout/confirm")
+            })
+            .collect()
     }
     pub fn release(&self) {
         self.hold.notify_waiters();
@@ -129,8 +147,8 @@ fn query_num(req: &Request<Incoming>, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-async fn answer(shop: Shop, mut req: Request<Incoming>) -> Response<Body> {
-    let seen = Seen {
+fn seen_of<B>(req: &Request<B>, body: Vec<u8>) -> Seen {
+    Seen {
         method: req.method().to_string(),
         target: req.uri().to_string(),
         headers: req
@@ -143,7 +161,53 @@ async fn answer(shop: Shop, mut req: Request<Incoming>) -> Response<Body> {
                 )
             })
             .collect(),
+        body,
+    }
+}
+
+/// `/checkout/place-order` and `/checkout/confirm`: the body recorded,
+/// then an order placed.
+async fn order(shop: Shop, req: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let req = Request::from_parts(parts, ());
+    let seen = seen_of(&req, bytes.to_vec());
+    let n = {
+        let mut all = shop.seen.lock().unwrap();
+        all.push(seen);
+        all.iter()
+            .filter(|s| {
+                s.target.starts_with("/checkout/place-order")
+                    || s.target.starts_with("/checkout/confirm")
+            })
+            .count()
     };
+    if req.uri().path() == "/checkout/confirm" {
+        return Response::builder()
+            .header("content-type", "text/html; charset=utf-8")
+            .body(Full::new(Bytes::from(format!("<!doctype html><html><head><title>Order {n}</title></head><body><h1>Order {n} confirmed</h1></body></html>"))).boxed())
+            .unwrap();
+    }
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header("location", format!("/orders/{n}"))
+        .header("set-cookie", format!("shop_last_order={n}; Path=/"))
+        .body(Full::new(Bytes::from_static(b"order placed")).boxed())
+        .unwrap()
+}
+
+async fn answer(shop: Shop, mut req: Request<Incoming>) -> Response<Body> {
+    if matches!(
+        req.uri().path(),
+        "/checkout/place-order" | "/checkout/confirm"
+    ) {
+        return order(shop, req).await;
+    }
+    let seen = seen_of(&req, Vec::new());
     shop.seen.lock().unwrap().push(seen.clone());
     match req.uri().path() {
         "/big" => {
@@ -203,6 +267,20 @@ async fn answer(shop: Shop, mut req: Request<Incoming>) -> Response<Body> {
             .header("x-end-to-end", "kept")
             .body(Full::new(Bytes::from_static(b"hop")).boxed())
             .unwrap(),
+        "/cart-form" => Response::builder()
+            .header("content-type", "text/html; charset=utf-8")
+            .body(Full::new(Bytes::from_static(CART_FORM.as_bytes())).boxed())
+            .unwrap(),
+        p if p.starts_with("/orders/") => Response::builder()
+            .header("content-type", "text/html; charset=utf-8")
+            .body(
+                Full::new(Bytes::from(format!(
+                    "<!doctype html><h1>Order {} confirmed</h1>",
+                    &p[8..]
+                )))
+                .boxed(),
+            )
+            .unwrap(),
         "/cached" => Response::builder()
             .header("cache-control", "public, max-age=60")
             .body(Full::new(Bytes::from_static(b"cached")).boxed())
@@ -231,6 +309,12 @@ async fn answer(shop: Shop, mut req: Request<Incoming>) -> Response<Body> {
         }
     }
 }
+
+const CART_FORM: &str = r#"<!doctype html><html><head><meta name="viewport" content="width=device-width,initial-scale=1"><title>Cart</title></head>
+<body><h1>Your cart</h1><form method="post" action="/checkout/place-order">
+<label for="qty">Quantity</label><input id="qty" name="qty" value="1">
+<input type="hidden" name="sku" value="A-1"><input type="hidden" name="shop_csrf" value="t0k3n">
+<button id="place" type="submit" style="min-width:200px;min-height:48px">Place order</button></form></body></html>"#;
 
 fn tokio_stream_from(
     mut rx: mpsc::Receiver<Result<Frame<Bytes>, Infallible>>,

@@ -10,6 +10,8 @@
 //!   script writes beside them (`scripts::once`) is tagged with the whole
 //!   name of the key it serves, `otpgate:op:{otpgate:ch:<id>}:<random>`,
 //!   which puts it in that key's slot by construction.
+//! - A held request (`otpgate:held:<id>`) has no tag either: holding,
+//!   extending and claiming it each touch that one key.
 //! - The session check reads the epoch, a revocation and the phone's
 //!   "not before" time (admin API) in one `MGET`. On a Cluster these, and
 //!   the admin API's prefix blocks, are tagged `{otpgate:epoch}` and so live
@@ -45,6 +47,12 @@ impl Keys {
 
     pub fn counter(self, window_start: u64, key: &str) -> String {
         format!("otpgate:cnt:{window_start}:{}", untagged(key))
+    }
+
+    /// A held request (sealed; redis/held.rs). No tag: each is one key
+    /// touched by one-key scripts, so they spread over every master.
+    pub fn held(self, id: &str) -> String {
+        format!("otpgate:held:{}", untagged(id))
     }
 
     pub fn revocation(self, session_id: &str) -> String {

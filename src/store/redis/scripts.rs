@@ -68,6 +68,31 @@ if take > 0 then redis.call('DECRBY', KEYS[1], take) end
 return 0
 ";
 
+/// Held requests are stored as `expires_at` (20 decimal digits, unix ms)
+/// followed by the sealed bytes; the caller's clock decides expiry, like a
+/// challenge's. Extending rewrites the expiry: idempotent by nature (a
+/// repeated run writes the same). One key: one hash slot on a Cluster.
+pub const EXTEND_HELD: &str = r"
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+if tonumber(string.sub(v, 1, 20)) <= tonumber(ARGV[3]) then
+  redis.call('DEL', KEYS[1]) return 0
+end
+redis.call('SET', KEYS[1], ARGV[1] .. string.sub(v, 21), 'PX', ARGV[2])
+return 1
+";
+
+/// Get and delete in one step (GETDEL, written as a script so it runs on
+/// Redis before 6.2 too): of concurrent claims, from any instance, only
+/// one gets the value. Not wrapped in [`once`]: a run repeated after a
+/// lost answer finds nothing, so the held request is dropped, never sent
+/// twice (at most once is the property that matters for a payment).
+pub const CLAIM_HELD: &str = r"
+local v = redis.call('GET', KEYS[1])
+if v then redis.call('DEL', KEYS[1]) end
+return v
+";
+
 pub const PUT: &str = r"
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'phone', ARGV[1], 'hash', ARGV[2], 'sent_at', ARGV[3],
