@@ -3,36 +3,10 @@
 //! together, standards warnings (`--strict` refuses them). Paths and
 //! secret files: `config_files.rs`.
 
-use std::path::Path;
-use std::process::{Command, Output};
+#[path = "support/cli.rs"]
+mod cli;
 
-const SECRET: &str = "a-test-secret-that-is-long-enough-0123456789";
-
-fn otpgate(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_otpgate"))
-        .args(args)
-        .current_dir(cwd)
-        .env("OTPGATE_SECRET", SECRET)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// A folder with `certs/` and `config` as `otpgate.toml`.
-fn dir_with(config: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    assert!(otpgate(dir.path(), &["gen-cert"]).status.success());
-    std::fs::write(dir.path().join("otpgate.toml"), config).unwrap();
-    dir
-}
+use cli::{dir_with, otpgate, text};
 
 /// `check-config` on `config` (plus `extra` arguments): exit code, output.
 fn check(config: &str, extra: &[&str]) -> (Option<i32>, String) {

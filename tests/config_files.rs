@@ -4,35 +4,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-const SECRET: &str = "a-test-secret-that-is-long-enough-0123456789";
+#[path = "support/cli.rs"]
+mod cli;
 
-fn otpgate(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_otpgate"))
-        .args(args)
-        .current_dir(cwd)
-        .env("OTPGATE_SECRET", SECRET)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// A folder with `certs/` and `config` as `otpgate.toml`.
-fn dir_with(config: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    assert!(otpgate(dir.path(), &["gen-cert"]).status.success());
-    std::fs::write(dir.path().join("otpgate.toml"), config).unwrap();
-    dir
-}
+use cli::{dir_with, otpgate, text, SECRET};
 
 fn assert_has(t: &str, expected: &[&str]) {
     for e in expected {
