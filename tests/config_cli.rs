@@ -1,37 +1,12 @@
 //! The command line: check-config names every problem with key and line,
 //! exit codes, gen-secret, gen-cert, and `run` refusing a bad config.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn otpgate(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_otpgate"))
-        .args(args)
-        .current_dir(dir)
-        .env(
-            "OTPGATE_SECRET",
-            "a-test-secret-that-is-long-enough-0123456789",
-        )
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
-}
+#[path = "support/cli.rs"]
+mod cli;
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// A directory with certs/ and the given config as otpgate.toml.
-fn dir_with(config: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    assert!(otpgate(dir.path(), &["gen-cert"]).status.success());
-    std::fs::write(dir.path().join("otpgate.toml"), config).unwrap();
-    dir
-}
+use cli::{dir_with, otpgate, text};
 
 const MINIMAL: &str = "[upstream]\nurl = \"http://127.0.0.1:3000\"\n[session]\nsecret = \"${OTPGATE_SECRET}\"\n[sms]\nprovider = \"console\"\n";
 

@@ -8,31 +8,12 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use support::{gateway, upstream, H1, PHONE};
 
-fn otpgate(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_otpgate"))
-        .args(args)
-        .current_dir(dir)
-        .env(
-            "OTPGATE_SECRET",
-            "a-test-secret-that-is-long-enough-0123456789",
-        )
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
-}
+#[path = "support/cli.rs"]
+mod cli;
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use cli::{otpgate, text};
 
 const EN_ID: &str = "1107161234567890123";
 const HI_ID: &str = "1107161234567890124";

@@ -1,5 +1,6 @@
 //! The real binary run as an operator would, for the config tests
-//! (`config_check.rs`, `config_files.rs`); each uses a part of it.
+//! (`config_cli.rs`, `config_check.rs`, `config_files.rs`, `dlt.rs`); each
+//! uses a part of it.
 #![allow(dead_code)]
 
 use std::path::Path;
