@@ -21,16 +21,23 @@ impl Write for Captured {
     }
 }
 
+impl Captured {
+    /// This thread's log as JSON lines at `info`, kept while the guard lives.
+    fn json_lines() -> (Captured, tracing::subscriber::DefaultGuard) {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter("info")
+            .with_writer(move || writer.clone())
+            .finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+}
+
 #[tokio::test]
 async fn every_request_gets_one_access_line_without_secrets() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter("info")
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = Captured::json_lines();
 
     let shop = upstream().await;
     let gw = gateway(&shop).route("/checkout", "otp").run().await;
@@ -86,14 +93,7 @@ async fn every_request_gets_one_access_line_without_secrets() {
 /// client that is not a trusted proxy cannot name itself.
 #[tokio::test]
 async fn access_lines_name_the_client_ip() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter("info")
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = Captured::json_lines();
 
     let shop = upstream().await;
     let direct = gateway(&shop).run().await;
@@ -131,14 +131,7 @@ async fn access_lines_name_the_client_ip() {
 /// the client went away (`aborted=true` on every 302 hid real aborts).
 #[tokio::test]
 async fn redirects_are_logged_complete_not_aborted() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter("info")
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = Captured::json_lines();
 
     let shop = upstream().await;
     let gw = gateway(&shop).route("/checkout", "otp").run().await;
