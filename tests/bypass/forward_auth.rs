@@ -3,27 +3,10 @@
 //! `Location` to the login page otherwise, never 2xx on error, and the
 //! original-request headers are read only from `server.trusted_proxies`.
 
-use crate::support::{status_of, Gw, H2Answer, H1, PHONE};
-use crate::{header_of, report, shop_and_gateway};
+use crate::support::{Gw, H2Answer, H1, PHONE};
+use crate::{report, shop_and_gateway};
 
-/// One forward-auth check: `(status, Location, X-Otpgate-Phone)`.
-pub async fn auth(
-    gw: &Gw,
-    headers: &[(&str, &str)],
-    cookie: Option<&str>,
-) -> (u16, Option<String>, Option<String>) {
-    let mut req = String::from("GET /.otpgate/auth HTTP/1.1\r\nHost: 127.0.0.1\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if let Some(c) = cookie {
-        req.push_str(&format!("Cookie: __Host-otpgate={c}\r\n"));
-    }
-    req.push_str("Connection: close\r\n\r\n");
-    let raw = gw.raw_h1(req.as_bytes()).await;
-    let owned = |n: &str| header_of(&raw, n).map(str::to_string);
-    (status_of(&raw), owned("location"), owned("x-otpgate-phone"))
-}
+pub use crate::support::forward_auth as auth;
 
 /// A session cookie for `PHONE` on this gateway.
 pub async fn session_cookie(gw: &Gw) -> String {

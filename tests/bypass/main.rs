@@ -110,14 +110,7 @@ pub fn h1(method: &str, target: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-/// The value of header `name` in a raw HTTP/1.1 answer.
-pub fn header_of<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
-    let head = raw.split("\r\n\r\n").next()?;
-    head.lines().skip(1).find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
+pub use support::header_of;
 
 /// Panics with every failure at once, so one run shows the whole picture.
 pub fn report(failures: Vec<String>, of: usize) {

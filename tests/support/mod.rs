@@ -381,6 +381,35 @@ impl H2Answer {
     }
 }
 
+/// A header of a raw HTTP/1.1 answer (first match, any case).
+pub fn header_of<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    let head = raw.split("\r\n\r\n").next()?;
+    head.lines().skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// `GET /.otpgate/auth` over raw HTTP/1.1 with `headers` and, when given,
+/// the session cookie: `(status, Location, X-Otpgate-Phone)`.
+pub async fn forward_auth(
+    gw: &Gw,
+    headers: &[(&str, &str)],
+    cookie: Option<&str>,
+) -> (u16, Option<String>, Option<String>) {
+    let mut req = String::from("GET /.otpgate/auth HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(c) = cookie {
+        req.push_str(&format!("Cookie: __Host-otpgate={c}\r\n"));
+    }
+    req.push_str("Connection: close\r\n\r\n");
+    let raw = gw.raw_h1(req.as_bytes()).await;
+    let owned = |n: &str| header_of(&raw, n).map(str::to_string);
+    (status_of(&raw), owned("location"), owned("x-otpgate-phone"))
+}
+
 /// The status code of a raw HTTP/1.1 answer.
 pub fn status_of(raw: &str) -> u16 {
     raw.split_whitespace()
