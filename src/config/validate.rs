@@ -284,3 +284,17 @@ fn admin_token(p: &mut Problems, a: &super::raw::RawAdmin) -> Option<crate::secr
     }
     Some(token)
 }
+
+/// A minimal valid configuration with `extra` appended, parsed (for the
+/// sections' unit tests).
+#[cfg(test)]
+fn parse_for_test(extra: &str) -> Result<Config, String> {
+    let dir = tempfile::tempdir().unwrap();
+    crate::tls::write_self_signed(dir.path(), &["localhost".into()]).unwrap();
+    let text = format!(
+        "[tls]\ncert = \"{d}/cert.pem\"\nkey = \"{d}/key.pem\"\n[upstream]\nurl = \"http://127.0.0.1:3000\"\n\
+         [session]\nsecret = \"0123456789abcdef0123456789abcdef-x\"\n[sms]\nprovider = \"console\"\n{extra}",
+        d = dir.path().display()
+    );
+    Config::parse(&text, "test").map_err(|e| e.to_string())
+}

@@ -12,18 +12,7 @@ pub(super) fn fingerprint(raw: &RawFingerprint) -> FingerprintConfig {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Config;
-
-    fn parse(extra: &str) -> Result<Config, String> {
-        let dir = tempfile::tempdir().unwrap();
-        crate::tls::write_self_signed(dir.path(), &["localhost".into()]).unwrap();
-        let text = format!(
-            "[tls]\ncert = \"{d}/cert.pem\"\nkey = \"{d}/key.pem\"\n[upstream]\nurl = \"http://127.0.0.1:3000\"\n\
-             [session]\nsecret = \"0123456789abcdef0123456789abcdef-x\"\n[sms]\nprovider = \"console\"\n{extra}",
-            d = dir.path().display()
-        );
-        Config::parse(&text, "test").map_err(|e| e.to_string())
-    }
+    use super::super::parse_for_test as parse;
 
     #[test]
     fn off_by_default() {
