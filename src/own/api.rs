@@ -85,19 +85,8 @@ pub async fn send(
         )
         .await);
     }
-    let client_ip = own.trusted.client_ip(&parts.headers, conn);
-    match flow::start(&own.flow, &number, &lang, conn, client_ip).await {
-        Ok((challenge_id, phone)) => {
-            let before = Pending::of(&own.cookies, &parts.headers);
-            let held = held::attach(own, before.as_ref(), conn).await;
-            let pending = Pending {
-                challenge_id,
-                held,
-                rd,
-                phone: phone.e164().to_string(),
-            };
-            Ok(sent(own, &pending, true).await)
-        }
+    match held::start(own, &parts.headers, &number, &lang, conn, rd).await {
+        Ok(pending) => Ok(sent(own, &pending, true).await),
         Err(e) => Ok(flow_error(&e)),
     }
 }

@@ -257,22 +257,11 @@ async fn start_challenge(
         return see_other(VERIFY, &[c, notice]);
     }
     let lang = own.pages.choose_language(headers, None).lang;
-    let client_ip = own.trusted.client_ip(headers, conn);
-    match flow::start(&own.flow, &number, &lang, conn, client_ip).await {
-        Ok((challenge_id, phone)) => {
-            let before = Pending::of(&own.cookies, headers);
-            let held = held::attach(own, before.as_ref(), conn).await;
-            let pending = Pending {
-                challenge_id,
-                held,
-                rd,
-                phone: phone.e164().to_string(),
-            };
-            see_other(
-                VERIFY,
-                &[pending.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs())],
-            )
-        }
+    match held::start(own, headers, &number, &lang, conn, rd.clone()).await {
+        Ok(pending) => see_other(
+            VERIFY,
+            &[pending.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs())],
+        ),
         Err(e) => refused(&e),
     }
 }

@@ -225,6 +225,30 @@ pub async fn attach(own: &Own, before: Option<&Pending>, conn: ConnInfo) -> Opti
     }
 }
 
+/// Texts a code to `number` (the form and the JSON API alike) and returns
+/// the browser's new pending state: the challenge, the return path, and
+/// the held request carried over from the state it had.
+pub async fn start(
+    own: &Own,
+    headers: &HeaderMap,
+    number: &str,
+    lang: &str,
+    conn: ConnInfo,
+    rd: String,
+) -> Result<Pending, crate::flow::FlowError> {
+    let client_ip = own.trusted.client_ip(headers, conn);
+    let (challenge_id, phone) =
+        crate::flow::start(&own.flow, number, lang, conn, client_ip).await?;
+    let before = Pending::of(&own.cookies, headers);
+    let held = attach(own, before.as_ref(), conn).await;
+    Ok(Pending {
+        challenge_id,
+        held,
+        rd,
+        phone: phone.e164().to_string(),
+    })
+}
+
 /// A resend gives the code `otp.ttl` more: the held request too.
 pub async fn extend(own: &Own, pending: &Pending) {
     if let Some(id) = &pending.held {
