@@ -40,6 +40,7 @@ pub struct Config {
     pub log: LogConfig,
     pub fingerprint: crate::fingerprint::FingerprintConfig,
     pub hold: HoldConfig,
+    pub pow: PowConfig,
     /// Non-fatal advice `check-config` prints (e.g. missing DLT fields).
     pub warnings: Vec<String>,
 }
@@ -51,6 +52,43 @@ pub struct HoldConfig {
     pub enabled: bool,
     /// The largest body kept, in bytes; a larger one gets 413.
     pub max_body: usize,
+}
+
+/// `[pow]`: a proof-of-work the shopper's browser computes before a
+/// risky send (pow.rs; defaults and ranges in validate/pow.rs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PowConfig {
+    pub enabled: bool,
+    pub mode: PowMode,
+    /// Leading zero bits at the first risk level at or over `threshold`.
+    pub base_difficulty: u8,
+    /// Never more, however high the risk.
+    pub max_difficulty: u8,
+    /// Bits added per risk point above `threshold`.
+    pub step: u8,
+    /// Risk points from which a send needs a proof-of-work.
+    pub threshold: u32,
+    /// How long a challenge may be solved and used.
+    pub ttl: Duration,
+    /// The velocity counters' window.
+    pub window: Duration,
+    /// Send attempts per window from one TLS fingerprint (JA4) before it
+    /// adds risk.
+    pub fingerprint_sends: u64,
+    /// Send attempts per window from one client IP before it adds risk.
+    pub ip_sends: u64,
+    /// A prefix converting below this (verified / sent, over
+    /// `limits.pumping.window`) adds risk...
+    pub low_conversion: f64,
+    /// ...once it has at least this many sends to judge by.
+    pub min_prefix_sends: u64,
+}
+
+/// Whether a rule acts or only reports what it would have done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowMode {
+    Enforce,
+    Shadow,
 }
 
 #[derive(Debug, Clone)]

@@ -13,8 +13,10 @@
 //!              reading input.rs, answering reply.rs, pending.rs, state.rs;
 //!              every form post a 303 to a page, its message in flash.rs;
 //!              pages (pages.rs), redirects (redirect.rs)
-//!           -> the OTP steps start, check, resend (flow.rs: flow/steps.rs,
-//!              limits.rs, failures.rs on a narrow FlowCtx), store (store.rs), SMS (sms.rs)
+//!           -> a risky send's proof-of-work (pow.rs: risk.rs, challenge.rs;
+//!              own/pow.rs), then the OTP steps start, check, resend (flow.rs:
+//!              flow/steps.rs, limits.rs, failures.rs on a narrow FlowCtx),
+//!              store (store.rs), SMS (sms.rs)
 //!      3. decide (policy.rs; session cookie and freshness: sessions.rs, session.rs)
 //!      4. forward (gateway/forward.rs: headers.rs, conn.rs, upgrade.rs, upstream.rs),
 //!         body streamed (body.rs)
@@ -54,6 +56,7 @@ pub mod own;
 pub(crate) mod pages;
 pub(crate) mod phone;
 pub mod policy;
+pub(crate) mod pow;
 pub(crate) mod pumping;
 pub mod ratelog;
 pub(crate) mod redirect;

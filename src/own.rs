@@ -9,6 +9,7 @@
 //! gateway to send after the code.
 
 mod api;
+mod csrf;
 pub mod flash;
 mod forms;
 mod forward_auth;
@@ -16,6 +17,7 @@ mod held;
 mod input;
 mod logout;
 mod pending;
+mod pow;
 mod reply;
 mod sealed;
 mod state;

@@ -19,8 +19,8 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Brand;
 pub use lang::{Choice, COOKIE as LANG_COOKIE};
-pub use views::{escape, Alert, LoginView, LogoutView, Pages, VerifyView};
-use views::{Language, SCRIPT};
+pub use views::{escape, Alert, LoginView, LogoutView, Pages, PowView, VerifyView};
+use views::{Language, POW_SCRIPT, SCRIPT};
 
 /// Devanagari (and other Indian scripts) render from the system fonts of a
 /// bare Debian (fonts-noto-core) or Android (Noto): no font is downloaded.
@@ -42,9 +42,10 @@ fn sha256_b64(s: &str) -> String {
 
 fn csp_for(style: &str) -> String {
     format!(
-        "default-src 'none'; style-src 'sha256-{}'; script-src 'sha256-{}'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        "default-src 'none'; style-src 'sha256-{}'; script-src 'sha256-{}' 'sha256-{}'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         sha256_b64(style),
-        sha256_b64(SCRIPT)
+        sha256_b64(SCRIPT),
+        sha256_b64(POW_SCRIPT)
     )
 }
 
@@ -206,8 +207,9 @@ impl Pages {
         csrf: &str,
         rd: &str,
         alert: Option<Alert>,
+        pow: Option<PowView>,
     ) -> String {
-        render::send_registered(self, lang, csrf, rd, alert.as_ref())
+        render::send_registered(self, lang, csrf, rd, alert.as_ref(), pow)
     }
 
     pub fn verify(&self, v: &VerifyView) -> String {

@@ -277,6 +277,26 @@ pub async fn verified(
     Ok(())
 }
 
+/// Sends into `phone`'s prefix over the window and their conversion
+/// (verified / sent), read without counting (the proof-of-work's risk:
+/// pow/risk.rs).
+pub async fn prefix_conversion(
+    store: &dyn Store,
+    cfg: &PumpingConfig,
+    phone: &Phone,
+    now_ms: u64,
+) -> Result<(f64, f64), StoreError> {
+    let prefix = phone.prefix();
+    let (sent, _) = sliding(store, "sent", prefix, 0, cfg.window, now_ms).await?;
+    let (verified, _) = sliding(store, "verified", prefix, 0, cfg.window, now_ms).await?;
+    let conversion = if sent > 0.0 {
+        (verified / sent).min(1.0)
+    } else {
+        1.0
+    };
+    Ok((sent, conversion))
+}
+
 /// Verified / sent for a country over the window; `None` before any send.
 pub async fn country_conversion(
     store: &dyn Store,

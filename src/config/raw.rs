@@ -38,6 +38,8 @@ pub struct RawConfig {
     pub fingerprint: RawFingerprint,
     #[serde(default)]
     pub hold: RawHold,
+    #[serde(default)]
+    pub pow: RawPow,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -174,4 +176,20 @@ pub struct RawHold {
     pub enabled: Option<bool>,
     /// A string (`"64KiB"`) or a number of bytes: read in validate/hold.rs.
     pub max_body: Option<toml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawPow {
+    pub enabled: Option<bool>,
+    pub mode: Option<String>,
+    pub base_difficulty: Option<i64>,
+    pub max_difficulty: Option<i64>,
+    pub step: Option<i64>,
+    pub threshold: Option<i64>,
+    pub ttl: Option<String>,
+    pub window: Option<String>,
+    pub fingerprint_sends: Option<i64>,
+    pub ip_sends: Option<i64>,
+    pub low_conversion: Option<f64>,
+    pub min_prefix_sends: Option<i64>,
 }

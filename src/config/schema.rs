@@ -254,6 +254,23 @@ pub const SCHEMA: Shape = T(&[
     ),
     ("fingerprint", T(&[("forward", BOOL)])),
     ("hold", T(&[("enabled", BOOL), ("max_body", SIZE)])),
+    (
+        "pow",
+        T(&[
+            ("enabled", BOOL),
+            ("mode", STR),
+            ("base_difficulty", INT),
+            ("max_difficulty", INT),
+            ("step", INT),
+            ("threshold", INT),
+            ("ttl", DURATION),
+            ("window", DURATION),
+            ("fingerprint_sends", INT),
+            ("ip_sends", INT),
+            ("low_conversion", NUMBER),
+            ("min_prefix_sends", INT),
+        ]),
+    ),
 ]);
 
 /// Finds where a dotted path such as `route[1].max_age` is written.

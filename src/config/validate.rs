@@ -18,6 +18,7 @@ mod hold;
 mod kit;
 mod limits;
 mod messages;
+mod pow;
 mod routes;
 mod sections;
 mod store;
@@ -253,6 +254,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         log,
         fingerprint: fingerprint::fingerprint(&raw.fingerprint),
         hold: hold::hold(p, &raw.hold),
+        pow: pow::pow(p, &raw.pow),
         warnings,
     })
 }

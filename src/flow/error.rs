@@ -6,6 +6,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use crate::phone::PhoneError;
+use crate::pow::Demand;
 
 /// Why a step did not succeed; one mapping to status, code and message.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,10 @@ pub enum FlowError {
     /// Registered-number mode: the storefront knows no signed-in customer.
     #[error("Please sign in to your account first, then try again.")]
     NotSignedIn,
+    /// `[pow]`: this send needs (another) proof-of-work; the demand holds
+    /// what was wrong and the challenge to solve (pow.rs).
+    #[error("{}", .0.error)]
+    Pow(Box<Demand>),
 }
 
 impl FlowError {
@@ -48,6 +53,9 @@ impl FlowError {
             FlowError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             FlowError::SmsFailed | FlowError::Store => StatusCode::SERVICE_UNAVAILABLE,
             FlowError::NotSignedIn => StatusCode::FORBIDDEN,
+            // Not 429: nothing was counted against the shopper; the same
+            // request with the work done goes through.
+            FlowError::Pow(_) => StatusCode::FORBIDDEN,
             FlowError::NoChallenge | FlowError::Exhausted => StatusCode::GONE,
         }
     }
@@ -64,6 +72,7 @@ impl FlowError {
             FlowError::BadCode => "bad_code",
             FlowError::Store => "unavailable",
             FlowError::NotSignedIn => "not_signed_in",
+            FlowError::Pow(d) => d.error.code(),
         }
     }
 

@@ -8,7 +8,8 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
-use super::held;
+use super::csrf::csrf_cookie;
+use super::held::{self, SendRequest};
 use super::input::read_json;
 use super::pending::Pending;
 use super::reply::json as reply;
@@ -25,6 +26,9 @@ fn flow_error(e: &FlowError) -> Response<Body> {
     let mut body = json!({ "error": e.code(), "message": e.to_string() });
     if let FlowError::WrongCode { remaining } = e {
         body["remaining"] = (*remaining).into();
+    }
+    if let FlowError::Pow(d) = e {
+        body["pow"] = super::pow::json(d);
     }
     let mut resp = reply(e.status(), body.clone(), &[]);
     if let Some(d) = e.retry_after() {
@@ -66,29 +70,43 @@ pub async fn send(
     let lang = own
         .pages
         .language_of(&parts.headers, v.get("lang").and_then(Value::as_str));
+    // The browser a proof-of-work is bound to: an app that never loaded a
+    // page gets its cookie with the first answer (own/pow.rs).
+    let (browser, set) = csrf_cookie(own, &parts.headers);
+    let with_cookie = |mut resp: Response<Body>| {
+        if let Some(c) = set.as_deref().and_then(|c| c.parse().ok()) {
+            resp.headers_mut().append(http::header::SET_COOKIE, c);
+        }
+        resp
+    };
     let number = match own.number_to_text(&parts.headers, typed).await {
         Ok(n) => n,
-        Err(e) => return Ok(flow_error(&e)),
+        Err(e) => return Ok(with_cookie(flow_error(&e))),
     };
     if let Some(pending) = Pending::young_for(own, &parts.headers, &number).await {
         // The resend delay holds for a new send to the same number from
         // the same browser too: the code already texted still works.
         let held = held::attach(own, Some(&pending), conn).await;
-        return Ok(sent(
-            own,
-            &Pending {
-                rd,
-                held,
-                ..pending
-            },
-            false,
-        )
-        .await);
+        let pending = Pending {
+            rd,
+            held,
+            ..pending
+        };
+        return Ok(with_cookie(sent(own, &pending, false).await));
     }
-    match held::start(own, &parts.headers, &number, &lang, conn, rd).await {
-        Ok(pending) => Ok(sent(own, &pending, true).await),
-        Err(e) => Ok(flow_error(&e)),
-    }
+    let send = SendRequest {
+        number: &number,
+        lang: &lang,
+        rd,
+        browser: &browser,
+        pow: super::pow::from_json(&v),
+    };
+    Ok(with_cookie(
+        match held::start(own, &parts.headers, send, conn).await {
+            Ok(pending) => sent(own, &pending, true).await,
+            Err(e) => flow_error(&e),
+        },
+    ))
 }
 
 /// `"sent"`, with the times left of the browser's challenge; `new_code`

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::flow::FlowError;
 use crate::headers;
-use crate::pages::Alert;
+use crate::pages::{Alert, PowView};
 use crate::session::{clear_cookie, set_cookie, CookieSealer};
 
 /// Long enough for the `GET` that follows the `303`; a flash is not a
@@ -40,6 +40,10 @@ pub struct Flash {
     /// The number to put back in the phone field.
     #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+    /// A proof-of-work to do before the send (pow.rs): the challenge and
+    /// its difficulty, for the phone page's script.
+    #[serde(rename = "w", default, skip_serializing_if = "Option::is_none")]
+    pub pow: Option<(String, u8)>,
 }
 
 impl Flash {
@@ -57,6 +61,10 @@ impl Flash {
                 .retry_after()
                 .map(|d| now_ms + (d.as_millis() as u64).max(1000)),
             phone: None,
+            pow: match e {
+                FlowError::Pow(d) => Some((d.challenge.clone(), d.difficulty)),
+                _ => None,
+            },
         }
     }
 
@@ -87,6 +95,14 @@ impl Flash {
     pub fn wait_secs(&self, now_ms: u64) -> Option<u64> {
         self.until_ms
             .map(|u| u.saturating_sub(now_ms).div_ceil(1000).max(1))
+    }
+
+    /// The proof-of-work the page asks the browser for, if any.
+    pub fn pow(&self) -> Option<PowView<'_>> {
+        self.pow.as_ref().map(|(challenge, difficulty)| PowView {
+            challenge,
+            difficulty: *difficulty,
+        })
     }
 
     /// The error as the page announces it (none for a notice).

@@ -1,12 +1,11 @@
 //! The HTML side of the flow: pages, form posts, cookies, CSRF.
 
-use cookie::SameSite;
 use http::{HeaderMap, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use subtle::ConstantTimeEq;
 
+use super::csrf::{csrf_cookie, csrf_for, csrf_valid};
 use super::flash::Flash;
-use super::held;
+use super::held::{self, SendRequest};
 use super::input::{query_param, Form};
 use super::pending::Pending;
 use super::reply::{self, see_other};
@@ -16,47 +15,12 @@ use crate::body::Body;
 use crate::conn::ConnInfo;
 use crate::errors::GatewayError;
 use crate::flow::{self, FlowError};
-use crate::headers;
 use crate::pages::{LoginView, VerifyView};
 use crate::phone::Phone;
 use crate::redirect::{login_url, safe_rd, LOGIN};
-use crate::session::{clear_cookie, random_id, set_cookie};
+use crate::session::clear_cookie;
 
 const VERIFY: &str = "/.otpgate/verify";
-
-/// The form token: HMAC of the browser's CSRF cookie, so a page from
-/// another site can neither read nor forge it.
-fn csrf_for(own: &Own, cookie_token: &str) -> String {
-    hex::encode(&crate::otp::derive_key(&own.csrf_key, cookie_token)[..16])
-}
-
-/// The browser's CSRF cookie, or a new one to set.
-fn csrf_cookie(own: &Own, headers: &HeaderMap) -> (String, Option<String>) {
-    match headers::cookie(headers, &own.cookies.csrf_name)
-        .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
-        Some(t) => (t.to_string(), None),
-        None => {
-            let t = random_id();
-            let c = set_cookie(
-                &own.cookies.csrf_name,
-                &t,
-                own.flow.cfg.session_ttl.as_secs(),
-                SameSite::Strict,
-            );
-            (t, Some(c))
-        }
-    }
-}
-
-pub fn csrf_valid(own: &Own, headers: &HeaderMap, form_token: Option<&str>) -> bool {
-    let (Some(cookie), Some(token)) =
-        (headers::cookie(headers, &own.cookies.csrf_name), form_token)
-    else {
-        return false;
-    };
-    bool::from(csrf_for(own, cookie).as_bytes().ct_eq(token.as_bytes()))
-}
 
 /// A form post whose CSRF token matches this browser's cookie.
 async fn checked_form(
@@ -190,11 +154,18 @@ pub async fn login_page(
                 // offers a resend once `resend_after` has passed.
                 return Ok(see_other(VERIFY, &[]));
             }
-            return Ok(start_challenge(own, req.headers(), conn, "", rd).await);
+            let ask = Ask {
+                typed: "",
+                browser: &token,
+                pow: None,
+                cookies: cookies.clone(),
+            };
+            return Ok(start_challenge(own, req.headers(), conn, ask, rd).await);
         }
+        let pow = flash.as_ref().and_then(Flash::pow);
         let page = own
             .pages
-            .send_registered(&lang.lang, &csrf_for(own, &token), &rd, alert);
+            .send_registered(&lang.lang, &csrf_for(own, &token), &rd, alert, pow);
         return Ok(html(own, status, page, &cookies, wait));
     }
     let page = own.pages.login(&LoginView {
@@ -208,6 +179,7 @@ pub async fn login_page(
         error: None,
         alert,
         lang: &lang.lang,
+        pow: flash.as_ref().and_then(Flash::pow),
     });
     Ok(html(own, status, page, &cookies, wait))
 }
@@ -220,49 +192,79 @@ pub async fn send(
     let (parts, form) = checked_form(own, req).await?;
     let rd = safe_rd(form.get("rd"));
     let typed = form.get("phone").unwrap_or("");
-    Ok(start_challenge(own, &parts.headers, conn, typed, rd).await)
+    // `checked_form` passed: the browser has its CSRF cookie.
+    let (browser, _) = csrf_cookie(own, &parts.headers);
+    let ask = Ask {
+        typed,
+        browser: &browser,
+        pow: super::pow::from_form(&form),
+        cookies: Vec::new(),
+    };
+    Ok(start_challenge(own, &parts.headers, conn, ask, rd).await)
+}
+
+/// A send as the page asked for it.
+struct Ask<'a> {
+    typed: &'a str,
+    /// The browser's CSRF cookie (a proof-of-work is bound to it).
+    browser: &'a str,
+    pow: Option<crate::pow::Solution>,
+    /// Set on every answer (a CSRF cookie made by this request).
+    cookies: Vec<String>,
 }
 
 /// Texts a code (in the page's language) and sends the browser to the
-/// code page, or back to the phone page saying why not.
+/// code page, or back to the phone page saying why not (a proof-of-work
+/// to do, too: the flash carries its challenge).
 async fn start_challenge(
     own: &Own,
     headers: &HeaderMap,
     conn: ConnInfo,
-    typed: &str,
+    ask: Ask<'_>,
     rd: String,
 ) -> Response<Body> {
     let now = own.flow.clock.now_ms();
-    let refused = |e: &FlowError| {
+    let typed = ask.typed;
+    let mut cookies = ask.cookies;
+    let refused = |e: &FlowError, cookies: &[String]| {
         refused_to(
             own,
             &login_url(&rd),
             Flash::error(e, now).with_phone(typed),
-            &[],
+            cookies,
         )
     };
     let number = match own.number_to_text(headers, typed).await {
         Ok(n) => n,
-        Err(e) => return refused(&e),
+        Err(e) => return refused(&e, &cookies),
     };
     if let Some(pending) = Pending::young_for(own, headers, &number).await {
         let held = held::attach(own, Some(&pending), conn).await;
-        let c = Pending {
-            rd,
-            held,
-            ..pending
-        }
-        .cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs());
-        let notice = Flash::notice("code_already_sent").cookie(&own.cookies);
-        return see_other(VERIFY, &[c, notice]);
+        cookies.push(
+            Pending {
+                rd,
+                held,
+                ..pending
+            }
+            .cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs()),
+        );
+        cookies.push(Flash::notice("code_already_sent").cookie(&own.cookies));
+        return see_other(VERIFY, &cookies);
     }
     let lang = own.pages.choose_language(headers, None).lang;
-    match held::start(own, headers, &number, &lang, conn, rd.clone()).await {
-        Ok(pending) => see_other(
-            VERIFY,
-            &[pending.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs())],
-        ),
-        Err(e) => refused(&e),
+    let send = SendRequest {
+        number: &number,
+        lang: &lang,
+        rd: rd.clone(),
+        browser: ask.browser,
+        pow: ask.pow,
+    };
+    match held::start(own, headers, send, conn).await {
+        Ok(pending) => {
+            cookies.push(pending.cookie(&own.cookies, own.flow.cfg.otp.ttl.as_secs()));
+            see_other(VERIFY, &cookies)
+        }
+        Err(e) => refused(&e, &cookies),
     }
 }
 

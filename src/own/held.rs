@@ -225,17 +225,35 @@ pub async fn attach(own: &Own, before: Option<&Pending>, conn: ConnInfo) -> Opti
     }
 }
 
-/// Texts a code to `number` (the form and the JSON API alike) and returns
-/// the browser's new pending state: the challenge, the return path, and
-/// the held request carried over from the state it had.
+/// What a send asks for: the number, the SMS language, where to go after,
+/// and the browser's proof-of-work (own/pow.rs).
+pub struct SendRequest<'a> {
+    pub number: &'a str,
+    pub lang: &'a str,
+    pub rd: String,
+    /// The browser's cookie a challenge is bound to.
+    pub browser: &'a str,
+    pub pow: Option<crate::pow::Solution>,
+}
+
+/// Texts a code to `number` (the form and the JSON API alike), once a
+/// risky send has paid its proof-of-work, and returns the browser's new
+/// pending state: the challenge, the return path, and the held request
+/// carried over from the state it had.
 pub async fn start(
     own: &Own,
     headers: &HeaderMap,
-    number: &str,
-    lang: &str,
+    send: SendRequest<'_>,
     conn: ConnInfo,
-    rd: String,
 ) -> Result<Pending, crate::flow::FlowError> {
+    let SendRequest {
+        number,
+        lang,
+        rd,
+        browser,
+        pow,
+    } = send;
+    super::pow::gate(own, headers, number, browser, conn, pow.as_ref()).await?;
     let client_ip = own.trusted.client_ip(headers, conn);
     let (challenge_id, phone) =
         crate::flow::start(&own.flow, number, lang, conn, client_ip).await?;

@@ -5,7 +5,8 @@
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use super::forms::{csrf_valid, html};
+use super::csrf::csrf_valid;
+use super::forms::html;
 use super::input::{query_param, Form};
 use super::reply::see_other;
 use super::state::Own;

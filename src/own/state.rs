@@ -13,6 +13,7 @@ use crate::flow::{FlowCtx, FlowError};
 use crate::lookup::PhoneLookup;
 use crate::pages::Pages;
 use crate::policy::Policy;
+use crate::pow::Pow;
 use crate::secret::Secret;
 use crate::session::CookieSealer;
 use crate::sessions::Sessions;
@@ -39,6 +40,8 @@ pub struct Own {
     pub hold: HoldConfig,
     /// Seals held requests (sealed.rs).
     pub sealer: Sealer,
+    /// `[pow]`: prices a risky send in the shopper's CPU time (pow.rs).
+    pub pow: Pow,
 }
 
 impl Own {
@@ -75,6 +78,11 @@ impl Own {
             }),
             hold: cfg.hold.clone(),
             sealer: Sealer::new(cfg.session.secrets[0].expose().as_bytes()),
+            pow: Pow::new(
+                &cfg.pow,
+                &cfg.limits.pumping,
+                crate::otp::derive_key(cfg.session.secrets[0].expose().as_bytes(), "pow"),
+            ),
         }
     }
 

@@ -9,7 +9,8 @@ use minijinja::{context, Value};
 use super::strings;
 use super::templates::{countdown, located};
 use super::views::{
-    escape, template_path, Alert, Language, LoginView, LogoutView, Pages, VerifyView, SCRIPT,
+    escape, template_path, Alert, Language, LoginView, LogoutView, Pages, PowView, VerifyView,
+    POW_SCRIPT, SCRIPT,
 };
 
 fn urlencode(s: &str) -> String {
@@ -48,6 +49,19 @@ fn base(p: &Pages, l: &Language, switch_href: Option<&dyn Fn(&str) -> String>) -
         style => Value::from_safe_string(p.style.clone()),
         script => Value::from_safe_string(SCRIPT.to_string()),
         languages => languages,
+    }
+}
+
+/// A proof-of-work for the page (`pow.challenge`, `pow.difficulty`,
+/// `pow.script`), or none.
+fn pow(v: Option<PowView>) -> Value {
+    match v {
+        Some(w) => context! {
+            challenge => w.challenge,
+            difficulty => w.difficulty,
+            script => Value::from_safe_string(POW_SCRIPT.to_string()),
+        },
+        None => Value::from(()),
     }
 }
 
@@ -207,6 +221,7 @@ impl Pages {
             dial_code => dial_code(v.region),
             region => v.region,
             alert => alert(l, v.alert.as_ref(), v.error),
+            pow => pow(v.pow),
             ..base(self, l, Some(&href))
         }
     }
@@ -237,12 +252,20 @@ impl Pages {
         context! { rd => v.rd, ..base(self, l, None) }
     }
 
-    fn send_ctx(&self, lang: &str, csrf: &str, rd: &str, refusal: Option<&Alert>) -> Value {
+    fn send_ctx(
+        &self,
+        lang: &str,
+        csrf: &str,
+        rd: &str,
+        refusal: Option<&Alert>,
+        work: Option<PowView>,
+    ) -> Value {
         let l = self.language(lang);
         context! {
             csrf => csrf,
             rd => rd,
             alert => alert(l, refusal, None),
+            pow => pow(work),
             ..base(self, l, None)
         }
     }
@@ -272,8 +295,9 @@ pub(super) fn send_registered(
     csrf: &str,
     rd: &str,
     alert: Option<&Alert>,
+    work: Option<PowView>,
 ) -> String {
-    p.render_or_plain("send.html", p.send_ctx(lang, csrf, rd, alert))
+    p.render_or_plain("send.html", p.send_ctx(lang, csrf, rd, alert, work))
 }
 
 pub(super) fn logout(p: &Pages, v: &LogoutView) -> String {

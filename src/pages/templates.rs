@@ -11,6 +11,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("login.html", include_str!("templates/login.html")),
     ("verify.html", include_str!("templates/verify.html")),
     ("send.html", include_str!("templates/send.html")),
+    ("pow.html", include_str!("templates/pow.html")),
     ("logout.html", include_str!("templates/logout.html")),
     ("error.html", include_str!("templates/error.html")),
 ];

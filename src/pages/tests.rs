@@ -217,7 +217,7 @@ fn every_page_with_an_error_announces_it_to_screen_readers() {
     };
     let region = "<div id=\"error\" class=\"alert\" role=\"alert\" aria-live=\"assertive\">";
     for lang in ["en", "hi"] {
-        let send = p.send_registered(lang, "c", "/", Some(refused));
+        let send = p.send_registered(lang, "c", "/", Some(refused), None);
         let login = p.login(&LoginView {
             region: "IN",
             alert: Some(refused),
@@ -360,4 +360,50 @@ fn an_unknown_variable_or_string_is_an_error_not_a_blank() {
     );
 
     assert!(Pages::load(&brand(&["en", "ta"], None)).is_err());
+}
+
+/// A page asking for a proof-of-work carries the challenge, the fields
+/// the script fills, the no-JavaScript text, and only scripts the CSP
+/// allows; a page without one carries none of it.
+#[test]
+fn a_proof_of_work_page_has_its_fields_and_every_script_is_allowed() {
+    let p = pages(&["en", "hi"]);
+    let csp = p.csp.to_str().unwrap().to_string();
+    let pow = Some(crate::pages::PowView {
+        challenge: "p1.abc",
+        difficulty: 12,
+    });
+    for lang in ["en", "hi"] {
+        let login = p.login(&LoginView {
+            region: "IN",
+            lang,
+            pow,
+            ..Default::default()
+        });
+        let send = p.send_registered(lang, "c", "/", None, pow);
+        for html in [&login, &send] {
+            for needle in [
+                r#"data-pow="p1.abc" data-pow-bits="12""#,
+                r#"name="pow_challenge" value="p1.abc""#,
+                r#"name="pow_nonce""#,
+                "<noscript>",
+                r#"id="pow-status""#,
+            ] {
+                assert!(html.contains(needle), "{lang}: {needle} in {html}");
+            }
+            let scripts: Vec<&str> = html.split("<script>").skip(1).collect();
+            assert_eq!(scripts.len(), 2, "{html}");
+            for s in scripts {
+                let hash = sha256_b64(&s[..s.find("</script>").unwrap()]);
+                assert!(csp.contains(&format!("'sha256-{hash}'")), "{lang}");
+            }
+        }
+    }
+    let plain = p.login(&LoginView {
+        region: "IN",
+        lang: "en",
+        ..Default::default()
+    });
+    assert!(!plain.contains("pow_nonce") && !plain.contains("<noscript>"));
+    assert_eq!(plain.matches("<script>").count(), 1);
 }

@@ -18,6 +18,21 @@ var b=document.getElementById('resend'),c=document.getElementById('countdown'),n
 var w=document.querySelectorAll('.alert [data-countdown]');for(var k=0;k<w.length;k++)tick(w[k]);
 var i=document.getElementById('code');if(i&&'OTPCredential' in window){var a=new AbortController();var f=i.form;f.addEventListener('submit',function(){a.abort()});navigator.credentials.get({otp:{transport:['sms']},signal:a.signal}).then(function(o){if(o&&o.code){i.value=o.code;f.submit()}}).catch(function(){})}})();"#;
 
+/// The phone page's proof-of-work (pow.rs): finds a nonce such that
+/// SHA-256(challenge || nonce) has `data-pow-bits` leading zero bits,
+/// with WebCrypto (256 digests in flight at a time: the API is async, and
+/// one at a time would spend the budget on scheduling), says so in
+/// `#pow-status` meanwhile, fills `pow_nonce` and posts the form the
+/// shopper already sent once. Without WebCrypto (an insecure context, an
+/// old browser) it shows the same words as the no-JavaScript text.
+pub(super) const POW_SCRIPT: &str = r#"(function(){var f=document.querySelector('form[data-pow]');if(!f)return;var s=document.getElementById('pow-status'),n=f.querySelector('input[name=pow_nonce]'),b=f.querySelector('button[type=submit]');
+var c=f.getAttribute('data-pow'),bits=parseInt(f.getAttribute('data-pow-bits'),10);function say(k){if(s){s.hidden=false;s.textContent=s.getAttribute(k)}}
+if(!(window.crypto&&crypto.subtle&&window.TextEncoder&&n)){say('data-nojs');return}say('data-text');if(b)b.disabled=true;var e=new TextEncoder(),p=e.encode(c);
+function zeros(d){var v=new Uint8Array(d),z=0;for(var i=0;i<v.length;i++){if(v[i])return z+Math.clz32(v[i])-24;z+=8}return z}
+function run(from){var w=[];for(var k=0;k<256;k++){var m=e.encode(String(from+k)),x=new Uint8Array(p.length+m.length);x.set(p);x.set(m,p.length);w.push(crypto.subtle.digest('SHA-256',x))}
+return Promise.all(w).then(function(d){for(var k=0;k<d.length;k++){if(zeros(d[k])>=bits)return from+k}return run(from+256)})}
+run(0).then(function(x){n.value=String(x);if(b)b.disabled=false;f.submit()},function(){say('data-nojs')})})();"#;
+
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -61,6 +76,14 @@ pub struct Alert<'a> {
     pub remaining: Option<u32>,
 }
 
+/// A proof-of-work for the page's script to solve before the form posts.
+#[derive(Debug, Clone, Copy)]
+pub struct PowView<'a> {
+    pub challenge: &'a str,
+    /// Leading zero bits.
+    pub difficulty: u8,
+}
+
 #[derive(Debug, Default)]
 pub struct LoginView<'a> {
     /// The default region's ISO code; its dial code is shown before the field.
@@ -73,6 +96,8 @@ pub struct LoginView<'a> {
     pub alert: Option<Alert<'a>>,
     /// An offered language tag; empty means the default.
     pub lang: &'a str,
+    /// A send that needs a proof-of-work first.
+    pub pow: Option<PowView<'a>>,
 }
 
 #[derive(Debug, Default)]

@@ -168,4 +168,9 @@ pub trait Store: Send + Sync {
     /// step: of any number of concurrent calls, on any instance, at most
     /// one gets it. This is what makes a held request go out exactly once.
     async fn claim_held(&self, key: &str, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Marks `key` used until `until_ms`, in one atomic step: of any
+    /// number of concurrent calls with the same key, on any instance,
+    /// exactly one gets `true` (a proof-of-work solution works once:
+    /// pow.rs). After `until_ms` the mark may be forgotten.
+    async fn use_once(&self, key: &str, until_ms: u64, now_ms: u64) -> Result<bool, StoreError>;
 }

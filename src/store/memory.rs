@@ -29,6 +29,9 @@ pub struct MemoryStore {
     /// Held request key -> (unix ms it expires, sealed request); removing
     /// the entry is the claim, so two claims cannot both get it.
     held: DashMap<String, (u64, Vec<u8>)>,
+    /// Used single-use key -> unix ms until which it stays used; the
+    /// entry lock makes test-and-set one step.
+    used: DashMap<String, u64>,
     /// Set by the first revocation: until then, session checks on the hot
     /// path skip the map entirely.
     any_revoked: std::sync::atomic::AtomicBool,
@@ -46,6 +49,7 @@ impl Default for MemoryStore {
             counters: DashMap::new(),
             revoked: DashMap::new(),
             held: DashMap::new(),
+            used: DashMap::new(),
             any_revoked: std::sync::atomic::AtomicBool::new(false),
             phone_not_before: DashMap::new(),
             blocks: DashMap::new(),
@@ -63,6 +67,7 @@ impl MemoryStore {
         self.challenges.retain(|_, c| c.expires_at > now_ms);
         self.revoked.retain(|_, until| *until > now_ms);
         self.held.retain(|_, (until, _)| *until > now_ms);
+        self.used.retain(|_, until| *until > now_ms);
         self.phone_not_before
             .retain(|_, (_, until)| *until > now_ms);
         self.blocks.retain(|_, b| b.until_ms > now_ms);
@@ -331,6 +336,20 @@ impl Store for MemoryStore {
             .remove(key)
             .and_then(|(_, (until, sealed))| (until > now_ms).then_some(sealed)))
     }
+
+    async fn use_once(&self, key: &str, until_ms: u64, now_ms: u64) -> Result<bool, StoreError> {
+        match self.used.entry(key.to_string()) {
+            Entry::Occupied(mut e) if *e.get() <= now_ms => {
+                e.insert(until_ms);
+                Ok(true)
+            }
+            Entry::Occupied(_) => Ok(false),
+            Entry::Vacant(e) => {
+                e.insert(until_ms);
+                Ok(true)
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -441,5 +460,14 @@ mod tests {
         assert_eq!(s.claim_held("h", 3_000).await.unwrap(), None, "once");
         s.hold("e", b"x".to_vec(), ttl, 0).await.unwrap();
         assert_eq!(s.claim_held("e", 60_000).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_key_is_used_once_until_its_end() {
+        let s = MemoryStore::new();
+        assert!(s.use_once("p", 5_000, 1_000).await.unwrap());
+        assert!(!s.use_once("p", 5_000, 1_001).await.unwrap());
+        assert!(!s.use_once("p", 9_000, 4_999).await.unwrap());
+        assert!(s.use_once("p", 9_000, 5_000).await.unwrap(), "ended");
     }
 }

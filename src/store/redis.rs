@@ -59,6 +59,7 @@ pub struct RedisStore {
     epoch: Script,
     extend_held: Script,
     claim_held: Script,
+    use_once: Script,
     metrics: StoreMetrics,
 }
 
@@ -113,6 +114,7 @@ impl RedisStore {
             epoch: Script::new(scripts::EPOCH),
             extend_held: Script::new(scripts::EXTEND_HELD),
             claim_held: Script::new(scripts::CLAIM_HELD),
+            use_once: Script::new(scripts::USE_ONCE),
             metrics,
         })
     }
@@ -448,5 +450,9 @@ impl Store for RedisStore {
 
     async fn claim_held(&self, key_: &str, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.claim_sealed(key_, now_ms).await
+    }
+
+    async fn use_once(&self, key_: &str, until_ms: u64, now_ms: u64) -> Result<bool, StoreError> {
+        self.use_key(key_, until_ms, now_ms).await
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod browser;
 pub mod cdp;
+pub mod redis;
 pub mod shop;
 
 use std::path::PathBuf;

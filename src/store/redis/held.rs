@@ -1,7 +1,8 @@
-//! Held requests in Redis (own/held.rs): `otpgate:held:<id>` holds the
-//! logical expiry (20 decimal digits, unix ms) then the sealed request, so
-//! the caller's clock decides expiry as it does for challenges; the key's
-//! TTL only collects garbage. Extending and claiming are one one-key
+//! Held requests (own/held.rs) and single-use marks (pow.rs) in Redis:
+//! `otpgate:held:<id>` and `otpgate:used:<id>` hold the logical expiry (20
+//! decimal digits, unix ms) then the sealed request or a token, so the
+//! caller's clock decides expiry as it does for challenges; the key's TTL
+//! only collects garbage. Extending, claiming and using are one one-key
 //! script each (scripts.rs): atomic across instances, one slot on a
 //! Cluster.
 
@@ -42,6 +43,23 @@ impl RedisStore {
             .arg(now_ms);
         let extended: i64 = self.invoke("extend_held", &inv).await?;
         Ok(extended == 1)
+    }
+
+    /// `Store::use_once` (scripts::USE_ONCE).
+    pub(super) async fn use_key(
+        &self,
+        id: &str,
+        until_ms: u64,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let px = until_ms.saturating_sub(now_ms) + GRACE_MS;
+        let mut inv = self.use_once.key(self.keys.used(id));
+        inv.arg(format!("{:032x}", rand::random::<u128>()))
+            .arg(format!("{until_ms:020}"))
+            .arg(now_ms)
+            .arg(px);
+        let fresh: i64 = self.invoke("use_once", &inv).await?;
+        Ok(fresh == 1)
     }
 
     pub(super) async fn claim_sealed(

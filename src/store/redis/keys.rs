@@ -55,6 +55,11 @@ impl Keys {
         format!("otpgate:held:{}", untagged(id))
     }
 
+    /// A single-use mark (`Store::use_once`). No tag: one key.
+    pub fn used(self, id: &str) -> String {
+        format!("otpgate:used:{}", untagged(id))
+    }
+
     pub fn revocation(self, session_id: &str) -> String {
         self.beside_epoch("rev", session_id)
     }
@@ -126,7 +131,7 @@ mod tests {
                 "%7B",
                 "{otpgate:epoch}",
             ] {
-                for key in [k.challenge(part), k.counter(60_000, part)] {
+                for key in [k.challenge(part), k.counter(60_000, part), k.used(part)] {
                     assert!(!key.contains(['{', '}']), "{key}");
                     assert_eq!(slot(&key), slot(&k.operation_for(&key)), "{key}");
                 }

@@ -93,6 +93,22 @@ if v then redis.call('DEL', KEYS[1]) end
 return v
 ";
 
+/// A single-use mark (a proof-of-work solution, pow.rs): set it unless a
+/// live one is there, in one step, so two instances cannot both use it.
+/// The value is the logical end (20 digits, unix ms; the caller's clock
+/// decides, as for challenges) then the caller's random token: a run
+/// repeated after a lost answer finds its own token and still answers
+/// "yours", where a plain `SET NX` would refuse the shopper's own use.
+pub const USE_ONCE: &str = r"
+local v = redis.call('GET', KEYS[1])
+if v and tonumber(string.sub(v, 1, 20)) > tonumber(ARGV[3]) then
+  if string.sub(v, 21) == ARGV[1] then return 1 end
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2] .. ARGV[1], 'PX', ARGV[4])
+return 1
+";
+
 pub const PUT: &str = r"
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'phone', ARGV[1], 'hash', ARGV[2], 'sent_at', ARGV[3],
