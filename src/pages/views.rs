@@ -23,15 +23,20 @@ var i=document.getElementById('code');if(i&&'OTPCredential' in window){var a=new
 /// with WebCrypto (256 digests in flight at a time: the API is async, and
 /// one at a time would spend the budget on scheduling), says so in
 /// `#pow-status` meanwhile, fills `pow_nonce` and posts the form the
-/// shopper already sent once. Without WebCrypto (an insecure context, an
-/// old browser) it shows the same words as the no-JavaScript text.
+/// shopper already sent once. Between batches it yields to the page
+/// through a `MessageChannel` (a `setTimeout` would be clamped to 4 ms
+/// per batch; chaining promises alone would starve rendering, input and
+/// the load event). Without WebCrypto (an insecure context, an old
+/// browser) it shows the same words as the no-JavaScript text.
 pub(super) const POW_SCRIPT: &str = r#"(function(){var f=document.querySelector('form[data-pow]');if(!f)return;var s=document.getElementById('pow-status'),n=f.querySelector('input[name=pow_nonce]'),b=f.querySelector('button[type=submit]');
 var c=f.getAttribute('data-pow'),bits=parseInt(f.getAttribute('data-pow-bits'),10);function say(k){if(s){s.hidden=false;s.textContent=s.getAttribute(k)}}
-if(!(window.crypto&&crypto.subtle&&window.TextEncoder&&n)){say('data-nojs');return}say('data-text');if(b)b.disabled=true;var e=new TextEncoder(),p=e.encode(c);
+if(!(window.crypto&&crypto.subtle&&window.TextEncoder&&window.MessageChannel&&n)){say('data-nojs');return}say('data-text');if(b)b.disabled=true;var e=new TextEncoder(),p=e.encode(c);
+var q=[],mc=new MessageChannel();mc.port1.onmessage=function(){q.shift()()};function later(g){q.push(g);mc.port2.postMessage(0)}
 function zeros(d){var v=new Uint8Array(d),z=0;for(var i=0;i<v.length;i++){if(v[i])return z+Math.clz32(v[i])-24;z+=8}return z}
+function done(x){n.value=String(x);if(b)b.disabled=false;f.submit()}
 function run(from){var w=[];for(var k=0;k<256;k++){var m=e.encode(String(from+k)),x=new Uint8Array(p.length+m.length);x.set(p);x.set(m,p.length);w.push(crypto.subtle.digest('SHA-256',x))}
-return Promise.all(w).then(function(d){for(var k=0;k<d.length;k++){if(zeros(d[k])>=bits)return from+k}return run(from+256)})}
-run(0).then(function(x){n.value=String(x);if(b)b.disabled=false;f.submit()},function(){say('data-nojs')})})();"#;
+Promise.all(w).then(function(d){for(var k=0;k<d.length;k++){if(zeros(d[k])>=bits){done(from+k);return}}later(function(){run(from+256)})},function(){say('data-nojs')})}
+run(0)})();"#;
 
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -307,6 +307,15 @@ impl Page {
         self.conn.wait_event("Page.loadEventFired").await;
     }
 
+    /// Waits until the tab shows `url`, however many pages (and page
+    /// scripts that submit a form themselves) it takes; each load is an
+    /// event, so none is missed between looks.
+    pub async fn wait_for_href(&mut self, url: &str) {
+        while self.href().await != url {
+            self.conn.wait_event("Page.loadEventFired").await;
+        }
+    }
+
     /// The browser's `Accept-Language`, as a phone set to that language
     /// sends it.
     pub async fn accept_language(&mut self, value: &str) {

@@ -5,12 +5,13 @@ use crate::config::raw::RawPow;
 use crate::config::{PowConfig, PowMode};
 
 /// Off by default: an operator turns it on (ideally in `mode = "shadow"`
-/// first). The difficulty defaults are measured: 2^12 SHA-256 digests
-/// take a few hundred ms of WebCrypto on a phone-class CPU (README,
-/// "Proof-of-work"); each risk point above the threshold quadruples the
-/// work (`step = 2`), up to 2^22 (tens of seconds in a browser: a send at
-/// that risk is in practice refused). Velocities are per 10 minutes: a
-/// shopper makes one or two attempts; a household behind one NAT a few.
+/// first). The difficulty defaults are measured (tests/browser_pow.rs:
+/// about 25,000 WebCrypto digests a second on a CPU throttled 4×): 2^12
+/// digests take 150–300 ms on a phone-class CPU; each risk point above
+/// the threshold quadruples the work (`step = 2`), up to 2^20 (about a
+/// minute: still inside `ttl = "2m"` for a patient shopper, hopeless for
+/// a pumping run at volume). Velocities are per 10 minutes: a shopper
+/// makes one or two attempts, a household behind one NAT a few.
 pub(super) fn pow(p: &mut Problems, raw: &RawPow) -> PowConfig {
     let mode = match raw.mode.as_deref() {
         None => Some(PowMode::Enforce),
@@ -21,7 +22,7 @@ pub(super) fn pow(p: &mut Problems, raw: &RawPow) -> PowConfig {
         },
     };
     let base = int_in(p, "pow.base_difficulty", raw.base_difficulty, 12, 1, 32) as u8;
-    let max = int_in(p, "pow.max_difficulty", raw.max_difficulty, 22, 1, 32) as u8;
+    let max = int_in(p, "pow.max_difficulty", raw.max_difficulty, 20, 1, 32) as u8;
     if max < base {
         p.add(
             "pow.max_difficulty",
@@ -85,7 +86,7 @@ mod tests {
     fn off_by_default_and_every_key_reads() {
         let c = parse("").unwrap().pow;
         assert!(!c.enabled);
-        assert_eq!((c.base_difficulty, c.max_difficulty, c.step), (12, 22, 2));
+        assert_eq!((c.base_difficulty, c.max_difficulty, c.step), (12, 20, 2));
         assert_eq!(c.mode, PowMode::Enforce);
         let c = parse(
             "[pow]\nenabled = true\nmode = \"shadow\"\nbase_difficulty = 10\nmax_difficulty = 20\n\
