@@ -42,6 +42,7 @@ pub(crate) mod demo;
 pub(crate) mod errors;
 pub(crate) mod fingerprint;
 pub(crate) mod flow;
+pub mod fraud;
 pub mod gateway;
 pub mod headers;
 pub(crate) mod host;
