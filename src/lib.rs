@@ -33,6 +33,7 @@
 
 pub(crate) mod admin;
 pub mod audit;
+pub mod audit_replay;
 pub(crate) mod body;
 pub mod cli;
 pub mod clock;
