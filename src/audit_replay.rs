@@ -194,7 +194,8 @@ impl Replay {
             Err(FlowError::Phone(_)) => Outcome::Blocked("region"),
             Err(_) => Outcome::Blocked("store"),
         };
-        self.last_send.insert(e164.clone(), outcome == Outcome::Sent);
+        self.last_send
+            .insert(e164.clone(), outcome == Outcome::Sent);
         let prefix = &e164[..e164.len().saturating_sub(4).max(1)];
         let blocked = match outcome {
             Outcome::Sent => None,

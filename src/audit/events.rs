@@ -163,7 +163,12 @@ pub fn prefix_blocked(phone: &Phone, block_for_secs: u64, tags: &PhoneTags, who:
 
 /// The pumping detector blocked a client fingerprint (pumping/fingerprint.rs).
 pub fn fingerprint_blocked(ja4: &str, block_for_secs: u64, who: Who) {
-    audit!(who, event = "fingerprint_blocked", key = ja4, block_for_secs);
+    audit!(
+        who,
+        event = "fingerprint_blocked",
+        key = ja4,
+        block_for_secs
+    );
 }
 
 #[cfg(test)]

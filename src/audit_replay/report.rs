@@ -62,7 +62,10 @@ impl Report {
                 .and_then(|r| r.split('"').next());
             let n = line.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok());
             if let (Some(rule), Some(n)) = (rule, n) {
-                *self.would_block_by_rule.entry(rule.to_string()).or_default() += n;
+                *self
+                    .would_block_by_rule
+                    .entry(rule.to_string())
+                    .or_default() += n;
             }
         }
     }
@@ -89,7 +92,10 @@ impl Report {
         );
         for (title, map) in [
             ("blocked by rule", &self.blocked_by_rule),
-            ("would block (shadow rules, let through)", &self.would_block_by_rule),
+            (
+                "would block (shadow rules, let through)",
+                &self.would_block_by_rule,
+            ),
             ("blocked by prefix", &self.blocked_by_prefix),
         ] {
             let _ = writeln!(out, "\n{title}:");

@@ -317,7 +317,12 @@ async fn fingerprint_signal(
         // the admin API lifts them.
         Verdict::Blocked => Err(refusal(ctx)),
         Verdict::Counted { key, suspect } => {
-            if fraud::decide(&ctx.metrics, "pumping_fingerprint", p.fingerprint_mode, suspect) {
+            if fraud::decide(
+                &ctx.metrics,
+                "pumping_fingerprint",
+                p.fingerprint_mode,
+                suspect,
+            ) {
                 let _ = store.uncount(&key, 1, p.window, now).await;
                 fingerprint::block_it(store, p, ja4, now)
                     .await

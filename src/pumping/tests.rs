@@ -40,16 +40,22 @@ async fn blocks_a_prefix_that_sends_without_verifying() {
     let s = MemoryStore::new();
     for n in 0..5 {
         assert!(matches!(
-            admit(&*s, &cfg(), &Metrics::new(), &phone(n), net(n), T0).await.unwrap(),
+            admit(&*s, &cfg(), &Metrics::new(), &phone(n), net(n), T0)
+                .await
+                .unwrap(),
             Admission::Allowed(_)
         ));
     }
     assert!(matches!(
-        admit(&*s, &cfg(), &Metrics::new(), &phone(5), net(5), T0).await.unwrap(),
+        admit(&*s, &cfg(), &Metrics::new(), &phone(5), net(5), T0)
+            .await
+            .unwrap(),
         Admission::Blocked { newly: true }
     ));
     assert!(matches!(
-        admit(&*s, &cfg(), &Metrics::new(), &phone(6), net(6), T0).await.unwrap(),
+        admit(&*s, &cfg(), &Metrics::new(), &phone(6), net(6), T0)
+            .await
+            .unwrap(),
         Admission::Blocked { newly: false }
     ));
     assert!(is_blocked(&*s, &phone(7), T0 + 86_399_000).await.unwrap());
@@ -72,7 +78,9 @@ async fn verified_codes_keep_a_busy_prefix_open() {
         let p = phone(n);
         assert!(
             matches!(
-                admit(&*s, &cfg(), &Metrics::new(), &p, net(n), T0).await.unwrap(),
+                admit(&*s, &cfg(), &Metrics::new(), &p, net(n), T0)
+                    .await
+                    .unwrap(),
                 Admission::Allowed(_)
             ),
             "send {n}"
@@ -89,7 +97,10 @@ async fn verified_codes_keep_a_busy_prefix_open() {
 async fn the_window_slides_and_forget_takes_a_send_back() {
     let s = MemoryStore::new();
     for n in 0..5 {
-        let Admission::Allowed(t) = admit(&*s, &cfg(), &Metrics::new(), &phone(n), net(n), T0).await.unwrap() else {
+        let Admission::Allowed(t) = admit(&*s, &cfg(), &Metrics::new(), &phone(n), net(n), T0)
+            .await
+            .unwrap()
+        else {
             panic!()
         };
         if n == 4 {
@@ -101,14 +112,18 @@ async fn the_window_slides_and_forget_takes_a_send_back() {
     for n in 0..4 {
         assert!(
             matches!(
-                admit(&*s, &cfg(), &Metrics::new(), &phone(n), net(n), later).await.unwrap(),
+                admit(&*s, &cfg(), &Metrics::new(), &phone(n), net(n), later)
+                    .await
+                    .unwrap(),
                 Admission::Allowed(_)
             ),
             "send {n}"
         );
     }
     assert!(matches!(
-        admit(&*s, &cfg(), &Metrics::new(), &phone(9), net(9), later).await.unwrap(),
+        admit(&*s, &cfg(), &Metrics::new(), &phone(9), net(9), later)
+            .await
+            .unwrap(),
         Admission::Blocked { newly: true }
     ));
 }
@@ -120,14 +135,18 @@ async fn one_network_is_throttled_not_the_prefix() {
     let neighbour = IpAddr::from([203, 0, 113, 200]);
     for n in 0..5 {
         assert!(matches!(
-            admit(&*s, &cfg(), &Metrics::new(), &phone(n), attacker, T0).await.unwrap(),
+            admit(&*s, &cfg(), &Metrics::new(), &phone(n), attacker, T0)
+                .await
+                .unwrap(),
             Admission::Allowed(_)
         ));
     }
     for (n, ip) in [(5, attacker), (6, neighbour)] {
         assert!(
             matches!(
-                admit(&*s, &cfg(), &Metrics::new(), &phone(n), ip, T0).await.unwrap(),
+                admit(&*s, &cfg(), &Metrics::new(), &phone(n), ip, T0)
+                    .await
+                    .unwrap(),
                 Admission::Throttled { .. }
             ),
             "the whole /24 is the suspect"
@@ -136,19 +155,26 @@ async fn one_network_is_throttled_not_the_prefix() {
     assert!(!is_blocked(&*s, &phone(7), T0).await.unwrap());
     // Shoppers elsewhere still get codes, and verify.
     for n in 10..13 {
-        let Admission::Allowed(_) = admit(&*s, &cfg(), &Metrics::new(), &phone(n), net(n), T0).await.unwrap() else {
+        let Admission::Allowed(_) = admit(&*s, &cfg(), &Metrics::new(), &phone(n), net(n), T0)
+            .await
+            .unwrap()
+        else {
             panic!("shopper {n} refused")
         };
         verified(&*s, &cfg(), &phone(n), net(n), T0).await.unwrap();
     }
     // Verified shoppers' networks do not count as evidence.
     assert!(matches!(
-        admit(&*s, &cfg(), &Metrics::new(), &phone(20), net(20), T0).await.unwrap(),
+        admit(&*s, &cfg(), &Metrics::new(), &phone(20), net(20), T0)
+            .await
+            .unwrap(),
         Admission::Allowed(_)
     ));
     assert!(
         matches!(
-            admit(&*s, &cfg(), &Metrics::new(), &phone(21), net(21), T0).await.unwrap(),
+            admit(&*s, &cfg(), &Metrics::new(), &phone(21), net(21), T0)
+                .await
+                .unwrap(),
             Admission::Blocked { newly: true }
         ),
         "attacker + two unverified networks: three networks of evidence"
@@ -182,7 +208,9 @@ async fn a_shadow_detector_counts_what_it_would_block_and_blocks_nothing() {
     let m = Metrics::new();
     let mut shadowed = 0;
     for n in 0..20 {
-        let Admission::Allowed(t) = admit(&*s, &shadow, &m, &phone(n), net(n), T0).await.unwrap()
+        let Admission::Allowed(t) = admit(&*s, &shadow, &m, &phone(n), net(n), T0)
+            .await
+            .unwrap()
         else {
             panic!("send {n} refused in shadow mode");
         };

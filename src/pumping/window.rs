@@ -63,4 +63,3 @@ pub fn count_of(c: Count) -> u64 {
         Count::Limited { .. } => u64::MAX,
     }
 }
-

@@ -170,6 +170,10 @@ fn pumping(p: &mut Problems, r: Option<&RawPumping>) -> PumpingConfig {
             1,
             1_000_000,
         ) as u64,
-        fingerprint_mode: mode(p, "limits.pumping.fingerprint_mode", r.fingerprint_mode.as_ref()),
+        fingerprint_mode: mode(
+            p,
+            "limits.pumping.fingerprint_mode",
+            r.fingerprint_mode.as_ref(),
+        ),
     }
 }
