@@ -58,7 +58,7 @@ struct Send {
 }
 
 fn population() -> Vec<Send> {
-    let mut rng = Rng(0x5eed_0f_9a7e);
+    let mut rng = Rng(0x005e_ed0f_9a7e);
     let mut out = Vec::new();
     let attack_prefix = |p: u64| format!("+919010{p:02}"); // +91 90 10pp: 20 prefixes
     for i in 0..10_000u64 {
