@@ -43,9 +43,11 @@ fn connection_listed(headers: &HeaderMap) -> Option<Vec<String>> {
     for value in headers.get_all(CONNECTION) {
         for token in value.as_bytes().split(|b| *b == b',') {
             let token = token.trim_ascii();
-            // The usual tokens name nothing beyond the fixed list: skip
+            // These two name fields the fixed list removes anyway: skip
             // them without building a name (this runs for every request).
-            let usual = [&b"keep-alive"[..], b"close", b"upgrade"];
+            // Not `close`: a `Close` field is still removed (RFC 9110
+            // reserves the name `Close` for exactly that reason).
+            let usual = [&b"keep-alive"[..], b"upgrade"];
             if token.is_empty() || usual.iter().any(|u| token.eq_ignore_ascii_case(u)) {
                 continue;
             }
@@ -262,6 +264,23 @@ mod tests {
         remove_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("accept"));
+    }
+
+    #[test]
+    fn a_field_named_by_a_usual_connection_option_goes_too() {
+        // `Connection: close` names the option `close`; a field of that
+        // name is the sender's connection-specific data (RFC 9110 §7.6.1).
+        for connection in ["close", "Close", " close , x-a", "keep-alive,CLOSE"] {
+            let mut h = map(&[
+                ("connection", connection),
+                ("close", "1"),
+                ("keep-alive", "timeout=5"),
+                ("accept", "*/*"),
+            ]);
+            remove_hop_by_hop(&mut h);
+            let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+            assert_eq!(left, ["accept"], "Connection: {connection}");
+        }
     }
 
     #[test]
