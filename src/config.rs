@@ -241,7 +241,7 @@ pub struct Limit {
     pub max: u64,
     pub window: Duration,
     /// Shadow: counted and logged, never refused (fraud.rs).
-    pub mode: crate::fraud::Mode,
+    pub mode: crate::fraud::mode::Mode,
 }
 
 #[derive(Debug, Clone)]
@@ -274,13 +274,13 @@ pub struct PumpingConfig {
     pub min_networks: u64,
     pub block_for: Duration,
     /// Of the prefix block and the network throttle.
-    pub mode: crate::fraud::Mode,
+    pub mode: crate::fraud::mode::Mode,
     /// Conversion per client fingerprint: a JA4 that sent more than
     /// `fingerprint_min_sends` in `window` with conversion under
     /// `min_conversion` is refused for `block_for` (pumping/fingerprint.rs).
     pub fingerprints: bool,
     pub fingerprint_min_sends: u64,
-    pub fingerprint_mode: crate::fraud::Mode,
+    pub fingerprint_mode: crate::fraud::mode::Mode,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

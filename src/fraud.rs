@@ -25,33 +25,11 @@
 //! as `mode = "enforce" | "shadow"` beside each rule's other keys; the
 //! default is `"enforce"`.
 
+pub mod mode;
+
+pub use self::mode::Mode;
+
 use crate::metrics::{FraudLabel, Metrics};
-
-/// Whether a rule's verdict is applied or only recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
-    #[default]
-    Enforce,
-    Shadow,
-}
-
-impl Mode {
-    /// `"enforce"` or `"shadow"`, as in the configuration and the metric.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Enforce => "enforce",
-            Mode::Shadow => "shadow",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Mode> {
-        match s {
-            "enforce" => Some(Mode::Enforce),
-            "shadow" => Some(Mode::Shadow),
-            _ => None,
-        }
-    }
-}
 
 /// Counts rule `rule`'s decision and returns whether to block: true only
 /// when the rule would block and is enforced.

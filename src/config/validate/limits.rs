@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::kit::{duration, int_in, Problems};
 use crate::config::raw::RawLimit;
 use crate::config::{Limit, LimitsConfig, PumpingConfig};
-use crate::fraud::Mode;
+use crate::fraud::mode::Mode;
 
 /// The guessing limits: a brute-force bound (NIST SP 800-63B §5.2.2), not
 /// a fraud rule, so never in shadow.
