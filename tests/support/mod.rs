@@ -12,6 +12,7 @@ pub mod browser;
 pub mod cdp;
 pub mod redis;
 pub mod shop;
+pub mod trail;
 
 use std::path::PathBuf;
 use std::sync::Arc;
