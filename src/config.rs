@@ -59,7 +59,9 @@ pub struct HoldConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PowConfig {
     pub enabled: bool,
-    pub mode: PowMode,
+    /// `"shadow"`: a send that would need the work is let through and
+    /// counted (fraud.rs, rule `pow`).
+    pub mode: crate::fraud::mode::Mode,
     /// Leading zero bits at the first risk level at or over `threshold`.
     pub base_difficulty: u8,
     /// Never more, however high the risk.
@@ -82,13 +84,6 @@ pub struct PowConfig {
     pub low_conversion: f64,
     /// ...once it has at least this many sends to judge by.
     pub min_prefix_sends: u64,
-}
-
-/// Whether a rule acts or only reports what it would have done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PowMode {
-    Enforce,
-    Shadow,
 }
 
 #[derive(Debug, Clone)]

@@ -21,7 +21,9 @@ pub mod risk;
 
 use self::challenge::Binding;
 pub use self::demand::{Attempt, Demand, PowError, Solution};
-use crate::config::{PowConfig, PowMode, PumpingConfig};
+use crate::config::{PowConfig, PumpingConfig};
+use crate::fraud;
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
 /// Why the gate did not admit a send.
@@ -53,6 +55,7 @@ impl Pow {
     pub async fn admit(
         &self,
         store: &dyn Store,
+        metrics: &Metrics,
         now_ms: u64,
         a: &Attempt<'_>,
         solution: Option<&Solution>,
@@ -65,6 +68,7 @@ impl Pow {
             .map_err(Refused::Store)?;
         let points = risk::points(&self.cfg, &signals);
         let Some(bits) = risk::difficulty(&self.cfg, points) else {
+            fraud::decide(metrics, "pow", self.cfg.mode, false);
             risk::admitted(store, a, now_ms).await;
             return Ok(());
         };
@@ -79,9 +83,15 @@ impl Pow {
                 self.redeem(store, a, s, owed, now_ms).await?
             }
         };
-        let Err(error) = verdict else {
-            risk::admitted(store, a, now_ms).await;
-            return Ok(());
+        // One decision per send (fraud.rs, rule "pow"): in shadow a send
+        // that would need the work is let through and counted.
+        let blocked = fraud::decide(metrics, "pow", self.cfg.mode, verdict.is_err());
+        let error = match verdict {
+            Err(e) if blocked => e,
+            _ => {
+                risk::admitted(store, a, now_ms).await;
+                return Ok(());
+            }
         };
         tracing::info!(
             code = error.code(),
@@ -89,14 +99,8 @@ impl Pow {
             points,
             ?signals,
             phone = %a.phone.masked(),
-            shadow = self.cfg.mode == PowMode::Shadow,
             "proof-of-work demanded"
         );
-        if self.cfg.mode == PowMode::Shadow {
-            // Shadow: say what would have been asked, ask nothing.
-            risk::admitted(store, a, now_ms).await;
-            return Ok(());
-        }
         Err(Refused::Pow(self.demand(error, a, bits, now_ms)))
     }
 

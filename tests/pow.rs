@@ -339,3 +339,27 @@ async fn a_prefix_that_does_not_convert_asks_for_work() {
     let r = api_send(&mut b, "+919899991004", None).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+/// `mode = "shadow"`: a send that would need the work goes through, and
+/// the decision is counted under rule `pow` (fraud.rs), like every other
+/// fraud rule; enforced, the same send is a block.
+#[tokio::test]
+async fn in_shadow_the_work_is_only_counted() {
+    let shop = upstream().await;
+    let gw = always(&shop).set("pow.mode", "\"shadow\"").run().await;
+    let mut b = gw.browser(H1);
+    let r = api_send(&mut b, PHONE, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(gw.sms().len(), 1);
+    let m = gw.metrics().await;
+    let series =
+        r#"otpgate_fraud_decisions_total{rule="pow",mode="shadow",decision="would_block"} 1"#;
+    assert!(m.contains(series), "{m}");
+
+    let gw = always(&shop).run().await;
+    let mut b = gw.browser(H1);
+    demand(&api_send(&mut b, PHONE, None).await);
+    let m = gw.metrics().await;
+    let series = r#"otpgate_fraud_decisions_total{rule="pow",mode="enforce",decision="block"} 1"#;
+    assert!(m.contains(series), "{m}");
+}

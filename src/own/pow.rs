@@ -77,7 +77,13 @@ pub async fn gate(
     let now = own.flow.clock.now_ms();
     match own
         .pow
-        .admit(own.flow.store.as_ref(), now, &attempt, solution)
+        .admit(
+            own.flow.store.as_ref(),
+            &own.flow.metrics,
+            now,
+            &attempt,
+            solution,
+        )
         .await
     {
         Ok(()) => Ok(()),

@@ -149,12 +149,12 @@ pub fn difficulty(cfg: &PowConfig, points: u32) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::PowMode;
+    use crate::fraud::Mode;
 
     fn cfg() -> PowConfig {
         PowConfig {
             enabled: true,
-            mode: PowMode::Enforce,
+            mode: Mode::Enforce,
             base_difficulty: 12,
             max_difficulty: 20,
             step: 2,

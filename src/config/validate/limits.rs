@@ -13,7 +13,7 @@ use crate::fraud::mode::Mode;
 const ALWAYS_ENFORCED: [&str; 2] = ["verify_fail_per_phone", "verify_per_ip"];
 
 /// `mode = "enforce" | "shadow"` at `key` (fraud.rs), enforce when absent.
-fn mode(p: &mut Problems, key: &str, raw: Option<&String>) -> Mode {
+pub(super) fn mode(p: &mut Problems, key: &str, raw: Option<&String>) -> Mode {
     match raw.map(String::as_str) {
         None => Mode::Enforce,
         Some(v) => Mode::parse(v).unwrap_or_else(|| {

@@ -2,7 +2,7 @@
 
 use super::kit::{duration, int_in, Problems};
 use crate::config::raw::RawPow;
-use crate::config::{PowConfig, PowMode};
+use crate::config::PowConfig;
 
 /// Off by default: an operator turns it on (ideally in `mode = "shadow"`
 /// first). The difficulty defaults are measured (tests/browser_pow.rs:
@@ -13,14 +13,7 @@ use crate::config::{PowConfig, PowMode};
 /// a pumping run at volume). Velocities are per 10 minutes: a shopper
 /// makes one or two attempts, a household behind one NAT a few.
 pub(super) fn pow(p: &mut Problems, raw: &RawPow) -> PowConfig {
-    let mode = match raw.mode.as_deref() {
-        None => Some(PowMode::Enforce),
-        Some(m) => match p.choice("pow.mode", m, &["enforce", "shadow"]) {
-            Some("shadow") => Some(PowMode::Shadow),
-            Some(_) => Some(PowMode::Enforce),
-            None => None,
-        },
-    };
+    let mode = super::limits::mode(p, "pow.mode", raw.mode.as_ref());
     let base = int_in(p, "pow.base_difficulty", raw.base_difficulty, 12, 1, 32) as u8;
     let max = int_in(p, "pow.max_difficulty", raw.max_difficulty, 20, 1, 32) as u8;
     if max < base {
@@ -49,7 +42,7 @@ pub(super) fn pow(p: &mut Problems, raw: &RawPow) -> PowConfig {
     }
     PowConfig {
         enabled: raw.enabled.unwrap_or(false),
-        mode: mode.unwrap_or(PowMode::Enforce),
+        mode,
         base_difficulty: base,
         max_difficulty: max.max(base),
         step: int_in(p, "pow.step", raw.step, 2, 0, 32) as u8,
@@ -80,14 +73,14 @@ pub(super) fn pow(p: &mut Problems, raw: &RawPow) -> PowConfig {
 #[cfg(test)]
 mod tests {
     use super::super::parse_for_test as parse;
-    use crate::config::PowMode;
+    use crate::fraud::Mode;
 
     #[test]
     fn off_by_default_and_every_key_reads() {
         let c = parse("").unwrap().pow;
         assert!(!c.enabled);
         assert_eq!((c.base_difficulty, c.max_difficulty, c.step), (12, 20, 2));
-        assert_eq!(c.mode, PowMode::Enforce);
+        assert_eq!(c.mode, Mode::Enforce);
         let c = parse(
             "[pow]\nenabled = true\nmode = \"shadow\"\nbase_difficulty = 10\nmax_difficulty = 20\n\
              step = 3\nthreshold = 2\nttl = \"90s\"\nwindow = \"5m\"\nfingerprint_sends = 7\n\
@@ -96,7 +89,7 @@ mod tests {
         .unwrap()
         .pow;
         assert!(c.enabled);
-        assert_eq!(c.mode, PowMode::Shadow);
+        assert_eq!(c.mode, Mode::Shadow);
         assert_eq!((c.base_difficulty, c.max_difficulty, c.step), (10, 20, 3));
         assert_eq!(
             (c.threshold, c.ttl.as_secs(), c.window.as_secs()),
