@@ -363,3 +363,35 @@ async fn in_shadow_the_work_is_only_counted() {
     let series = r#"otpgate_fraud_decisions_total{rule="pow",mode="enforce",decision="block"} 1"#;
     assert!(m.contains(series), "{m}");
 }
+
+/// A challenge solved at the difficulty asked earlier does not pay for a
+/// send once the risk has risen past it: a client cannot stock up on
+/// cheap challenges while it looks calm and spend them while it hammers.
+#[tokio::test]
+async fn work_asked_before_the_risk_rose_is_too_easy_now() {
+    let shop = upstream().await;
+    let gw = gateway(&shop)
+        .route("/checkout", "otp")
+        .set("pow.enabled", "true")
+        .set("pow.base_difficulty", "4")
+        .set("pow.ip_sends", "1")
+        .set("pow.fingerprint_sends", "1000")
+        .run()
+        .await;
+    let mut first = gw.browser(H1);
+    assert_eq!(
+        api_send(&mut first, "+919812300001", None).await.status,
+        200
+    );
+    let mut early = gw.browser(H1);
+    let (_, c, bits) = demand(&api_send(&mut early, "+919812300002", None).await);
+    let nonce = solve(&c, bits);
+    let mut busy = gw.browser(H1);
+    for _ in 0..2 {
+        demand(&api_send(&mut busy, "+919812300003", None).await);
+    }
+    let (error, _, now_bits) =
+        demand(&api_send(&mut early, "+919812300002", Some((&c, &nonce))).await);
+    assert_eq!(error, "pow_too_easy");
+    assert!(now_bits > bits, "{now_bits} > {bits}");
+}
