@@ -11,6 +11,8 @@ mod support;
 
 #[path = "pow/redis.rs"]
 mod on_redis;
+#[path = "pow/registered.rs"]
+mod registered;
 
 use std::time::Duration;
 
