@@ -6,12 +6,12 @@ use crate::config::PowConfig;
 
 /// Off by default: an operator turns it on (ideally in `mode = "shadow"`
 /// first). The difficulty defaults are measured (tests/browser_pow.rs:
-/// about 25,000 WebCrypto digests a second on a CPU throttled 4×): 2^12
-/// digests take 150–300 ms on a phone-class CPU; each risk point above
-/// the threshold quadruples the work (`step = 2`), up to 2^20 (about a
-/// minute: still inside `ttl = "2m"` for a patient shopper, hopeless for
-/// a pumping run at volume). Velocities are per 10 minutes: a shopper
-/// makes one or two attempts, a household behind one NAT a few.
+/// 6,500–25,000 WebCrypto digests a second on a CPU throttled 4×): 2^12
+/// digests take a few hundred ms on a phone-class CPU; each risk point
+/// above the threshold quadruples the work (`step = 2`), up to 2^20 (one
+/// to three minutes: at that risk a send is in practice refused).
+/// Velocities are per 10 minutes: a shopper makes one or two attempts, a
+/// household behind one NAT a few.
 pub(super) fn pow(p: &mut Problems, raw: &RawPow) -> PowConfig {
     let mode = super::limits::mode(p, "pow.mode", raw.mode.as_ref());
     let base = int_in(p, "pow.base_difficulty", raw.base_difficulty, 12, 1, 32) as u8;
