@@ -8,7 +8,9 @@
 //! 3. **decide**: the longest matching `[[route]]`; for `require = "otp"`
 //!    a fresh-enough session or a 302/401 to the login page; a POST, PUT
 //!    or PATCH is held instead (own/held.rs) and, after the code, sent by
-//!    gateway/replay.rs.
+//!    gateway/replay.rs. A `confirm = "transaction"` route takes no
+//!    session at all: every request is held, its code bound to it
+//!    (own/confirm.rs).
 //! 4. **forward** (gateway/forward.rs): rewrite headers at the trust
 //!    boundary, upgrade only a WebSocket handshake, and stream the request
 //!    to the storefront, and its answer back (upstream.rs).
@@ -245,11 +247,14 @@ impl Gateway {
         let session = self.sessions.of(req.headers()).await;
         match self.policy.rule_for(req.method(), path.match_key()) {
             Some(rule) => {
-                if !self.sessions.fresh(session.as_ref(), rule.max_age) {
+                // A transaction route never accepts a session, however
+                // fresh: each request is held and needs its own code.
+                if rule.is_transaction() || !self.sessions.fresh(session.as_ref(), rule.max_age) {
                     facts.kind = RouteKind::Challenged;
                     if crate::own::holds(&self.own, req.method()) {
                         let target = target_of(&path, req.uri().query());
-                        return Box::pin(crate::own::hold(&self.own, req, target, conn)).await;
+                        let held = crate::own::hold(&self.own, req, target, conn, rule);
+                        return Box::pin(held).await;
                     }
                     return Err(GatewayError::OtpRequired {
                         login_url: login_url(&path, req.uri().query()),

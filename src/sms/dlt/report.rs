@@ -13,6 +13,8 @@ pub struct Registration<'a> {
     pub key: &'a str,
     pub languages: &'a [String],
     pub template: &'a str,
+    /// With the `{amount}` lines: what a transaction route sends.
+    pub with_amount: bool,
 }
 
 /// The report for `texts` under `values`.
@@ -20,7 +22,7 @@ pub fn registration(texts: &[Registration], values: &Values) -> String {
     let mut out = String::new();
     let mut block = String::from("[sms.dlt]\ntemplates = [\n");
     for t in texts {
-        let sent = crate::otp::template_as_sent(t.template, values.host.is_some());
+        let sent = crate::otp::template_as_sent(t.template, values.host.is_some(), t.with_amount);
         let form = dlt_form(&sent, values, None);
         let chars = form.text.chars().count();
         let sample = crate::otp::render_message(
@@ -29,6 +31,7 @@ pub fn registration(texts: &[Registration], values: &Values) -> String {
             values.brand,
             values.ttl_minutes,
             values.host.unwrap_or(""),
+            Some("9".repeat(values.amount_chars)).as_deref(),
         );
         let on_air = count(&sample);
         let langs = if t.languages.is_empty() {
@@ -36,7 +39,12 @@ pub fn registration(texts: &[Registration], values: &Values) -> String {
         } else {
             t.languages.join(", ")
         };
-        let _ = writeln!(out, "{} ({langs})", t.key);
+        let case = if t.with_amount {
+            ", transaction routes (with {amount})"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "{} ({langs}){case}", t.key);
         let _ = writeln!(out, "  Text to register ({chars} characters):");
         for line in form.text.split('\n') {
             let _ = writeln!(out, "{}", format!("    | {line}").trim_end());
@@ -75,8 +83,9 @@ pub fn registration(texts: &[Registration], values: &Values) -> String {
         out.push('\n');
         let _ = writeln!(
             block,
-            "  {{ id = \"<content template id of {}>\", text = {quoted} }},",
-            t.key
+            "  {{ id = \"<content template id of {}{}>\", text = {quoted} }},",
+            t.key,
+            if t.with_amount { " with {amount}" } else { "" },
         );
     }
     block.push_str("]\n");
