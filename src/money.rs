@@ -67,7 +67,7 @@ pub enum AmountProblem {
     Malformed,
     #[error("This order names its amount more than once")]
     Ambiguous,
-    #[error("This order cannot be read")]
+    #[error("This order's amount cannot be read")]
     Unreadable,
 }
 
