@@ -213,23 +213,10 @@ impl Gateway {
         // 2. own
         if policy::is_own(path.match_key()) {
             facts.kind = RouteKind::Own;
-            // Audit events inherit these fields (audit.rs).
-            let ua = req
-                .headers()
-                .get(http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string();
-            let rid = request_id.to_str().unwrap_or_default();
-            let span = tracing::info_span!("request", request_id = %rid, user_agent = %ua, route = %path.forward());
+            let (span, facts) = audit_scope(&req, &request_id, &path);
             // Boxed: the flow's future is large and rare; inline, it would
             // make every forwarded request's future (and its moves) larger.
             let json = wants_json(&req);
-            let facts = crate::audit::RequestFacts {
-                request_id: rid.to_string(),
-                route: path.forward().to_string(),
-                user_agent: ua,
-            };
             let own = crate::own::handle(&self.own, req, conn, &path).instrument(span.clone());
             let resp = Box::pin(crate::audit::REQUEST.scope(facts.clone(), own)).await?;
             let (mut parts, body) = resp.into_parts();
@@ -253,7 +240,11 @@ impl Gateway {
                     facts.kind = RouteKind::Challenged;
                     if crate::own::holds(&self.own, req.method()) {
                         let target = target_of(&path, req.uri().query());
+                        // Its audit events (held, hold_refused) name the
+                        // request, as the flow's do.
+                        let (span, audit) = audit_scope(&req, &request_id, &path);
                         let held = crate::own::hold(&self.own, req, target, conn, rule);
+                        let held = crate::audit::REQUEST.scope(audit, held.instrument(span));
                         return Box::pin(held).await;
                     }
                     return Err(GatewayError::OtpRequired {
@@ -324,6 +315,29 @@ fn without_body(resp: Response<Body>) -> Response<Body> {
             .or_insert_with(|| HeaderValue::from(len));
     }
     Response::from_parts(parts, Body::empty())
+}
+
+/// The span and task facts audit events inherit (audit.rs): the
+/// request's id, route and user agent.
+fn audit_scope<B>(
+    req: &Request<B>,
+    request_id: &HeaderValue,
+    path: &NormalizedPath,
+) -> (tracing::Span, crate::audit::RequestFacts) {
+    let ua = req
+        .headers()
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let rid = request_id.to_str().unwrap_or_default();
+    let span = tracing::info_span!("request", request_id = %rid, user_agent = %ua, route = %path.forward());
+    let facts = crate::audit::RequestFacts {
+        request_id: rid.to_string(),
+        route: path.forward().to_string(),
+        user_agent: ua,
+    };
+    (span, facts)
 }
 
 /// The path that was decided on, with the query: what is forwarded.
