@@ -195,12 +195,12 @@ impl Config {
             .filter(|l| !own.contains_key(*l))
             .cloned()
             .collect();
-        let amount_chars = self
+        let amount_currency = self
             .routes
             .iter()
             .filter(|r| r.amount_field.is_some())
-            .map(|r| crate::money::longest(&r.currency))
-            .max();
+            .max_by_key(|r| crate::money::longest(&r.currency))
+            .map(|r| r.currency.as_str());
         let messages = std::iter::once((
             "otp.message".to_string(),
             fallback_languages,
@@ -213,7 +213,7 @@ impl Config {
         .flat_map(|(key, languages, template)| {
             // A text with `{amount}` is sent in two forms: without the
             // amount lines (a sign-in) and with them (a transaction).
-            let both = amount_chars.is_some() && template.contains("{amount}");
+            let both = amount_currency.is_some() && template.contains("{amount}");
             let forms: &[bool] = if both { &[false, true] } else { &[false] };
             forms
                 .iter()
@@ -233,7 +233,7 @@ impl Config {
                 brand: &self.brand.name,
                 ttl_minutes: self.otp.ttl.as_secs().div_ceil(60),
                 host: self.server.public_host.as_deref(),
-                amount_chars: amount_chars.unwrap_or(0),
+                amount_currency,
             },
             india: self.phone.default_region == Id::IN
                 || self.phone.allowed_regions.contains(&Id::IN),

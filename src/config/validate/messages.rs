@@ -76,14 +76,14 @@ pub(super) fn segment_warnings(otp: &OtpConfig, brand: &str, host: Option<&str>)
                     .join("\n"),
             };
             // The longest case: with the amount line, the longest amount.
-            let amount = "₹9,22,33,72,03,68,54,775.07";
+            let amount = crate::money::format_amount(i64::MAX, "INR");
             let text = crate::otp::render_message(
                 &template,
                 &sample,
                 brand,
                 ttl,
                 host.unwrap_or(""),
-                Some(amount).filter(|_| template.contains("{amount}")),
+                Some(amount.as_str()).filter(|_| template.contains("{amount}")),
             );
             let s = crate::sms::segments::count(&text);
             (s.parts > 1).then(|| {

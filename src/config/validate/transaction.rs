@@ -49,3 +49,131 @@ pub(super) fn check(
     }
     warnings
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse_for_test as parse;
+
+    const PAY: &str =
+        "[[route]]\npath = \"/pay\"\nmethods = [\"POST\"]\nconfirm = \"transaction\"\n";
+
+    fn refused(extra: &str, key: &str, says: &str) {
+        let e = parse(extra)
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {extra}"));
+        assert!(e.contains(key) && e.contains(says), "{extra}\n=> {e}");
+    }
+
+    #[test]
+    fn a_transaction_route_is_checked_key_by_key() {
+        let ok = parse(&format!("{PAY}amount_field = \"amount\"\ncurrency = \"USD\"\n[otp]\nmessage = \"{{code}} {{brand}}: pay {{amount}} to {{payee}}\"")).unwrap();
+        let r = &ok.routes[0];
+        assert!(r.is_transaction());
+        assert_eq!(
+            (r.amount_field.as_deref(), r.currency.as_str()),
+            (Some("amount"), "USD")
+        );
+        assert!(
+            ok.warnings.iter().all(|w| !w.contains("{amount}")),
+            "{:?}",
+            ok.warnings
+        );
+        let plain = parse("[[route]]\npath = \"/c\"").unwrap();
+        assert!(!plain.routes[0].is_transaction());
+        assert_eq!(plain.routes[0].currency, "INR");
+
+        refused(
+            "[[route]]\npath = \"/c\"\nconfirm = \"payment\"",
+            "route[0].confirm",
+            "transaction",
+        );
+        refused(
+            &format!("{PAY}amount_field = \"amount\"\ncurrency = \"inr\""),
+            "route[0].currency",
+            "ISO 4217",
+        );
+        refused(
+            &format!("{PAY}amount_field = \"amount\"\ncurrency = \"RUPEE\""),
+            "route[0].currency",
+            "ISO 4217",
+        );
+        refused(
+            "[[route]]\npath = \"/c\"\namount_field = \"amount\"",
+            "route[0].amount_field",
+            "confirm = \"transaction\"",
+        );
+        refused(
+            "[[route]]\npath = \"/c\"\ncurrency = \"USD\"",
+            "route[0].currency",
+            "transaction",
+        );
+        refused(
+            &format!("{PAY}currency = \"USD\""),
+            "route[0].currency",
+            "amount_field",
+        );
+        refused(
+            &format!("{PAY}amount_field = \"a[b]\""),
+            "route[0].amount_field",
+            "field name",
+        );
+        refused(
+            "[[route]]\npath = \"/pay\"\nconfirm = \"transaction\"",
+            "route[0].methods",
+            "POST",
+        );
+        refused(
+            "[[route]]\npath = \"/pay\"\nmethods = [\"GET\"]\nconfirm = \"transaction\"",
+            "route[0].methods",
+            "POST",
+        );
+        refused(
+            &format!("{PAY}max_age = \"5m\""),
+            "route[0].max_age",
+            "session",
+        );
+        refused(
+            &format!("{PAY}require = \"none\""),
+            "route[0].confirm",
+            "require",
+        );
+        refused(
+            &format!("{PAY}[hold]\nenabled = false"),
+            "route[0].confirm",
+            "hold",
+        );
+    }
+
+    #[test]
+    fn amount_and_payee_are_used_only_where_they_mean_something() {
+        refused(
+            "[otp]\nmessage = \"{code} {brand} {amount}\"",
+            "otp.message",
+            "amount_field",
+        );
+        refused(
+            "[otp]\nmessage = \"{code} {brand} {payee}\"",
+            "otp.message",
+            "transaction",
+        );
+        refused(
+            &format!("{PAY}[otp]\nmessage = \"{{code}} {{brand}} {{amount}}\""),
+            "otp.message",
+            "amount_field",
+        );
+        // A transaction without amount_field may name the payee.
+        parse(&format!(
+            "{PAY}[otp]\nmessage = \"{{code}} {{brand}}: pay {{payee}}\""
+        ))
+        .unwrap();
+        let warned = parse(&format!("{PAY}amount_field = \"amount\"")).unwrap();
+        assert!(
+            warned
+                .warnings
+                .iter()
+                .any(|w| w.contains("otp.message") && w.contains("{amount}")),
+            "{:?}",
+            warned.warnings
+        );
+    }
+}

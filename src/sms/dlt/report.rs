@@ -31,7 +31,7 @@ pub fn registration(texts: &[Registration], values: &Values) -> String {
             values.brand,
             values.ttl_minutes,
             values.host.unwrap_or(""),
-            Some("9".repeat(values.amount_chars)).as_deref(),
+            values.longest_amount().as_deref(),
         );
         let on_air = count(&sample);
         let langs = if t.languages.is_empty() {
@@ -118,7 +118,49 @@ fn toml_string(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::toml_string;
+    use super::{registration, toml_string, Registration, Values};
+
+    #[test]
+    fn a_text_with_the_amount_is_registered_in_both_forms() {
+        let t = "{code} is your {brand} code.\nPay {amount} to {payee}.";
+        let langs = vec!["en".to_string()];
+        let values = Values {
+            code_length: 6,
+            brand: "Example Shop",
+            ttl_minutes: 5,
+            host: None,
+            amount_currency: Some("INR"),
+        };
+        let texts: Vec<Registration> = [false, true]
+            .into_iter()
+            .map(|with_amount| Registration {
+                key: "otp.message",
+                languages: &langs,
+                template: t,
+                with_amount,
+            })
+            .collect();
+        let out = registration(&texts, &values);
+        assert!(
+            out.contains("    | {#var#} is your Example Shop code.\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("otp.message (en), transaction routes (with {amount})"),
+            "{out}"
+        );
+        assert!(out.contains("    | Pay {#var#} to Example Shop."), "{out}");
+        assert!(
+            out.contains("{amount}        at most 28 characters"),
+            "{out}"
+        );
+        assert!(
+            out.contains("content template id of otp.message with {amount}"),
+            "{out}"
+        );
+        // ₹ is not GSM-7: the amount's form is sent as Unicode.
+        assert!(out.contains("UCS-2"), "{out}");
+    }
 
     #[test]
     fn toml_strings_stay_on_one_line_and_read_back() {

@@ -20,9 +20,17 @@ pub struct Values<'a> {
     pub ttl_minutes: u64,
     /// `[server] public_host`; without it the autofill line is not sent.
     pub host: Option<&'a str>,
-    /// The longest `{amount}` a transaction route shows (money.rs
-    /// `longest`); 0 without a route that names `amount_field`.
-    pub amount_chars: usize,
+    /// The currency of the longest `{amount}` a transaction route shows
+    /// (money.rs `longest`); `None` without a route naming `amount_field`.
+    pub amount_currency: Option<&'a str>,
+}
+
+impl Values<'_> {
+    /// The longest `{amount}` as shown: `₹92,23,37,20,36,85,47,758.07`.
+    pub fn longest_amount(&self) -> Option<String> {
+        self.amount_currency
+            .map(|c| crate::money::format_amount(i64::MAX, c))
+    }
 }
 
 /// One `{#var#}` of the DLT form: the placeholder behind it and the most
@@ -80,7 +88,7 @@ pub fn dlt_form(template: &str, values: &Values, registered: Option<&str>) -> Dl
         let brandlike = matches!(name, "brand" | "payee");
         let (filled, constant) = match name {
             "code" => ("9".repeat(values.code_length), false),
-            "amount" => ("9".repeat(values.amount_chars), false),
+            "amount" => (values.longest_amount().unwrap_or_default(), false),
             "brand" | "payee" => (values.brand.to_owned(), true),
             "ttl_minutes" => (values.ttl_minutes.to_string(), true),
             _ => (values.host.unwrap_or("").to_owned(), true),
@@ -256,7 +264,7 @@ mod tests {
         brand: "Example Shop",
         ttl_minutes: 5,
         host: Some("shop.example.com"),
-        amount_chars: 27,
+        amount_currency: Some("INR"),
     };
 
     #[test]
@@ -275,7 +283,7 @@ mod tests {
             .iter()
             .map(|v| (v.placeholder, v.max_chars))
             .collect();
-        assert_eq!(lens, [("code", 6), ("amount", 27)]);
+        assert_eq!(lens, [("code", 6), ("amount", 28)]);
         // Registered with the payee as a variable: read that way.
         let reg = "{#var#} is your Example Shop code to pay {#var#} to {#var#}.";
         let f = dlt_form(
