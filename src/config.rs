@@ -291,6 +291,8 @@ pub struct AdminConfig {
 pub struct Limit {
     pub max: u64,
     pub window: Duration,
+    /// Shadow: counted and logged, never refused (fraud.rs).
+    pub mode: crate::fraud::mode::Mode,
 }
 
 #[derive(Debug, Clone)]
@@ -299,6 +301,9 @@ pub struct LimitsConfig {
     pub send_per_ip: Limit,
     pub send_per_prefix: Limit,
     pub send_per_country: Limit,
+    /// Per client TLS fingerprint (JA4); a client without one (behind a
+    /// trusted proxy, whose own hello otpgate sees) is not counted.
+    pub send_per_fingerprint: Limit,
     pub sms_per_hour: Limit,
     pub sms_per_day: Limit,
     pub verify_fail_per_phone: Limit,
@@ -319,6 +324,14 @@ pub struct PumpingConfig {
     pub min_conversion: f64,
     pub min_networks: u64,
     pub block_for: Duration,
+    /// Of the prefix block and the network throttle.
+    pub mode: crate::fraud::mode::Mode,
+    /// Conversion per client fingerprint: a JA4 that sent more than
+    /// `fingerprint_min_sends` in `window` with conversion under
+    /// `min_conversion` is refused for `block_for` (pumping/fingerprint.rs).
+    pub fingerprints: bool,
+    pub fingerprint_min_sends: u64,
+    pub fingerprint_mode: crate::fraud::mode::Mode,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -99,6 +99,10 @@ impl Gateway {
             metrics: parts.metrics.clone(),
             otp_key: crate::otp::derive_key(&secret, "otp-hash"),
             sessions: sessions.clone(),
+            phone_tags: crate::audit::PhoneTags::new(crate::otp::derive_key(
+                &secret,
+                "audit-phone-key",
+            )),
         };
         let own = Own::new(
             &cfg,

@@ -151,6 +151,8 @@ pub struct RawAdmin {
 pub struct RawLimit {
     pub max: Option<i64>,
     pub window: Option<String>,
+    /// `"enforce"` (default) or `"shadow"` (fraud.rs).
+    pub mode: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -14,7 +14,7 @@ use super::ctx::FlowCtx;
 use super::error::FlowError;
 use super::failures::charge_failure;
 use super::limits::{
-    charge, charge_send, limit, limited, refund, store_down, update_conversion, Charges,
+    charge_client, charge_send, limit, limited, refund, store_down, update_conversion, Charges,
 };
 use crate::audit::{self, Scope, Who};
 use crate::conn::ConnInfo;
@@ -75,23 +75,7 @@ async fn send_code(
     confirm: Option<&Confirm>,
 ) -> Result<(String, Phone), FlowError> {
     audit_gate(ctx)?;
-    let l = &ctx.cfg.limits;
-    let mut charges = Charges::new(ctx);
-    let ip = Scope::Ip(who.client_ip);
-    charge(
-        ctx,
-        &mut charges,
-        "send_per_ip",
-        ip,
-        None,
-        l.send_per_ip,
-        who,
-    )
-    .await?;
-    // Region policy before anything that could cost an SMS.
-    let phone =
-        Phone::parse(phone_input, &ctx.cfg.phone).inspect_err(|e| audit::phone_refused(*e, who))?;
-    charge_send(ctx, &mut charges, &phone, who).await?;
+    let (phone, charges) = admit_send(ctx, phone_input, who).await?;
     let id = random_id();
     let code = otp::generate_code(ctx.cfg.otp.length);
     let now = ctx.clock.now_ms();
@@ -109,6 +93,55 @@ async fn send_code(
     }
     deliver(ctx, &phone, &code, lang, charges, who, confirm).await?;
     Ok((id, phone))
+}
+
+/// Every limit, the region policy and the pumping detector on one send,
+/// charged as if its SMS goes out (the caller refunds the charges if not).
+async fn admit_send(
+    ctx: &FlowCtx,
+    phone_input: &str,
+    who: Who,
+) -> Result<(Phone, Charges), FlowError> {
+    let mut charges = Charges::new(ctx);
+    // Parsed first only to name the number in the trail; the address is
+    // still refused before the region policy is told (cheapest first).
+    let parsed = Phone::parse(phone_input, &ctx.cfg.phone);
+    charge_client(ctx, &mut charges, parsed.as_ref().ok(), who).await?;
+    let phone = parsed.inspect_err(|e| audit::phone_refused(*e, who))?;
+    charge_send(ctx, &mut charges, &phone, who).await?;
+    Ok((phone, charges))
+}
+
+/// [`admit_send`] alone, no code and no SMS: what `otpgate audit-replay`
+/// (replay.rs) runs each recorded send through, in simulated time.
+pub async fn try_send(ctx: &FlowCtx, phone_input: &str, who: Who) -> Result<Phone, FlowError> {
+    admit_send(ctx, phone_input, who)
+        .await
+        .map(|(phone, _)| phone)
+}
+
+/// A verified code: counted for the metrics, the trail, and the pumping
+/// detector's conversion per prefix, network and fingerprint.
+pub async fn record_verified(ctx: &FlowCtx, p: &Phone, who: Who) {
+    let pumping = &ctx.cfg.limits.pumping;
+    let now = ctx.clock.now_ms();
+    ctx.metrics
+        .otp_verified
+        .get_or_create(&crate::metrics::CountryLabel {
+            country: p.region_code(),
+        })
+        .inc();
+    audit::verified(p, &ctx.phone_tags, who);
+    if let Err(e) = pumping::verified(&*ctx.store, pumping, p, who.client_ip, now).await {
+        tracing::warn!(error = %e, "conversion not counted");
+    }
+    if let Some(ja4) = who.fingerprint() {
+        let counted = pumping::fingerprint::verified(&*ctx.store, pumping, ja4.as_str(), now);
+        if let Err(e) = counted.await {
+            tracing::warn!(error = %e, "conversion of the fingerprint not counted");
+        }
+    }
+    update_conversion(ctx, p).await;
 }
 
 async fn deliver(
@@ -136,7 +169,7 @@ async fn deliver(
                     country: msg.region,
                 })
                 .inc();
-            audit::code_sent(phone, receipt.provider, who);
+            audit::code_sent(phone, receipt.provider, &ctx.phone_tags, who);
             update_conversion(ctx, phone).await;
             Ok(())
         }
@@ -274,18 +307,7 @@ pub async fn check(
             };
             ctx.metrics.sessions_issued.inc();
             if let Some(p) = &phone {
-                ctx.metrics
-                    .otp_verified
-                    .get_or_create(&crate::metrics::CountryLabel {
-                        country: p.region_code(),
-                    })
-                    .inc();
-                audit::verified(p, who);
-                if let Err(e) = pumping::verified(&*ctx.store, &l.pumping, p, client_ip, now).await
-                {
-                    tracing::warn!(error = %e, "conversion not counted");
-                }
-                update_conversion(ctx, p).await;
+                record_verified(ctx, p, who).await;
             }
             Ok(session)
         }
@@ -356,9 +378,7 @@ pub async fn resend(
         ));
     }
     let mut charges = Charges::new(ctx);
-    let ip_limit = ctx.cfg.limits.send_per_ip;
-    let ip = Scope::Ip(client_ip);
-    charge(ctx, &mut charges, "send_per_ip", ip, None, ip_limit, who).await?;
+    charge_client(ctx, &mut charges, Some(&phone), who).await?;
     charge_send(ctx, &mut charges, &phone, who).await?;
     let code = otp::generate_code(ctx.cfg.otp.length);
     let hash = otp::code_hash(

@@ -78,6 +78,7 @@ path = "{sms}"
         metrics,
         otp_key: [7; 32],
         sessions,
+        phone_tags: crate::audit::PhoneTags::new([8; 32]),
     };
     Rig {
         ctx,
