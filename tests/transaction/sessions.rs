@@ -67,3 +67,36 @@ async fn a_session_never_opens_a_transaction_route() {
         assert_eq!(fa(PLACE).await, 401, "forward auth with a session");
     }
 }
+
+/// Behind nginx `auth_request` (a trusted proxy names the target): a
+/// session passes an ordinary route and never a transaction route, nor
+/// a POST that could be overridden into one.
+#[tokio::test]
+async fn forward_auth_never_allows_a_transaction_route() {
+    let shop = crate::support::upstream().await;
+    let gw = crate::support::gateway(&shop)
+        .route("/checkout", "otp")
+        .route_with(
+            "/checkout/pay",
+            "otp",
+            "confirm = \"transaction\"\nmethods = [\"PUT\"]",
+        )
+        .set("server.trusted_proxies", "[\"127.0.0.1/32\"]")
+        .run()
+        .await;
+    let mut b = gw.browser(H1);
+    b.log_in(PHONE, "/checkout").await;
+    let session = b.cookies["__Host-otpgate"].clone();
+    for (method, uri, want) in [
+        ("GET", "/checkout/cart", 200),
+        ("PUT", "/checkout/pay", 401),
+        ("POST", "/checkout/pay", 401),
+        ("PUT", "/checkout/pay/%2e", 401),
+    ] {
+        let h = [("X-Original-URI", uri), ("X-Original-Method", method)];
+        let got = crate::support::forward_auth(&gw, &h, Some(&session))
+            .await
+            .0;
+        assert_eq!(got, want, "{method} {uri}");
+    }
+}
