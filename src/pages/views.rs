@@ -101,6 +101,8 @@ pub struct LoginView<'a> {
     pub alert: Option<Alert<'a>>,
     /// An offered language tag; empty means the default.
     pub lang: &'a str,
+    /// A held transaction's amount, formatted: "Confirm ₹1,299.00 to …".
+    pub amount: Option<&'a str>,
     /// A send that needs a proof-of-work first.
     pub pow: Option<PowView<'a>>,
 }
@@ -119,6 +121,8 @@ pub struct VerifyView<'a> {
     /// A strings key, e.g. `"new_code_sent"`.
     pub notice_key: Option<&'a str>,
     pub lang: &'a str,
+    /// A held transaction's amount, formatted: "Confirm ₹1,299.00 to …".
+    pub amount: Option<&'a str>,
 }
 
 #[derive(Debug, Default)]

@@ -452,6 +452,10 @@ impl Store for RedisStore {
         self.claim_sealed(key_, now_ms).await
     }
 
+    async fn peek_held(&self, key_: &str, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.peek_sealed(key_, now_ms).await
+    }
+
     async fn use_once(&self, key_: &str, until_ms: u64, now_ms: u64) -> Result<bool, StoreError> {
         self.use_key(key_, until_ms, now_ms).await
     }
