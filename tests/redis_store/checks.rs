@@ -354,6 +354,27 @@ pub async fn keys_from_outside_cannot_choose_a_slot(s: &dyn Store, b: &dyn Store
     );
 }
 
+/// A single-use mark (a proof-of-work solution): of parallel callers on
+/// two connections exactly one gets it, until its end; then it is free.
+pub async fn parallel_use_once_is_won_once(a: &dyn Store, b: &dyn Store) {
+    let tries = (0..16).map(|i| {
+        let s = if i % 2 == 0 { a } else { b };
+        s.use_once("pow:{x}1", 5_000, 1_000)
+    });
+    let won = join_all(tries)
+        .await
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap())
+        .count();
+    assert_eq!(won, 1);
+    assert!(!a.use_once("pow:{x}1", 9_000, 4_999).await.unwrap());
+    assert!(b.use_once("pow:{x}1", 9_000, 5_000).await.unwrap(), "ended");
+    assert!(
+        a.use_once("pow:{x}2", 5_000, 1_000).await.unwrap(),
+        "another key"
+    );
+}
+
 /// Every check in turn on one deployment; `reset` empties it between
 /// checks (they reuse ids such as "c" and "k").
 pub async fn every_check(a: &dyn Store, b: &dyn Store, reset: impl Fn()) {
@@ -375,4 +396,6 @@ pub async fn every_check(a: &dyn Store, b: &dyn Store, reset: impl Fn()) {
     session_check_reads_revocation_and_epoch(a, b).await;
     reset();
     keys_from_outside_cannot_choose_a_slot(a, b).await;
+    reset();
+    parallel_use_once_is_won_once(a, b).await;
 }

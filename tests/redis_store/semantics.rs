@@ -23,6 +23,7 @@ on_one_server!(
     parallel_counts_never_pass_max,
     session_check_reads_revocation_and_epoch,
     keys_from_outside_cannot_choose_a_slot,
+    parallel_use_once_is_won_once,
 );
 
 #[tokio::test]
