@@ -34,8 +34,8 @@ use crate::session::Session;
 
 pub use events::TARGET;
 pub use events::{
-    challenge_voided, code_sent, failed, fingerprint_blocked, phone_refused, prefix_blocked,
-    rate_limited, verified, would_block, PhoneTags, Scope, Who,
+    challenge_voided, code_sent, failed, fingerprint_blocked, phone_refused, pow_demanded,
+    prefix_blocked, rate_limited, verified, would_block, PhoneTags, Scope, Who,
 };
 
 /// `SIGXFSZ` on Linux (all but MIPS) and the BSDs, macOS included.

@@ -51,7 +51,9 @@ impl Pow {
     }
 
     /// Whether `solution` pays for this send at its current risk, or the
-    /// challenge to solve instead. With `[pow]` off nothing is counted.
+    /// challenge to solve instead. `Ok(Some(e))`: shadow mode let through
+    /// a send it would have refused for `e`. With `[pow]` off nothing is
+    /// counted.
     pub async fn admit(
         &self,
         store: &dyn Store,
@@ -59,9 +61,9 @@ impl Pow {
         now_ms: u64,
         a: &Attempt<'_>,
         solution: Option<&Solution>,
-    ) -> Result<(), Refused> {
+    ) -> Result<Option<PowError>, Refused> {
         if !self.cfg.enabled {
-            return Ok(());
+            return Ok(None);
         }
         let signals = risk::assess(store, &self.cfg, &self.pumping, a, now_ms)
             .await
@@ -70,7 +72,7 @@ impl Pow {
         let Some(bits) = risk::difficulty(&self.cfg, points) else {
             fraud::decide(metrics, "pow", self.cfg.mode, false);
             risk::admitted(store, a, now_ms).await;
-            return Ok(());
+            return Ok(None);
         };
         let verdict = match solution {
             None => Err(PowError::Required),
@@ -88,9 +90,9 @@ impl Pow {
         let blocked = fraud::decide(metrics, "pow", self.cfg.mode, verdict.is_err());
         let error = match verdict {
             Err(e) if blocked => e,
-            _ => {
+            shadowed => {
                 risk::admitted(store, a, now_ms).await;
-                return Ok(());
+                return Ok(shadowed.err());
             }
         };
         tracing::info!(

@@ -157,6 +157,13 @@ pub fn would_block(
     audit!(who, event = "would_block", limit = rule, key = %key, prefix = phone.map(Phone::prefix), phone_key = phone_key.as_deref());
 }
 
+/// A send was asked for a proof-of-work (pow.rs) instead of texted:
+/// `code` says why (none given, or what was wrong with the one given),
+/// `bits` how hard the fresh challenge is.
+pub fn pow_demanded(code: &'static str, bits: u8, phone: &Phone, tags: &PhoneTags, who: Who) {
+    audit!(who, event = "pow_demanded", code, bits, prefix = phone.prefix(), phone_key = %tags.of(phone.e164()));
+}
+
 pub fn prefix_blocked(phone: &Phone, block_for_secs: u64, tags: &PhoneTags, who: Who) {
     audit!(who, event = "prefix_blocked", prefix = phone.prefix(), country = %phone.region_code(), block_for_secs, phone_key = %tags.of(phone.e164()));
 }

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::input::Form;
 use super::state::Own;
+use crate::audit::{self, Scope, Who};
 use crate::conn::ConnInfo;
 use crate::flow::FlowError;
 use crate::phone::Phone;
@@ -68,26 +69,34 @@ pub async fn gate(
     let Ok(phone) = Phone::parse(number, &own.flow.cfg.phone) else {
         return Ok(());
     };
+    let ip = own.trusted.client_ip(headers, conn);
     let attempt = Attempt {
         phone: &phone,
         ja4: conn.ja4.as_ref().map(|j| j.as_str()),
-        ip: own.trusted.client_ip(headers, conn),
+        ip,
         browser,
     };
+    let who = Who {
+        conn,
+        client_ip: ip,
+        endpoint: "send",
+    };
+    let tags = &own.flow.phone_tags;
+    let store = own.flow.store.as_ref();
     let now = own.flow.clock.now_ms();
-    match own
+    let verdict = own
         .pow
-        .admit(
-            own.flow.store.as_ref(),
-            &own.flow.metrics,
-            now,
-            &attempt,
-            solution,
-        )
-        .await
-    {
-        Ok(()) => Ok(()),
-        Err(Refused::Pow(d)) => Err(FlowError::Pow(Box::new(d))),
+        .admit(store, &own.flow.metrics, now, &attempt, solution);
+    match verdict.await {
+        Ok(None) => Ok(()),
+        Ok(Some(_)) => {
+            audit::would_block("pow", Scope::Ip(ip), Some(&phone), tags, who);
+            Ok(())
+        }
+        Err(Refused::Pow(d)) => {
+            audit::pow_demanded(d.error.code(), d.difficulty, &phone, tags, who);
+            Err(FlowError::Pow(Box::new(d)))
+        }
         Err(Refused::Store(e)) => {
             tracing::error!(error = %e, "store unavailable");
             Err(FlowError::Store)
