@@ -20,7 +20,6 @@ use otpgate::clock::ManualClock;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use support::browser::Resp;
-use support::trail::trail;
 use support::{gateway, upstream, Browser, GatewayBuilder, Shop, H1, PHONE};
 
 /// A gateway that asks every send for work (`threshold = 0`) at a
@@ -344,12 +343,12 @@ async fn a_prefix_that_does_not_convert_asks_for_work() {
 }
 
 /// `mode = "shadow"`: a send that would need the work goes through, and
-/// the decision is counted under rule `pow` (fraud.rs) and written to the
-/// audit trail (`would_block`), like every other fraud rule; enforced,
-/// the same send is a block and a `pow_demanded` event.
+/// the decision is counted under rule `pow` (fraud.rs) like every other
+/// fraud rule; enforced, the same send is a block. (The audit trail's
+/// lines for both are checked in tests/shadow.rs, where every test holds
+/// the trail: tracing's per-callsite cache is process-wide.)
 #[tokio::test]
 async fn in_shadow_the_work_is_only_counted() {
-    let trail = trail();
     let shop = upstream().await;
     let gw = always(&shop).set("pow.mode", "\"shadow\"").run().await;
     let mut b = gw.browser(H1);
@@ -360,10 +359,6 @@ async fn in_shadow_the_work_is_only_counted() {
     let series =
         r#"otpgate_fraud_decisions_total{rule="pow",mode="shadow",decision="would_block"} 1"#;
     assert!(m.contains(series), "{m}");
-    let shadowed = trail.events("would_block");
-    assert_eq!(shadowed.len(), 1, "{}", trail.text());
-    assert_eq!(shadowed[0]["limit"], "pow");
-    assert!(trail.events("pow_demanded").is_empty());
 
     let gw = always(&shop).run().await;
     let mut b = gw.browser(H1);
@@ -371,14 +366,6 @@ async fn in_shadow_the_work_is_only_counted() {
     let m = gw.metrics().await;
     let series = r#"otpgate_fraud_decisions_total{rule="pow",mode="enforce",decision="block"} 1"#;
     assert!(m.contains(series), "{m}");
-    let asked = trail.events("pow_demanded");
-    assert_eq!(asked.len(), 1, "{}", trail.text());
-    assert_eq!(
-        (asked[0]["code"].as_str(), asked[0]["bits"].as_u64()),
-        (Some("pow_required"), Some(8))
-    );
-    assert_eq!(asked[0]["prefix"], "+91981234");
-    assert!(!trail.text().contains(PHONE), "no number in the trail");
 }
 
 /// A challenge solved at the difficulty asked earlier does not pay for a

@@ -99,3 +99,58 @@ async fn the_same_limit_enforced_refuses_the_send() {
     assert_eq!(limited[0]["limit"], "send_per_fingerprint");
     assert!(trail.events("would_block").is_empty());
 }
+
+/// The proof-of-work rule (`[pow]`, rule `pow`) in the trail: in shadow a
+/// send that would need the work goes out with a `would_block` line;
+/// enforced, it is refused with a `pow_demanded` line (its code and
+/// difficulty, the prefix, never the number).
+#[tokio::test]
+async fn proof_of_work_in_shadow_and_enforced_in_the_trail() {
+    let trail = trail();
+    let shop = upstream().await;
+    let pow = |mode: &str| {
+        gateway(&shop)
+            .set("pow.enabled", "true")
+            .set("pow.threshold", "0")
+            .set("pow.base_difficulty", "8")
+            .set("pow.mode", &format!("{mode:?}"))
+    };
+    let send = |gw: &Gw| {
+        let client = gw.client(H2);
+        let url = gw.url("/.otpgate/api/send");
+        async move {
+            let r = client
+                .post(url)
+                .json(&json!({ "phone": "+919812345678", "rd": "/" }))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let gw = pow("shadow").run().await;
+    assert_eq!(send(&gw).await.0, 200);
+    let would = trail.events("would_block");
+    assert_eq!(would.len(), 1, "{}", trail.text());
+    assert_eq!(would[0]["limit"], "pow");
+    assert!(trail.events("pow_demanded").is_empty());
+
+    let gw = pow("enforce").run().await;
+    let (status, body) = send(&gw).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("pow_required"))
+    );
+    let asked = trail.events("pow_demanded");
+    assert_eq!(asked.len(), 1, "{}", trail.text());
+    let a = &asked[0];
+    assert_eq!(
+        (a["code"].as_str(), a["bits"].as_u64()),
+        (Some("pow_required"), Some(8))
+    );
+    assert_eq!(a["prefix"], "+91981234");
+    assert!(
+        !trail.text().contains("+919812345678"),
+        "no number in the trail"
+    );
+}
