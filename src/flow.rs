@@ -3,6 +3,7 @@
 //! code, resend. They take a narrow context ([`FlowCtx`]) and know nothing
 //! of HTTP, so they are unit-tested where they live (tests.rs).
 
+mod channels;
 mod ctx;
 mod error;
 mod failures;
@@ -11,6 +12,7 @@ mod steps;
 #[cfg(test)]
 mod tests;
 
+pub use self::channels::{delivery_failed, mark_failed, offered};
 pub use self::ctx::{FlowConfig, FlowCtx};
 pub use self::error::FlowError;
 pub use self::steps::{check, record_verified, resend, start, try_send};

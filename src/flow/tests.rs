@@ -75,8 +75,13 @@ path = "{sms}"
         store: store.clone(),
         clock: shared_clock,
         sms: Arc::new(crate::sms::build(&cfg.sms)),
+        channels: Arc::new(crate::sms::ChannelSet::build(
+            &cfg.channels,
+            Arc::new(crate::sms::SmsMetrics::new()),
+        )),
         metrics,
         otp_key: [7; 32],
+        code_key: [7; 32],
         sessions,
         phone_tags: crate::audit::PhoneTags::new([8; 32]),
     };
@@ -204,14 +209,16 @@ async fn resend_replaces_the_code() {
     let old = r.last_code();
     let (c, ip) = conn();
     assert!(matches!(
-        resend(&r.ctx, &id, "en", c, ip, None).await,
+        resend(&r.ctx, &id, "en", (c, ip), None, None).await,
         Err(FlowError::RateLimited {
             limit: "resend_after",
             ..
         })
     ));
     r.clock.advance(Duration::from_secs(31));
-    resend(&r.ctx, &id, "en", c, ip, None).await.unwrap();
+    resend(&r.ctx, &id, "en", (c, ip), None, None)
+        .await
+        .unwrap();
     let new = r.last_code();
     assert_eq!(r.sent(), 2);
     if new != old {
@@ -297,7 +304,9 @@ async fn the_sms_is_in_the_language_asked_for() {
     let (id, _) = start(&r.ctx, PHONE, "hi", c, ip, None).await.unwrap();
     assert!(last_body().contains("आपका OTP है।"), "{}", last_body());
     r.clock.advance(Duration::from_secs(31));
-    resend(&r.ctx, &id, "hi", c, ip, None).await.unwrap();
+    resend(&r.ctx, &id, "hi", (c, ip), None, None)
+        .await
+        .unwrap();
     assert!(last_body().contains("आपका OTP है।"), "{}", last_body());
     for other in ["en", "ta", ""] {
         start(&r.ctx, "+919876543210", other, c, ip, None)

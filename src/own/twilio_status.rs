@@ -31,6 +31,18 @@ pub async fn twilio_status(
         tracing::warn!("Twilio status callback with a bad signature refused");
         return Ok(reply::empty(StatusCode::FORBIDDEN));
     }
-    crate::sms::record_twilio_status(own.flow.sms.metrics(), form.pairs());
+    let status = crate::sms::record_twilio_status(own.flow.sms.metrics(), form.pairs());
+    // A signed failed/undelivered receipt for one of our codes: the code
+    // page offers the next channel at once (flow/channels.rs).
+    if matches!(status, Some("failed" | "undelivered")) {
+        let sid = form
+            .pairs()
+            .iter()
+            .find(|(k, _)| k == "MessageSid" || k == "CallSid")
+            .map(|(_, v)| v.as_str());
+        if let Some(sid) = sid {
+            crate::flow::mark_failed(&own.flow, sid).await;
+        }
+    }
     Ok(reply::empty(StatusCode::NO_CONTENT))
 }
