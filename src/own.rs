@@ -55,6 +55,7 @@ pub async fn handle(
         "/.otpgate/logout" if get => logout::page(own, &req).await,
         "/.otpgate/api/send" if post => api::send(own, req, conn).await,
         "/.otpgate/api/verify" if post => api::verify(own, req, conn).await,
+        "/.otpgate/api/resend" if post => api::resend(own, req, conn).await,
         "/.otpgate/api/session" if get => api::session(own, &req).await,
         "/.otpgate/auth" => forward_auth::check(own, &req, conn).await,
         "/.otpgate/sms/twilio/status" if post => twilio_status::twilio_status(own, req).await,
@@ -65,6 +66,7 @@ pub async fn handle(
         | "/.otpgate/logout"
         | "/.otpgate/api/send"
         | "/.otpgate/api/verify"
+        | "/.otpgate/api/resend"
         | "/.otpgate/api/session" => Err(GatewayError::MethodNotAllowed),
         _ => Err(GatewayError::NotFound),
     }
