@@ -18,6 +18,7 @@
 //! ([`mask_phone`]). Provider error *messages* are discarded for the same
 //! reason (Twilio's echo the number): only their numeric codes are kept.
 
+pub mod chain;
 pub mod channel;
 pub mod config;
 pub mod console;

@@ -16,12 +16,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::sms::config::{chain_names, chain_policy};
+use crate::sms::chain::{chain, ChainConfig};
 use crate::sms::delivery::Delivery;
 use crate::sms::http::client;
 use crate::sms::message::SmsSender;
 use crate::sms::metrics::SmsMetrics;
-use crate::sms::retry::RetryPolicy;
 use crate::sms::voice::{RawVoice, VoiceProvider};
 use crate::sms::whatsapp::{RawWhatsapp, WhatsappProvider};
 use crate::validation::{did_you_mean, duration, Problems};
@@ -78,13 +77,6 @@ pub struct RawChannels {
     pub auto_fallback: Option<bool>,
 }
 
-/// One channel's provider chain, validated.
-#[derive(Debug, Clone)]
-pub struct ChainConfig<P> {
-    pub chain: Vec<P>,
-    pub policy: RetryPolicy,
-}
-
 /// `[channels]`, `[whatsapp]` and `[voice]`, validated.
 #[derive(Debug, Clone)]
 pub struct ChannelsConfig {
@@ -114,38 +106,6 @@ impl ChannelsConfig {
     pub fn order_for(&self, region: &str) -> &[Channel] {
         self.regions.get(region).unwrap_or(&self.order)
     }
-}
-
-/// The provider chain each channel section validates into.
-pub(crate) trait ChannelSection {
-    type Provider;
-    const SECTION: &'static str;
-    const PROVIDERS: &'static [&'static str];
-    fn provider(&self) -> Option<&str>;
-    fn fallback(&self) -> Option<&Vec<String>>;
-    fn times(&self) -> [Option<&str>; 3];
-    fn max_retries(&self) -> Option<u32>;
-    fn table(&self, name: &str, problems: &mut Problems) -> Option<Self::Provider>;
-}
-
-pub(crate) fn chain<S: ChannelSection>(
-    raw: &S,
-    problems: &mut Problems,
-) -> Option<ChainConfig<S::Provider>> {
-    let before = problems.0.len();
-    let policy = chain_policy(S::SECTION, raw.times(), raw.max_retries(), problems);
-    let names = chain_names(
-        S::SECTION,
-        raw.provider(),
-        raw.fallback(),
-        S::PROVIDERS,
-        problems,
-    );
-    let chain: Vec<S::Provider> = names
-        .into_iter()
-        .filter_map(|(_, name)| raw.table(name, problems))
-        .collect();
-    (problems.0.len() == before && !chain.is_empty()).then_some(ChainConfig { chain, policy })
 }
 
 /// Validates the three sections together: every channel an order names

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::sms::channel::ChannelSection;
+use crate::sms::chain::ChannelSection;
 use crate::sms::message::SmsSender;
 use crate::validation::Problems;
 

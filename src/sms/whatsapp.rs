@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::sms::channel::ChannelSection;
+use crate::sms::chain::ChannelSection;
 use crate::sms::message::SmsSender;
 use crate::validation::Problems;
 
@@ -107,13 +107,4 @@ impl ChannelSection for RawWhatsapp {
             _ => None,
         }
     }
-}
-
-/// The template language for the shopper's page language: the merchant's
-/// `languages` map first (`hi = "hi"`, `en = "en_US"`), else the tag itself.
-pub(crate) fn template_language<'a>(
-    languages: &'a std::collections::BTreeMap<String, String>,
-    lang: &'a str,
-) -> &'a str {
-    languages.get(lang).map_or(lang, String::as_str)
 }

@@ -17,11 +17,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::secret::Secret;
+use crate::sms::chain::template_language;
 use crate::sms::http::{execute, ProviderResponse};
 use crate::sms::message::{
     e164_digits, PermanentReason, SmsError, SmsMessage, SmsReceipt, SmsSender, TransientKind,
 };
-use crate::sms::whatsapp::template_language;
 use crate::validation::{base_url, required, secret, Problems};
 
 pub const DEFAULT_API_BASE: &str = "https://graph.facebook.com";

@@ -16,12 +16,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::secret::Secret;
+use crate::sms::chain::template_language;
 use crate::sms::http::{execute, ProviderResponse};
 use crate::sms::message::{
     e164_digits, PermanentReason, SmsError, SmsMessage, SmsReceipt, SmsSender,
 };
 use crate::sms::msg91::DEFAULT_API_BASE;
-use crate::sms::whatsapp::template_language;
 use crate::validation::{base_url, required, secret, Problems};
 
 #[derive(Debug, Default, Deserialize)]
