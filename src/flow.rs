@@ -12,7 +12,7 @@ mod steps;
 #[cfg(test)]
 mod tests;
 
-pub use self::channels::{delivery_failed, mark_failed, offered};
+pub use self::channels::{mark_delivered, mark_failed, offer};
 pub use self::ctx::{FlowConfig, FlowCtx};
 pub use self::error::FlowError;
 pub use self::steps::{check, record_verified, resend, start, try_send};

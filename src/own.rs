@@ -13,6 +13,7 @@
 mod amount;
 mod api;
 mod confirm;
+mod fallback;
 pub mod flash;
 mod forms;
 mod forward_auth;
@@ -48,7 +49,7 @@ pub async fn handle(
     match path.match_key() {
         "/.otpgate/login" if get => forms::login_page(own, &req, conn).await,
         "/.otpgate/send" if post => forms::send(own, req, conn).await,
-        "/.otpgate/verify" if get => forms::verify_page(own, &req).await,
+        "/.otpgate/verify" if get => forms::verify_page(own, &req, conn).await,
         "/.otpgate/verify" if post => forms::verify(own, req, conn).await,
         "/.otpgate/resend" if post => forms::resend(own, req, conn).await,
         "/.otpgate/logout" if post => logout::logout(own, req, conn).await,

@@ -122,10 +122,90 @@ pub(super) async fn last_channel(ctx: &FlowCtx, id: &str) -> Option<Channel> {
     Channel::parse(std::str::from_utf8(&bytes).ok()?)
 }
 
+/// What a receipt said of the challenge's last message: `1` failed or
+/// undelivered, `d` delivered (or read), `0` nothing yet.
+async fn receipt_state(ctx: &FlowCtx, id: &str) -> Option<Vec<u8>> {
+    let now = ctx.clock.now_ms();
+    ctx.store.peek_held(&failed_key(id), now).await.ok()?
+}
+
 /// Whether a provider reported the challenge's last message undelivered.
 pub async fn delivery_failed(ctx: &FlowCtx, id: &str) -> bool {
-    let now = ctx.clock.now_ms();
-    matches!(ctx.store.peek_held(&failed_key(id), now).await, Ok(Some(v)) if v == b"1")
+    receipt_state(ctx, id).await.as_deref() == Some(b"1")
+}
+
+/// Whether the challenge's last message has failed: a signed failure
+/// receipt, or `[channels] fallback_after` passed since it was sent with
+/// no delivery receipt (and no code entered: a verified challenge is
+/// gone). Computed from the send time on each page load, so no timer is
+/// needed; a new send moves `sent_at` and resets the receipt.
+pub(super) async fn fallback_due(ctx: &FlowCtx, id: &str, ch: &Challenge) -> bool {
+    let state = receipt_state(ctx, id).await;
+    if state.as_deref() == Some(b"1") {
+        return true;
+    }
+    let quiet_until = ch.sent_at + ctx.channels.cfg.fallback_after.as_millis() as u64;
+    state.as_deref() != Some(b"d") && ctx.clock.now_ms() >= quiet_until
+}
+
+/// What the code page offers now.
+pub struct Offer {
+    /// A signed receipt said the last message did not arrive.
+    pub delivery_failed: bool,
+    /// The other channels the shopper may ask for now.
+    pub channels: Vec<Channel>,
+    /// With `auto_fallback`: the channel to send by on this page load.
+    pub automatic: Option<Channel>,
+}
+
+/// The other channels of a challenge, once they may be asked for: after
+/// the resend delay, or at once when [`fallback_due`].
+pub async fn offer(ctx: &FlowCtx, id: &str, ch: &Challenge) -> Offer {
+    let failed = delivery_failed(ctx, id).await;
+    let due = fallback_due(ctx, id, ch).await;
+    let ready = ctx.clock.now_ms() >= ch.sent_at + ctx.cfg.otp.resend_after.as_millis() as u64;
+    let channels = if due || ready {
+        offered(ctx, id, ch).await
+    } else {
+        Vec::new()
+    };
+    let automatic = if ctx.channels.cfg.auto_fallback && due {
+        next_in_order(ctx, id, ch, &channels).await
+    } else {
+        None
+    };
+    Offer {
+        delivery_failed: failed,
+        channels,
+        automatic,
+    }
+}
+
+/// The first offered channel *after* the last one used in the region's
+/// order: automatic fallback only moves forward (SMS, then WhatsApp, then
+/// voice), so page loads cannot bounce a shopper between two channels.
+async fn next_in_order(
+    ctx: &FlowCtx,
+    id: &str,
+    ch: &Challenge,
+    offered: &[Channel],
+) -> Option<Channel> {
+    let order = ctx.channels.cfg.order_for(&region_of(ch));
+    let last = match last_channel(ctx, id).await {
+        Some(c) => c,
+        None => *order.first()?,
+    };
+    let at = order.iter().position(|c| *c == last)?;
+    order[at + 1..]
+        .iter()
+        .copied()
+        .find(|c| offered.contains(c))
+}
+
+fn region_of(ch: &Challenge) -> String {
+    crate::phone::Phone::from_e164(&ch.phone)
+        .map(|p| p.region_code())
+        .unwrap_or_default()
 }
 
 /// Links a provider's message id to the challenge, so its receipt can say
@@ -159,6 +239,25 @@ pub async fn mark_failed(ctx: &FlowCtx, message_id: &str) -> Option<String> {
     Some(id)
 }
 
+/// A signed receipt said `message_id` was delivered (or read): the quiet
+/// `fallback_after` no longer offers another channel for it.
+pub async fn mark_delivered(ctx: &FlowCtx, message_id: &str) {
+    let now = ctx.clock.now_ms();
+    let Ok(Some(id)) = ctx.store.peek_held(&receipt_key(message_id), now).await else {
+        return;
+    };
+    let Ok(id) = String::from_utf8(id) else {
+        return;
+    };
+    // A failure already seen stays: a late "delivered" for an earlier
+    // attempt must not hide it.
+    if delivery_failed(ctx, &id).await {
+        return;
+    }
+    let ttl = ctx.cfg.otp.ttl;
+    let _ = ctx.store.hold(&failed_key(&id), b"d".to_vec(), ttl, now).await;
+}
+
 /// The channels this challenge may switch to now: the region's order,
 /// without the one used last, each with a provider and budget left (a
 /// spent voice budget is not offered at all).
@@ -181,7 +280,7 @@ pub(super) fn configured(ctx: &FlowCtx, c: Channel) -> bool {
     c == Channel::Sms || ctx.channels.delivery(c).is_some()
 }
 
-async fn budget_left(ctx: &FlowCtx, c: Channel) -> bool {
+pub(super) async fn budget_left(ctx: &FlowCtx, c: Channel) -> bool {
     let now = ctx.clock.now_ms();
     for (name, l) in super::limits::budgets(ctx, c) {
         // Cost 0 only reads (store.rs).

@@ -417,9 +417,10 @@ pub async fn resend(
         return Err(FlowError::NoChallenge);
     };
     let phone = Phone::from_e164(&ch.phone).ok_or(FlowError::NoChallenge)?;
-    // A signed receipt said the last message did not arrive: another
-    // channel need not wait out the delay (every counted limit still holds).
-    let waived = channel.is_some() && channels::delivery_failed(ctx, challenge_id).await;
+    // A signed receipt said the last message did not arrive, or it has
+    // been quiet for `fallback_after`: another channel need not wait out
+    // the delay (every counted limit still holds).
+    let waived = channel.is_some() && channels::fallback_due(ctx, challenge_id, &ch).await;
     let resend_after = if waived {
         Duration::ZERO
     } else {
@@ -438,7 +439,12 @@ pub async fn resend(
     }
     let via = channel.unwrap_or_else(|| first_channel(ctx, &phone));
     let region = phone.region_code();
-    if !ctx.channels.cfg.order_for(&region).contains(&via) || !channels::configured(ctx, via) {
+    // A spent channel budget (a voice call costs more) is not offered, and
+    // asked for anyway it is unavailable, not a shopper's rate limit.
+    if !ctx.channels.cfg.order_for(&region).contains(&via)
+        || !channels::configured(ctx, via)
+        || (channel.is_some() && !channels::budget_left(ctx, via).await)
+    {
         return Err(FlowError::ChannelUnavailable);
     }
     let mut charges = Charges::new(ctx);

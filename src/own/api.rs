@@ -110,18 +110,10 @@ async fn sent(own: &Own, pending: &Pending, new_code: bool) -> Response<Body> {
         "resend_after": secs(ch.sent_at + otp.resend_after.as_millis() as u64),
     });
     // The other ways to get this code, once they may be asked for.
-    let failed = flow::delivery_failed(&own.flow, &pending.challenge_id).await;
-    let channels: Vec<&str> = if now >= ch.sent_at + otp.resend_after.as_millis() as u64 || failed {
-        flow::offered(&own.flow, &pending.challenge_id, &ch)
-            .await
-            .into_iter()
-            .map(crate::sms::Channel::as_str)
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let offer = flow::offer(&own.flow, &pending.challenge_id, &ch).await;
+    let channels: Vec<&str> = offer.channels.iter().map(|c| c.as_str()).collect();
     body["channels"] = json!(channels);
-    body["delivery_failed"] = json!(failed);
+    body["delivery_failed"] = json!(offer.delivery_failed);
     let confirm = confirming(own, Some(pending)).await;
     with_amount(own, &mut body, confirm.as_ref());
     let c = pending.cookie(&own.cookies, otp.ttl.as_secs());

@@ -316,17 +316,9 @@ async fn render_verify(
     let lang = own.pages.choose_language(headers, query);
     let notice = flash.as_ref().filter(|f| f.notice).map(|f| f.key.as_str());
     // Another channel: after the resend delay, or at once when the last
-    // message was reported undelivered (a signed receipt).
-    let failed = crate::flow::delivery_failed(&own.flow, &pending.challenge_id).await;
-    let channels: Vec<&'static str> = if wait == 0 || failed {
-        crate::flow::offered(&own.flow, &pending.challenge_id, &ch)
-            .await
-            .into_iter()
-            .map(crate::sms::Channel::as_str)
-            .collect()
-    } else {
-        Vec::new()
-    };
+    // message was reported undelivered or `fallback_after` passed.
+    let offer = crate::flow::offer(&own.flow, &pending.challenge_id, &ch).await;
+    let channels: Vec<&'static str> = offer.channels.iter().map(|c| c.as_str()).collect();
     let amount = amount_for(own, headers).await;
     let page = own.pages.verify(&VerifyView {
         amount: amount.as_deref(),
@@ -336,7 +328,7 @@ async fn render_verify(
         code_length: own.flow.cfg.otp.length,
         resend_in_secs: wait,
         channels: &channels,
-        delivery_failed: failed,
+        delivery_failed: offer.delivery_failed,
         error: None,
         alert: flash.as_ref().and_then(|f| f.alert(now)),
         notice: None,
@@ -356,10 +348,14 @@ async fn render_verify(
 pub async fn verify_page(
     own: &Own,
     req: &Request<Incoming>,
+    conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
     match Pending::of(&own.cookies, req.headers()) {
         Some(p) => {
-            let (flash, clear) = Flash::take(&own.cookies, req.headers());
+            let (mut flash, clear) = Flash::take(&own.cookies, req.headers());
+            if super::fallback::automatic(own, req.method(), req.headers(), conn, &p).await {
+                flash = Some(Flash::notice("same_code_sent"));
+            }
             Ok(render_verify(own, req.headers(), req.uri().query(), &p, flash, clear).await)
         }
         None => Ok(see_other(LOGIN, &[])),
