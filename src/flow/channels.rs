@@ -255,7 +255,10 @@ pub async fn mark_delivered(ctx: &FlowCtx, message_id: &str) {
         return;
     }
     let ttl = ctx.cfg.otp.ttl;
-    let _ = ctx.store.hold(&failed_key(&id), b"d".to_vec(), ttl, now).await;
+    let _ = ctx
+        .store
+        .hold(&failed_key(&id), b"d".to_vec(), ttl, now)
+        .await;
 }
 
 /// The channels this challenge may switch to now: the region's order,

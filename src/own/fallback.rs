@@ -52,7 +52,11 @@ pub(super) async fn automatic(
         // Refused (a limit, a spent budget): the page still offers what
         // is left, and says nothing the shopper did not ask for.
         Err(e) => {
-            tracing::info!(channel = via.as_str(), error = e.code(), "automatic fallback not sent");
+            tracing::info!(
+                channel = via.as_str(),
+                error = e.code(),
+                "automatic fallback not sent"
+            );
             false
         }
     }

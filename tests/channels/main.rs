@@ -5,6 +5,11 @@
 #[allow(dead_code)]
 #[path = "../sms_providers/fake.rs"]
 mod fake;
+#[path = "../support/mod.rs"]
+mod support;
+
+mod limits;
+mod walk;
 
 use std::sync::Arc;
 
