@@ -8,6 +8,8 @@ mod ctx;
 mod error;
 mod failures;
 mod limits;
+#[cfg(test)]
+mod sealed_tests;
 mod steps;
 #[cfg(test)]
 mod tests;
