@@ -34,6 +34,9 @@
 use std::borrow::Cow;
 
 pub const EPOCH: &str = "otpgate:epoch";
+/// Where revocations are published (`PUBLISH`: on a Cluster it reaches
+/// every node, so a subscriber may listen on any).
+pub const CHANNEL: &str = "otpgate:revocations";
 
 #[derive(Debug, Clone, Copy)]
 pub struct Keys {
@@ -64,13 +67,31 @@ impl Keys {
         self.beside_epoch("nb", phone)
     }
 
+    /// The revocation cache's index, numbering and "index complete" mark
+    /// (`redis/cache.rs`), beside the epoch: lost together with it.
+    pub fn rev_index(self) -> String {
+        self.beside_epoch_name("revidx")
+    }
+
+    pub fn rev_seq(self) -> String {
+        self.beside_epoch_name("revseq")
+    }
+
+    pub fn rev_ready(self) -> String {
+        self.beside_epoch_name("revready")
+    }
+
+    fn beside_epoch_name(self, kind: &str) -> String {
+        if self.cluster {
+            format!("otpgate:{kind}:{{{EPOCH}}}")
+        } else {
+            format!("otpgate:{kind}")
+        }
+    }
+
     /// The admin API's prefix blocks (one hash).
     pub fn blocks(self) -> String {
-        if self.cluster {
-            format!("otpgate:blocks:{{{EPOCH}}}")
-        } else {
-            "otpgate:blocks".to_string()
-        }
+        self.beside_epoch_name("blocks")
     }
 
     /// `otpgate:<kind>:<id>`; on a Cluster in the epoch's slot.
@@ -92,7 +113,7 @@ impl Keys {
 
 /// `s` with `%`, `{` and `}` percent-encoded: no hash tag can form, and
 /// distinct inputs stay distinct. The common case borrows.
-fn untagged(s: &str) -> Cow<'_, str> {
+pub(super) fn untagged(s: &str) -> Cow<'_, str> {
     if !s.contains(['%', '{', '}']) {
         return Cow::Borrowed(s);
     }
@@ -147,6 +168,9 @@ mod tests {
             assert_eq!(slot(&k.not_before(sid)), slot(EPOCH), "{sid}");
         }
         assert_eq!(slot(&k.blocks()), slot(EPOCH));
+        for key in [k.rev_index(), k.rev_seq(), k.rev_ready()] {
+            assert_eq!(slot(&key), slot(EPOCH), "{key}");
+        }
         let plain = Keys { cluster: false };
         assert_eq!(plain.revocation("abc"), "otpgate:rev:abc", "names kept");
         assert_eq!(plain.challenge("abc"), "otpgate:ch:abc");
