@@ -62,6 +62,8 @@ pub struct RedisStore {
     attempt: Script,
     replace: Script,
     count: Script,
+    /// `COUNT` bare, for reads.
+    read_count: Script,
     uncount: Script,
     put: Script,
     epoch: Script,
@@ -116,6 +118,7 @@ impl RedisStore {
             attempt: Script::new(&scripts::once(scripts::ATTEMPT)),
             replace: Script::new(&scripts::once(scripts::REPLACE)),
             count: Script::new(&scripts::once(scripts::COUNT)),
+            read_count: Script::new(scripts::COUNT),
             uncount: Script::new(&scripts::once(scripts::UNCOUNT)),
             put: Script::new(scripts::PUT),
             epoch: Script::new(scripts::EPOCH),
@@ -272,11 +275,16 @@ impl Store for RedisStore {
         // previous window's count.
         let px = start + 2 * w.max(1) - now_ms + GRACE_MS;
         let k = self.keys.counter(start, key_);
-        let mut inv = self.count.key(&k);
-        inv.key(self.keys.operation_for(&k))
-            .arg(cost)
-            .arg(max)
-            .arg(px);
+        // A read (cost 0) changes nothing, so repeating it is safe by
+        // nature: no operation key for it to leave behind.
+        let mut inv = if cost == 0 {
+            self.read_count.key(&k)
+        } else {
+            let mut inv = self.count.key(&k);
+            inv.key(self.keys.operation_for(&k));
+            inv
+        };
+        inv.arg(cost).arg(max).arg(px);
         let n: i64 = self.invoke("count", &inv).await?;
         Ok(match u64::try_from(n) {
             Ok(count) => Count::Allowed { count },

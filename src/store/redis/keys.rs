@@ -9,7 +9,8 @@
 //!   counters spread over every master. The operation key a repeat-safe
 //!   script writes beside them (`scripts::once`) is tagged with the whole
 //!   name of the key it serves, `otpgate:op:{otpgate:ch:<id>}:<random>`,
-//!   which puts it in that key's slot by construction.
+//!   which puts it in that key's slot by construction (outside a Cluster
+//!   it is only `otpgate:op:<random>`).
 //! - A held request (`otpgate:held:<id>`) has no tag either: holding,
 //!   extending and claiming it each touch that one key.
 //! - The session check reads the epoch, a revocation and the phone's
@@ -103,11 +104,20 @@ impl Keys {
         }
     }
 
-    /// A fresh operation key in the hash slot of `key`, a name made by
-    /// [`Keys::challenge`] or [`Keys::counter`] (which hold no braces).
-    pub fn operation_for(self, key: &str) -> String {
+    /// A fresh operation key: 128 random bits, as raw bytes (keys are
+    /// binary-safe; hex would double them). On a Cluster it carries `key`,
+    /// a name made by [`Keys::challenge`] or [`Keys::counter`] (which hold
+    /// no braces), as its tag: the slot of `key`. Elsewhere the tag would
+    /// only cost memory, for as long as the key lives (`scripts::OP_TTL_MS`).
+    pub fn operation_for(self, key: &str) -> Vec<u8> {
         debug_assert!(!key.contains(['{', '}']), "{key}");
-        format!("otpgate:op:{{{key}}}:{:032x}", rand::random::<u128>())
+        let mut op = if self.cluster {
+            format!("otpgate:op:{{{key}}}:").into_bytes()
+        } else {
+            b"otpgate:op:".to_vec()
+        };
+        op.extend_from_slice(&rand::random::<u128>().to_le_bytes());
+        op
     }
 }
 
@@ -149,7 +159,10 @@ mod tests {
             ] {
                 for key in [k.challenge(part), k.counter(60_000, part)] {
                     assert!(!key.contains(['{', '}']), "{key}");
-                    assert_eq!(slot(&key), slot(&k.operation_for(&key)), "{key}");
+                    if cluster {
+                        let op = k.operation_for(&key);
+                        assert_eq!(slot(&key), get_slot(&op), "{key}");
+                    }
                 }
             }
             assert_ne!(

@@ -177,7 +177,11 @@ return {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[2]) or '0'}
 ";
 
 /// How long a repeat-safe script's answer is kept for a retry.
-pub const OP_TTL_MS: u64 = 30_000;
+/// A retry comes at once after its first try failed, and each try gives
+/// up after `CALL_TIMEOUT` (2 s): ten seconds cover both with room for a
+/// slow server, and no longer (every counted call leaves one behind, so
+/// this is a large part of what Redis holds per send).
+pub const OP_TTL_MS: u64 = 10_000;
 
 /// `body` (a script using `KEYS[1]` and `ARGV`) made safe to repeat: the
 /// caller passes a fresh random operation key as the last key.
