@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 
 use super::cache::{Message, Verdict, HEARTBEAT_EVERY};
 use super::calls::{system_ms, Calls, CALL_TIMEOUT};
-use super::conn::{subscriber, Backend};
+use super::conn::subscriber;
 use super::keys::CHANNEL;
 use super::revocations::Revocations;
 use crate::store::target::RedisTarget;
@@ -32,8 +32,9 @@ pub(super) fn spawn(
         let mut backoff = Duration::from_millis(20);
         loop {
             revocations.cache.forget();
-            let why = follow(&revocations, &calls.backend, &target).await;
+            let why = follow(&revocations, &calls, &target).await;
             revocations.cache.forget();
+            calls.metrics.session_cache_synced.set(0);
             if why.synced {
                 backoff = Duration::from_millis(20);
             }
@@ -62,7 +63,8 @@ fn stop(reason: impl std::fmt::Display, synced: bool) -> Stop {
 }
 
 /// One subscription, from connecting to its end.
-async fn follow(r: &Revocations, backend: &Backend, target: &RedisTarget) -> Stop {
+async fn follow(r: &Revocations, calls: &Calls, target: &RedisTarget) -> Stop {
+    let backend = &calls.backend;
     let subscribed = tokio::time::timeout(CALL_TIMEOUT, async {
         let mut pubsub = subscriber(backend, target).await?;
         // Confirmed when this returns: from here on nothing published is
@@ -78,7 +80,10 @@ async fn follow(r: &Revocations, backend: &Backend, target: &RedisTarget) -> Sto
     };
     let mut messages = pubsub.into_on_message();
     match r.snapshot().await {
-        Ok((sent, snap)) => r.cache.install(sent, snap),
+        Ok((sent, snap)) => {
+            r.cache.install(sent, snap);
+            calls.metrics.session_cache_synced.set(1);
+        }
         Err(e) => return stop(format!("snapshot: {e}"), false),
     }
     tracing::debug!("revocation cache synced with redis");
