@@ -139,13 +139,14 @@ run_extra_rows() {
     extra_row "RSS per idle keep-alive connection ($IDLE open)" "$g" "$n" "B" "nginx"
     if [[ ${MEMORY:-1} == 1 ]]; then
         note "memory per pending challenge and held request (bench/memory.sh)"
-        if OTPGATE_BIN=$otpgate N=${MEM_N:-10000} RESULT=$tmp/memory.result \
+        if OTPGATE_BIN=$otpgate N=${MEM_N:-40000} WARM=${MEM_WARM:-20000} RESULT=$tmp/memory.result \
             bash "$repo/bench/memory.sh" >"$tmp/memory.txt" 2>&1; then
             local k v
             while IFS='=' read -r k v; do
                 case $k in
                 memory_challenge_bytes) extra_row "pending challenge, memory store (RSS)" "$v" 256 B "goal" ;;
                 redis_challenge_bytes) extra_row "pending challenge, Redis used_memory" "$v" 256 B "goal" ;;
+                redis_challenge_burst_bytes) extra_row "pending challenge, Redis, op keys alive (10 s)" "$v" 256 B "goal" ;;
                 redis_challenge_key_bytes) extra_row "pending challenge, Redis MEMORY USAGE" "$v" 256 B "goal" ;;
                 memory_held_bytes) extra_row "held request of 1000 B, memory store (RSS)" "$v" 1200 B "goal" ;;
                 redis_held_bytes) extra_row "held request of 1000 B, Redis used_memory" "$v" 1200 B "goal" ;;

@@ -9,7 +9,7 @@
 # Run from anywhere:  bench/run.sh        (see bench/README.md for the knobs)
 #   DURATION=10s CONNECTIONS=64 THREADS=2 WARMUP=3s ROUNDS=1 PIN=0
 #   OTPGATE_BIN=path/to/otpgate  NGINX_WORKERS=<n>  UPSTREAM_WORKERS=1
-#   SECS=8 (new connections, HTTP/2)  IDLE=10000  MEMORY=1  MEM_N=10000
+#   SECS=8 (new connections, HTTP/2)  IDLE=10000  MEMORY=1  MEM_N=40000  MEM_WARM=20000
 # The rows beyond keep-alive throughput (Redis store, new connections,
 # HTTP/2, idle connections, memory) are bench/rows.sh.
 set -euo pipefail

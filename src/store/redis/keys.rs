@@ -104,20 +104,22 @@ impl Keys {
         }
     }
 
-    /// A fresh operation key: 128 random bits, as raw bytes (keys are
-    /// binary-safe; hex would double them). On a Cluster it carries `key`,
-    /// a name made by [`Keys::challenge`] or [`Keys::counter`] (which hold
-    /// no braces), as its tag: the slot of `key`. Elsewhere the tag would
-    /// only cost memory, for as long as the key lives (`scripts::OP_TTL_MS`).
-    pub fn operation_for(self, key: &str) -> Vec<u8> {
+    /// A fresh operation key: 128 random bits in 22 characters (base64url;
+    /// hex would take 32, raw bytes would make keys no operator can read).
+    /// On a Cluster it carries `key`, a name made by [`Keys::challenge`] or
+    /// [`Keys::counter`] (which hold no braces), as its tag: the slot of
+    /// `key`. Elsewhere the tag would only cost memory, for as long as the
+    /// key lives (`scripts::OP_TTL_MS`).
+    pub fn operation_for(self, key: &str) -> String {
+        use base64::Engine;
         debug_assert!(!key.contains(['{', '}']), "{key}");
-        let mut op = if self.cluster {
-            format!("otpgate:op:{{{key}}}:").into_bytes()
+        let random = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(rand::random::<u128>().to_le_bytes());
+        if self.cluster {
+            format!("otpgate:op:{{{key}}}:{random}")
         } else {
-            b"otpgate:op:".to_vec()
-        };
-        op.extend_from_slice(&rand::random::<u128>().to_le_bytes());
-        op
+            format!("otpgate:op:{random}")
+        }
     }
 }
 
@@ -161,7 +163,7 @@ mod tests {
                     assert!(!key.contains(['{', '}']), "{key}");
                     if cluster {
                         let op = k.operation_for(&key);
-                        assert_eq!(slot(&key), get_slot(&op), "{key}");
+                        assert_eq!(slot(&key), slot(&op), "{key}");
                     }
                 }
             }
