@@ -8,6 +8,7 @@
 //! values only, so a code, cookie or secret cannot be passed to them.
 //! A write that fails is counted, logged and reported (see `audit/health.rs`).
 
+mod events;
 mod health;
 
 pub use health::{writable, write_failures};
@@ -28,84 +29,20 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::conn::ConnInfo;
-use crate::phone::{mask, Phone, PhoneError};
+use crate::phone::mask;
 use crate::session::Session;
 
-pub const TARGET: &str = "otpgate::audit";
+pub use events::TARGET;
+pub use events::{
+    challenge_voided, code_sent, failed, fingerprint_blocked, phone_refused, prefix_blocked,
+    rate_limited, verified, would_block, PhoneTags, Scope, Who,
+};
 
 /// `SIGXFSZ` on Linux (all but MIPS) and the BSDs, macOS included.
 #[cfg(not(any(target_arch = "mips", target_arch = "mips64")))]
 const SIGXFSZ: i32 = 25;
 #[cfg(any(target_arch = "mips", target_arch = "mips64"))]
 const SIGXFSZ: i32 = 31;
-
-/// Who asked, and where: carried by every flow event.
-#[derive(Debug, Clone, Copy)]
-pub struct Who {
-    pub conn: ConnInfo,
-    /// The peer, or behind `trusted_proxies` the forwarded client.
-    pub client_ip: IpAddr,
-    pub endpoint: &'static str,
-}
-
-/// What a limit was keyed on, shown without revealing a whole number.
-#[derive(Debug, Clone, Copy)]
-pub enum Scope<'a> {
-    Ip(IpAddr),
-    /// E.164; masked in the trail.
-    Phone(&'a str),
-    /// A number without its last four digits: not a subscriber, shown.
-    Prefix(&'a str),
-    Country(&'a str),
-    Global,
-}
-
-impl std::fmt::Display for Scope<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Scope::Ip(ip) => write!(f, "{ip}"),
-            Scope::Phone(p) => f.write_str(&mask(p)),
-            Scope::Prefix(p) | Scope::Country(p) => f.write_str(p),
-            Scope::Global => f.write_str("global"),
-        }
-    }
-}
-
-macro_rules! audit {
-    ($who:expr, $($fields:tt)*) => {
-        tracing::info!(target: TARGET, client_ip = %$who.client_ip, peer = %$who.conn.peer.ip(), endpoint = $who.endpoint, $($fields)*)
-    };
-}
-
-pub fn code_sent(phone: &Phone, provider: &str, who: Who) {
-    audit!(who, event = "code_sent", phone = %phone.masked(), country = %phone.region_code(), provider);
-}
-
-pub fn phone_refused(e: PhoneError, who: Who) {
-    audit!(who, event = "phone_refused", reason = e.code());
-}
-
-pub fn verified(phone: &Phone, who: Who) {
-    audit!(who, event = "verified", phone = %phone.masked(), country = %phone.region_code());
-}
-
-/// A wrong code; `voided` when it used up the challenge's last try.
-pub fn failed(phone: &Phone, reason: &'static str, who: Who) {
-    audit!(who, event = "verify_failed", reason, phone = %phone.masked());
-}
-
-pub fn challenge_voided(phone: &Phone, who: Who) {
-    audit!(who, event = "challenge_voided", reason = "too_many_attempts", phone = %phone.masked());
-}
-
-pub fn rate_limited(limit: &'static str, scope: Scope<'_>, phone: Option<&Phone>, who: Who) {
-    let phone = phone.map(Phone::masked);
-    audit!(who, event = "rate_limited", limit, key = %scope, phone = phone.as_deref());
-}
-
-pub fn prefix_blocked(phone: &Phone, block_for_secs: u64, who: Who) {
-    audit!(who, event = "prefix_blocked", prefix = phone.prefix(), country = %phone.region_code(), block_for_secs, phone = %phone.masked());
-}
 
 pub fn started(version: &'static str) {
     tracing::info!(target: TARGET, event = "started", version);
@@ -418,15 +355,5 @@ mod tests {
         let v: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(v["request_id"], "r-2", "{text}");
         assert_eq!(v["route"], "/x", "{text}");
-    }
-
-    #[test]
-    fn scopes_mask_numbers_only() {
-        assert_eq!(Scope::Phone("+919812345678").to_string(), "+91******5678");
-        assert_eq!(Scope::Prefix("+91981234").to_string(), "+91981234");
-        assert_eq!(
-            Scope::Ip("10.0.0.1".parse().unwrap()).to_string(),
-            "10.0.0.1"
-        );
     }
 }

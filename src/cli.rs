@@ -49,6 +49,17 @@ enum Command {
         #[arg(short, long, default_value = "config/otpgate.toml")]
         config: PathBuf,
     },
+    /// Re-run the sends and verifies of an audit trail through a candidate configuration's limits, region policy and pumping detector, in simulated time, and print what it would have blocked (per rule and prefix)
+    AuditReplay {
+        /// The candidate configuration
+        #[arg(short, long, default_value = "config/otpgate.toml")]
+        config: PathBuf,
+        /// The audit trail (JSON lines, `[log] audit_file`)
+        audit: PathBuf,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a fresh random session secret (32 random bytes, hex) as the last word
     GenSecret,
     /// Write a self-signed certificate and key to certs/cert.pem and certs/key.pem
@@ -82,6 +93,33 @@ pub fn main() -> ExitCode {
                 }
                 _ => ExitCode::SUCCESS,
             }
+        }
+        Command::AuditReplay {
+            config,
+            audit,
+            json,
+        } => {
+            let cfg = match Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprint!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let trail = match std::fs::read_to_string(&audit) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: {}: {e}", audit.display());
+                    return ExitCode::FAILURE;
+                }
+            };
+            let report = runtime().block_on(crate::audit_replay::replay(&cfg, &trail));
+            if json {
+                println!("{}", report.json());
+            } else {
+                print!("{}", report.text());
+            }
+            ExitCode::SUCCESS
         }
         Command::GenSecret => {
             let mut b = [0u8; 32];
@@ -147,6 +185,7 @@ pub fn main() -> ExitCode {
                         key: &t.key,
                         languages: &t.languages,
                         template: t.template,
+                        with_amount: t.with_amount,
                     })
                     .collect();
                 print!("{}", crate::sms::dlt::registration(&list, &texts.values));

@@ -32,6 +32,13 @@ impl ManualClock {
     pub fn starting_now() -> Self {
         ManualClock(Arc::new(AtomicU64::new(SystemClock.now_ms())))
     }
+    /// At `ms` since the epoch (a replay's recorded times).
+    pub fn at(ms: u64) -> Self {
+        ManualClock(Arc::new(AtomicU64::new(ms)))
+    }
+    pub fn set_ms(&self, ms: u64) {
+        self.0.store(ms, Ordering::SeqCst);
+    }
     pub fn advance(&self, d: std::time::Duration) {
         self.0.fetch_add(d.as_millis() as u64, Ordering::SeqCst);
     }

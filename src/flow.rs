@@ -13,4 +13,4 @@ mod tests;
 
 pub use self::ctx::{FlowConfig, FlowCtx};
 pub use self::error::FlowError;
-pub use self::steps::{check, resend, start};
+pub use self::steps::{check, record_verified, resend, start, try_send};

@@ -33,6 +33,7 @@
 
 pub(crate) mod admin;
 pub mod audit;
+pub mod audit_replay;
 pub(crate) mod body;
 pub mod cli;
 pub mod clock;
@@ -42,6 +43,7 @@ pub(crate) mod demo;
 pub(crate) mod errors;
 pub(crate) mod fingerprint;
 pub(crate) mod flow;
+pub mod fraud;
 pub mod gateway;
 pub mod headers;
 pub(crate) mod host;

@@ -68,6 +68,14 @@ pub struct OutcomeLabel {
     pub outcome: &'static str,
 }
 
+/// One fraud rule's decision (fraud.rs).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FraudLabel {
+    pub rule: &'static str,
+    pub mode: &'static str,
+    pub decision: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OpLabel {
     pub op: &'static str,
@@ -123,6 +131,8 @@ pub struct Metrics {
     pub otp_verified: Family<CountryLabel, Counter>,
     pub otp_failed: Family<ReasonLabel, Counter>,
     pub rate_limited: Family<LimitLabel, Counter>,
+    /// `otpgate_fraud_decisions_total{rule, mode, decision}` (fraud.rs).
+    pub fraud_decisions: Family<FraudLabel, Counter>,
     pub sessions_issued: Counter,
     pub prefix_blocked: Gauge,
     pub prefix_blocks: Counter,
@@ -182,6 +192,7 @@ impl Metrics {
             otp_verified: Family::default(),
             otp_failed: Family::default(),
             rate_limited: Family::default(),
+            fraud_decisions: Family::default(),
             sessions_issued: Counter::default(),
             prefix_blocked: Gauge::default(),
             prefix_blocks: Counter::default(),
@@ -229,6 +240,11 @@ impl Metrics {
             "otpgate_rate_limited",
             "Requests refused by a limit",
             m.rate_limited.clone(),
+        );
+        registry.register(
+            "otpgate_fraud_decisions",
+            "Decisions of the fraud rules (limits, pumping, fingerprints) by rule, mode and decision (allow, block, would_block)",
+            m.fraud_decisions.clone(),
         );
         registry.register(
             "otpgate_sessions_issued",

@@ -32,8 +32,15 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::config::PumpingConfig;
+use crate::fraud;
+use crate::metrics::Metrics;
 use crate::phone::Phone;
-use crate::store::{Block, Count, Store, StoreError};
+use crate::store::{Block, Store, StoreError};
+
+use self::window::{current, sliding};
+
+pub mod fingerprint;
+mod window;
 
 /// What the detector says about one send.
 #[derive(Debug)]
@@ -52,6 +59,9 @@ pub enum Admission {
 pub struct Ticket {
     keys: Vec<String>,
     now_ms: u64,
+    /// The rule that would have refused this send, were it not in shadow
+    /// mode (fraud.rs): `pumping` or `pumping_network`.
+    pub shadowed: Option<&'static str>,
 }
 
 /// The client network of `ip`: its /24 (IPv4, also IPv4-mapped IPv6) or
@@ -74,63 +84,6 @@ pub fn network_of(ip: IpAddr) -> String {
 
 fn network_block_key(prefix: &str, net: &str) -> String {
     format!("pumping-block:{prefix}|{net}")
-}
-
-fn key(kind: &str, scope: &str, window_no: u64) -> String {
-    format!("pumping:{kind}:{scope}:{window_no}")
-}
-
-/// Weighted sum of the previous and current window of `kind:scope`,
-/// optionally adding `cost` to the current one first.
-async fn sliding(
-    store: &dyn Store,
-    kind: &str,
-    scope: &str,
-    cost: u64,
-    window: Duration,
-    now_ms: u64,
-) -> Result<(f64, String), StoreError> {
-    let w = window.as_millis().max(1) as u64;
-    let no = now_ms / w;
-    let current_key = key(kind, scope, no);
-    let current = count_of(
-        store
-            .count(&current_key, cost, u64::MAX, window, now_ms)
-            .await?,
-    );
-    // Read the previous window at its own time, so the store finds it
-    // still current and returns its count.
-    let previous = match no.checked_sub(1) {
-        Some(prev) => count_of(
-            store
-                .count(&key(kind, scope, prev), 0, u64::MAX, window, now_ms - w)
-                .await?,
-        ),
-        None => 0,
-    };
-    let overlap = 1.0 - (now_ms % w) as f64 / w as f64;
-    Ok((previous as f64 * overlap + current as f64, current_key))
-}
-
-/// The current window's count of `kind:scope`, after adding `cost`.
-async fn current(
-    store: &dyn Store,
-    kind: &str,
-    scope: &str,
-    cost: u64,
-    window: Duration,
-    now_ms: u64,
-) -> Result<(u64, String), StoreError> {
-    let k = key(kind, scope, now_ms / window.as_millis().max(1) as u64);
-    let c = count_of(store.count(&k, cost, u64::MAX, window, now_ms).await?);
-    Ok((c, k))
-}
-
-fn count_of(c: Count) -> u64 {
-    match c {
-        Count::Allowed { count } => count,
-        Count::Limited { .. } => u64::MAX,
-    }
 }
 
 /// Whether `phone` is in a blocked prefix: the detector's (the number
@@ -170,10 +123,13 @@ pub async fn block(
     store.put_block(&b).await
 }
 
-/// Counts a send to `phone` from `client` and decides whether it may go out.
+/// Counts a send to `phone` from `client` and decides whether it may go
+/// out. In shadow mode (`cfg.mode`) a block is only counted and named in
+/// the ticket; nothing is blocked and the send keeps its counts.
 pub async fn admit(
     store: &dyn Store,
     cfg: &PumpingConfig,
+    metrics: &Metrics,
     phone: &Phone,
     client: IpAddr,
     now_ms: u64,
@@ -213,13 +169,18 @@ pub async fn admit(
         }
         Ok::<(), StoreError>(())
     };
-    if suspicious && networks >= cfg.min_networks as f64 {
+    let block_prefix = suspicious && networks >= cfg.min_networks as f64;
+    let mut shadowed = None;
+    if fraud::decide(metrics, "pumping", cfg.mode, block_prefix) {
         take_back(keys).await?;
         let until = now_ms + cfg.block_for.as_millis() as u64;
         block(store, prefix, until, SOURCE_PUMPING).await?;
         return Ok(Admission::Blocked { newly: true });
+    } else if block_prefix {
+        shadowed = Some("pumping");
     }
-    if suspicious && net_sent > cfg.min_sends {
+    let throttle = !block_prefix && suspicious && net_sent > cfg.min_sends;
+    if fraud::decide(metrics, "pumping_network", cfg.mode, throttle) {
         take_back(keys).await?;
         store
             .revoke(&network_block_key(prefix, &net), window_end)
@@ -232,7 +193,14 @@ pub async fn admit(
     let (_, country_key) =
         sliding(store, "sent", &phone.region_code(), 1, cfg.window, now_ms).await?;
     keys.push(country_key);
-    Ok(Admission::Allowed(Ticket { keys, now_ms }))
+    if throttle {
+        shadowed = Some("pumping_network");
+    }
+    Ok(Admission::Allowed(Ticket {
+        keys,
+        now_ms,
+        shadowed,
+    }))
 }
 
 /// Takes back a send that did not happen (refused later, or not delivered).

@@ -154,7 +154,7 @@ async fn route(
             // `+` arrives as `%2B` (or literally): the only escape a
             // prefix can need; anything else fails `prefix_of`.
             let decoded = raw.replace("%2B", "+").replace("%2b", "+");
-            let prefix = prefix_of(&decoded)?;
+            let prefix = fingerprint_block_of(&decoded).map_or_else(|| prefix_of(&decoded), Ok)?;
             *subject = Some(prefix.clone());
             let removed = gw.store.remove_block(&prefix).await.map_err(store_down)?;
             gw.metrics.prefix_unblocked(&prefix);
@@ -240,6 +240,17 @@ fn e164_field(body: &Value, field: &'static str) -> Result<String, Refusal> {
 }
 
 /// A number prefix: `+` and 1 to 15 digits.
+/// `ja4:<JA4>`, a fingerprint block of the pumping detector
+/// (pumping/fingerprint.rs): lifted like a prefix block.
+fn fingerprint_block_of(raw: &str) -> Option<String> {
+    let ja4 = raw.strip_prefix("ja4:")?;
+    let ok = (1..=64).contains(&ja4.len())
+        && ja4
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    ok.then(|| raw.to_string())
+}
+
 fn prefix_of(raw: &str) -> Result<String, Refusal> {
     let digits = raw.strip_prefix('+').unwrap_or("");
     if !(1..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {

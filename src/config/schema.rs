@@ -55,7 +55,7 @@ const SIZE: Shape = Leaf(Kind::Size);
 const LIST: Shape = Leaf(Kind::Strings);
 const STR_OR_LIST: Shape = Leaf(Kind::StrOrStrings);
 
-const LIMIT: Shape = T(&[("max", INT), ("window", DURATION)]);
+const LIMIT: Shape = T(&[("max", INT), ("window", DURATION), ("mode", STR)]);
 
 pub const SCHEMA: Shape = T(&[
     (
@@ -99,6 +99,9 @@ pub const SCHEMA: Shape = T(&[
             ("require", STR),
             ("max_age", DURATION),
             ("methods", LIST),
+            ("confirm", STR),
+            ("amount_field", STR),
+            ("currency", STR),
         ]),
     ),
     (
@@ -226,6 +229,7 @@ pub const SCHEMA: Shape = T(&[
             ("send_per_ip", LIMIT),
             ("send_per_prefix", LIMIT),
             ("send_per_country", LIMIT),
+            ("send_per_fingerprint", LIMIT),
             ("sms_per_hour", LIMIT),
             ("sms_per_day", LIMIT),
             ("verify_fail_per_phone", LIMIT),
@@ -239,6 +243,10 @@ pub const SCHEMA: Shape = T(&[
                     ("min_conversion", NUMBER),
                     ("min_networks", INT),
                     ("block_for", DURATION),
+                    ("mode", STR),
+                    ("fingerprints", BOOL),
+                    ("fingerprint_min_sends", INT),
+                    ("fingerprint_mode", STR),
                 ]),
             ),
         ]),

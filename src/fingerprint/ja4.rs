@@ -62,6 +62,15 @@ impl Ja4 {
         Ja4(out)
     }
 
+    /// A JA4 as written (the audit trail's `ja4`, for `audit-replay`):
+    /// 36 bytes of lowercase letters, digits and `_`, else `None`.
+    pub fn parse(s: &str) -> Option<Ja4> {
+        let b: [u8; LEN] = s.as_bytes().try_into().ok()?;
+        b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+            .then_some(Ja4(b))
+    }
+
     pub fn as_str(&self) -> &str {
         // Built from ASCII digits, letters and `_` only.
         std::str::from_utf8(&self.0).unwrap_or("")

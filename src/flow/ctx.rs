@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::audit::PhoneTags;
 use crate::clock::Clock;
 use crate::config::{Config, LimitsConfig, OtpConfig, PhoneConfig};
 use crate::metrics::Metrics;
@@ -56,4 +57,6 @@ pub struct FlowCtx {
     pub otp_key: [u8; 32],
     /// The store epoch a new session is issued under (sessions.rs).
     pub sessions: Sessions,
+    /// Keys the trail's `phone_key` (audit/events.rs).
+    pub phone_tags: PhoneTags,
 }

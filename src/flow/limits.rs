@@ -8,20 +8,25 @@ use super::ctx::FlowCtx;
 use super::error::FlowError;
 use crate::audit::{self, Scope, Who};
 use crate::config::Limit;
+use crate::fraud;
 use crate::phone::Phone;
+use crate::pumping::fingerprint::{self, Verdict};
 use crate::pumping::{self, Admission, Ticket};
 use crate::store::Count;
 
 fn scope_key(s: Scope<'_>) -> String {
     match s {
         Scope::Ip(ip) => crate::headers::ip_limit_key(ip),
-        Scope::Phone(k) | Scope::Prefix(k) | Scope::Country(k) => k.to_string(),
+        Scope::Phone(k) | Scope::Prefix(k) | Scope::Country(k) | Scope::Fingerprint(k) => {
+            k.to_string()
+        }
         Scope::Global => "global".into(),
     }
 }
 
 /// Counts one event against limit `name` for `scope` and refuses with 429
-/// when it would pass the limit (`cost = 0` only checks).
+/// when it would pass the limit (`cost = 0` only checks). A limit in
+/// shadow mode lets it through (fraud.rs). Returns whether it was counted.
 pub(super) async fn limit(
     ctx: &FlowCtx,
     name: &'static str,
@@ -30,7 +35,7 @@ pub(super) async fn limit(
     cost: u64,
     l: Limit,
     who: Who,
-) -> Result<(), FlowError> {
+) -> Result<bool, FlowError> {
     let now = ctx.clock.now_ms();
     match ctx
         .store
@@ -43,9 +48,16 @@ pub(super) async fn limit(
         )
         .await
     {
-        Ok(Count::Allowed { .. }) => Ok(()),
+        Ok(Count::Allowed { .. }) => {
+            fraud::decide(&ctx.metrics, name, l.mode, false);
+            Ok(true)
+        }
         Ok(Count::Limited { retry_after }) => {
-            Err(limited(ctx, name, scope, phone, retry_after, who))
+            if fraud::decide(&ctx.metrics, name, l.mode, true) {
+                return Err(limited(ctx, name, scope, phone, retry_after, who));
+            }
+            audit::would_block(name, scope, phone, &ctx.phone_tags, who);
+            Ok(false)
         }
         Err(e) => Err(store_down(e)),
     }
@@ -60,7 +72,7 @@ pub(super) fn limited(
     who: Who,
 ) -> FlowError {
     ctx.metrics.rate_limited(name);
-    audit::rate_limited(name, scope, phone, who);
+    audit::rate_limited(name, scope, phone, &ctx.phone_tags, who);
     FlowError::RateLimited {
         limit: name,
         retry_after,
@@ -92,6 +104,8 @@ pub(super) struct Charges {
     keys: Vec<(String, Duration)>,
     now_ms: u64,
     ticket: Option<Ticket>,
+    /// The fingerprint detector's count (pumping/fingerprint.rs).
+    fingerprint: Option<String>,
 }
 
 impl Charges {
@@ -100,6 +114,7 @@ impl Charges {
             keys: Vec::new(),
             now_ms: ctx.clock.now_ms(),
             ticket: None,
+            fingerprint: None,
         }
     }
 
@@ -120,10 +135,40 @@ pub(super) async fn charge(
     l: Limit,
     who: Who,
 ) -> Result<(), FlowError> {
-    limit(ctx, name, scope, phone, 1, l, who).await?;
-    charges
-        .keys
-        .push((format!("{name}:{}", scope_key(scope)), l.window));
+    if limit(ctx, name, scope, phone, 1, l, who).await? {
+        charges
+            .keys
+            .push((format!("{name}:{}", scope_key(scope)), l.window));
+    }
+    Ok(())
+}
+
+/// The limits on the client itself, before its number is looked at: per
+/// address, then per TLS fingerprint (a client with none, behind a
+/// trusted proxy, is not counted by that one). `phone` only names the
+/// number in the trail when it parsed.
+pub(super) async fn charge_client(
+    ctx: &FlowCtx,
+    charges: &mut Charges,
+    phone: Option<&Phone>,
+    who: Who,
+) -> Result<(), FlowError> {
+    let l = &ctx.cfg.limits;
+    let ip = Scope::Ip(who.client_ip);
+    charge(ctx, charges, "send_per_ip", ip, phone, l.send_per_ip, who).await?;
+    if let Some(ja4) = who.fingerprint() {
+        let fp = Scope::Fingerprint(ja4.as_str());
+        charge(
+            ctx,
+            charges,
+            "send_per_fingerprint",
+            fp,
+            phone,
+            l.send_per_fingerprint,
+            who,
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -183,14 +228,30 @@ pub(super) async fn charge_send(
     )
     .await?;
     if p.enabled {
-        match pumping::admit(&*ctx.store, p, phone, who.client_ip, now)
+        match pumping::admit(&*ctx.store, p, &ctx.metrics, phone, who.client_ip, now)
             .await
             .map_err(store_down)?
         {
-            Admission::Allowed(t) => charges.ticket = Some(t),
+            Admission::Allowed(t) => {
+                if let Some(rule) = t.shadowed {
+                    let prefix = Scope::Prefix(phone.prefix());
+                    audit::would_block(rule, prefix, Some(phone), &ctx.phone_tags, who);
+                }
+                charges.ticket = Some(t)
+            }
             Admission::Blocked { newly } => return Err(pumping_refusal(ctx, phone, newly, who)),
             Admission::Throttled { newly, retry_after } => {
                 return Err(network_refusal(ctx, phone, newly, retry_after, who))
+            }
+        }
+    }
+    if p.enabled && p.fingerprints {
+        if let Some(ja4) = who.fingerprint() {
+            if let Err(e) = fingerprint_signal(ctx, charges, phone, ja4.as_str(), who).await {
+                if let Some(t) = charges.ticket.take() {
+                    pumping::forget(&*ctx.store, p, t).await;
+                }
+                return Err(e);
             }
         }
     }
@@ -200,6 +261,7 @@ pub(super) async fn charge_send(
         if let Err(e) = charge(ctx, &mut budget, name, Scope::Global, Some(phone), b, who).await {
             // The earlier budget was charged for an SMS that will not go out.
             budget.ticket = charges.ticket.take();
+            budget.fingerprint = charges.fingerprint.take();
             refund(ctx, budget).await;
             return Err(e);
         }
@@ -215,8 +277,67 @@ pub(super) async fn refund(ctx: &FlowCtx, charges: Charges) {
             tracing::warn!(error = %e, "a send that did not happen could not be refunded");
         }
     }
+    let p = &ctx.cfg.limits.pumping;
     if let Some(t) = charges.ticket {
-        pumping::forget(&*ctx.store, &ctx.cfg.limits.pumping, t).await;
+        pumping::forget(&*ctx.store, p, t).await;
+    }
+    if let Some(key) = charges.fingerprint {
+        let _ = ctx.store.uncount(&key, 1, p.window, charges.now_ms).await;
+    }
+}
+
+/// Conversion per fingerprint (pumping/fingerprint.rs): a blocked JA4 is
+/// refused like a blocked prefix; a suspect one is blocked now (or, in
+/// shadow mode, only counted and logged).
+async fn fingerprint_signal(
+    ctx: &FlowCtx,
+    charges: &mut Charges,
+    phone: &Phone,
+    ja4: &str,
+    who: Who,
+) -> Result<(), FlowError> {
+    let p = &ctx.cfg.limits.pumping;
+    let now = ctx.clock.now_ms();
+    let store = &*ctx.store;
+    let refusal = |ctx: &FlowCtx| {
+        limited(
+            ctx,
+            "pumping_fingerprint",
+            Scope::Fingerprint(ja4),
+            Some(phone),
+            p.block_for,
+            who,
+        )
+    };
+    match fingerprint::admit(store, p, ja4, now)
+        .await
+        .map_err(store_down)?
+    {
+        // Blocks in the store are enforced whatever the mode says now:
+        // the admin API lifts them.
+        Verdict::Blocked => Err(refusal(ctx)),
+        Verdict::Counted { key, suspect } => {
+            if fraud::decide(
+                &ctx.metrics,
+                "pumping_fingerprint",
+                p.fingerprint_mode,
+                suspect,
+            ) {
+                let _ = store.uncount(&key, 1, p.window, now).await;
+                fingerprint::block_it(store, p, ja4, now)
+                    .await
+                    .map_err(store_down)?;
+                audit::fingerprint_blocked(ja4, p.block_for.as_secs(), who);
+                tracing::warn!(ja4, "SMS pumping suspected: client fingerprint blocked");
+                return Err(refusal(ctx));
+            }
+            if suspect {
+                let fp = Scope::Fingerprint(ja4);
+                audit::would_block("pumping_fingerprint", fp, Some(phone), &ctx.phone_tags, who);
+            }
+            charges.fingerprint = Some(key);
+            Ok(())
+        }
     }
 }
 
@@ -227,7 +348,7 @@ fn pumping_refusal(ctx: &FlowCtx, phone: &Phone, newly: bool, who: Who) -> FlowE
     if newly {
         ctx.metrics
             .prefix_blocked(phone.prefix(), now + block_for.as_millis() as u64, now);
-        audit::prefix_blocked(phone, block_for.as_secs(), who);
+        audit::prefix_blocked(phone, block_for.as_secs(), &ctx.phone_tags, who);
         tracing::warn!(prefix = phone.prefix(), country = %phone.region_code(), "SMS pumping suspected: prefix blocked");
     }
     // Another instance may have set the block: then its end is unknown

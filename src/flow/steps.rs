@@ -14,11 +14,11 @@ use super::ctx::FlowCtx;
 use super::error::FlowError;
 use super::failures::charge_failure;
 use super::limits::{
-    charge, charge_send, limit, limited, refund, store_down, update_conversion, Charges,
+    charge_client, charge_send, limit, limited, refund, store_down, update_conversion, Charges,
 };
 use crate::audit::{self, Scope, Who};
 use crate::conn::ConnInfo;
-use crate::otp;
+use crate::otp::{self, Confirm};
 use crate::phone::{Phone, PhoneError};
 use crate::pumping;
 use crate::session::{random_id, Session};
@@ -28,6 +28,8 @@ use crate::store::{Attempt, Challenge, Resend};
 /// Validates the phone, applies every send limit, stores a new challenge
 /// and texts its code in `lang` (an offered page language: the SMS reads
 /// like the pages the shopper is using). Returns the challenge id and phone.
+/// With `confirm` (a transaction route's held request) the code is bound
+/// to that request and the SMS shows its amount.
 ///
 /// Enumeration by timing: a refusal takes as long as a typical real send
 /// (and every answer at least `otp.min_send_time`), so a quick 429 does
@@ -38,6 +40,7 @@ pub async fn start(
     lang: &str,
     conn: ConnInfo,
     client_ip: IpAddr,
+    confirm: Option<&Confirm>,
 ) -> Result<(String, Phone), FlowError> {
     let started = Instant::now();
     let result = send_code(
@@ -49,6 +52,7 @@ pub async fn start(
             client_ip,
             endpoint: "send",
         },
+        confirm,
     )
     .await;
     let took = started.elapsed();
@@ -68,31 +72,16 @@ async fn send_code(
     phone_input: &str,
     lang: &str,
     who: Who,
+    confirm: Option<&Confirm>,
 ) -> Result<(String, Phone), FlowError> {
     audit_gate(ctx)?;
-    let l = &ctx.cfg.limits;
-    let mut charges = Charges::new(ctx);
-    let ip = Scope::Ip(who.client_ip);
-    charge(
-        ctx,
-        &mut charges,
-        "send_per_ip",
-        ip,
-        None,
-        l.send_per_ip,
-        who,
-    )
-    .await?;
-    // Region policy before anything that could cost an SMS.
-    let phone =
-        Phone::parse(phone_input, &ctx.cfg.phone).inspect_err(|e| audit::phone_refused(*e, who))?;
-    charge_send(ctx, &mut charges, &phone, who).await?;
+    let (phone, charges) = admit_send(ctx, phone_input, who).await?;
     let id = random_id();
     let code = otp::generate_code(ctx.cfg.otp.length);
     let now = ctx.clock.now_ms();
     let ch = Challenge {
         phone: phone.e164().to_string(),
-        code_hash: otp::code_hash(&ctx.otp_key, &id, phone.e164(), &code),
+        code_hash: otp::code_hash(&ctx.otp_key, &id, phone.e164(), &code, binding(confirm)),
         sent_at: now,
         expires_at: now + ctx.cfg.otp.ttl.as_millis() as u64,
         attempts: 0,
@@ -102,8 +91,57 @@ async fn send_code(
         refund(ctx, charges).await;
         return Err(store_down(e));
     }
-    deliver(ctx, &phone, &code, lang, charges, who).await?;
+    deliver(ctx, &phone, &code, lang, charges, who, confirm).await?;
     Ok((id, phone))
+}
+
+/// Every limit, the region policy and the pumping detector on one send,
+/// charged as if its SMS goes out (the caller refunds the charges if not).
+async fn admit_send(
+    ctx: &FlowCtx,
+    phone_input: &str,
+    who: Who,
+) -> Result<(Phone, Charges), FlowError> {
+    let mut charges = Charges::new(ctx);
+    // Parsed first only to name the number in the trail; the address is
+    // still refused before the region policy is told (cheapest first).
+    let parsed = Phone::parse(phone_input, &ctx.cfg.phone);
+    charge_client(ctx, &mut charges, parsed.as_ref().ok(), who).await?;
+    let phone = parsed.inspect_err(|e| audit::phone_refused(*e, who))?;
+    charge_send(ctx, &mut charges, &phone, who).await?;
+    Ok((phone, charges))
+}
+
+/// [`admit_send`] alone, no code and no SMS: what `otpgate audit-replay`
+/// (replay.rs) runs each recorded send through, in simulated time.
+pub async fn try_send(ctx: &FlowCtx, phone_input: &str, who: Who) -> Result<Phone, FlowError> {
+    admit_send(ctx, phone_input, who)
+        .await
+        .map(|(phone, _)| phone)
+}
+
+/// A verified code: counted for the metrics, the trail, and the pumping
+/// detector's conversion per prefix, network and fingerprint.
+pub async fn record_verified(ctx: &FlowCtx, p: &Phone, who: Who) {
+    let pumping = &ctx.cfg.limits.pumping;
+    let now = ctx.clock.now_ms();
+    ctx.metrics
+        .otp_verified
+        .get_or_create(&crate::metrics::CountryLabel {
+            country: p.region_code(),
+        })
+        .inc();
+    audit::verified(p, &ctx.phone_tags, who);
+    if let Err(e) = pumping::verified(&*ctx.store, pumping, p, who.client_ip, now).await {
+        tracing::warn!(error = %e, "conversion not counted");
+    }
+    if let Some(ja4) = who.fingerprint() {
+        let counted = pumping::fingerprint::verified(&*ctx.store, pumping, ja4.as_str(), now);
+        if let Err(e) = counted.await {
+            tracing::warn!(error = %e, "conversion of the fingerprint not counted");
+        }
+    }
+    update_conversion(ctx, p).await;
 }
 
 async fn deliver(
@@ -113,11 +151,13 @@ async fn deliver(
     lang: &str,
     charges: Charges,
     who: Who,
+    confirm: Option<&Confirm>,
 ) -> Result<(), FlowError> {
+    let amount = confirm.and_then(|c| c.amount.as_deref());
     let msg = SmsMessage {
         to: phone.e164().to_string(),
         region: phone.region_code(),
-        body: message_for(ctx, code, lang),
+        body: message_for(ctx, code, lang, amount),
         code: code.to_string(),
     };
     match ctx.sms.send(&msg).await {
@@ -129,7 +169,7 @@ async fn deliver(
                     country: msg.region,
                 })
                 .inc();
-            audit::code_sent(phone, receipt.provider, who);
+            audit::code_sent(phone, receipt.provider, &ctx.phone_tags, who);
             update_conversion(ctx, phone).await;
             Ok(())
         }
@@ -152,7 +192,11 @@ async fn deliver(
     }
 }
 
-fn message_for(ctx: &FlowCtx, code: &str, lang: &str) -> String {
+fn binding(confirm: Option<&Confirm>) -> Option<&[u8; 32]> {
+    confirm.map(|c| &c.digest)
+}
+
+fn message_for(ctx: &FlowCtx, code: &str, lang: &str, amount: Option<&str>) -> String {
     let cfg = &ctx.cfg;
     let template = cfg.otp.message_in(lang);
     let ttl_minutes = cfg.otp.ttl.as_secs().div_ceil(60);
@@ -160,11 +204,12 @@ fn message_for(ctx: &FlowCtx, code: &str, lang: &str) -> String {
     // a Host header is the client's to choose.
     let host = cfg.public_host.as_deref();
     otp::render_message(
-        &otp::template_as_sent(template, host.is_some()),
+        &otp::template_as_sent(template, host.is_some(), amount.is_some()),
         code,
         &cfg.brand_name,
         ttl_minutes,
         host.unwrap_or(""),
+        amount,
     )
 }
 
@@ -178,12 +223,16 @@ fn audit_gate(ctx: &FlowCtx) -> Result<(), FlowError> {
 }
 
 /// Checks a code against the browser's challenge; on success, a session.
+/// `binding` is the digest of the transaction the browser's held request
+/// is, if it is one: a code bound to another request (or to none) fails
+/// as a wrong code.
 pub async fn check(
     ctx: &FlowCtx,
     challenge_id: &str,
     code: &str,
     conn: ConnInfo,
     client_ip: IpAddr,
+    binding: Option<&[u8; 32]>,
 ) -> Result<Session, FlowError> {
     let who = Who {
         conn,
@@ -239,7 +288,7 @@ pub async fn check(
     // Read before the code is spent: a store that cannot say its epoch
     // cannot issue a session anyway.
     let epoch = ctx.sessions.store_epoch().await.map_err(store_down)?;
-    let candidate = otp::code_hash(&ctx.otp_key, challenge_id, &ch.phone, code);
+    let candidate = otp::code_hash(&ctx.otp_key, challenge_id, &ch.phone, code, binding);
     let outcome = ctx
         .store
         .attempt(challenge_id, candidate, ctx.cfg.otp.max_attempts, now)
@@ -258,18 +307,7 @@ pub async fn check(
             };
             ctx.metrics.sessions_issued.inc();
             if let Some(p) = &phone {
-                ctx.metrics
-                    .otp_verified
-                    .get_or_create(&crate::metrics::CountryLabel {
-                        country: p.region_code(),
-                    })
-                    .inc();
-                audit::verified(p, who);
-                if let Err(e) = pumping::verified(&*ctx.store, &l.pumping, p, client_ip, now).await
-                {
-                    tracing::warn!(error = %e, "conversion not counted");
-                }
-                update_conversion(ctx, p).await;
+                record_verified(ctx, p, who).await;
             }
             Ok(session)
         }
@@ -310,6 +348,7 @@ pub async fn resend(
     lang: &str,
     conn: ConnInfo,
     client_ip: IpAddr,
+    confirm: Option<&Confirm>,
 ) -> Result<Phone, FlowError> {
     let who = Who {
         conn,
@@ -339,12 +378,16 @@ pub async fn resend(
         ));
     }
     let mut charges = Charges::new(ctx);
-    let ip_limit = ctx.cfg.limits.send_per_ip;
-    let ip = Scope::Ip(client_ip);
-    charge(ctx, &mut charges, "send_per_ip", ip, None, ip_limit, who).await?;
+    charge_client(ctx, &mut charges, Some(&phone), who).await?;
     charge_send(ctx, &mut charges, &phone, who).await?;
     let code = otp::generate_code(ctx.cfg.otp.length);
-    let hash = otp::code_hash(&ctx.otp_key, challenge_id, phone.e164(), &code);
+    let hash = otp::code_hash(
+        &ctx.otp_key,
+        challenge_id,
+        phone.e164(),
+        &code,
+        binding(confirm),
+    );
     let replaced = ctx
         .store
         .replace_code(
@@ -372,6 +415,6 @@ pub async fn resend(
         refund(ctx, charges).await;
         return Err(e);
     }
-    deliver(ctx, &phone, &code, lang, charges, who).await?;
+    deliver(ctx, &phone, &code, lang, charges, who, confirm).await?;
     Ok(phone)
 }

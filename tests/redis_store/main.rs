@@ -15,6 +15,7 @@ mod revocation_cache;
 mod semantics;
 mod sentinel;
 mod topology;
+mod transaction;
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};

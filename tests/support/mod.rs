@@ -11,6 +11,7 @@
 pub mod browser;
 pub mod cdp;
 pub mod shop;
+pub mod trail;
 
 use std::path::PathBuf;
 use std::sync::Arc;

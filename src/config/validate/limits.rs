@@ -6,6 +6,22 @@ use serde::Deserialize;
 use super::kit::{duration, int_in, Problems};
 use crate::config::raw::RawLimit;
 use crate::config::{Limit, LimitsConfig, PumpingConfig};
+use crate::fraud::mode::Mode;
+
+/// The guessing limits: a brute-force bound (NIST SP 800-63B §5.2.2), not
+/// a fraud rule, so never in shadow.
+const ALWAYS_ENFORCED: [&str; 2] = ["verify_fail_per_phone", "verify_per_ip"];
+
+/// `mode = "enforce" | "shadow"` at `key` (fraud.rs), enforce when absent.
+fn mode(p: &mut Problems, key: &str, raw: Option<&String>) -> Mode {
+    match raw.map(String::as_str) {
+        None => Mode::Enforce,
+        Some(v) => Mode::parse(v).unwrap_or_else(|| {
+            p.add(key, format!("{v:?} must be \"enforce\" or \"shadow\""));
+            Mode::Enforce
+        }),
+    }
+}
 
 /// Defaults and their sources are documented in README "Abuse limits".
 pub(super) fn limits(
@@ -24,8 +40,20 @@ pub(super) fn limits(
                 max
             }
         };
+        let mode = mode(p, &format!("{key}.mode"), r.and_then(|r| r.mode.as_ref()));
+        if mode == Mode::Shadow && ALWAYS_ENFORCED.contains(&name) {
+            p.add(
+                &format!("{key}.mode"),
+                "a guessing limit is always enforced (NIST SP 800-63B §5.2.2): only send limits and the pumping detector have a shadow mode",
+            );
+        }
         Limit {
             max,
+            mode: if ALWAYS_ENFORCED.contains(&name) {
+                Mode::Enforce
+            } else {
+                mode
+            },
             window: duration(
                 p,
                 &format!("{key}.window"),
@@ -39,6 +67,11 @@ pub(super) fn limits(
         send_per_ip: one("send_per_ip", 10, "1h"),
         send_per_prefix: one("send_per_prefix", 20, "1h"),
         send_per_country: one("send_per_country", 300, "1h"),
+        // 80% of `sms_per_hour`: one client software stack cannot take the
+        // whole SMS budget, while the most common browser on its own (a
+        // popular Android Chrome release can be well over half of a
+        // shop's shoppers) still has room below the budget.
+        send_per_fingerprint: one("send_per_fingerprint", 400, "1h"),
         sms_per_hour: one("sms_per_hour", 500, "1h"),
         sms_per_day: one("sms_per_day", 5_000, "24h"),
         verify_fail_per_phone: one("verify_fail_per_phone", 10, "1h"),
@@ -75,6 +108,10 @@ pub(super) struct RawPumping {
     pub(super) min_conversion: Option<f64>,
     pub(super) min_networks: Option<i64>,
     pub(super) block_for: Option<String>,
+    pub(super) mode: Option<String>,
+    pub(super) fingerprints: Option<bool>,
+    pub(super) fingerprint_min_sends: Option<i64>,
+    pub(super) fingerprint_mode: Option<String>,
 }
 
 /// Defaults: the prefix (number minus its last 4 digits) is the unit
@@ -88,6 +125,13 @@ pub(super) struct RawPumping {
 /// A whole-prefix block needs unverified sends from 3 client networks
 /// (/24, /64): one attacker's address must not deny a prefix to everyone
 /// (issue 8), while a pumping run, spread over rented proxies, shows many.
+/// A fingerprint is shared by every shopper on the same browser release,
+/// so it needs more evidence than a prefix (10): two prefixes' worth of
+/// unverified sends. Genuine traffic of one browser converts like any
+/// genuine traffic (well above `min_conversion`), so even a common one is
+/// not blocked; an automation stack that never verifies is, after 20.
+const FINGERPRINT_MIN_SENDS: i64 = 20;
+
 fn pumping(p: &mut Problems, r: Option<&RawPumping>) -> PumpingConfig {
     let d = RawPumping::default();
     let r = r.unwrap_or(&d);
@@ -116,5 +160,20 @@ fn pumping(p: &mut Problems, r: Option<&RawPumping>) -> PumpingConfig {
             1_000_000,
         ) as u64,
         block_for: duration(p, "limits.pumping.block_for", r.block_for.as_ref(), "24h"),
+        mode: mode(p, "limits.pumping.mode", r.mode.as_ref()),
+        fingerprints: r.fingerprints.unwrap_or(true),
+        fingerprint_min_sends: int_in(
+            p,
+            "limits.pumping.fingerprint_min_sends",
+            r.fingerprint_min_sends,
+            FINGERPRINT_MIN_SENDS,
+            1,
+            1_000_000,
+        ) as u64,
+        fingerprint_mode: mode(
+            p,
+            "limits.pumping.fingerprint_mode",
+            r.fingerprint_mode.as_ref(),
+        ),
     }
 }
