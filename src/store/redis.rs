@@ -134,6 +134,13 @@ impl RedisStore {
         self.revocations.cache.trusted()
     }
 
+    /// Whether the cache's subscriber holds a complete snapshot: `false`
+    /// from the moment it notices a dropped subscription (or any doubt)
+    /// until it has read everything again.
+    pub fn session_cache_synced(&self) -> bool {
+        self.revocations.cache.synced()
+    }
+
     async fn invoke<T: FromRedisValue>(
         &self,
         op: &'static str,

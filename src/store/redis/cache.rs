@@ -88,11 +88,13 @@ impl Entry {
 
 /// A message on the channel: `<seq>|<ends>|<member>`, or `0|0|e|<epoch>`
 /// when an epoch was written (the store was empty: start over, unless the
-/// snapshot already had it).
+/// snapshot already had it), or `0|0|p|<nonce>`, a subscriber's probe of
+/// its own subscription (every other instance ignores it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     Entry { seq: u64, entry: Entry },
     Epoch(u64),
+    Probe(u64),
 }
 
 impl Message {
@@ -103,6 +105,9 @@ impl Message {
         let member = parts.next()?;
         if let Some(epoch) = member.strip_prefix("e|") {
             return Some(Message::Epoch(epoch.parse().ok()?));
+        }
+        if let Some(nonce) = member.strip_prefix("p|") {
+            return Some(Message::Probe(nonce.parse().ok()?));
         }
         Some(Message::Entry {
             seq,
@@ -189,9 +194,15 @@ impl Cache {
         })
     }
 
-    /// Whether the cache answers now (tests and `/metrics` read it).
+    /// Whether the cache answers now.
     pub fn trusted(&self) -> bool {
         self.check("", "", 0).is_some()
+    }
+
+    /// Whether a snapshot is installed and nothing has put it in doubt
+    /// since (its trust may still have run out).
+    pub fn synced(&self) -> bool {
+        self.read().synced
     }
 
     /// Forgets everything: every check goes to Redis until the next
@@ -229,11 +240,15 @@ impl Cache {
 
     /// A message from the channel.
     pub fn apply(&self, m: Message) -> Verdict {
+        if let Message::Probe(_) = m {
+            return Verdict::Fine;
+        }
         let mut s = self.write();
         if !s.synced {
             return Verdict::Resync;
         }
         let (seq, entry) = match m {
+            Message::Probe(_) => return Verdict::Fine,
             Message::Entry { seq, entry } => (seq, entry),
             Message::Epoch(e) if s.epoch == Some(e) => return Verdict::Fine,
             Message::Epoch(_) => return Verdict::Resync,
@@ -388,6 +403,7 @@ mod tests {
         let m = Message::parse(&format!("12|99|{}", e.member())).unwrap();
         assert_eq!(m, Message::Entry { seq: 12, entry: e });
         assert_eq!(Message::parse("0|0|e|9"), Some(Message::Epoch(9)));
+        assert_eq!(Message::parse("0|0|p|5"), Some(Message::Probe(5)));
         assert_eq!(Message::parse("x|0|r|a|1"), None);
         let c = synced(0);
         c.apply_local(revoked("s", 100));

@@ -1,5 +1,6 @@
 //! The task that keeps this instance's revocation cache (`redis/cache.rs`)
-//! in step with Redis: subscribe, confirm, read a snapshot, then apply
+//! in step with Redis: subscribe, see a probe of its own come through,
+//! read a snapshot, then apply
 //! every message and send a heartbeat every [`HEARTBEAT_EVERY`]. Whatever
 //! goes wrong — the connection drops (`CLIENT KILL TYPE pubsub`, a Redis
 //! restart, a failover), a message is missing, the epoch changes — the
@@ -79,6 +80,30 @@ async fn follow(r: &Revocations, calls: &Calls, target: &RedisTarget) -> Stop {
         Err(_) => return stop("subscribe: timed out", false),
     };
     let mut messages = pubsub.into_on_message();
+    // The subscription is real only once a message comes through it: a
+    // probe, published like a revocation. A refused SUBSCRIBE (an ACL), a
+    // Cluster node cut off from the bus, a connection to a dead master all
+    // end here, before anything is trusted.
+    let nonce = rand::random::<u64>();
+    let mut probe = redis::cmd("PUBLISH");
+    probe.arg(CHANNEL).arg(format!("0|0|p|{nonce}"));
+    if let Err(e) = calls.query::<i64>("revocation_probe", &probe).await {
+        return stop(format!("probe: {e}"), false);
+    }
+    let confirmed = tokio::time::timeout(CALL_TIMEOUT, async {
+        while let Some(m) = messages.next().await {
+            // Anything else published meanwhile is in the snapshot below.
+            let payload: String = m.get_payload().unwrap_or_default();
+            if Message::parse(&payload) == Some(Message::Probe(nonce)) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    if confirmed != Ok(true) {
+        return stop("the subscription did not deliver its probe", false);
+    }
     match r.snapshot().await {
         Ok((sent, snap)) => {
             r.cache.install(sent, snap);
