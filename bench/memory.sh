@@ -102,6 +102,7 @@ send_per_phone = $big
 send_per_ip = $big
 send_per_prefix = $big
 send_per_country = $big
+send_per_fingerprint = $big
 sms_per_hour = $big
 sms_per_day = { max = 100000000, window = "24h" }
 [limits.pumping]
