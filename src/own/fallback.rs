@@ -4,9 +4,9 @@
 //!
 //! It is the shopper's own resend, made for them: charged to their
 //! address and every send limit and channel budget (flow/steps.rs
-//! `resend`), only ever forward in the region's order, and only on a real
-//! page view — a `HEAD`, or a browser's speculative prefetch (`Sec-Purpose`
-//! / `Purpose: prefetch`, Fetch §2.2.5), sends nothing.
+//! `resend`), only ever forward in the region's order, and only on the
+//! shopper's own navigation to the page (navigation.rs: never a `HEAD`, a
+//! prefetch, or a link followed from another site).
 
 use http::{HeaderMap, Method};
 
@@ -26,9 +26,8 @@ pub(super) async fn automatic(
     pending: &Pending,
 ) -> bool {
     if !own.flow.channels.cfg.auto_fallback
-        || method != Method::GET
+        || !super::navigation::shoppers_own_view(method, headers)
         || pending.challenge_id.is_empty()
-        || prefetch(headers)
     {
         return false;
     }
@@ -60,13 +59,4 @@ pub(super) async fn automatic(
             false
         }
     }
-}
-
-fn prefetch(headers: &HeaderMap) -> bool {
-    ["sec-purpose", "purpose"].iter().any(|name| {
-        headers
-            .get(*name)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().contains("prefetch"))
-    })
 }

@@ -81,24 +81,6 @@ pub(super) fn html(
     reply::html(status, own.pages.csp.clone(), body, cookies, retry_after)
 }
 
-/// A same-origin (or typed, bookmarked: `none`) top-level navigation, by
-/// the browser's fetch metadata, which no page can forge (W3C Fetch
-/// Metadata; a redirect chain through another site makes it `cross-site`).
-/// `HEAD`, subresources, cross-site requests and browsers that send no
-/// `Sec-Fetch-*` at all get the button instead: the safe default.
-fn sends_at_once(req: &Request<Incoming>) -> bool {
-    let h = req.headers();
-    let is = |name: &str, allowed: &[&str]| {
-        h.get(name)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| allowed.iter().any(|a| v.eq_ignore_ascii_case(a)))
-    };
-    req.method() == http::Method::GET
-        && is("sec-fetch-site", &["same-origin", "none"])
-        && is("sec-fetch-mode", &["navigate"])
-        && (h.get("sec-fetch-dest").is_none() || is("sec-fetch-dest", &["document"]))
-}
-
 /// This browser already has a live challenge for the number the storefront
 /// names now (not for an account it was signed in to before).
 async fn pending_for_registered(own: &Own, headers: &HeaderMap) -> bool {
@@ -185,7 +167,7 @@ pub async fn login_page(
         // could text them with an `<img>` or a link (issue 8, defect 6).
         // A refusal comes back here with its flash: then the button, not
         // another automatic send (which would loop on a rate limit).
-        if flash.is_none() && sends_at_once(req) {
+        if flash.is_none() && super::navigation::shoppers_own_view(req.method(), req.headers()) {
             if pending_for_registered(own, req.headers()).await {
                 // A reload is not a new request for a code: the code page
                 // offers a resend once `resend_after` has passed.

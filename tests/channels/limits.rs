@@ -127,7 +127,9 @@ async fn auto_fallback_sends_the_next_channel_on_the_next_page_view_only() {
     assert_eq!(f.whatsapp.requests().len(), 0, "nothing failed yet");
 
     assert_eq!(receipt(&gw, "SMauto", "undelivered", None).await, 204);
-    // A prefetch and a HEAD are not the shopper looking at the page.
+    // Only the shopper's own navigation sends (own/navigation.rs): not a
+    // prefetch, a HEAD, a link followed from another site, or a request
+    // without fetch metadata.
     let c = gw.client(H1);
     let cookie: String = b
         .cookies
@@ -135,31 +137,39 @@ async fn auto_fallback_sends_the_next_channel_on_the_next_page_view_only() {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("; ");
+    let nav = |r: reqwest::RequestBuilder| {
+        r.header("sec-fetch-site", "same-origin")
+            .header("sec-fetch-mode", "navigate")
+    };
     for req in [
-        c.get(gw.url("/.otpgate/verify"))
-            .header("sec-purpose", "prefetch"),
-        c.head(gw.url("/.otpgate/verify")),
+        nav(c.get(gw.url("/.otpgate/verify"))).header("sec-purpose", "prefetch"),
+        nav(c.head(gw.url("/.otpgate/verify"))),
     ] {
         let r = req.header("cookie", &cookie).send().await.unwrap();
         assert_eq!(r.status(), 200);
     }
+    assert_eq!(
+        b.navigate("/.otpgate/verify", "cross-site").await.status,
+        200
+    );
+    assert_eq!(b.get("/.otpgate/verify").await.status, 200);
     assert_eq!(f.whatsapp.requests().len(), 0);
 
-    let page = b.get("/.otpgate/verify").await;
+    let page = b.navigate("/.otpgate/verify", "same-origin").await;
     assert!(page.body.contains("same code"), "{}", page.body);
     assert_eq!(f.whatsapp.requests().len(), 1);
     assert_eq!(whatsapp_code(&f), code);
     // Once: the WhatsApp message is the new send.
-    b.get("/.otpgate/verify").await;
+    b.navigate("/.otpgate/verify", "same-origin").await;
     assert_eq!(f.whatsapp.requests().len(), 1);
     assert_eq!(f.voice.requests().len(), 0);
     // Quiet for fallback_after (30s): the next load calls.
     clock.advance(Duration::from_secs(31));
-    b.get("/.otpgate/verify").await;
+    b.navigate("/.otpgate/verify", "none").await;
     assert_eq!(voice_code(&f), code);
     // Voice is the last: nothing further is sent by itself.
     clock.advance(Duration::from_secs(31));
-    b.get("/.otpgate/verify").await;
+    b.navigate("/.otpgate/verify", "same-origin").await;
     assert_eq!(f.voice.requests().len(), 1);
     assert_eq!(f.sms.requests().len(), 1);
     assert_eq!(b.enter_code(&code).await.status, 303);
