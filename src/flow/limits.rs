@@ -12,6 +12,7 @@ use crate::fraud;
 use crate::phone::Phone;
 use crate::pumping::fingerprint::{self, Verdict};
 use crate::pumping::{self, Admission, Ticket};
+use crate::sms::Channel;
 use crate::store::Count;
 
 fn scope_key(s: Scope<'_>) -> String {
@@ -84,12 +85,23 @@ pub(super) fn store_down(e: crate::store::StoreError) -> FlowError {
     FlowError::Store
 }
 
-/// The SMS budget counters, charged only when an SMS is really sent.
-pub(super) fn budgets(ctx: &FlowCtx) -> [(&'static str, Limit); 2] {
-    [
-        ("sms_per_hour", ctx.cfg.limits.sms_per_hour),
-        ("sms_per_day", ctx.cfg.limits.sms_per_day),
-    ]
+/// The budget counters of a channel (sms/channel.rs), charged only when
+/// its message (or call) really goes out.
+pub(super) fn budgets(ctx: &FlowCtx, channel: Channel) -> Vec<(&'static str, Limit)> {
+    let l = &ctx.cfg.limits;
+    channel
+        .budgets()
+        .iter()
+        .map(|name| {
+            let limit = match *name {
+                "sms_per_day" => l.sms_per_day,
+                "whatsapp_per_hour" => l.whatsapp_per_hour,
+                "voice_per_hour" => l.voice_per_hour,
+                _ => l.sms_per_hour,
+            };
+            (*name, limit)
+        })
+        .collect()
 }
 
 /// Everything one send was charged (per IP, phone, prefix and country,
@@ -180,6 +192,7 @@ pub(super) async fn charge_send(
     ctx: &FlowCtx,
     charges: &mut Charges,
     phone: &Phone,
+    channel: Channel,
     who: Who,
 ) -> Result<(), FlowError> {
     let l = &ctx.cfg.limits;
@@ -257,7 +270,7 @@ pub(super) async fn charge_send(
     }
     let mut budget = Charges::new(ctx);
     budget.now_ms = charges.now_ms;
-    for (name, b) in budgets(ctx) {
+    for (name, b) in budgets(ctx, channel) {
         if let Err(e) = charge(ctx, &mut budget, name, Scope::Global, Some(phone), b, who).await {
             // The earlier budget was charged for an SMS that will not go out.
             budget.ticket = charges.ticket.take();

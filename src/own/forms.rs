@@ -45,24 +45,6 @@ pub(super) fn html(
     reply::html(status, own.pages.csp.clone(), body, cookies, retry_after)
 }
 
-/// A same-origin (or typed, bookmarked: `none`) top-level navigation, by
-/// the browser's fetch metadata, which no page can forge (W3C Fetch
-/// Metadata; a redirect chain through another site makes it `cross-site`).
-/// `HEAD`, subresources, cross-site requests and browsers that send no
-/// `Sec-Fetch-*` at all get the button instead: the safe default.
-fn sends_at_once(req: &Request<Incoming>) -> bool {
-    let h = req.headers();
-    let is = |name: &str, allowed: &[&str]| {
-        h.get(name)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| allowed.iter().any(|a| v.eq_ignore_ascii_case(a)))
-    };
-    req.method() == http::Method::GET
-        && is("sec-fetch-site", &["same-origin", "none"])
-        && is("sec-fetch-mode", &["navigate"])
-        && (h.get("sec-fetch-dest").is_none() || is("sec-fetch-dest", &["document"]))
-}
-
 /// This browser already has a live challenge for the number the storefront
 /// names now (not for an account it was signed in to before).
 async fn pending_for_registered(own: &Own, headers: &HeaderMap) -> bool {
@@ -149,7 +131,7 @@ pub async fn login_page(
         // could text them with an `<img>` or a link (issue 8, defect 6).
         // A refusal comes back here with its flash: then the button, not
         // another automatic send (which would loop on a rate limit).
-        if flash.is_none() && sends_at_once(req) {
+        if flash.is_none() && super::navigation::shoppers_own_view(req.method(), req.headers()) {
             if pending_for_registered(own, req.headers()).await {
                 // A reload is not a new request for a code: the code page
                 // offers a resend once `resend_after` has passed.
@@ -317,6 +299,10 @@ async fn render_verify(
         .div_ceil(1000);
     let lang = own.pages.choose_language(headers, query);
     let notice = flash.as_ref().filter(|f| f.notice).map(|f| f.key.as_str());
+    // Another channel: after the resend delay, or at once when the last
+    // message was reported undelivered or `fallback_after` passed.
+    let offer = crate::flow::offer(&own.flow, &pending.challenge_id, &ch).await;
+    let channels: Vec<&'static str> = offer.channels.iter().map(|c| c.as_str()).collect();
     let amount = amount_for(own, headers).await;
     let page = own.pages.verify(&VerifyView {
         amount: amount.as_deref(),
@@ -325,6 +311,8 @@ async fn render_verify(
         masked_phone: &crate::phone::mask(&ch.phone),
         code_length: own.flow.cfg.otp.length,
         resend_in_secs: wait,
+        channels: &channels,
+        delivery_failed: offer.delivery_failed,
         error: None,
         alert: flash.as_ref().and_then(|f| f.alert(now)),
         notice: None,
@@ -344,10 +332,14 @@ async fn render_verify(
 pub async fn verify_page(
     own: &Own,
     req: &Request<Incoming>,
+    conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
     match Pending::of(&own.cookies, req.headers()) {
         Some(p) => {
-            let (flash, clear) = Flash::take(&own.cookies, req.headers());
+            let (mut flash, clear) = Flash::take(&own.cookies, req.headers());
+            if super::fallback::automatic(own, req.method(), req.headers(), conn, &p).await {
+                flash = Some(Flash::notice("same_code_sent"));
+            }
             Ok(render_verify(own, req.headers(), req.uri().query(), &p, flash, clear).await)
         }
         None => Ok(see_other(LOGIN, &[])),
@@ -422,19 +414,36 @@ pub async fn resend(
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
-    let (parts, _) = checked_form(own, req).await?;
+    let (parts, form) = checked_form(own, req).await?;
     let Some(pending) = Pending::of(&own.cookies, &parts.headers) else {
         return Ok(see_other(LOGIN, &[]));
     };
     let client_ip = own.trusted.client_ip(&parts.headers, conn);
     let lang = own.pages.choose_language(&parts.headers, None).lang;
     let now = own.flow.clock.now_ms();
+    // `channel`: the same code by another way (a button of the code page).
+    let channel = match form.get("channel").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(name) => match crate::sms::Channel::parse(name) {
+            Some(c) => Some(c),
+            None => {
+                let e = FlowError::ChannelUnavailable;
+                return Ok(refused_to(own, VERIFY, Flash::error(&e, now), &[]));
+            }
+        },
+    };
     let confirm = confirming(own, Some(&pending)).await;
     let id = &pending.challenge_id;
-    match flow::resend(&own.flow, id, &lang, conn, client_ip, confirm.as_ref()).await {
+    let who = (conn, client_ip);
+    match flow::resend(&own.flow, id, &lang, who, confirm.as_ref(), channel).await {
         Ok(_) => {
             held::extend(own, &pending).await;
-            let notice = Flash::notice("new_code_sent").cookie(&own.cookies);
+            let key = if channel.is_some() {
+                "same_code_sent"
+            } else {
+                "new_code_sent"
+            };
+            let notice = Flash::notice(key).cookie(&own.cookies);
             Ok(see_other(VERIFY, &[notice]))
         }
         // The code page sends an ended challenge on to the phone page.

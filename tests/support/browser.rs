@@ -122,6 +122,19 @@ impl Browser {
         self.send(req).await
     }
 
+    /// A top-level navigation, with the fetch metadata a browser sends:
+    /// `site` is `same-origin`, `none` (typed) or `cross-site` (a link on
+    /// another site).
+    pub async fn navigate(&mut self, path: &str, site: &str) -> Resp {
+        let req = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("sec-fetch-site", site)
+            .header("sec-fetch-mode", "navigate")
+            .header("sec-fetch-dest", "document");
+        self.send(req).await
+    }
+
     pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
         let body: String = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
