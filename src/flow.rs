@@ -7,6 +7,7 @@ mod ctx;
 mod error;
 mod failures;
 mod limits;
+mod refusal;
 mod steps;
 #[cfg(test)]
 mod tests;
