@@ -165,6 +165,10 @@ async fn route(
             };
             *subject = Some(prefix.clone());
             let removed = gw.store.remove_block(&prefix).await.map_err(store_down)?;
+            let pumping_cfg = &gw.cfg.limits.pumping;
+            pumping::forgive(&*gw.store, pumping_cfg, &prefix, gw.clock.now_ms())
+                .await
+                .map_err(store_down)?;
             gw.metrics.prefix_unblocked(&prefix);
             if !removed {
                 return Err(Refusal {
