@@ -50,6 +50,9 @@ fn bench(c: &mut Criterion) {
         require: r,
         max_age: Duration::from_secs(900),
         methods: vec![],
+        confirm: otpgate::config::Confirmation::Session,
+        amount_field: None,
+        currency: "INR".into(),
     };
     let policy = Policy::new(vec![
         rule("/checkout", Require::Otp),

@@ -185,6 +185,7 @@ pub fn main() -> ExitCode {
                         key: &t.key,
                         languages: &t.languages,
                         template: t.template,
+                        with_amount: t.with_amount,
                     })
                     .collect();
                 print!("{}", crate::sms::dlt::registration(&list, &texts.values));

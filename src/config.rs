@@ -116,6 +116,36 @@ pub struct RouteRule {
     pub max_age: Duration,
     /// Upper-cased; empty means every method.
     pub methods: Vec<String>,
+    /// `confirm`: a session opens it, or every request needs its own code.
+    pub confirm: Confirmation,
+    /// `amount_field` (transaction routes only): the held body's field that
+    /// names the amount the code confirms.
+    pub amount_field: Option<String>,
+    /// `currency`: ISO 4217, upper case (default `INR`).
+    pub currency: String,
+}
+
+/// `[[route]] confirm` (SPEC "Checkout integrity").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// A fresh-enough session opens the route.
+    Session,
+    /// Never a session: each request is held and needs its own code, bound
+    /// to it (PSD2 RTS art. 5, dynamic linking).
+    Transaction,
+}
+
+impl RouteRule {
+    pub fn is_transaction(&self) -> bool {
+        self.confirm == Confirmation::Transaction
+    }
+
+    /// How strict the rule is, strictest first: a transaction route, then
+    /// the shortest `max_age` (which of several rules a request could be
+    /// judged by: policy.rs, forward auth).
+    pub fn strictness(&self) -> (bool, Duration) {
+        (!self.is_transaction(), self.max_age)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -165,16 +195,36 @@ impl Config {
             .filter(|l| !own.contains_key(*l))
             .cloned()
             .collect();
-        let messages = std::iter::once(SmsText {
-            key: "otp.message".into(),
-            languages: fallback_languages,
-            template: &self.otp.message,
+        let amount_currency = self
+            .routes
+            .iter()
+            .filter(|r| r.amount_field.is_some())
+            .max_by_key(|r| crate::money::longest(&r.currency))
+            .map(|r| r.currency.as_str());
+        let messages = std::iter::once((
+            "otp.message".to_string(),
+            fallback_languages,
+            &self.otp.message,
+        ))
+        .chain(
+            own.iter()
+                .map(|(lang, text)| (format!("otp.messages.{lang}"), vec![lang.clone()], text)),
+        )
+        .flat_map(|(key, languages, template)| {
+            // A text with `{amount}` is sent in two forms: without the
+            // amount lines (a sign-in) and with them (a transaction).
+            let both = amount_currency.is_some() && template.contains("{amount}");
+            let forms: &[bool] = if both { &[false, true] } else { &[false] };
+            forms
+                .iter()
+                .map(|&with_amount| SmsText {
+                    key: key.clone(),
+                    languages: languages.clone(),
+                    template,
+                    with_amount,
+                })
+                .collect::<Vec<_>>()
         })
-        .chain(own.iter().map(|(lang, text)| SmsText {
-            key: format!("otp.messages.{lang}"),
-            languages: vec![lang.clone()],
-            template: text,
-        }))
         .collect();
         SmsTexts {
             messages,
@@ -183,6 +233,7 @@ impl Config {
                 brand: &self.brand.name,
                 ttl_minutes: self.otp.ttl.as_secs().div_ceil(60),
                 host: self.server.public_host.as_deref(),
+                amount_currency,
             },
             india: self.phone.default_region == Id::IN
                 || self.phone.allowed_regions.contains(&Id::IN),

@@ -30,6 +30,10 @@ pub enum GatewayError {
     /// (`[hold] max_body`): refused whole, nothing forwarded.
     #[error("This request is too large to keep while you confirm your phone number (the limit is {} KiB). Nothing was sent; please go back and try again with less data.", .max_body.div_ceil(1024))]
     HeldTooLarge { max_body: usize },
+    /// A transaction route's request whose amount cannot be read
+    /// (`amount_field`): never a code for an amount nobody was shown.
+    #[error("{0}, so no code was sent and nothing was placed. Please go back and try again; if it happens again, contact the shop.")]
+    BadAmount(crate::money::AmountProblem),
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -50,7 +54,8 @@ impl GatewayError {
             GatewayError::BadPath(_)
             | GatewayError::ForeignAuthority
             | GatewayError::BadTarget
-            | GatewayError::BadBody => StatusCode::BAD_REQUEST,
+            | GatewayError::BadBody
+            | GatewayError::BadAmount(_) => StatusCode::BAD_REQUEST,
             GatewayError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             GatewayError::HeldTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::OtpRequired { .. } => StatusCode::UNAUTHORIZED,
@@ -75,6 +80,7 @@ impl GatewayError {
             GatewayError::BadBody => "bad_request",
             GatewayError::BodyTimeout => "request_timeout",
             GatewayError::HeldTooLarge { .. } => "payload_too_large",
+            GatewayError::BadAmount(_) => "bad_amount",
             GatewayError::NotFound => "not_found",
             GatewayError::MethodNotAllowed => "method_not_allowed",
             GatewayError::UpstreamConnect | GatewayError::UpstreamProtocol => "bad_gateway",
@@ -111,6 +117,9 @@ impl GatewayError {
             }
             if let GatewayError::HeldTooLarge { max_body } = &self {
                 v["max_body"] = (*max_body).into();
+            }
+            if let GatewayError::BadAmount(problem) = &self {
+                v["reason"] = problem.reason().into();
             }
             v.to_string()
         } else {

@@ -8,7 +8,9 @@
 //! 3. **decide**: the longest matching `[[route]]`; for `require = "otp"`
 //!    a fresh-enough session or a 302/401 to the login page; a POST, PUT
 //!    or PATCH is held instead (own/held.rs) and, after the code, sent by
-//!    gateway/replay.rs.
+//!    gateway/replay.rs. A `confirm = "transaction"` route takes no
+//!    session at all: every request is held, its code bound to it
+//!    (own/confirm.rs).
 //! 4. **forward** (gateway/forward.rs): rewrite headers at the trust
 //!    boundary, upgrade only a WebSocket handshake, and stream the request
 //!    to the storefront, and its answer back (upstream.rs).
@@ -215,23 +217,10 @@ impl Gateway {
         // 2. own
         if policy::is_own(path.match_key()) {
             facts.kind = RouteKind::Own;
-            // Audit events inherit these fields (audit.rs).
-            let ua = req
-                .headers()
-                .get(http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string();
-            let rid = request_id.to_str().unwrap_or_default();
-            let span = tracing::info_span!("request", request_id = %rid, user_agent = %ua, route = %path.forward());
+            let (span, facts) = audit_scope(&req, &request_id, &path);
             // Boxed: the flow's future is large and rare; inline, it would
             // make every forwarded request's future (and its moves) larger.
             let json = wants_json(&req);
-            let facts = crate::audit::RequestFacts {
-                request_id: rid.to_string(),
-                route: path.forward().to_string(),
-                user_agent: ua,
-            };
             let own = crate::own::handle(&self.own, req, conn, &path).instrument(span.clone());
             let resp = Box::pin(crate::audit::REQUEST.scope(facts.clone(), own)).await?;
             let (mut parts, body) = resp.into_parts();
@@ -249,11 +238,18 @@ impl Gateway {
         let session = self.sessions.of(req.headers()).await;
         match self.policy.rule_for(req.method(), path.match_key()) {
             Some(rule) => {
-                if !self.sessions.fresh(session.as_ref(), rule.max_age) {
+                // A transaction route never accepts a session, however
+                // fresh: each request is held and needs its own code.
+                if rule.is_transaction() || !self.sessions.fresh(session.as_ref(), rule.max_age) {
                     facts.kind = RouteKind::Challenged;
                     if crate::own::holds(&self.own, req.method()) {
                         let target = target_of(&path, req.uri().query());
-                        return Box::pin(crate::own::hold(&self.own, req, target, conn)).await;
+                        // Its audit events (held, hold_refused) name the
+                        // request, as the flow's do.
+                        let (span, audit) = audit_scope(&req, &request_id, &path);
+                        let held = crate::own::hold(&self.own, req, target, conn, rule);
+                        let held = crate::audit::REQUEST.scope(audit, held.instrument(span));
+                        return Box::pin(held).await;
                     }
                     return Err(GatewayError::OtpRequired {
                         login_url: login_url(&path, req.uri().query()),
@@ -323,6 +319,29 @@ fn without_body(resp: Response<Body>) -> Response<Body> {
             .or_insert_with(|| HeaderValue::from(len));
     }
     Response::from_parts(parts, Body::empty())
+}
+
+/// The span and task facts audit events inherit (audit.rs): the
+/// request's id, route and user agent.
+fn audit_scope<B>(
+    req: &Request<B>,
+    request_id: &HeaderValue,
+    path: &NormalizedPath,
+) -> (tracing::Span, crate::audit::RequestFacts) {
+    let ua = req
+        .headers()
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let rid = request_id.to_str().unwrap_or_default();
+    let span = tracing::info_span!("request", request_id = %rid, user_agent = %ua, route = %path.forward());
+    let facts = crate::audit::RequestFacts {
+        request_id: rid.to_string(),
+        route: path.forward().to_string(),
+        user_agent: ua,
+    };
+    (span, facts)
 }
 
 /// The path that was decided on, with the query: what is forwarded.

@@ -201,24 +201,25 @@ pub fn strip_cookies(headers: &mut HeaderMap, names: &[&str]) {
     if !mentions {
         return;
     }
-    let mut kept = String::new();
+    // Bytes, not `str`: a shop's cookie may carry obs-text (RFC 9110
+    // §5.5), and it reaches the storefront as it came.
+    let mut kept: Vec<u8> = Vec::new();
     for v in headers.get_all(COOKIE) {
-        let Ok(s) = v.to_str() else { continue };
-        for pair in s.split(';') {
-            let pair = pair.trim();
-            let name = pair.split('=').next().unwrap_or("").trim();
-            if pair.is_empty() || names.contains(&name) {
+        for pair in v.as_bytes().split(|b| *b == b';') {
+            let pair = pair.trim_ascii();
+            let name = pair.split(|b| *b == b'=').next().unwrap_or_default();
+            if pair.is_empty() || names.iter().any(|n| n.as_bytes() == name.trim_ascii()) {
                 continue;
             }
             if !kept.is_empty() {
-                kept.push_str("; ");
+                kept.extend_from_slice(b"; ");
             }
-            kept.push_str(pair);
+            kept.extend_from_slice(pair);
         }
     }
     headers.remove(COOKIE);
-    if let Ok(v) = HeaderValue::from_str(&kept) {
-        if !kept.is_empty() {
+    if !kept.is_empty() {
+        if let Ok(v) = HeaderValue::from_bytes(&kept) {
             headers.insert(COOKIE, v);
         }
     }
@@ -281,6 +282,22 @@ mod tests {
             let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
             assert_eq!(left, ["accept"], "Connection: {connection}");
         }
+    }
+
+    #[test]
+    fn cookies_without_ours_pass_untouched_and_shop_bytes_survive_ours() {
+        let shop = HeaderValue::from_bytes(b"shop=caf\xe9;;b=2").unwrap();
+        let mut h = HeaderMap::new();
+        h.append(COOKIE, shop.clone());
+        h.append(COOKIE, HeaderValue::from_static("c=3"));
+        strip_cookies(&mut h, &["__Host-otpgate"]);
+        let fields: Vec<&HeaderValue> = h.get_all(COOKIE).iter().collect();
+        assert_eq!(fields, [&shop, &HeaderValue::from_static("c=3")]);
+
+        h.append(COOKIE, HeaderValue::from_static("__Host-otpgate=sealed"));
+        strip_cookies(&mut h, &["__Host-otpgate"]);
+        assert_eq!(h.get(COOKIE).unwrap().as_bytes(), b"shop=caf\xe9; b=2; c=3");
+        assert_eq!(h.get_all(COOKIE).iter().count(), 1);
     }
 
     #[test]

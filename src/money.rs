@@ -11,6 +11,78 @@ pub struct AmountError {
     pub currency: String,
 }
 
+/// An amount a shopper confirms: whole minor units of one currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Amount {
+    /// Paise, cents: never negative (a payment is not a refund).
+    pub minor: i64,
+    /// ISO 4217, upper case.
+    pub currency: String,
+}
+
+impl Amount {
+    /// A plain decimal as a storefront's form or JSON carries it: digits,
+    /// then at most the currency's precision after one point. Strict,
+    /// because what is shown must be what the storefront charges: no sign,
+    /// no spaces, no exponent (`1e3`), no grouping (`1,299`: thousands
+    /// to one parser, a decimal comma to another), no rounding (`1.005`),
+    /// nothing past `i64` minor units.
+    pub fn parse(value: &str, currency: &str) -> Result<Amount, AmountError> {
+        let currency = currency.to_ascii_uppercase();
+        let exp = exponent(&currency);
+        let plain = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        match plain.then(|| to_minor(value, exp)).flatten() {
+            Some(minor) => Ok(Amount { minor, currency }),
+            None => Err(AmountError {
+                value: value.chars().take(32).collect(),
+                currency,
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for Amount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&format_amount(self.minor, &self.currency))
+    }
+}
+
+/// An ISO 4217 code as written in the config: three letters A–Z.
+pub fn is_currency_code(s: &str) -> bool {
+    s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// The most characters an amount in `currency` is shown with (the
+/// largest `i64` of minor units): what a DLT variable must hold.
+pub fn longest(currency: &str) -> usize {
+    format_amount(i64::MAX, currency).chars().count()
+}
+
+/// Why no amount was read: the request gets a 400, no code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AmountProblem {
+    #[error("This order does not say its amount")]
+    Missing,
+    #[error("This order's amount is not a plain number in its currency")]
+    Malformed,
+    #[error("This order names its amount more than once")]
+    Ambiguous,
+    #[error("This order's amount cannot be read")]
+    Unreadable,
+}
+
+impl AmountProblem {
+    /// For the audit trail and the JSON answer.
+    pub fn reason(self) -> &'static str {
+        match self {
+            AmountProblem::Missing => "amount_missing",
+            AmountProblem::Malformed => "amount_malformed",
+            AmountProblem::Ambiguous => "amount_ambiguous",
+            AmountProblem::Unreadable => "amount_unreadable",
+        }
+    }
+}
+
 /// Digits after the point (ISO 4217 minor units) for the currencies with a
 /// precision other than two; every other code gets two.
 fn exponent(currency: &str) -> u32 {
@@ -184,5 +256,44 @@ mod tests {
             assert!(format_decimal(bad, "INR").is_err(), "{bad:?} accepted");
         }
         assert!(format_decimal("1.5", "JPY").is_err());
+    }
+
+    #[test]
+    fn a_confirmed_amount_is_a_plain_decimal_only() {
+        let inr = |v| Amount::parse(v, "INR").map(|a| a.to_string());
+        assert_eq!(inr("1299").unwrap(), "₹1,299.00");
+        assert_eq!(inr("129999.5").unwrap(), "₹1,29,999.50");
+        assert_eq!(inr("0.05").unwrap(), "₹0.05");
+        assert_eq!(inr("007").unwrap(), "₹7.00");
+        assert_eq!(Amount::parse("1299", "JPY").unwrap().to_string(), "¥1,299");
+        for bad in [
+            "",
+            " 1299",
+            "1299 ",
+            "-1299",
+            "+1299",
+            "1e3",
+            "1E3",
+            "1,299",
+            "1.005",
+            ".5",
+            "1.",
+            "1..2",
+            "0x10",
+            "१२९९",
+            "₹1299",
+            "Infinity",
+            "NaN",
+            "99999999999999999999",
+            "92233720368547758.08",
+        ] {
+            assert!(inr(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(Amount::parse("1.5", "JPY").is_err());
+        assert!(is_currency_code("INR") && !is_currency_code("inr") && !is_currency_code("RUPE"));
+        assert!(
+            longest("INR") <= 30 && longest("KWD") <= 30,
+            "a DLT variable holds it"
+        );
     }
 }

@@ -23,12 +23,39 @@ pub fn derive_key(secret: &[u8], purpose: &str) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// HMAC-SHA256(key, challenge id | phone | code).
-pub fn code_hash(key: &[u8; 32], challenge_id: &str, phone: &str, code: &str) -> [u8; 32] {
+/// What a code on a transaction route confirms (SPEC "Checkout
+/// integrity"; PSD2 RTS art. 5, dynamic linking): the one held request it
+/// is bound to, and the amount the shopper is shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    /// SHA-256 of the held method, target, `Content-Type` and body
+    /// (own/sealed.rs `HeldRequest::digest`).
+    pub digest: [u8; 32],
+    /// Formatted (`₹1,299.00`), when the route names `amount_field`.
+    pub amount: Option<String>,
+}
+
+/// HMAC-SHA256(key, challenge id | phone | code [| digest]): the one rule
+/// for every code otpgate stores or checks. With `binding` (a transaction
+/// route's request digest) the code works only for that request: a code
+/// texted for one body, target or method cannot confirm another.
+pub fn code_hash(
+    key: &[u8; 32],
+    challenge_id: &str,
+    phone: &str,
+    code: &str,
+    binding: Option<&[u8; 32]>,
+) -> [u8; 32] {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
     for part in [challenge_id, phone, code] {
         mac.update(part.as_bytes());
         mac.update(&[0]);
+    }
+    // Fixed length after the last separator, and absent without a binding
+    // (so a sign-in code hashes as it always did).
+    if let Some(digest) = binding {
+        mac.update(b"transaction\0");
+        mac.update(digest);
     }
     mac.finalize().into_bytes().into()
 }
@@ -36,24 +63,34 @@ pub fn code_hash(key: &[u8; 32], challenge_id: &str, phone: &str, code: &str) ->
 /// The template as it is sent: without a configured host the lines that
 /// hold `{host}` are left out (a Host header is the client's to choose,
 /// and a code bound to an attacker's origin would autofill on their
-/// phishing page). The DLT pre-flight compares exactly this text.
-pub fn template_as_sent(template: &str, host_configured: bool) -> String {
-    if host_configured {
+/// phishing page); without an amount (a sign-in, or a transaction route
+/// without `amount_field`) the lines that hold `{amount}` are. The DLT
+/// pre-flight compares exactly this text.
+pub fn template_as_sent(template: &str, host_configured: bool, with_amount: bool) -> String {
+    if host_configured && with_amount {
         return template.to_owned();
     }
-    let kept: Vec<&str> = template.lines().filter(|l| !l.contains("{host}")).collect();
+    let kept: Vec<&str> = template
+        .lines()
+        .filter(|l| host_configured || !l.contains("{host}"))
+        .filter(|l| with_amount || !l.contains("{amount}"))
+        .collect();
     kept.join("\n").trim_end().to_owned()
 }
 
-/// Renders the SMS text from `otp.message`.
+/// Renders the SMS text from `otp.message` (as sent: `template_as_sent`).
+/// `{payee}` is the brand: who the shopper pays.
 pub fn render_message(
     template: &str,
     code: &str,
     brand: &str,
     ttl_minutes: u64,
     host: &str,
+    amount: Option<&str>,
 ) -> String {
     template
+        .replace("{amount}", amount.unwrap_or(""))
+        .replace("{payee}", brand)
         .replace("{brand}", brand)
         .replace("{ttl_minutes}", &ttl_minutes.to_string())
         .replace("{host}", host)
@@ -95,10 +132,42 @@ mod tests {
     #[test]
     fn hash_binds_challenge_and_phone() {
         let k = derive_key(b"k", "otp");
-        let h = code_hash(&k, "c1", "+1", "123456");
-        assert_ne!(h, code_hash(&k, "c2", "+1", "123456"));
-        assert_ne!(h, code_hash(&k, "c1", "+2", "123456"));
-        assert_eq!(h, code_hash(&k, "c1", "+1", "123456"));
+        let h = code_hash(&k, "c1", "+1", "123456", None);
+        assert_ne!(h, code_hash(&k, "c2", "+1", "123456", None));
+        assert_ne!(h, code_hash(&k, "c1", "+2", "123456", None));
+        assert_eq!(h, code_hash(&k, "c1", "+1", "123456", None));
+    }
+
+    #[test]
+    fn hash_binds_the_transaction() {
+        let k = derive_key(b"k", "otp");
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        let bound = code_hash(&k, "c1", "+1", "123456", Some(&a));
+        assert_ne!(bound, code_hash(&k, "c1", "+1", "123456", None));
+        assert_ne!(bound, code_hash(&k, "c1", "+1", "123456", Some(&b)));
+        assert_eq!(bound, code_hash(&k, "c1", "+1", "123456", Some(&a)));
+    }
+
+    #[test]
+    fn amount_lines_are_sent_only_with_an_amount() {
+        let t = "{code} is your {brand} code\nPay {amount} to {payee}\n@{host} #{code}";
+        assert_eq!(
+            template_as_sent(t, true, false),
+            "{code} is your {brand} code\n@{host} #{code}"
+        );
+        assert_eq!(
+            template_as_sent(t, false, true),
+            "{code} is your {brand} code\nPay {amount} to {payee}"
+        );
+        let m = render_message(
+            &template_as_sent(t, false, true),
+            "1",
+            "Shop",
+            5,
+            "",
+            Some("₹1,299.00"),
+        );
+        assert_eq!(m, "1 is your Shop code\nPay ₹1,299.00 to Shop");
     }
 
     #[test]
@@ -109,6 +178,7 @@ mod tests {
             "Shop",
             5,
             "shop.example",
+            None,
         );
         assert_eq!(m, "123456 for Shop, 5 min\n@shop.example #123456");
     }

@@ -5,16 +5,21 @@
 //! cookie (pending.rs), the post/redirect/get flash (flash.rs) and their
 //! state (state.rs). Every form post answers `303` to a page. The OTP steps they call
 //! are in `flow`, which knows nothing of HTTP. A protected POST without a
-//! session is kept here too (held.rs, sealed.rs) and handed back to the
+//! session is kept here too (held.rs, sealed.rs; where it came from:
+//! origin.rs; a transaction route's amount and code binding: confirm.rs,
+//! amount.rs) and handed back to the
 //! gateway to send after the code.
 
+mod amount;
 mod api;
+mod confirm;
 pub mod flash;
 mod forms;
 mod forward_auth;
 mod held;
 mod input;
 mod logout;
+mod origin;
 mod pending;
 mod reply;
 mod sealed;

@@ -45,7 +45,7 @@ impl Policy {
             .flat_map(|r| r.methods.iter())
             .filter_map(|m| self.rule_for_method(m, match_key))
             .chain(direct)
-            .min_by_key(|r| r.max_age)
+            .min_by_key(|r| r.strictness())
     }
 
     fn rule_for_method(&self, method: &str, match_key: &str) -> Option<&RouteRule> {
@@ -72,6 +72,11 @@ impl Policy {
             // A method-limited "none" rule may not apply: look further.
         }
         None
+    }
+
+    /// Some route never accepts a session (`confirm = "transaction"`).
+    pub fn has_transaction(&self) -> bool {
+        self.rules.iter().any(RouteRule::is_transaction)
     }
 
     /// The shortest `max_age` of any protected rule: what an unknown target
@@ -107,7 +112,34 @@ mod tests {
             require,
             max_age: Duration::from_secs(900),
             methods: methods.iter().map(|m| m.to_string()).collect(),
+            confirm: crate::config::Confirmation::Session,
+            amount_field: None,
+            currency: "INR".into(),
         }
+    }
+
+    #[test]
+    fn a_post_that_could_reach_a_transaction_is_judged_as_one() {
+        let mut pay = rule("/checkout/pay", Require::Otp, &["PUT"]);
+        pay.confirm = crate::config::Confirmation::Transaction;
+        let mut short = rule("/checkout", Require::Otp, &["POST"]);
+        short.max_age = Duration::from_secs(1);
+        let p = Policy::new(vec![short, pay]);
+        // `_method=PUT` in the body: strictest is the transaction, even
+        // beside a one-second session rule.
+        assert!(p
+            .rule_for(&Method::POST, "/checkout/pay")
+            .unwrap()
+            .is_transaction());
+        assert!(p
+            .rule_for(&Method::PUT, "/checkout/pay")
+            .unwrap()
+            .is_transaction());
+        assert!(!p
+            .rule_for(&Method::POST, "/checkout/cart")
+            .unwrap()
+            .is_transaction());
+        assert!(p.has_transaction());
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub struct RawRoute {
     pub require: Option<String>,
     pub max_age: Option<String>,
     pub methods: Option<Vec<String>>,
+    pub confirm: Option<String>,
+    pub amount_field: Option<String>,
+    pub currency: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

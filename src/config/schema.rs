@@ -99,6 +99,9 @@ pub const SCHEMA: Shape = T(&[
             ("require", STR),
             ("max_age", DURATION),
             ("methods", LIST),
+            ("confirm", STR),
+            ("amount_field", STR),
+            ("currency", STR),
         ]),
     ),
     (

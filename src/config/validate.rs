@@ -21,6 +21,7 @@ mod messages;
 mod routes;
 mod sections;
 mod store;
+mod transaction;
 
 use self::kit::{addr, duration, int_in, Problems, DEFAULT_MESSAGE};
 use self::limits::{limits, RawAbuse};
@@ -217,6 +218,9 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
     cross::check(p, &raw, &server, &phone, &otp, &admin);
     advice::check(p, &otp, &admin);
 
+    let hold = hold::hold(p, &raw.hold);
+    let transaction_warnings = transaction::check(p, &routes, &hold, &otp);
+
     let sms = sms?;
     let regions: Vec<String> = phone
         .allowed_regions
@@ -236,6 +240,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
                 .into(),
         );
     }
+    warnings.extend(transaction_warnings);
     warnings.extend(p.advice.iter().map(Problem::to_string));
     Some(Config {
         server,
@@ -252,7 +257,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         limits,
         log,
         fingerprint: fingerprint::fingerprint(&raw.fingerprint),
-        hold: hold::hold(p, &raw.hold),
+        hold,
         warnings,
     })
 }

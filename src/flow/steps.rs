@@ -23,7 +23,7 @@ use super::limits::{
 use super::refusal::{limited, store_down};
 use crate::audit::{self, Scope, Who};
 use crate::conn::ConnInfo;
-use crate::otp;
+use crate::otp::{self, Confirm};
 use crate::phone::{Phone, PhoneError};
 use crate::pumping;
 use crate::session::{random_id, Session};
@@ -33,6 +33,8 @@ use crate::store::{Attempt, Challenge, Resend};
 /// Validates the phone, applies every send limit, stores a new challenge
 /// and texts its code in `lang` (an offered page language: the SMS reads
 /// like the pages the shopper is using). Returns the challenge id and phone.
+/// With `confirm` (a transaction route's held request) the code is bound
+/// to that request and the SMS shows its amount.
 ///
 /// Enumeration by timing: a refusal takes as long as a typical real send
 /// (and every answer at least `otp.min_send_time`), so a quick 429 does
@@ -43,6 +45,7 @@ pub async fn start(
     lang: &str,
     conn: ConnInfo,
     client_ip: IpAddr,
+    confirm: Option<&Confirm>,
 ) -> Result<(String, Phone), FlowError> {
     let started = Instant::now();
     let result = send_code(
@@ -54,6 +57,7 @@ pub async fn start(
             client_ip,
             endpoint: "send",
         },
+        confirm,
     )
     .await;
     let took = started.elapsed();
@@ -73,6 +77,7 @@ async fn send_code(
     phone_input: &str,
     lang: &str,
     who: Who,
+    confirm: Option<&Confirm>,
 ) -> Result<(String, Phone), FlowError> {
     audit_gate(ctx)?;
     let (phone, charges) = admit_send(ctx, phone_input, who).await?;
@@ -81,7 +86,7 @@ async fn send_code(
     let now = ctx.clock.now_ms();
     let ch = Challenge {
         phone: phone.e164().to_string(),
-        code_hash: otp::code_hash(&ctx.otp_key, &id, phone.e164(), &code),
+        code_hash: otp::code_hash(&ctx.otp_key, &id, phone.e164(), &code, binding(confirm)),
         sent_at: now,
         expires_at: now + ctx.cfg.otp.ttl.as_millis() as u64,
         attempts: 0,
@@ -91,7 +96,7 @@ async fn send_code(
         refund(ctx, charges).await;
         return Err(store_down(e));
     }
-    deliver(ctx, &phone, &code, lang, charges, who).await?;
+    deliver(ctx, &phone, &code, lang, charges, who, confirm).await?;
     Ok((id, phone))
 }
 
@@ -158,11 +163,13 @@ async fn deliver(
     lang: &str,
     charges: Charges,
     who: Who,
+    confirm: Option<&Confirm>,
 ) -> Result<(), FlowError> {
+    let amount = confirm.and_then(|c| c.amount.as_deref());
     let msg = SmsMessage {
         to: phone.e164().to_string(),
         region: phone.region_code(),
-        body: message_for(ctx, code, lang),
+        body: message_for(ctx, code, lang, amount),
         code: code.to_string(),
     };
     match ctx.sms.send(&msg).await {
@@ -197,7 +204,11 @@ async fn deliver(
     }
 }
 
-fn message_for(ctx: &FlowCtx, code: &str, lang: &str) -> String {
+fn binding(confirm: Option<&Confirm>) -> Option<&[u8; 32]> {
+    confirm.map(|c| &c.digest)
+}
+
+fn message_for(ctx: &FlowCtx, code: &str, lang: &str, amount: Option<&str>) -> String {
     let cfg = &ctx.cfg;
     let template = cfg.otp.message_in(lang);
     let ttl_minutes = cfg.otp.ttl.as_secs().div_ceil(60);
@@ -205,11 +216,12 @@ fn message_for(ctx: &FlowCtx, code: &str, lang: &str) -> String {
     // a Host header is the client's to choose.
     let host = cfg.public_host.as_deref();
     otp::render_message(
-        &otp::template_as_sent(template, host.is_some()),
+        &otp::template_as_sent(template, host.is_some(), amount.is_some()),
         code,
         &cfg.brand_name,
         ttl_minutes,
         host.unwrap_or(""),
+        amount,
     )
 }
 
@@ -223,12 +235,16 @@ fn audit_gate(ctx: &FlowCtx) -> Result<(), FlowError> {
 }
 
 /// Checks a code against the browser's challenge; on success, a session.
+/// `binding` is the digest of the transaction the browser's held request
+/// is, if it is one: a code bound to another request (or to none) fails
+/// as a wrong code.
 pub async fn check(
     ctx: &FlowCtx,
     challenge_id: &str,
     code: &str,
     conn: ConnInfo,
     client_ip: IpAddr,
+    binding: Option<&[u8; 32]>,
 ) -> Result<Session, FlowError> {
     let who = Who {
         conn,
@@ -284,7 +300,7 @@ pub async fn check(
     // Read before the code is spent: a store that cannot say its epoch
     // cannot issue a session anyway.
     let epoch = ctx.sessions.store_epoch().await.map_err(store_down)?;
-    let candidate = otp::code_hash(&ctx.otp_key, challenge_id, &ch.phone, code);
+    let candidate = otp::code_hash(&ctx.otp_key, challenge_id, &ch.phone, code, binding);
     let outcome = ctx
         .store
         .attempt(challenge_id, candidate, ctx.cfg.otp.max_attempts, now)
@@ -344,6 +360,7 @@ pub async fn resend(
     lang: &str,
     conn: ConnInfo,
     client_ip: IpAddr,
+    confirm: Option<&Confirm>,
 ) -> Result<Phone, FlowError> {
     let who = Who {
         conn,
@@ -376,7 +393,13 @@ pub async fn resend(
     charge_client(ctx, &mut charges, Some(&phone), who).await?;
     charge_send(ctx, &mut charges, &phone, who).await?;
     let code = otp::generate_code(ctx.cfg.otp.length);
-    let hash = otp::code_hash(&ctx.otp_key, challenge_id, phone.e164(), &code);
+    let hash = otp::code_hash(
+        &ctx.otp_key,
+        challenge_id,
+        phone.e164(),
+        &code,
+        binding(confirm),
+    );
     let replaced = ctx
         .store
         .replace_code(
@@ -404,6 +427,6 @@ pub async fn resend(
         refund(ctx, charges).await;
         return Err(e);
     }
-    deliver(ctx, &phone, &code, lang, charges, who).await?;
+    deliver(ctx, &phone, &code, lang, charges, who, confirm).await?;
     Ok(phone)
 }

@@ -134,12 +134,14 @@ impl Rig {
 
     async fn send(&self, phone: &str) -> Result<String, FlowError> {
         let (c, ip) = conn();
-        start(&self.ctx, phone, "en", c, ip).await.map(|(id, _)| id)
+        start(&self.ctx, phone, "en", c, ip, None)
+            .await
+            .map(|(id, _)| id)
     }
 
     async fn guess(&self, id: &str, code: &str) -> Result<crate::session::Session, FlowError> {
         let (c, ip) = conn();
-        check(&self.ctx, id, code, c, ip).await
+        check(&self.ctx, id, code, c, ip, None).await
     }
 }
 
@@ -202,14 +204,14 @@ async fn resend_replaces_the_code() {
     let old = r.last_code();
     let (c, ip) = conn();
     assert!(matches!(
-        resend(&r.ctx, &id, "en", c, ip).await,
+        resend(&r.ctx, &id, "en", c, ip, None).await,
         Err(FlowError::RateLimited {
             limit: "resend_after",
             ..
         })
     ));
     r.clock.advance(Duration::from_secs(31));
-    resend(&r.ctx, &id, "en", c, ip).await.unwrap();
+    resend(&r.ctx, &id, "en", c, ip, None).await.unwrap();
     let new = r.last_code();
     assert_eq!(r.sent(), 2);
     if new != old {
@@ -292,13 +294,15 @@ async fn the_sms_is_in_the_language_asked_for() {
         let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
         v["body"].as_str().unwrap().to_string()
     };
-    let (id, _) = start(&r.ctx, PHONE, "hi", c, ip).await.unwrap();
+    let (id, _) = start(&r.ctx, PHONE, "hi", c, ip, None).await.unwrap();
     assert!(last_body().contains("आपका OTP है।"), "{}", last_body());
     r.clock.advance(Duration::from_secs(31));
-    resend(&r.ctx, &id, "hi", c, ip).await.unwrap();
+    resend(&r.ctx, &id, "hi", c, ip, None).await.unwrap();
     assert!(last_body().contains("आपका OTP है।"), "{}", last_body());
     for other in ["en", "ta", ""] {
-        start(&r.ctx, "+919876543210", other, c, ip).await.unwrap();
+        start(&r.ctx, "+919876543210", other, c, ip, None)
+            .await
+            .unwrap();
         assert!(!last_body().contains("आपका"), "{other}: {}", last_body());
     }
 }

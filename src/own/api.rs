@@ -8,6 +8,7 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
+use super::confirm::confirming;
 use super::held;
 use super::input::read_json;
 use super::pending::Pending;
@@ -100,7 +101,7 @@ async fn sent(own: &Own, pending: &Pending, new_code: bool) -> Response<Body> {
     };
     let secs = |ms: u64| ms.saturating_sub(now).div_ceil(1000);
     let otp = &own.flow.cfg.otp;
-    let body = json!({
+    let mut body = json!({
         "status": "sent",
         "new_code": new_code,
         "phone": crate::phone::mask(&ch.phone),
@@ -108,6 +109,8 @@ async fn sent(own: &Own, pending: &Pending, new_code: bool) -> Response<Body> {
         "expires_in": secs(ch.expires_at),
         "resend_after": secs(ch.sent_at + otp.resend_after.as_millis() as u64),
     });
+    let confirm = confirming(own, Some(pending)).await;
+    with_amount(own, &mut body, confirm.as_ref());
     let c = pending.cookie(&own.cookies, otp.ttl.as_secs());
     reply(StatusCode::OK, body, &[c])
 }
@@ -124,7 +127,18 @@ pub async fn verify(
     };
     let code = v.get("code").and_then(Value::as_str).unwrap_or("");
     let client_ip = own.trusted.client_ip(&parts.headers, conn);
-    match flow::check(&own.flow, &pending.challenge_id, code, conn, client_ip).await {
+    let confirm = confirming(own, Some(&pending)).await;
+    let binding = confirm.as_ref().map(|c| &c.digest);
+    match flow::check(
+        &own.flow,
+        &pending.challenge_id,
+        code,
+        conn,
+        client_ip,
+        binding,
+    )
+    .await
+    {
         Ok(s) => {
             let now = own.flow.clock.now_secs();
             let cookies = [
@@ -132,22 +146,31 @@ pub async fn verify(
                 clear_cookie(&own.cookies.pending_name),
             ];
             audit::session_issued(&s, conn);
-            let body = json!({
+            let mut body = json!({
                 "status": "verified",
                 "phone": s.phone,
                 "verified_at": s.verified_at,
                 "expires_at": s.expires_at,
                 "redirect": pending.rd,
             });
+            with_amount(own, &mut body, confirm.as_ref());
             let mut resp = reply(StatusCode::OK, body, &cookies);
             // A held request: the gateway answers with the storefront's
             // answer to it instead, these cookies added (docs/api.md).
-            if let Some(r) = held::claim(own, &pending, &parts, &s, conn).await {
+            if let Some(r) = held::claim(own, &pending, &parts, &s, conn, confirm.as_ref()).await {
                 resp.extensions_mut().insert(r);
             }
             Ok(resp)
         }
         Err(e) => Ok(flow_error(&e)),
+    }
+}
+
+/// A transaction's answers say what the code confirms (docs/api.md).
+fn with_amount(own: &Own, body: &mut Value, confirm: Option<&crate::otp::Confirm>) {
+    if let Some(amount) = confirm.and_then(|c| c.amount.as_deref()) {
+        body["amount"] = amount.into();
+        body["payee"] = own.flow.cfg.brand_name.as_str().into();
     }
 }
 

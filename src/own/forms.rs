@@ -5,6 +5,7 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use subtle::ConstantTimeEq;
 
+use super::confirm::{amount_for, confirming};
 use super::flash::Flash;
 use super::held;
 use super::input::{query_param, Form};
@@ -197,7 +198,9 @@ pub async fn login_page(
             .send_registered(&lang.lang, &csrf_for(own, &token), &rd, alert);
         return Ok(html(own, status, page, &cookies, wait));
     }
+    let amount = amount_for(own, req.headers()).await;
     let page = own.pages.login(&LoginView {
+        amount: amount.as_deref(),
         region: &own.region_code,
         csrf: &csrf_for(own, &token),
         rd: &rd,
@@ -312,7 +315,9 @@ async fn render_verify(
         .div_ceil(1000);
     let lang = own.pages.choose_language(headers, query);
     let notice = flash.as_ref().filter(|f| f.notice).map(|f| f.key.as_str());
+    let amount = amount_for(own, headers).await;
     let page = own.pages.verify(&VerifyView {
+        amount: amount.as_deref(),
         csrf: &csrf_for(own, &token),
         rd: &pending.rd,
         masked_phone: &crate::phone::mask(&ch.phone),
@@ -363,7 +368,19 @@ pub async fn verify(
     let client_ip = own.trusted.client_ip(&parts.headers, conn);
     let now = own.flow.clock.now_ms();
     let code = form.get("code").unwrap_or("");
-    match flow::check(&own.flow, &pending.challenge_id, code, conn, client_ip).await {
+    // A transaction's code is checked against the request held now.
+    let confirm = confirming(own, Some(&pending)).await;
+    let binding = confirm.as_ref().map(|c| &c.digest);
+    match flow::check(
+        &own.flow,
+        &pending.challenge_id,
+        code,
+        conn,
+        client_ip,
+        binding,
+    )
+    .await
+    {
         Ok(session) => {
             // The pending cookie stays, spent (no challenge), so that back
             // from the shop still knows `rd` (see `render_verify`).
@@ -382,7 +399,8 @@ pub async fn verify(
             let mut resp = see_other(&pending.rd, &cookies);
             // The gateway sends the held request and answers with the
             // storefront's answer instead, these cookies added.
-            if let Some(r) = held::claim(own, &pending, &parts, &session, conn).await {
+            let claimed = held::claim(own, &pending, &parts, &session, conn, confirm.as_ref());
+            if let Some(r) = claimed.await {
                 resp.extensions_mut().insert(r);
             }
             Ok(resp)
@@ -409,7 +427,9 @@ pub async fn resend(
     let client_ip = own.trusted.client_ip(&parts.headers, conn);
     let lang = own.pages.choose_language(&parts.headers, None).lang;
     let now = own.flow.clock.now_ms();
-    match flow::resend(&own.flow, &pending.challenge_id, &lang, conn, client_ip).await {
+    let confirm = confirming(own, Some(&pending)).await;
+    let id = &pending.challenge_id;
+    match flow::resend(&own.flow, id, &lang, conn, client_ip, confirm.as_ref()).await {
         Ok(_) => {
             held::extend(own, &pending).await;
             let notice = Flash::notice("new_code_sent").cookie(&own.cookies);

@@ -103,7 +103,7 @@ fn strictest<'p>(
         .iter()
         .filter_map(|r| rule(r))
         .chain(first)
-        .min_by_key(|r| r.max_age)
+        .min_by_key(|r| r.strictness())
 }
 
 pub async fn check(
@@ -121,7 +121,11 @@ pub async fn check(
     let (allowed, rd) = match found {
         Original::Invalid => (false, "/".to_string()),
         Original::Unknown => (
-            session.is_some() && own.policy.strictest_max_age().is_none_or(fresh),
+            // A transaction route is never opened by a session, and this
+            // target could be one (fail closed).
+            session.is_some()
+                && !own.policy.has_transaction()
+                && own.policy.strictest_max_age().is_none_or(fresh),
             "/".to_string(),
         ),
         Original::Request { target, method } => {
@@ -141,7 +145,9 @@ pub async fn check(
                     let ok = match strictest(&own.policy, method.as_ref(), &p, path, canonical) {
                         _ if is_own(p.match_key()) => false,
                         None => true,
-                        Some(rule) => fresh(rule.max_age),
+                        // Forward auth cannot hold a request, so a
+                        // transaction route is never allowed through it.
+                        Some(rule) => !rule.is_transaction() && fresh(rule.max_age),
                     };
                     let rd = match query {
                         Some(q) => format!("{}?{q}", p.forward()),

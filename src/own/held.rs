@@ -24,12 +24,14 @@
 //! the browser that made it can have it sent, and only with its own code.
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, REFERER};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::json;
 
+use super::confirm::{confirming, transaction_of};
+use super::origin::{came_from, host_of, same_origin, submitted_by_browser};
 use super::pending::Pending;
 use super::reply;
 use super::sealed::HeldRequest;
@@ -58,49 +60,15 @@ pub fn holds(own: &Own, method: &Method) -> bool {
     own.hold.enabled && matches!(*method, Method::POST | Method::PUT | Method::PATCH)
 }
 
-/// Sent from a page of this site. A cross-site request is never held:
-/// the replay carries the browser's cookies at verify time, so holding a
-/// form another site auto-submitted would turn the shopper's code into
-/// that site's order (cross-site request forgery past a storefront that
-/// relies on `SameSite` cookies). Browsers send `Sec-Fetch-Site` (W3C
-/// Fetch Metadata) or at least `Origin` on every POST (RFC 6454 §7,
-/// Fetch); a client that sends neither (a script, an old browser) is
-/// judged by `Referer`, and without any of them is not held.
-fn same_origin(h: &HeaderMap, host: Option<&str>) -> bool {
-    let text = |name| {
-        h.get(name)
-            .and_then(|v: &http::HeaderValue| v.to_str().ok())
-    };
-    if let Some(site) = text("sec-fetch-site") {
-        return site.eq_ignore_ascii_case("same-origin");
-    }
-    let Some(host) = host else {
-        return false;
-    };
-    if let Some(origin) = text("origin") {
-        return origin
-            .strip_prefix("https://")
-            .is_some_and(|o| o.eq_ignore_ascii_case(host));
-    }
-    came_from(h, Some(host)).is_some()
-}
-
-/// The host the client named: `Host`, or HTTP/2's `:authority` (RFC 9113
-/// §8.3.1), both checked by host.rs in phase 1.
-fn host_of<B>(req: &Request<B>) -> Option<String> {
-    match req.headers().get(HOST) {
-        Some(h) => h.to_str().ok().map(str::to_string),
-        None => req.uri().authority().map(|a| a.as_str().to_string()),
-    }
-}
-
 /// Phase 3 for a request [`holds`] says to keep. `target` is the path and
-/// query as they would be forwarded.
+/// query as they would be forwarded; `rule` is the route that asked for a
+/// code (a transaction route reads the amount here: confirm.rs).
 pub async fn hold(
     own: &Own,
     req: Request<Incoming>,
     target: String,
     conn: ConnInfo,
+    rule: &crate::config::RouteRule,
 ) -> Result<Response<Body>, GatewayError> {
     let max_body = own.hold.max_body;
     let host = host_of(&req);
@@ -133,11 +101,21 @@ pub async fn hold(
         Err(e) if crate::body::is_too_slow(&*e) => return Err(GatewayError::BodyTimeout),
         Err(_) => return Err(GatewayError::BadBody),
     };
+    // Before anything is kept or texted: a code is never sent for an
+    // amount nobody can be shown.
+    let content_type = parts.headers.get(CONTENT_TYPE).cloned();
+    let transaction =
+        transaction_of(rule, content_type.as_ref(), &body, &target).map_err(|problem| {
+            own.flow.metrics.held("refused");
+            audit::hold_refused(problem.reason(), &target, conn);
+            GatewayError::BadAmount(problem)
+        })?;
     let held = HeldRequest {
         method: parts.method.clone(),
         target: target.clone(),
-        content_type: parts.headers.get(CONTENT_TYPE).cloned(),
+        content_type,
         body,
+        transaction,
     };
     let hold_id = random_id();
     let now = own.flow.clock.now_ms();
@@ -154,7 +132,13 @@ pub async fn hold(
         let _ = own.flow.store.claim_held(old, now).await;
     }
     let rd = came_from(&parts.headers, host.as_deref()).unwrap_or_else(|| safe_rd(Some(&target)));
-    let (challenge_id, phone) = before.map_or_else(Default::default, |p| (p.challenge_id, p.phone));
+    let (mut challenge_id, phone) =
+        before.map_or_else(Default::default, |p| (p.challenge_id, p.phone));
+    if held.transaction.is_some() {
+        // A transaction needs a code of its own, texted for it with its
+        // amount: a code the browser was already sent is for something else.
+        challenge_id.clear();
+    }
     let pending = Pending {
         challenge_id,
         held: Some(hold_id),
@@ -177,36 +161,6 @@ pub async fn hold(
         "held": true,
     });
     Ok(reply::json(StatusCode::UNAUTHORIZED, body, &[cookie]))
-}
-
-/// A form submitted by a browser (a navigation), not a script's fetch:
-/// `Sec-Fetch-Mode: navigate` where the browser sends fetch metadata,
-/// else an HTML `Accept` without `X-Requested-With`.
-fn submitted_by_browser(h: &HeaderMap) -> bool {
-    if h.contains_key("x-requested-with") {
-        return false;
-    }
-    let has = |name, needle: &str| {
-        h.get(name)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().contains(needle))
-    };
-    match h.get("sec-fetch-mode").and_then(|v| v.to_str().ok()) {
-        Some(mode) => mode.eq_ignore_ascii_case("navigate"),
-        None => has(http::header::ACCEPT, "text/html"),
-    }
-}
-
-/// The storefront page the shopper submitted from (same host only): where
-/// they go back to if, after the code, nothing is left to send.
-fn came_from(h: &HeaderMap, host: Option<&str>) -> Option<String> {
-    let referer: http::Uri = h.get(REFERER)?.to_str().ok()?.parse().ok()?;
-    let host = host?;
-    let same = referer
-        .authority()
-        .is_some_and(|a| a.as_str().eq_ignore_ascii_case(host));
-    let pq = referer.path_and_query()?.as_str();
-    same.then(|| safe_rd(Some(pq)))
 }
 
 /// When a code is sent: the browser's held request (if any) now lives
@@ -237,9 +191,11 @@ pub async fn start(
     rd: String,
 ) -> Result<Pending, crate::flow::FlowError> {
     let client_ip = own.trusted.client_ip(headers, conn);
-    let (challenge_id, phone) =
-        crate::flow::start(&own.flow, number, lang, conn, client_ip).await?;
     let before = Pending::of(&own.cookies, headers);
+    // A transaction's code is bound to it and its SMS shows the amount.
+    let confirm = confirming(own, before.as_ref()).await;
+    let (challenge_id, phone) =
+        crate::flow::start(&own.flow, number, lang, conn, client_ip, confirm.as_ref()).await?;
     let held = attach(own, before.as_ref(), conn).await;
     Ok(Pending {
         challenge_id,
@@ -262,13 +218,16 @@ pub async fn extend(own: &Own, pending: &Pending) {
 }
 
 /// After the right code: takes the browser's held request out of the
-/// store (once, atomically) and opens it.
+/// store (once, atomically) and opens it. `confirmed` is what the code was
+/// checked against (confirm.rs): a transaction is sent only if it is the
+/// very request the code was bound to.
 pub async fn claim(
     own: &Own,
     pending: &Pending,
     verify: &http::request::Parts,
     session: &Session,
     conn: ConnInfo,
+    confirmed: Option<&crate::otp::Confirm>,
 ) -> Option<Replay> {
     let at = pending.held.as_deref()?;
     let now = own.flow.clock.now_ms();
@@ -277,6 +236,14 @@ pub async fn claim(
         expired(own, conn, Some(&session.phone));
         return None;
     };
+    let bound = confirmed.map(|c| c.digest);
+    if (request.transaction.is_some() || bound.is_some()) && bound != Some(request.digest()) {
+        // Only reachable if the store's value changed between the check
+        // and the claim: spent, never sent.
+        own.flow.metrics.held("refused");
+        audit::hold_refused("not_confirmed", &request.target, conn);
+        return None;
+    }
     let mut headers = verify.headers.clone();
     // HTTP/2 names the host in `:authority`, not `Host` (RFC 9113
     // §8.3.1): the replay is an HTTP/1.1 request built from headers alone.
@@ -295,93 +262,4 @@ pub async fn claim(
 fn expired(own: &Own, conn: ConnInfo, phone: Option<&str>) {
     own.flow.metrics.held("expired");
     audit::hold("hold_expired", "", phone, conn);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{came_from, same_origin, submitted_by_browser};
-    use http::HeaderMap;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, v.parse().unwrap());
-        }
-        h
-    }
-
-    #[test]
-    fn a_form_submission_is_told_apart_from_a_script() {
-        assert!(submitted_by_browser(&headers(&[(
-            "sec-fetch-mode",
-            "navigate"
-        )])));
-        assert!(submitted_by_browser(&headers(&[(
-            "accept",
-            "text/html,*/*"
-        )])));
-        for script in [
-            &[("sec-fetch-mode", "cors"), ("accept", "text/html")][..],
-            &[
-                ("accept", "text/html"),
-                ("x-requested-with", "XMLHttpRequest"),
-            ],
-            &[("accept", "application/json")],
-            &[],
-        ] {
-            assert!(!submitted_by_browser(&headers(script)), "{script:?}");
-        }
-    }
-
-    #[test]
-    fn only_a_request_from_this_site_is_held() {
-        let host = ("host", "shop.example");
-        for ok in [
-            &[host, ("sec-fetch-site", "same-origin")][..],
-            &[host, ("origin", "https://shop.example")],
-            &[host, ("referer", "https://shop.example/cart")],
-        ] {
-            assert!(same_origin(&headers(ok), Some("shop.example")), "{ok:?}");
-        }
-        for forged in [
-            &[
-                host,
-                ("sec-fetch-site", "cross-site"),
-                ("origin", "https://shop.example"),
-            ][..],
-            &[host, ("sec-fetch-site", "same-site")],
-            &[host, ("sec-fetch-site", "none")],
-            &[host, ("origin", "https://evil.example")],
-            &[host, ("origin", "null")],
-            &[host, ("origin", "http://shop.example")],
-            &[host, ("origin", "https://shop.example.evil.example")],
-            &[host, ("referer", "https://evil.example/shop.example")],
-            &[host],
-        ] {
-            assert!(
-                !same_origin(&headers(forged), Some("shop.example")),
-                "{forged:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_page_it_came_from_is_a_local_path_of_this_host() {
-        let at = |r: &'static str| came_from(&headers(&[("referer", r)]), Some("shop.example"));
-        assert_eq!(
-            at("https://shop.example/cart?x=1").as_deref(),
-            Some("/cart?x=1")
-        );
-        assert_eq!(at("https://SHOP.example/cart").as_deref(), Some("/cart"));
-        assert_eq!(at("https://evil.example/cart"), None);
-        assert_eq!(
-            at("https://shop.example//evil.example").as_deref(),
-            Some("/")
-        );
-        assert_eq!(came_from(&HeaderMap::new(), Some("shop.example")), None);
-        assert_eq!(
-            came_from(&headers(&[("referer", "https://shop.example/")]), None),
-            None
-        );
-    }
 }

@@ -207,6 +207,7 @@ impl Pages {
             dial_code => dial_code(v.region),
             region => v.region,
             alert => alert(l, v.alert.as_ref(), v.error),
+            amount => v.amount,
             ..base(self, l, Some(&href))
         }
     }
@@ -228,6 +229,7 @@ impl Pages {
             resend_in => v.resend_in_secs,
             alert => alert(l, v.alert.as_ref(), v.error),
             notice => notice,
+            amount => v.amount,
             ..base(self, l, Some(&href))
         }
     }

@@ -73,6 +73,8 @@ pub struct LoginView<'a> {
     pub alert: Option<Alert<'a>>,
     /// An offered language tag; empty means the default.
     pub lang: &'a str,
+    /// A held transaction's amount, formatted: "Confirm ₹1,299.00 to …".
+    pub amount: Option<&'a str>,
 }
 
 #[derive(Debug, Default)]
@@ -89,6 +91,8 @@ pub struct VerifyView<'a> {
     /// A strings key, e.g. `"new_code_sent"`.
     pub notice_key: Option<&'a str>,
     pub lang: &'a str,
+    /// A held transaction's amount, formatted: "Confirm ₹1,299.00 to …".
+    pub amount: Option<&'a str>,
 }
 
 #[derive(Debug, Default)]

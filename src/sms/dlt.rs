@@ -121,6 +121,10 @@ pub struct SmsText<'a> {
     pub key: String,
     pub languages: Vec<String>,
     pub template: &'a str,
+    /// The form a transaction route sends, with the `{amount}` lines (a
+    /// sign-in leaves them out: otp.rs `template_as_sent`), a text of its
+    /// own to register.
+    pub with_amount: bool,
 }
 
 /// What the DLT pre-flight found: problems (with their keys) refuse the
@@ -174,7 +178,7 @@ pub fn preflight(sms: &SmsConfig, texts: &SmsTexts) -> Preflight {
 
 fn compare(text: &SmsText, values: &Values, dlt: &DltConfig, problems: &mut Vec<(String, String)>) {
     let key = &text.key;
-    let sent = crate::otp::template_as_sent(text.template, values.host.is_some());
+    let sent = crate::otp::template_as_sent(text.template, values.host.is_some(), text.with_amount);
     let brand = values.brand.trim().to_lowercase();
     if !sent.contains("{brand}") && !sent.to_lowercase().contains(&brand) {
         problems.push((
@@ -228,7 +232,7 @@ fn compare(text: &SmsText, values: &Values, dlt: &DltConfig, problems: &mut Vec<
 
 fn source_of(placeholder: &str) -> &'static str {
     match placeholder {
-        "brand" => " (brand.name)",
+        "brand" | "payee" => " (brand.name)",
         "host" => " (server.public_host)",
         _ => "",
     }

@@ -168,4 +168,8 @@ pub trait Store: Send + Sync {
     /// step: of any number of concurrent calls, on any instance, at most
     /// one gets it. This is what makes a held request go out exactly once.
     async fn claim_held(&self, key: &str, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Reads the held request under `key`, leaving it there: what a
+    /// transaction code is bound to, before the code is checked (the
+    /// claim, after it, is still the one step that takes it).
+    async fn peek_held(&self, key: &str, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError>;
 }

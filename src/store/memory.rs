@@ -331,6 +331,14 @@ impl Store for MemoryStore {
             .remove(key)
             .and_then(|(_, (until, sealed))| (until > now_ms).then_some(sealed)))
     }
+
+    async fn peek_held(&self, key: &str, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        // Cloned out: no map guard outlives this call.
+        Ok(self
+            .held
+            .get(key)
+            .and_then(|e| (e.0 > now_ms).then(|| e.1.clone())))
+    }
 }
 
 #[cfg(test)]
@@ -439,6 +447,7 @@ mod tests {
             "it lives 60 s from the extension"
         );
         assert_eq!(s.claim_held("h", 3_000).await.unwrap(), None, "once");
+        assert_eq!(s.peek_held("h", 3_000).await.unwrap(), None, "claimed");
         s.hold("e", b"x".to_vec(), ttl, 0).await.unwrap();
         assert_eq!(s.claim_held("e", 60_000).await.unwrap(), None);
     }

@@ -449,4 +449,8 @@ impl Store for RedisStore {
     async fn claim_held(&self, key_: &str, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.claim_sealed(key_, now_ms).await
     }
+
+    async fn peek_held(&self, key_: &str, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.peek_sealed(key_, now_ms).await
+    }
 }

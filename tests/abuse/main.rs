@@ -10,6 +10,7 @@ mod support;
 mod audit_log;
 mod bursts;
 mod client_ip;
+mod held_audit;
 mod ipv6;
 mod limits;
 mod lockout;

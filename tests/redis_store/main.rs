@@ -14,6 +14,7 @@ mod reconnect;
 mod semantics;
 mod sentinel;
 mod topology;
+mod transaction;
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};

@@ -75,8 +75,16 @@ pub(super) fn segment_warnings(otp: &OtpConfig, brand: &str, host: Option<&str>)
                     .collect::<Vec<_>>()
                     .join("\n"),
             };
-            let text =
-                crate::otp::render_message(&template, &sample, brand, ttl, host.unwrap_or(""));
+            // The longest case: with the amount line, the longest amount.
+            let amount = crate::money::format_amount(i64::MAX, "INR");
+            let text = crate::otp::render_message(
+                &template,
+                &sample,
+                brand,
+                ttl,
+                host.unwrap_or(""),
+                Some(amount.as_str()).filter(|_| template.contains("{amount}")),
+            );
             let s = crate::sms::segments::count(&text);
             (s.parts > 1).then(|| {
                 format!(
@@ -105,8 +113,11 @@ pub(super) fn check_template(p: &mut Problems, key: &str, message: &str) {
         let after = &rest[start + 1..];
         let end = after.find('}').unwrap_or(after.len());
         let name = &after[..end];
-        if !matches!(name, "code" | "brand" | "ttl_minutes" | "host") {
-            p.add(key, format!("unknown placeholder {{{name}}}; use {{code}}, {{brand}}, {{ttl_minutes}} or {{host}}"));
+        if !matches!(
+            name,
+            "code" | "brand" | "ttl_minutes" | "host" | "amount" | "payee"
+        ) {
+            p.add(key, format!("unknown placeholder {{{name}}}; use {{code}}, {{brand}}, {{ttl_minutes}}, {{host}}, {{amount}} or {{payee}}"));
         }
         rest = &after[end.min(after.len())..];
     }
@@ -122,8 +133,14 @@ mod tests {
     #[test]
     fn sms_fits_one_part() {
         let (_, hindi) = DEFAULT_MESSAGES[0];
-        let text =
-            crate::otp::render_message(hindi, "123456", "Example Shop", 5, "shop.example.com");
+        let text = crate::otp::render_message(
+            hindi,
+            "123456",
+            "Example Shop",
+            5,
+            "shop.example.com",
+            None,
+        );
         let s = count(&text);
         assert_eq!(s.encoding, Encoding::Ucs2);
         assert_eq!(s.parts, 1, "{} units: {text}", s.units);
@@ -135,6 +152,7 @@ mod tests {
             "Example Shop",
             5,
             "",
+            None,
         );
         assert_eq!(count(&short).parts, 1, "{short}");
         // The English default is GSM-7 and one part too.
@@ -144,6 +162,7 @@ mod tests {
             "Example Shop",
             5,
             "shop.example.com",
+            None,
         );
         assert_eq!(count(&en).encoding, Encoding::Gsm7);
         assert_eq!(count(&en).parts, 1);

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use super::kit::{duration, Problems};
 use crate::config::raw::RawConfig;
-use crate::config::{Require, RouteRule};
+use crate::config::raw::RawRoute;
+use crate::config::{Confirmation, Require, RouteRule};
 use crate::normalize::normalize_path;
 
 pub(super) fn routes(p: &mut Problems, raw: &RawConfig, session_ttl: Duration) -> Vec<RouteRule> {
@@ -48,12 +49,24 @@ pub(super) fn routes(p: &mut Problems, raw: &RawConfig, session_ttl: Duration) -
                 methods.push(m.to_ascii_uppercase());
             }
         }
+        let confirm = match p.choice(
+            &key("confirm"),
+            r.confirm.as_deref().unwrap_or("session"),
+            &["session", "transaction"],
+        ) {
+            Some("transaction") => Confirmation::Transaction,
+            _ => Confirmation::Session,
+        };
         let rule = RouteRule {
             path: norm,
             require,
             max_age: duration(p, &key("max_age"), r.max_age.as_ref(), "15m"),
             methods,
+            confirm,
+            amount_field: r.amount_field.clone(),
+            currency: r.currency.clone().unwrap_or_else(|| "INR".into()),
         };
+        transaction(p, i, r, &rule);
         if routes
             .iter()
             .any(|o| o.path == rule.path && o.methods == rule.methods)
@@ -74,4 +87,69 @@ pub(super) fn routes(p: &mut Problems, raw: &RawConfig, session_ttl: Duration) -
         routes.push(rule);
     }
     routes
+}
+
+/// A transaction route's keys (SPEC "Checkout integrity"): each request is
+/// held and confirmed by its own code, so it must be a request that can be
+/// held, and `amount_field`/`currency` mean something only there.
+fn transaction(p: &mut Problems, i: usize, r: &RawRoute, rule: &RouteRule) {
+    let key = |leaf: &str| format!("route[{i}].{leaf}");
+    let bodies = ["POST", "PUT", "PATCH"];
+    if !rule.is_transaction() {
+        if r.amount_field.is_some() {
+            p.add(
+                &key("amount_field"),
+                "needs confirm = \"transaction\": only a transaction route's code is bound to an amount",
+            );
+        }
+        if r.currency.is_some() {
+            p.add(
+                &key("currency"),
+                "needs confirm = \"transaction\" and amount_field",
+            );
+        }
+        return;
+    }
+    if rule.require == Require::None {
+        p.add(
+            &key("confirm"),
+            "\"transaction\" needs require = \"otp\": a route that needs no code has nothing to confirm",
+        );
+    }
+    if rule.methods.is_empty() || rule.methods.iter().any(|m| !bodies.contains(&m.as_str())) {
+        p.add(
+            &key("methods"),
+            "a transaction route needs methods from [\"POST\", \"PUT\", \"PATCH\"]: only a request with a body is held and confirmed by its own code (a GET is not a transaction, RFC 9110 §9.2.1)",
+        );
+    }
+    if r.max_age.is_some() {
+        p.add(
+            &key("max_age"),
+            "a transaction route never accepts a session, so no max_age applies",
+        );
+    }
+    if let Some(f) = &r.amount_field {
+        if f.is_empty() || f.contains(['[', ']']) || f.chars().any(char::is_control) {
+            p.add(
+                &key("amount_field"),
+                format!(
+                    "`{f}` is not a field name: a top-level form or JSON field, e.g. \"amount\""
+                ),
+            );
+        }
+    } else if r.currency.is_some() {
+        p.add(
+            &key("currency"),
+            "needs amount_field: the currency of which amount?",
+        );
+    }
+    if !crate::money::is_currency_code(&rule.currency) {
+        p.add(
+            &key("currency"),
+            format!(
+                "`{}` is not an ISO 4217 code: three letters A-Z, e.g. \"INR\"",
+                rule.currency
+            ),
+        );
+    }
 }

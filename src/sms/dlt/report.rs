@@ -13,6 +13,8 @@ pub struct Registration<'a> {
     pub key: &'a str,
     pub languages: &'a [String],
     pub template: &'a str,
+    /// With the `{amount}` lines: what a transaction route sends.
+    pub with_amount: bool,
 }
 
 /// The report for `texts` under `values`.
@@ -20,7 +22,7 @@ pub fn registration(texts: &[Registration], values: &Values) -> String {
     let mut out = String::new();
     let mut block = String::from("[sms.dlt]\ntemplates = [\n");
     for t in texts {
-        let sent = crate::otp::template_as_sent(t.template, values.host.is_some());
+        let sent = crate::otp::template_as_sent(t.template, values.host.is_some(), t.with_amount);
         let form = dlt_form(&sent, values, None);
         let chars = form.text.chars().count();
         let sample = crate::otp::render_message(
@@ -29,6 +31,7 @@ pub fn registration(texts: &[Registration], values: &Values) -> String {
             values.brand,
             values.ttl_minutes,
             values.host.unwrap_or(""),
+            values.longest_amount().as_deref(),
         );
         let on_air = count(&sample);
         let langs = if t.languages.is_empty() {
@@ -36,7 +39,12 @@ pub fn registration(texts: &[Registration], values: &Values) -> String {
         } else {
             t.languages.join(", ")
         };
-        let _ = writeln!(out, "{} ({langs})", t.key);
+        let case = if t.with_amount {
+            ", transaction routes (with {amount})"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "{} ({langs}){case}", t.key);
         let _ = writeln!(out, "  Text to register ({chars} characters):");
         for line in form.text.split('\n') {
             let _ = writeln!(out, "{}", format!("    | {line}").trim_end());
@@ -75,8 +83,9 @@ pub fn registration(texts: &[Registration], values: &Values) -> String {
         out.push('\n');
         let _ = writeln!(
             block,
-            "  {{ id = \"<content template id of {}>\", text = {quoted} }},",
-            t.key
+            "  {{ id = \"<content template id of {}{}>\", text = {quoted} }},",
+            t.key,
+            if t.with_amount { " with {amount}" } else { "" },
         );
     }
     block.push_str("]\n");
@@ -109,7 +118,49 @@ fn toml_string(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::toml_string;
+    use super::{registration, toml_string, Registration, Values};
+
+    #[test]
+    fn a_text_with_the_amount_is_registered_in_both_forms() {
+        let t = "{code} is your {brand} code.\nPay {amount} to {payee}.";
+        let langs = vec!["en".to_string()];
+        let values = Values {
+            code_length: 6,
+            brand: "Example Shop",
+            ttl_minutes: 5,
+            host: None,
+            amount_currency: Some("INR"),
+        };
+        let texts: Vec<Registration> = [false, true]
+            .into_iter()
+            .map(|with_amount| Registration {
+                key: "otp.message",
+                languages: &langs,
+                template: t,
+                with_amount,
+            })
+            .collect();
+        let out = registration(&texts, &values);
+        assert!(
+            out.contains("    | {#var#} is your Example Shop code.\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("otp.message (en), transaction routes (with {amount})"),
+            "{out}"
+        );
+        assert!(out.contains("    | Pay {#var#} to Example Shop."), "{out}");
+        assert!(
+            out.contains("{amount}        at most 28 characters"),
+            "{out}"
+        );
+        assert!(
+            out.contains("content template id of otp.message with {amount}"),
+            "{out}"
+        );
+        // ₹ is not GSM-7: the amount's form is sent as Unicode.
+        assert!(out.contains("UCS-2"), "{out}");
+    }
 
     #[test]
     fn toml_strings_stay_on_one_line_and_read_back() {

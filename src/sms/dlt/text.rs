@@ -20,6 +20,17 @@ pub struct Values<'a> {
     pub ttl_minutes: u64,
     /// `[server] public_host`; without it the autofill line is not sent.
     pub host: Option<&'a str>,
+    /// The currency of the longest `{amount}` a transaction route shows
+    /// (money.rs `longest`); `None` without a route naming `amount_field`.
+    pub amount_currency: Option<&'a str>,
+}
+
+impl Values<'_> {
+    /// The longest `{amount}` as shown: `₹92,23,37,20,36,85,47,758.07`.
+    pub fn longest_amount(&self) -> Option<String> {
+        self.amount_currency
+            .map(|c| crate::money::format_amount(i64::MAX, c))
+    }
 }
 
 /// One `{#var#}` of the DLT form: the placeholder behind it and the most
@@ -53,10 +64,11 @@ enum Piece<'t> {
     Placeholder(&'static str),
 }
 
-const PLACEHOLDERS: [&str; 4] = ["code", "brand", "ttl_minutes", "host"];
+const PLACEHOLDERS: [&str; 6] = ["code", "brand", "ttl_minutes", "host", "amount", "payee"];
 
 /// `template` (as sent: see `otp::template_as_sent`) in DLT form.
-/// The code is always a `{#var#}`. The brand, the minutes and the host are
+/// The code and the amount are always a `{#var#}` (they differ in every
+/// SMS). The brand (and `{payee}`, the brand), the minutes and the host are
 /// the same in every SMS of one configuration, so the registered text may
 /// hold them as fixed text or as a variable: each is written the way
 /// `registered` has it at that point. Without a registered text (what to
@@ -73,16 +85,18 @@ pub fn dlt_form(template: &str, values: &Values, registered: Option<&str>) -> Dl
             }
             Piece::Placeholder(name) => name,
         };
+        let brandlike = matches!(name, "brand" | "payee");
         let (filled, constant) = match name {
             "code" => ("9".repeat(values.code_length), false),
-            "brand" => (values.brand.to_owned(), true),
+            "amount" => (values.longest_amount().unwrap_or_default(), false),
+            "brand" | "payee" => (values.brand.to_owned(), true),
             "ttl_minutes" => (values.ttl_minutes.to_string(), true),
             _ => (values.host.unwrap_or("").to_owned(), true),
         };
         let as_var = match registered {
             _ if !constant => true,
             // A constant longer than a variable holds can only be fixed text.
-            None => name != "brand" && filled.chars().count() <= MAX_VAR_CHARS,
+            None => !brandlike && filled.chars().count() <= MAX_VAR_CHARS,
             Some(reg) => {
                 // Where otpgate's text so far equals the registered one,
                 // the rest of `reg` from here says which form was chosen;
@@ -90,7 +104,7 @@ pub fn dlt_form(template: &str, values: &Values, registered: Option<&str>) -> Dl
                 let rest = reg.get(text.len()..).unwrap_or("");
                 let var = common_prefix(VAR, rest);
                 let fixed = common_prefix(&filled, rest);
-                var > fixed || (var == fixed && name != "brand")
+                var > fixed || (var == fixed && !brandlike)
             }
         };
         if as_var {
@@ -250,7 +264,35 @@ mod tests {
         brand: "Example Shop",
         ttl_minutes: 5,
         host: Some("shop.example.com"),
+        amount_currency: Some("INR"),
     };
+
+    #[test]
+    fn the_amount_is_a_variable_and_the_payee_is_the_brand() {
+        let f = dlt_form(
+            "{code} is your {brand} code to pay {amount} to {payee}.",
+            &VALUES,
+            None,
+        );
+        assert_eq!(
+            f.text,
+            "{#var#} is your Example Shop code to pay {#var#} to Example Shop."
+        );
+        let lens: Vec<_> = f
+            .vars
+            .iter()
+            .map(|v| (v.placeholder, v.max_chars))
+            .collect();
+        assert_eq!(lens, [("code", 6), ("amount", 28)]);
+        // Registered with the payee as a variable: read that way.
+        let reg = "{#var#} is your Example Shop code to pay {#var#} to {#var#}.";
+        let f = dlt_form(
+            "{code} is your {brand} code to pay {amount} to {payee}.",
+            &VALUES,
+            Some(reg),
+        );
+        assert_eq!(f.text, reg);
+    }
 
     #[test]
     fn to_register_the_brand_is_written_out_and_the_rest_are_variables() {

@@ -51,12 +51,29 @@ impl RedisStore {
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let inv = self.claim_held.key(self.keys.held(id));
         let v: Option<Vec<u8>> = self.invoke("claim_held", &inv).await?;
-        let Some(v) = v else { return Ok(None) };
-        let until: u64 = v
-            .get(..20)
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .and_then(|d| d.parse().ok())
-            .ok_or_else(|| unavailable("malformed held request"))?;
-        Ok((until > now_ms).then(|| v[20..].to_vec()))
+        live(v, now_ms)
     }
+
+    /// A plain `GET`: reading changes nothing, so no script is needed.
+    pub(super) async fn peek_sealed(
+        &self,
+        id: &str,
+        now_ms: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(self.keys.held(id));
+        let v: Option<Vec<u8>> = self.query("peek_held", &cmd).await?;
+        live(v, now_ms)
+    }
+}
+
+/// The sealed request of a stored value, if its logical expiry is ahead.
+fn live(v: Option<Vec<u8>>, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    let Some(v) = v else { return Ok(None) };
+    let until: u64 = v
+        .get(..20)
+        .and_then(|d| std::str::from_utf8(d).ok())
+        .and_then(|d| d.parse().ok())
+        .ok_or_else(|| unavailable("malformed held request"))?;
+    Ok((until > now_ms).then(|| v[20..].to_vec()))
 }
