@@ -1,6 +1,7 @@
-//! The send limits in the order they apply, the pumping detector's part
-//! in them, and refunds for sends that did not happen. Every count is
-//! made in the store before it is compared (increment-before-check).
+//! The send limits in the order they apply (the whole admission of a
+//! send: `admit_send`), the pumping detector's part in them, and refunds
+//! for sends that were refused or did not happen. Every count is made in
+//! the store before it is compared (increment-before-check).
 
 use std::time::Duration;
 
@@ -146,6 +147,30 @@ pub(super) async fn charge_client(
         }
     }
     Ok(())
+}
+
+/// Every limit, the region policy and the pumping detector on one send,
+/// charged as if its SMS goes out (the caller refunds the charges if not).
+pub(super) async fn admit_send(
+    ctx: &FlowCtx,
+    phone_input: &str,
+    who: Who,
+) -> Result<(Phone, Charges), FlowError> {
+    let mut charges = Charges::new(ctx);
+    // Parsed first only to name the number in the trail; the address is
+    // still refused before the region policy is told (cheapest first).
+    let parsed = Phone::parse(phone_input, &ctx.cfg.phone);
+    charge_client(ctx, &mut charges, parsed.as_ref().ok(), who).await?;
+    let phone = match parsed {
+        Ok(phone) => phone,
+        Err(e) => {
+            audit::phone_refused(e, who);
+            refund_refused(ctx, &mut charges).await;
+            return Err(e.into());
+        }
+    };
+    charge_send(ctx, &mut charges, &phone, who).await?;
+    Ok((phone, charges))
 }
 
 /// Takes back what a refused send was charged, except `send_per_ip`.

@@ -18,7 +18,7 @@ use super::ctx::FlowCtx;
 use super::error::FlowError;
 use super::failures::charge_failure;
 use super::limits::{
-    charge_client, charge_send, limit, refund, refund_refused, update_conversion, Charges,
+    admit_send, charge_client, charge_send, limit, refund, update_conversion, Charges,
 };
 use super::refusal::{limited, store_down};
 use crate::audit::{self, Scope, Who};
@@ -98,30 +98,6 @@ async fn send_code(
     }
     deliver(ctx, &phone, &code, lang, charges, who, confirm).await?;
     Ok((id, phone))
-}
-
-/// Every limit, the region policy and the pumping detector on one send,
-/// charged as if its SMS goes out (the caller refunds the charges if not).
-async fn admit_send(
-    ctx: &FlowCtx,
-    phone_input: &str,
-    who: Who,
-) -> Result<(Phone, Charges), FlowError> {
-    let mut charges = Charges::new(ctx);
-    // Parsed first only to name the number in the trail; the address is
-    // still refused before the region policy is told (cheapest first).
-    let parsed = Phone::parse(phone_input, &ctx.cfg.phone);
-    charge_client(ctx, &mut charges, parsed.as_ref().ok(), who).await?;
-    let phone = match parsed {
-        Ok(phone) => phone,
-        Err(e) => {
-            audit::phone_refused(e, who);
-            refund_refused(ctx, &mut charges).await;
-            return Err(e.into());
-        }
-    };
-    charge_send(ctx, &mut charges, &phone, who).await?;
-    Ok((phone, charges))
 }
 
 /// [`admit_send`] alone, no code and no SMS: what `otpgate audit-replay`
