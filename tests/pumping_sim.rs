@@ -27,7 +27,6 @@
 //! `send_per_fingerprint`, no conversion per fingerprint) and "after"
 //! (the defaults).
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 
 use otpgate::audit_replay::{Attempt, Number, Outcome, Replay};
@@ -155,7 +154,6 @@ async fn run(cfg: &Config, sends: &[Send]) -> Row {
     let mut row = Row::default();
     // Verifies come 20 s after their send; keep them in time order.
     let mut pending: Vec<(u64, Attempt)> = Vec::new();
-    let mut lost = HashSet::new();
     for s in sends {
         pending.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
         while pending.last().is_some_and(|(t, _)| *t <= s.at_ms) {
@@ -187,7 +185,6 @@ async fn run(cfg: &Config, sends: &[Send]) -> Row {
             if let Outcome::Blocked(rule) = outcome {
                 *row.genuine_rules.entry(rule).or_default() += 1;
                 row.genuine_blocked += 1;
-                lost.insert(s.e164.clone());
             } else if s.verifies {
                 pending.push((
                     s.at_ms + 20_000,

@@ -179,7 +179,8 @@ pub(super) async fn admit_send(
 /// fingerprint, a prefix many shoppers are in) meter SMS that can go out.
 /// Were refused attempts to keep their charges, an attacker refused by a
 /// block or a narrower limit would go on spending them until genuine
-/// shoppers are refused (the DoS README "Trust boundaries" warns of).
+/// shoppers are refused (issue 15: the pumping simulator's spread attack
+/// refused 3 shoppers in 4 that way; README "Abuse limits").
 /// Only the address pays for its refused attempts: probing is not free,
 /// and that budget is the client's own. Counts stay increment-before-check
 /// (store.rs): a refund only ever takes back an attempt that was refused,
