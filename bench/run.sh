@@ -9,6 +9,9 @@
 # Run from anywhere:  bench/run.sh        (see bench/README.md for the knobs)
 #   DURATION=10s CONNECTIONS=64 THREADS=2 WARMUP=3s ROUNDS=1 PIN=0
 #   OTPGATE_BIN=path/to/otpgate  NGINX_WORKERS=<n>  UPSTREAM_WORKERS=1
+#   SECS=8 (new connections, HTTP/2)  IDLE=10000  MEMORY=1  MEM_N=40000  MEM_WARM=20000
+# The rows beyond keep-alive throughput (Redis store, new connections,
+# HTTP/2, idle connections, memory) are bench/rows.sh.
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
@@ -18,6 +21,9 @@ WARMUP=${WARMUP:-3s}
 ROUNDS=${ROUNDS:-1}
 PIN=${PIN:-0}
 UPSTREAM_WORKERS=${UPSTREAM_WORKERS:-1}
+IDLE=${IDLE:-10000}
+# 10,000 idle connections need as many descriptors, in each proxy and here.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 PHONE=${PHONE:-+919812345678}
 COOKIE_NAME=__Host-otpgate
 
@@ -135,9 +141,10 @@ fi
 mkdir -p "$tmp/upstream"
 cat >"$tmp/upstream/nginx.conf" <<EOF
 worker_processes $UPSTREAM_WORKERS;
+worker_rlimit_nofile 65536;
 pid $tmp/upstream/nginx.pid;
 error_log $tmp/upstream/error.log warn;
-events { worker_connections 4096; }
+events { worker_connections 32768; }
 http {
     access_log off;
     client_body_temp_path $tmp/upstream/body;
@@ -164,9 +171,10 @@ wait_http "http://127.0.0.1:$up_port/" "$upstream_pid" "upstream nginx" "$tmp/up
 mkdir -p "$tmp/nginx"
 cat >"$tmp/nginx/nginx.conf" <<EOF
 worker_processes $NGINX_WORKERS;
+worker_rlimit_nofile 65536;
 pid $tmp/nginx/nginx.pid;
 error_log $tmp/nginx/error.log warn;
-events { worker_connections 4096; }
+events { worker_connections 32768; }
 http {
     access_log off;
     client_body_temp_path $tmp/nginx/body;
@@ -214,6 +222,9 @@ cat >"$tmp/otpgate.toml" <<EOF
 [server]
 listen = "127.0.0.1:$gate_port"
 workers = $NGINX_WORKERS               # same number of worker threads as nginx worker processes
+max_connections = 30000                # the idle-connections row opens $IDLE from one IP
+max_connections_per_ip = 30000
+idle_timeout = "600s"
 
 [tls]
 cert = "$cert"
@@ -401,7 +412,8 @@ PY
 }
 
 get_cookie() {
-    local base="https://127.0.0.1:$gate_port" jar=$tmp/flow.jar d=$tmp/flow code status csrf
+    local base="https://127.0.0.1:${flow_port:-$gate_port}" jar=$tmp/flow-${flow_port:-$gate_port}.jar
+    local d=$tmp/flow code status csrf
     # behave like a browser: cookie jar, Accept: text/html, Origin on form posts
     local curl_=(curl -sk --max-time 5 -b "$jar" -c "$jar" -H 'Accept: text/html,*/*;q=0.8')
     local post=(-H "Origin: $base")
@@ -473,6 +485,17 @@ for port in "$nginx_port" "$gate_port"; do
     "${load_run[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "https://127.0.0.1:$port/" >/dev/null 2>&1 || true
 done
 
+# shellcheck source=bench/rows.sh
+source "$repo/bench/rows.sh"
+start_redis_gateway
+if [[ -z $redis_skip ]]; then
+    redis_cookie=$(flow_port=$gate_redis_port get_cookie 2>"$tmp/cookie-redis.err") ||
+        redis_skip=$(tail -n 1 "$tmp/cookie-redis.err")
+    for ((i = 0; i < 2; i++)); do
+        "${load_run[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "https://127.0.0.1:$gate_redis_port/" >/dev/null 2>&1 || true
+    done
+fi
+
 protected_skip=
 if cookie=$(get_cookie 2>"$tmp/cookie.err"); then
     note "obtained a session cookie through the OTP flow"
@@ -503,6 +526,8 @@ done
 median() {
     sort -n -k1,1 "$tmp/$1.results" | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'
 }
+
+run_extra_rows
 
 echo
 printf '%-34s %10s %9s %9s %12s %7s %7s %8s\n' target "req/s" "p50 ms" "p99 ms" "CPU us/req" "CPU %" errors "other %"
@@ -537,6 +562,7 @@ if [[ -z $protected_skip ]]; then
 else
     echo "protected/pass-through:        skipped"
 fi
+print_extra_rows
 if ((ROUNDS > 1)); then
     echo
     echo "each row is the median round by req/s (the lower middle one for an even count); all rounds (req/s p50 p99 cpu_us/req cpu% requests errors other%):"

@@ -144,8 +144,13 @@ impl Replay {
             store,
             clock: shared,
             sms: Arc::new(crate::sms::build(&cfg.sms)),
+            channels: Arc::new(crate::sms::ChannelSet::build(
+                &cfg.channels,
+                Arc::new(crate::sms::SmsMetrics::new()),
+            )),
             metrics: metrics.clone(),
             otp_key: [0; 32],
+            code_key: [0; 32],
             sessions,
             phone_tags: PhoneTags::new([0; 32]),
         };

@@ -34,6 +34,8 @@ pub struct Config {
     pub phone: PhoneConfig,
     pub session: SessionConfig,
     pub sms: crate::sms::SmsConfig,
+    /// `[channels]`, `[whatsapp]`, `[voice]` (sms/channel.rs).
+    pub channels: crate::sms::ChannelsConfig,
     pub store: StoreConfig,
     pub admin: AdminConfig,
     pub limits: LimitsConfig,
@@ -306,6 +308,10 @@ pub struct LimitsConfig {
     pub send_per_fingerprint: Limit,
     pub sms_per_hour: Limit,
     pub sms_per_day: Limit,
+    /// The WhatsApp and voice budgets, like `sms_per_hour` (a call costs
+    /// several texts, so its default is lower).
+    pub whatsapp_per_hour: Limit,
+    pub voice_per_hour: Limit,
     pub verify_fail_per_phone: Limit,
     pub verify_per_ip: Limit,
     pub pumping: PumpingConfig,

@@ -73,6 +73,7 @@ pub struct Parts {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub sms: Arc<Delivery>,
+    pub channels: Arc<crate::sms::ChannelSet>,
     pub metrics: Arc<Metrics>,
     /// The store epoch this instance saw last: one per instance, shared by
     /// every configuration a reload swaps in.
@@ -96,8 +97,10 @@ impl Gateway {
             store: parts.store.clone(),
             clock: parts.clock.clone(),
             sms: parts.sms,
+            channels: parts.channels,
             metrics: parts.metrics.clone(),
             otp_key: crate::otp::derive_key(&secret, "otp-hash"),
+            code_key: crate::otp::derive_key(&secret, "otp-code-seal"),
             sessions: sessions.clone(),
             phone_tags: crate::audit::PhoneTags::new(crate::otp::derive_key(
                 &secret,

@@ -91,6 +91,10 @@ fn store_histogram() -> Histogram {
 pub struct StoreMetrics {
     pub errors: Family<OpLabel, Counter>,
     pub seconds: Family<OpLabel, Histogram, fn() -> Histogram>,
+    /// `otpgate_store_session_cache_synced`: 1 while the Redis store's
+    /// revocation cache is in step (session checks answered without a
+    /// round trip), 0 while every check asks Redis.
+    pub session_cache_synced: Gauge,
 }
 
 impl Default for StoreMetrics {
@@ -98,6 +102,7 @@ impl Default for StoreMetrics {
         StoreMetrics {
             errors: Family::default(),
             seconds: Family::new_with_constructor(store_histogram),
+            session_cache_synced: Gauge::default(),
         }
     }
 }
@@ -275,6 +280,11 @@ impl Metrics {
             "otpgate_store_duration_seconds",
             "Store call latency, by operation (a retry included)",
             m.store.seconds.clone(),
+        );
+        registry.register(
+            "otpgate_store_session_cache_synced",
+            "1 while the Redis store answers session checks from its revocation cache, 0 while each asks Redis",
+            m.store.session_cache_synced.clone(),
         );
         registry.register(
             "otpgate_store_epoch_changes",

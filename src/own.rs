@@ -13,6 +13,7 @@
 mod amount;
 mod api;
 mod confirm;
+mod fallback;
 pub mod flash;
 mod forms;
 mod forward_auth;
@@ -48,13 +49,14 @@ pub async fn handle(
     match path.match_key() {
         "/.otpgate/login" if get => forms::login_page(own, &req, conn).await,
         "/.otpgate/send" if post => forms::send(own, req, conn).await,
-        "/.otpgate/verify" if get => forms::verify_page(own, &req).await,
+        "/.otpgate/verify" if get => forms::verify_page(own, &req, conn).await,
         "/.otpgate/verify" if post => forms::verify(own, req, conn).await,
         "/.otpgate/resend" if post => forms::resend(own, req, conn).await,
         "/.otpgate/logout" if post => logout::logout(own, req, conn).await,
         "/.otpgate/logout" if get => logout::page(own, &req).await,
         "/.otpgate/api/send" if post => api::send(own, req, conn).await,
         "/.otpgate/api/verify" if post => api::verify(own, req, conn).await,
+        "/.otpgate/api/resend" if post => api::resend(own, req, conn).await,
         "/.otpgate/api/session" if get => api::session(own, &req).await,
         "/.otpgate/auth" => forward_auth::check(own, &req, conn).await,
         "/.otpgate/sms/twilio/status" if post => twilio_status::twilio_status(own, req).await,
@@ -65,6 +67,7 @@ pub async fn handle(
         | "/.otpgate/logout"
         | "/.otpgate/api/send"
         | "/.otpgate/api/verify"
+        | "/.otpgate/api/resend"
         | "/.otpgate/api/session" => Err(GatewayError::MethodNotAllowed),
         _ => Err(GatewayError::NotFound),
     }

@@ -58,8 +58,9 @@ impl Sessions {
     }
 
     /// A valid, unrevoked session from the request's cookie, if any. One
-    /// store round trip (revocation, the phone's not-before and epoch read
-    /// together); the epoch
+    /// store call (revocation, the phone's not-before and epoch read
+    /// together; the Redis store answers it from its revocation cache,
+    /// without a round trip, while that is in step); the epoch
     /// compare is an integer compare on the decoded cookie.
     pub async fn of(&self, headers: &HeaderMap) -> Option<Session> {
         let sealed = crate::headers::cookie(headers, &self.cookies.session_name)?;

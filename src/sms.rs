@@ -18,6 +18,8 @@
 //! ([`mask_phone`]). Provider error *messages* are discarded for the same
 //! reason (Twilio's echo the number): only their numeric codes are kept.
 
+pub mod chain;
+pub mod channel;
 pub mod config;
 pub mod console;
 pub mod delivery;
@@ -31,9 +33,12 @@ pub mod receipts;
 pub mod retry;
 pub mod segments;
 pub mod twilio;
+pub mod voice;
 pub mod vonage;
 pub mod webhook;
+pub mod whatsapp;
 
+pub use channel::{Channel, ChannelSet, ChannelsConfig, RawChannels};
 pub use config::{validate, ProviderConfig, RawSmsConfig, Secret, SmsConfig};
 pub use delivery::{build, build_with_metrics, Delivery, DeliveryError};
 pub use dlt::warnings;

@@ -14,6 +14,7 @@
 //! [`epoch::EpochWatch`]).
 
 mod api;
+mod compact;
 mod epoch;
 mod memory;
 mod redis;

@@ -27,6 +27,12 @@ pub struct RawConfig {
     #[serde(default)]
     pub sms: toml::Table,
     #[serde(default)]
+    pub channels: toml::Table,
+    #[serde(default)]
+    pub whatsapp: toml::Table,
+    #[serde(default)]
+    pub voice: toml::Table,
+    #[serde(default)]
     pub store: RawStore,
     #[serde(default)]
     pub admin: RawAdmin,

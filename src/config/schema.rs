@@ -211,6 +211,96 @@ pub const SCHEMA: Shape = T(&[
         ]),
     ),
     (
+        "channels",
+        T(&[
+            ("order", LIST),
+            ("regions", Open(Kind::Strings)),
+            ("fallback_after", DURATION),
+            ("auto_fallback", BOOL),
+        ]),
+    ),
+    (
+        "whatsapp",
+        T(&[
+            ("provider", STR),
+            ("fallback", LIST),
+            ("timeout", DURATION),
+            ("connect_timeout", DURATION),
+            ("budget", DURATION),
+            ("max_retries", COUNT),
+            (
+                "meta",
+                T(&[
+                    ("access_token", STR),
+                    ("access_token_file", PATH),
+                    ("phone_number_id", STR),
+                    ("template", STR),
+                    ("languages", Open(Kind::Str)),
+                    ("api_version", STR),
+                    ("api_base", STR),
+                ]),
+            ),
+            (
+                "twilio",
+                T(&[
+                    ("account_sid", STR),
+                    ("auth_token", STR),
+                    ("auth_token_file", PATH),
+                    ("from", STR),
+                    ("content_sid", STR),
+                    ("status_callback", STR),
+                    ("api_base", STR),
+                ]),
+            ),
+            (
+                "msg91",
+                T(&[
+                    ("authkey", STR),
+                    ("authkey_file", PATH),
+                    ("integrated_number", STR),
+                    ("template", STR),
+                    ("namespace", STR),
+                    ("languages", Open(Kind::Str)),
+                    ("api_base", STR),
+                ]),
+            ),
+        ]),
+    ),
+    (
+        "voice",
+        T(&[
+            ("provider", STR),
+            ("fallback", LIST),
+            ("timeout", DURATION),
+            ("connect_timeout", DURATION),
+            ("budget", DURATION),
+            ("max_retries", COUNT),
+            (
+                "twilio",
+                T(&[
+                    ("account_sid", STR),
+                    ("auth_token", STR),
+                    ("auth_token_file", PATH),
+                    ("from", STR),
+                    ("voice", STR),
+                    ("status_callback", STR),
+                    ("api_base", STR),
+                ]),
+            ),
+            (
+                "msg91",
+                T(&[
+                    ("authkey", STR),
+                    ("authkey_file", PATH),
+                    ("template", STR),
+                    ("caller_id", STR),
+                    ("code_var", STR),
+                    ("api_base", STR),
+                ]),
+            ),
+        ]),
+    ),
+    (
         "store",
         T(&[
             ("backend", STR),
@@ -232,6 +322,8 @@ pub const SCHEMA: Shape = T(&[
             ("send_per_fingerprint", LIMIT),
             ("sms_per_hour", LIMIT),
             ("sms_per_day", LIMIT),
+            ("whatsapp_per_hour", LIMIT),
+            ("voice_per_hour", LIMIT),
             ("verify_fail_per_phone", LIMIT),
             ("verify_per_ip", LIMIT),
             (

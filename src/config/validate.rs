@@ -179,6 +179,8 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         }
     };
 
+    let channels = channels(p, &raw);
+
     let store = store::store(p, &raw.store);
 
     let admin = AdminConfig {
@@ -252,6 +254,7 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         phone,
         session,
         sms,
+        channels: channels?,
         store,
         admin,
         limits,
@@ -260,6 +263,38 @@ fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
         hold,
         warnings,
     })
+}
+
+/// `[channels]`, `[whatsapp]`, `[voice]` (sms/channel.rs); unknown and
+/// mistyped keys were reported by the schema pass.
+fn channels(p: &mut Problems, raw: &super::raw::RawConfig) -> Option<crate::sms::ChannelsConfig> {
+    fn table<T: serde::de::DeserializeOwned>(
+        p: &mut Problems,
+        key: &str,
+        t: &toml::Table,
+    ) -> Option<T> {
+        T::deserialize(toml::Value::Table(t.clone()))
+            .map_err(|e| p.add(key, e.message().to_string()))
+            .ok()
+    }
+    let ch: crate::sms::RawChannels = table(p, "channels", &raw.channels)?;
+    let wa: Option<crate::sms::whatsapp::RawWhatsapp> = match raw.whatsapp.is_empty() {
+        true => None,
+        false => Some(table(p, "whatsapp", &raw.whatsapp)?),
+    };
+    let voice: Option<crate::sms::voice::RawVoice> = match raw.voice.is_empty() {
+        true => None,
+        false => Some(table(p, "voice", &raw.voice)?),
+    };
+    match crate::sms::channel::validate(&ch, wa.as_ref(), voice.as_ref()) {
+        Ok(c) => Some(c),
+        Err(list) => {
+            for (key, message) in list {
+                p.add(&key, message);
+            }
+            None
+        }
+    }
 }
 
 /// `[admin] token` (literal or `${ENV}`) or `token_file` (the file's

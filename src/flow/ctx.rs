@@ -11,7 +11,7 @@ use crate::clock::Clock;
 use crate::config::{Config, LimitsConfig, OtpConfig, PhoneConfig};
 use crate::metrics::Metrics;
 use crate::sessions::Sessions;
-use crate::sms::Delivery;
+use crate::sms::{ChannelSet, Delivery};
 use crate::store::Store;
 
 /// The configuration the steps read.
@@ -52,9 +52,13 @@ pub struct FlowCtx {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub sms: Arc<Delivery>,
+    /// WhatsApp and voice chains and `[channels]` (sms/channel.rs).
+    pub channels: Arc<ChannelSet>,
     pub metrics: Arc<Metrics>,
     /// Keys the stored code hashes (otp.rs): a store dump reveals no code.
     pub otp_key: [u8; 32],
+    /// Seals a code kept for another channel (flow/channels.rs).
+    pub code_key: [u8; 32],
     /// The store epoch a new session is issued under (sessions.rs).
     pub sessions: Sessions,
     /// Keys the trail's `phone_key` (audit/events.rs).

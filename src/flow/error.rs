@@ -31,6 +31,10 @@ pub enum FlowError {
     BadCode,
     #[error("Something went wrong on our side. Please try again.")]
     Store,
+    /// A channel this number's region does not offer, one without budget
+    /// left, or one that cannot reach the number (not on WhatsApp).
+    #[error("We can't send the code that way. Please choose another way or ask for a new text.")]
+    ChannelUnavailable,
     /// Registered-number mode: the storefront knows no signed-in customer.
     #[error("Please sign in to your account first, then try again.")]
     NotSignedIn,
@@ -39,9 +43,10 @@ pub enum FlowError {
 impl FlowError {
     pub fn status(&self) -> StatusCode {
         match self {
-            FlowError::Phone(_) | FlowError::BadCode | FlowError::OptedOut => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            FlowError::Phone(_)
+            | FlowError::BadCode
+            | FlowError::OptedOut
+            | FlowError::ChannelUnavailable => StatusCode::UNPROCESSABLE_ENTITY,
             // 422, not 401: a form field was wrong, not the HTTP
             // credentials (401 needs WWW-Authenticate, RFC 9110 §15.5.2).
             FlowError::WrongCode { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -64,6 +69,7 @@ impl FlowError {
             FlowError::BadCode => "bad_code",
             FlowError::Store => "unavailable",
             FlowError::NotSignedIn => "not_signed_in",
+            FlowError::ChannelUnavailable => "channel_unavailable",
         }
     }
 

@@ -1,7 +1,7 @@
-//! The send limits in the order they apply (the whole admission of a
-//! send: `admit_send`), the pumping detector's part in them, and refunds
-//! for sends that were refused or did not happen. Every count is made in
-//! the store before it is compared (increment-before-check).
+//! The send limits in the order they apply, the pumping detector's part
+//! in them, and refunds for sends that were refused or did not happen.
+//! Every count is made in the store before it is compared
+//! (increment-before-check).
 
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use crate::fraud;
 use crate::phone::Phone;
 use crate::pumping::fingerprint::{self, Verdict};
 use crate::pumping::{self, Admission, Ticket};
+use crate::sms::Channel;
 use crate::store::Count;
 
 fn scope_key(s: Scope<'_>) -> String {
@@ -65,12 +66,23 @@ pub(super) async fn limit(
     }
 }
 
-/// The SMS budget counters, charged only when an SMS is really sent.
-pub(super) fn budgets(ctx: &FlowCtx) -> [(&'static str, Limit); 2] {
-    [
-        ("sms_per_hour", ctx.cfg.limits.sms_per_hour),
-        ("sms_per_day", ctx.cfg.limits.sms_per_day),
-    ]
+/// The budget counters of a channel (sms/channel.rs), charged only when
+/// its message (or call) really goes out.
+pub(super) fn budgets(ctx: &FlowCtx, channel: Channel) -> Vec<(&'static str, Limit)> {
+    let l = &ctx.cfg.limits;
+    channel
+        .budgets()
+        .iter()
+        .map(|name| {
+            let limit = match *name {
+                "sms_per_day" => l.sms_per_day,
+                "whatsapp_per_hour" => l.whatsapp_per_hour,
+                "voice_per_hour" => l.voice_per_hour,
+                _ => l.sms_per_hour,
+            };
+            (*name, limit)
+        })
+        .collect()
 }
 
 /// Everything one send was charged (per IP, phone, prefix and country,
@@ -149,30 +161,6 @@ pub(super) async fn charge_client(
     Ok(())
 }
 
-/// Every limit, the region policy and the pumping detector on one send,
-/// charged as if its SMS goes out (the caller refunds the charges if not).
-pub(super) async fn admit_send(
-    ctx: &FlowCtx,
-    phone_input: &str,
-    who: Who,
-) -> Result<(Phone, Charges), FlowError> {
-    let mut charges = Charges::new(ctx);
-    // Parsed first only to name the number in the trail; the address is
-    // still refused before the region policy is told (cheapest first).
-    let parsed = Phone::parse(phone_input, &ctx.cfg.phone);
-    charge_client(ctx, &mut charges, parsed.as_ref().ok(), who).await?;
-    let phone = match parsed {
-        Ok(phone) => phone,
-        Err(e) => {
-            audit::phone_refused(e, who);
-            refund_refused(ctx, &mut charges).await;
-            return Err(e.into());
-        }
-    };
-    charge_send(ctx, &mut charges, &phone, who).await?;
-    Ok((phone, charges))
-}
-
 /// Takes back what a refused send was charged, except `send_per_ip`.
 ///
 /// Shared budgets (per country, the SMS budget, a common browser's
@@ -201,10 +189,11 @@ pub(super) async fn charge_send(
     ctx: &FlowCtx,
     charges: &mut Charges,
     phone: &Phone,
+    channel: Channel,
     who: Who,
 ) -> Result<(), FlowError> {
     let counted = match refuse_blocked(ctx, phone, who).await {
-        Ok(()) => charge_number(ctx, charges, phone, who).await,
+        Ok(()) => charge_number(ctx, charges, phone, channel, who).await,
         Err(e) => Err(e),
     };
     if let Err(e) = counted {
@@ -240,6 +229,7 @@ async fn charge_number(
     ctx: &FlowCtx,
     charges: &mut Charges,
     phone: &Phone,
+    channel: Channel,
     who: Who,
 ) -> Result<(), FlowError> {
     let l = &ctx.cfg.limits;
@@ -302,7 +292,7 @@ async fn charge_number(
             fingerprint_signal(ctx, charges, phone, ja4.as_str(), who).await?;
         }
     }
-    for (name, b) in budgets(ctx) {
+    for (name, b) in budgets(ctx, channel) {
         charge(ctx, charges, name, Scope::Global, Some(phone), b, who).await?;
     }
     Ok(())

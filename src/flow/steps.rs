@@ -14,11 +14,12 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use super::channels;
 use super::ctx::FlowCtx;
 use super::error::FlowError;
 use super::failures::charge_failure;
 use super::limits::{
-    admit_send, charge_client, charge_send, limit, refund, update_conversion, Charges,
+    charge_client, charge_send, limit, refund, refund_refused, update_conversion, Charges,
 };
 use super::refusal::{limited, store_down};
 use crate::audit::{self, Scope, Who};
@@ -27,7 +28,7 @@ use crate::otp::{self, Confirm};
 use crate::phone::{Phone, PhoneError};
 use crate::pumping;
 use crate::session::{random_id, Session};
-use crate::sms::{DeliveryError, SmsMessage};
+use crate::sms::{Channel, DeliveryError, SmsMessage};
 use crate::store::{Attempt, Challenge, Resend};
 
 /// Validates the phone, applies every send limit, stores a new challenge
@@ -80,7 +81,7 @@ async fn send_code(
     confirm: Option<&Confirm>,
 ) -> Result<(String, Phone), FlowError> {
     audit_gate(ctx)?;
-    let (phone, charges) = admit_send(ctx, phone_input, who).await?;
+    let (phone, charges, via) = admit_send(ctx, phone_input, who).await?;
     let id = random_id();
     let code = otp::generate_code(ctx.cfg.otp.length);
     let now = ctx.clock.now_ms();
@@ -92,12 +93,45 @@ async fn send_code(
         attempts: 0,
         sends: 1,
     };
-    if let Err(e) = ctx.store.put_challenge(&id, ch).await {
+    if let Err(e) = ctx.store.put_challenge(&id, ch.clone()).await {
         refund(ctx, charges).await;
         return Err(store_down(e));
     }
-    deliver(ctx, &phone, &code, lang, charges, who, confirm).await?;
+    let sent = Sent {
+        id: &id,
+        via,
+        code: &code,
+    };
+    deliver(ctx, &phone, sent, lang, charges, who, confirm).await?;
+    if let Err(e) = channels::remember(ctx, &id, &ch, &code, via).await {
+        tracing::warn!(error = %e, "other channels will send a new code");
+    }
     Ok((id, phone))
+}
+
+/// Every limit, the region policy and the pumping detector on one send,
+/// charged as if its SMS goes out (the caller refunds the charges if not).
+async fn admit_send(
+    ctx: &FlowCtx,
+    phone_input: &str,
+    who: Who,
+) -> Result<(Phone, Charges, Channel), FlowError> {
+    let mut charges = Charges::new(ctx);
+    // Parsed first only to name the number in the trail; the address is
+    // still refused before the region policy is told (cheapest first).
+    let parsed = Phone::parse(phone_input, &ctx.cfg.phone);
+    charge_client(ctx, &mut charges, parsed.as_ref().ok(), who).await?;
+    let phone = match parsed {
+        Ok(phone) => phone,
+        Err(e) => {
+            audit::phone_refused(e, who);
+            refund_refused(ctx, &mut charges).await;
+            return Err(e.into());
+        }
+    };
+    let via = first_channel(ctx, &phone);
+    charge_send(ctx, &mut charges, &phone, via, who).await?;
+    Ok((phone, charges, via))
 }
 
 /// [`admit_send`] alone, no code and no SMS: what `otpgate audit-replay`
@@ -105,7 +139,7 @@ async fn send_code(
 pub async fn try_send(ctx: &FlowCtx, phone_input: &str, who: Who) -> Result<Phone, FlowError> {
     admit_send(ctx, phone_input, who)
         .await
-        .map(|(phone, _)| phone)
+        .map(|(phone, _, _)| phone)
 }
 
 /// A verified code: counted for the metrics, the trail, and the pumping
@@ -132,24 +166,54 @@ pub async fn record_verified(ctx: &FlowCtx, p: &Phone, who: Who) {
     update_conversion(ctx, p).await;
 }
 
+/// The region's first channel: what a new code goes by.
+fn first_channel(ctx: &FlowCtx, phone: &Phone) -> Channel {
+    let region = phone.region_code();
+    ctx.channels
+        .cfg
+        .order_for(&region)
+        .first()
+        .copied()
+        .unwrap_or(Channel::Sms)
+}
+
+/// One send: which challenge, by which channel, which code.
+#[derive(Clone, Copy)]
+struct Sent<'a> {
+    id: &'a str,
+    via: Channel,
+    code: &'a str,
+}
+
 async fn deliver(
     ctx: &FlowCtx,
     phone: &Phone,
-    code: &str,
+    sent: Sent<'_>,
     lang: &str,
     charges: Charges,
     who: Who,
     confirm: Option<&Confirm>,
 ) -> Result<(), FlowError> {
+    let code = sent.code;
+    let delivery = match sent.via {
+        Channel::Sms => Some(&*ctx.sms),
+        other => ctx.channels.delivery(other),
+    };
+    let Some(delivery) = delivery else {
+        refund(ctx, charges).await;
+        return Err(FlowError::ChannelUnavailable);
+    };
     let amount = confirm.and_then(|c| c.amount.as_deref());
     let msg = SmsMessage {
         to: phone.e164().to_string(),
         region: phone.region_code(),
         body: message_for(ctx, code, lang, amount),
         code: code.to_string(),
+        lang: lang.to_string(),
     };
-    match ctx.sms.send(&msg).await {
+    match delivery.send(&msg).await {
         Ok(receipt) => {
+            channels::track(ctx, sent.id, receipt.message_id.as_deref()).await;
             ctx.metrics
                 .otp_sent
                 .get_or_create(&crate::metrics::ProviderCountry {
@@ -171,10 +235,18 @@ async fn deliver(
                 charges.keep("send_per_ip");
             }
             refund(ctx, charges).await;
-            Err(match e {
-                DeliveryError::InvalidNumber => FlowError::Phone(PhoneError::Invalid),
-                DeliveryError::OptedOut => FlowError::OptedOut,
-                DeliveryError::Unavailable => FlowError::SmsFailed,
+            Err(match (e, sent.via) {
+                // Not on WhatsApp, or no calls to that number: the number
+                // is fine, the channel is not.
+                (DeliveryError::InvalidNumber | DeliveryError::OptedOut, Channel::Whatsapp)
+                | (DeliveryError::InvalidNumber | DeliveryError::OptedOut, Channel::Voice) => {
+                    FlowError::ChannelUnavailable
+                }
+                (DeliveryError::InvalidNumber, Channel::Sms) => {
+                    FlowError::Phone(PhoneError::Invalid)
+                }
+                (DeliveryError::OptedOut, Channel::Sms) => FlowError::OptedOut,
+                (DeliveryError::Unavailable, _) => FlowError::SmsFailed,
             })
         }
     }
@@ -329,15 +401,18 @@ fn fail(ctx: &FlowCtx, reason: &'static str, phone: Option<&Phone>, who: Who) {
     }
 }
 
-/// A new code for the same challenge, once `resend_after` has passed.
+/// Once `resend_after` has passed: a new code by the region's first
+/// channel, or, with `channel`, the same code by that channel (a channel
+/// switch is a resend: the same delay, limits and budget; channels.rs).
 pub async fn resend(
     ctx: &FlowCtx,
     challenge_id: &str,
     lang: &str,
-    conn: ConnInfo,
-    client_ip: IpAddr,
+    who: (ConnInfo, IpAddr),
     confirm: Option<&Confirm>,
+    channel: Option<Channel>,
 ) -> Result<Phone, FlowError> {
+    let (conn, client_ip) = who;
     let who = Who {
         conn,
         client_ip,
@@ -354,7 +429,16 @@ pub async fn resend(
         return Err(FlowError::NoChallenge);
     };
     let phone = Phone::from_e164(&ch.phone).ok_or(FlowError::NoChallenge)?;
-    let ready_at = ch.sent_at + ctx.cfg.otp.resend_after.as_millis() as u64;
+    // A signed receipt said the last message did not arrive, or it has
+    // been quiet for `fallback_after`: another channel need not wait out
+    // the delay (every counted limit still holds).
+    let waived = channel.is_some() && channels::fallback_due(ctx, challenge_id, &ch).await;
+    let resend_after = if waived {
+        Duration::ZERO
+    } else {
+        ctx.cfg.otp.resend_after
+    };
+    let ready_at = ch.sent_at + resend_after.as_millis() as u64;
     if now < ready_at {
         return Err(limited(
             ctx,
@@ -365,26 +449,46 @@ pub async fn resend(
             who,
         ));
     }
+    let via = channel.unwrap_or_else(|| first_channel(ctx, &phone));
+    let region = phone.region_code();
+    // A spent channel budget (a voice call costs more) is not offered, and
+    // asked for anyway it is unavailable, not a shopper's rate limit.
+    if !ctx.channels.cfg.order_for(&region).contains(&via)
+        || !channels::configured(ctx, via)
+        || (channel.is_some() && !channels::budget_left(ctx, via).await)
+    {
+        return Err(FlowError::ChannelUnavailable);
+    }
     let mut charges = Charges::new(ctx);
     charge_client(ctx, &mut charges, Some(&phone), who).await?;
-    charge_send(ctx, &mut charges, &phone, who).await?;
-    let code = otp::generate_code(ctx.cfg.otp.length);
-    let hash = otp::code_hash(
-        &ctx.otp_key,
-        challenge_id,
-        phone.e164(),
-        &code,
-        binding(confirm),
-    );
+    charge_send(ctx, &mut charges, &phone, via, who).await?;
+    let kept = match channel {
+        Some(_) => match channels::same_code(ctx, challenge_id, &ch, binding(confirm)).await {
+            Ok(kept) => kept,
+            Err(e) => {
+                refund(ctx, charges).await;
+                return Err(store_down(e));
+            }
+        },
+        None => None,
+    };
+    let (code, hash) = match kept {
+        Some(code) => (code, ch.code_hash),
+        None => {
+            let code = otp::generate_code(ctx.cfg.otp.length);
+            let hash = otp::code_hash(
+                &ctx.otp_key,
+                challenge_id,
+                phone.e164(),
+                &code,
+                binding(confirm),
+            );
+            (code, hash)
+        }
+    };
     let replaced = ctx
         .store
-        .replace_code(
-            challenge_id,
-            hash,
-            ctx.cfg.otp.resend_after,
-            ctx.cfg.otp.ttl,
-            now,
-        )
+        .replace_code(challenge_id, hash, resend_after, ctx.cfg.otp.ttl, now)
         .await;
     let refused = match replaced {
         Ok(Resend::Replaced) => None,
@@ -403,6 +507,14 @@ pub async fn resend(
         refund(ctx, charges).await;
         return Err(e);
     }
-    deliver(ctx, &phone, &code, lang, charges, who, confirm).await?;
+    let sent = Sent {
+        id: challenge_id,
+        via,
+        code: &code,
+    };
+    deliver(ctx, &phone, sent, lang, charges, who, confirm).await?;
+    if let Err(e) = channels::remember(ctx, challenge_id, &ch, &code, via).await {
+        tracing::warn!(error = %e, "other channels will send a new code");
+    }
     Ok(phone)
 }

@@ -18,10 +18,10 @@ use crate::store::{Count, MemoryStore, Store};
 
 const PHONE: &str = "+919812345678";
 
-struct Rig {
-    ctx: FlowCtx,
-    clock: ManualClock,
-    store: Arc<MemoryStore>,
+pub(super) struct Rig {
+    pub(super) ctx: FlowCtx,
+    pub(super) clock: ManualClock,
+    pub(super) store: Arc<MemoryStore>,
     sms: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -29,7 +29,7 @@ struct Rig {
 /// A flow context from configuration text appended to a minimal file;
 /// `sms_path` replaces the file provider's path (a directory that does
 /// not exist, and cannot be made, makes every send fail).
-fn rig(extra: &str, sms_path: Option<&str>) -> Rig {
+pub(super) fn rig(extra: &str, sms_path: Option<&str>) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     crate::tls::write_self_signed(dir.path(), &["localhost".into()]).unwrap();
     let p = |f: &str| dir.path().join(f).display().to_string();
@@ -75,8 +75,13 @@ path = "{sms}"
         store: store.clone(),
         clock: shared_clock,
         sms: Arc::new(crate::sms::build(&cfg.sms)),
+        channels: Arc::new(crate::sms::ChannelSet::build(
+            &cfg.channels,
+            Arc::new(crate::sms::SmsMetrics::new()),
+        )),
         metrics,
         otp_key: [7; 32],
+        code_key: [7; 32],
         sessions,
         phone_tags: crate::audit::PhoneTags::new([8; 32]),
     };
@@ -89,7 +94,7 @@ path = "{sms}"
     }
 }
 
-fn conn() -> (ConnInfo, IpAddr) {
+pub(super) fn conn() -> (ConnInfo, IpAddr) {
     let peer: SocketAddr = "192.0.2.1:5000".parse().unwrap();
     (
         ConnInfo {
@@ -103,7 +108,7 @@ fn conn() -> (ConnInfo, IpAddr) {
 
 impl Rig {
     /// The code in the last SMS the file provider wrote.
-    fn last_code(&self) -> String {
+    pub(super) fn last_code(&self) -> String {
         let text = std::fs::read_to_string(&self.sms).unwrap();
         let line = text.lines().last().expect("an SMS was written");
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -113,7 +118,7 @@ impl Rig {
         digits
     }
 
-    fn sent(&self) -> usize {
+    pub(super) fn sent(&self) -> usize {
         std::fs::read_to_string(&self.sms).map_or(0, |t| t.lines().count())
     }
 
@@ -132,14 +137,18 @@ impl Rig {
         }
     }
 
-    async fn send(&self, phone: &str) -> Result<String, FlowError> {
+    pub(super) async fn send(&self, phone: &str) -> Result<String, FlowError> {
         let (c, ip) = conn();
         start(&self.ctx, phone, "en", c, ip, None)
             .await
             .map(|(id, _)| id)
     }
 
-    async fn guess(&self, id: &str, code: &str) -> Result<crate::session::Session, FlowError> {
+    pub(super) async fn guess(
+        &self,
+        id: &str,
+        code: &str,
+    ) -> Result<crate::session::Session, FlowError> {
         let (c, ip) = conn();
         check(&self.ctx, id, code, c, ip, None).await
     }
@@ -204,14 +213,16 @@ async fn resend_replaces_the_code() {
     let old = r.last_code();
     let (c, ip) = conn();
     assert!(matches!(
-        resend(&r.ctx, &id, "en", c, ip, None).await,
+        resend(&r.ctx, &id, "en", (c, ip), None, None).await,
         Err(FlowError::RateLimited {
             limit: "resend_after",
             ..
         })
     ));
     r.clock.advance(Duration::from_secs(31));
-    resend(&r.ctx, &id, "en", c, ip, None).await.unwrap();
+    resend(&r.ctx, &id, "en", (c, ip), None, None)
+        .await
+        .unwrap();
     let new = r.last_code();
     assert_eq!(r.sent(), 2);
     if new != old {
@@ -297,7 +308,9 @@ async fn the_sms_is_in_the_language_asked_for() {
     let (id, _) = start(&r.ctx, PHONE, "hi", c, ip, None).await.unwrap();
     assert!(last_body().contains("आपका OTP है।"), "{}", last_body());
     r.clock.advance(Duration::from_secs(31));
-    resend(&r.ctx, &id, "hi", c, ip, None).await.unwrap();
+    resend(&r.ctx, &id, "hi", (c, ip), None, None)
+        .await
+        .unwrap();
     assert!(last_body().contains("आपका OTP है।"), "{}", last_body());
     for other in ["en", "ta", ""] {
         start(&r.ctx, "+919876543210", other, c, ip, None)

@@ -109,10 +109,50 @@ async fn sent(own: &Own, pending: &Pending, new_code: bool) -> Response<Body> {
         "expires_in": secs(ch.expires_at),
         "resend_after": secs(ch.sent_at + otp.resend_after.as_millis() as u64),
     });
+    // The other ways to get this code, once they may be asked for.
+    let offer = flow::offer(&own.flow, &pending.challenge_id, &ch).await;
+    let channels: Vec<&str> = offer.channels.iter().map(|c| c.as_str()).collect();
+    body["channels"] = json!(channels);
+    body["delivery_failed"] = json!(offer.delivery_failed);
     let confirm = confirming(own, Some(pending)).await;
     with_amount(own, &mut body, confirm.as_ref());
     let c = pending.cookie(&own.cookies, otp.ttl.as_secs());
     reply(StatusCode::OK, body, &[c])
+}
+
+/// `POST /.otpgate/api/resend` `{"channel": "whatsapp"}`: the same code by
+/// another channel (or, without `channel`, a new code), as the form does.
+pub async fn resend(
+    own: &Own,
+    req: Request<Incoming>,
+    conn: ConnInfo,
+) -> Result<Response<Body>, GatewayError> {
+    same_origin_json(req.headers())?;
+    let (parts, v) = read_json(req).await?;
+    let Some(pending) = Pending::of(&own.cookies, &parts.headers) else {
+        return Ok(flow_error(&FlowError::NoChallenge));
+    };
+    let channel = match v.get("channel").and_then(Value::as_str) {
+        None => None,
+        Some(name) => match crate::sms::Channel::parse(name) {
+            Some(c) => Some(c),
+            None => return Ok(flow_error(&FlowError::ChannelUnavailable)),
+        },
+    };
+    let lang = own
+        .pages
+        .language_of(&parts.headers, v.get("lang").and_then(Value::as_str));
+    let client_ip = own.trusted.client_ip(&parts.headers, conn);
+    let confirm = confirming(own, Some(&pending)).await;
+    let id = &pending.challenge_id;
+    let who = (conn, client_ip);
+    match flow::resend(&own.flow, id, &lang, who, confirm.as_ref(), channel).await {
+        Ok(_) => {
+            held::extend(own, &pending).await;
+            Ok(sent(own, &pending, channel.is_none()).await)
+        }
+        Err(e) => Ok(flow_error(&e)),
+    }
 }
 
 pub async fn verify(

@@ -315,6 +315,10 @@ async fn render_verify(
         .div_ceil(1000);
     let lang = own.pages.choose_language(headers, query);
     let notice = flash.as_ref().filter(|f| f.notice).map(|f| f.key.as_str());
+    // Another channel: after the resend delay, or at once when the last
+    // message was reported undelivered or `fallback_after` passed.
+    let offer = crate::flow::offer(&own.flow, &pending.challenge_id, &ch).await;
+    let channels: Vec<&'static str> = offer.channels.iter().map(|c| c.as_str()).collect();
     let amount = amount_for(own, headers).await;
     let page = own.pages.verify(&VerifyView {
         amount: amount.as_deref(),
@@ -323,6 +327,8 @@ async fn render_verify(
         masked_phone: &crate::phone::mask(&ch.phone),
         code_length: own.flow.cfg.otp.length,
         resend_in_secs: wait,
+        channels: &channels,
+        delivery_failed: offer.delivery_failed,
         error: None,
         alert: flash.as_ref().and_then(|f| f.alert(now)),
         notice: None,
@@ -342,10 +348,14 @@ async fn render_verify(
 pub async fn verify_page(
     own: &Own,
     req: &Request<Incoming>,
+    conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
     match Pending::of(&own.cookies, req.headers()) {
         Some(p) => {
-            let (flash, clear) = Flash::take(&own.cookies, req.headers());
+            let (mut flash, clear) = Flash::take(&own.cookies, req.headers());
+            if super::fallback::automatic(own, req.method(), req.headers(), conn, &p).await {
+                flash = Some(Flash::notice("same_code_sent"));
+            }
             Ok(render_verify(own, req.headers(), req.uri().query(), &p, flash, clear).await)
         }
         None => Ok(see_other(LOGIN, &[])),
@@ -420,19 +430,36 @@ pub async fn resend(
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Result<Response<Body>, GatewayError> {
-    let (parts, _) = checked_form(own, req).await?;
+    let (parts, form) = checked_form(own, req).await?;
     let Some(pending) = Pending::of(&own.cookies, &parts.headers) else {
         return Ok(see_other(LOGIN, &[]));
     };
     let client_ip = own.trusted.client_ip(&parts.headers, conn);
     let lang = own.pages.choose_language(&parts.headers, None).lang;
     let now = own.flow.clock.now_ms();
+    // `channel`: the same code by another way (a button of the code page).
+    let channel = match form.get("channel").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(name) => match crate::sms::Channel::parse(name) {
+            Some(c) => Some(c),
+            None => {
+                let e = FlowError::ChannelUnavailable;
+                return Ok(refused_to(own, VERIFY, Flash::error(&e, now), &[]));
+            }
+        },
+    };
     let confirm = confirming(own, Some(&pending)).await;
     let id = &pending.challenge_id;
-    match flow::resend(&own.flow, id, &lang, conn, client_ip, confirm.as_ref()).await {
+    let who = (conn, client_ip);
+    match flow::resend(&own.flow, id, &lang, who, confirm.as_ref(), channel).await {
         Ok(_) => {
             held::extend(own, &pending).await;
-            let notice = Flash::notice("new_code_sent").cookie(&own.cookies);
+            let key = if channel.is_some() {
+                "same_code_sent"
+            } else {
+                "new_code_sent"
+            };
+            let notice = Flash::notice(key).cookie(&own.cookies);
             Ok(see_other(VERIFY, &[notice]))
         }
         // The code page sends an ended challenge on to the phone page.

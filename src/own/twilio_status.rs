@@ -31,6 +31,23 @@ pub async fn twilio_status(
         tracing::warn!("Twilio status callback with a bad signature refused");
         return Ok(reply::empty(StatusCode::FORBIDDEN));
     }
-    crate::sms::record_twilio_status(own.flow.sms.metrics(), form.pairs());
+    let status = crate::sms::record_twilio_status(own.flow.sms.metrics(), form.pairs());
+    // A signed failed/undelivered receipt for one of our codes: the code
+    // page offers the next channel at once (flow/channels.rs); a
+    // delivered one: the quiet `fallback_after` no longer offers one.
+    let sid = form
+        .pairs()
+        .iter()
+        .find(|(k, _)| k == "MessageSid" || k == "CallSid")
+        .map(|(_, v)| v.as_str());
+    match (status, sid) {
+        (Some("failed" | "undelivered"), Some(sid)) => {
+            crate::flow::mark_failed(&own.flow, sid).await;
+        }
+        (Some("delivered"), Some(sid)) => {
+            crate::flow::mark_delivered(&own.flow, sid).await;
+        }
+        _ => {}
+    }
     Ok(reply::empty(StatusCode::NO_CONTENT))
 }

@@ -227,6 +227,15 @@ impl Pages {
             masked_phone => v.masked_phone,
             length => v.code_length,
             resend_in => v.resend_in_secs,
+            channels => v
+                .channels
+                .iter()
+                .map(|c| {
+                    let label = l.strings.get(&format!("channel_{c}")).cloned();
+                    context! { name => c, label => label.unwrap_or_default() }
+                })
+                .collect::<Vec<_>>(),
+            delivery_failed => v.delivery_failed,
             alert => alert(l, v.alert.as_ref(), v.error),
             notice => notice,
             amount => v.amount,

@@ -84,6 +84,11 @@ pub struct VerifyView<'a> {
     pub masked_phone: &'a str,
     pub code_length: u32,
     pub resend_in_secs: u64,
+    /// Other channels to get the same code by (`whatsapp`, `voice`,
+    /// `sms`), each a button; empty before the resend delay has passed.
+    pub channels: &'a [&'static str],
+    /// A provider reported the last message undelivered.
+    pub delivery_failed: bool,
     pub error: Option<&'a str>,
     pub alert: Option<Alert<'a>>,
     /// Text shown as is (when there is no `notice_key`).

@@ -193,12 +193,17 @@ fn build(cfg: Config, kept: &Kept) -> Result<Gateway, crate::upstream::UpstreamS
         &cfg.sms,
         kept.sms_metrics.clone(),
     ));
+    let channels = Arc::new(crate::sms::ChannelSet::build(
+        &cfg.channels,
+        kept.sms_metrics.clone(),
+    ));
     Gateway::new(
         cfg,
         Parts {
             store: kept.store.clone(),
             clock: kept.clock.clone(),
             sms,
+            channels,
             metrics: kept.metrics.clone(),
             epoch: kept.epoch.clone(),
         },

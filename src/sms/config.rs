@@ -84,41 +84,26 @@ impl ProviderConfig {
 /// here too, which is a no-op when the caller already resolved them.
 pub fn validate(raw: &RawSmsConfig) -> Result<SmsConfig, Vec<(String, String)>> {
     let mut problems = Problems::default();
-    let policy = policy(raw, &mut problems);
+    let policy = chain_policy(
+        "sms",
+        [
+            raw.timeout.as_deref(),
+            raw.connect_timeout.as_deref(),
+            raw.budget.as_deref(),
+        ],
+        raw.max_retries,
+        &mut problems,
+    );
 
-    let mut names: Vec<(String, &str)> = Vec::new();
-    match raw.provider.as_deref() {
-        Some(name) => names.push(("sms.provider".to_owned(), name)),
-        None => problems.push(
-            "sms.provider",
-            format!("missing; one of {}", PROVIDERS.join(", ")),
-        ),
-    }
-    for (i, name) in raw.fallback.iter().flatten().enumerate() {
-        names.push((format!("sms.fallback[{i}]"), name));
-    }
-
+    let names = chain_names(
+        "sms",
+        raw.provider.as_deref(),
+        raw.fallback.as_ref(),
+        &PROVIDERS,
+        &mut problems,
+    );
     let mut chain = Vec::new();
-    let mut seen: Vec<&str> = Vec::new();
     for (key, name) in names {
-        if !PROVIDERS.contains(&name) {
-            let hint = did_you_mean(name, &PROVIDERS)
-                .map(|s| format!("; did you mean \"{s}\"?"))
-                .unwrap_or_default();
-            problems.push(
-                key,
-                format!(
-                    "unknown provider \"{name}\" (one of {}){hint}",
-                    PROVIDERS.join(", ")
-                ),
-            );
-            continue;
-        }
-        if seen.contains(&name) {
-            problems.push(key, format!("provider \"{name}\" is already in the chain"));
-            continue;
-        }
-        seen.push(name);
         if let Some(provider) = provider(raw, name, &key, &mut problems) {
             chain.push(provider);
         }
@@ -177,31 +162,40 @@ fn provider(
     }
 }
 
-fn policy(raw: &RawSmsConfig, problems: &mut Problems) -> RetryPolicy {
+/// The retry policy of one channel's chain (`[sms]`, `[whatsapp]`,
+/// `[voice]`): `times` is `timeout`, `connect_timeout`, `budget` as written.
+pub(crate) fn chain_policy(
+    section: &str,
+    times: [Option<&str>; 3],
+    max_retries: Option<u32>,
+    problems: &mut Problems,
+) -> RetryPolicy {
+    let [timeout, connect_timeout, budget] = times;
     let defaults = RetryPolicy::default();
-    let total = duration(problems, "sms.timeout", raw.timeout.as_deref())
+    let total = duration(problems, &format!("{section}.timeout"), timeout)
         .unwrap_or(defaults.timeouts.total);
-    let mut connect = duration(
-        problems,
-        "sms.connect_timeout",
-        raw.connect_timeout.as_deref(),
-    )
-    .unwrap_or(defaults.timeouts.connect);
-    if raw.connect_timeout.is_none() {
+    let connect_key = format!("{section}.connect_timeout");
+    let mut connect =
+        duration(problems, &connect_key, connect_timeout).unwrap_or(defaults.timeouts.connect);
+    if connect_timeout.is_none() {
         connect = connect.min(total);
     } else if connect > total {
-        problems.push("sms.connect_timeout", "must not be longer than sms.timeout");
-    }
-    let budget = duration(problems, "sms.budget", raw.budget.as_deref()).unwrap_or(defaults.budget);
-    if budget < total {
         problems.push(
-            "sms.budget",
-            "must be at least sms.timeout, or no call could finish",
+            connect_key,
+            format!("must not be longer than {section}.timeout"),
         );
     }
-    let max_retries = raw.max_retries.unwrap_or(defaults.max_retries);
+    let budget_key = format!("{section}.budget");
+    let budget = duration(problems, &budget_key, budget).unwrap_or(defaults.budget);
+    if budget < total {
+        problems.push(
+            budget_key,
+            format!("must be at least {section}.timeout, or no call could finish"),
+        );
+    }
+    let max_retries = max_retries.unwrap_or(defaults.max_retries);
     if max_retries > 10 {
-        problems.push("sms.max_retries", "at most 10");
+        problems.push(format!("{section}.max_retries"), "at most 10");
     }
     RetryPolicy {
         max_retries,
@@ -209,4 +203,53 @@ fn policy(raw: &RawSmsConfig, problems: &mut Problems) -> RetryPolicy {
         timeouts: CallTimeouts { connect, total },
         ..defaults
     }
+}
+
+/// `provider` then `fallback` of one channel's chain, each checked against
+/// `known` (unknown: a suggestion; twice: an error). Returns the key each
+/// name was written at, with the name.
+pub(crate) fn chain_names<'a>(
+    section: &str,
+    provider: Option<&'a str>,
+    fallback: Option<&'a Vec<String>>,
+    known: &[&str],
+    problems: &mut Problems,
+) -> Vec<(String, &'a str)> {
+    let mut names: Vec<(String, &str)> = Vec::new();
+    match provider {
+        Some(name) => names.push((format!("{section}.provider"), name)),
+        None => problems.push(
+            format!("{section}.provider"),
+            format!("missing; one of {}", known.join(", ")),
+        ),
+    }
+    for (i, name) in fallback.into_iter().flatten().enumerate() {
+        names.push((format!("{section}.fallback[{i}]"), name));
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    names.retain(|(key, name)| {
+        if !known.contains(name) {
+            let hint = did_you_mean(name, known)
+                .map(|s| format!("; did you mean \"{s}\"?"))
+                .unwrap_or_default();
+            problems.push(
+                key.clone(),
+                format!(
+                    "unknown provider \"{name}\" (one of {}){hint}",
+                    known.join(", ")
+                ),
+            );
+            return false;
+        }
+        if seen.contains(name) {
+            problems.push(
+                key.clone(),
+                format!("provider \"{name}\" is already in the chain"),
+            );
+            return false;
+        }
+        seen.push(name);
+        true
+    });
+    names
 }

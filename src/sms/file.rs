@@ -99,6 +99,7 @@ mod tests {
                     region: "IN".into(),
                     body: format!("{i} \"quoted\"\nआपका कोड"),
                     code: i.to_string(),
+                    lang: "en".into(),
                 };
                 sender.send(&msg).await.map(|_| ())
             }));

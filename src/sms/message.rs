@@ -12,8 +12,12 @@ pub struct SmsMessage {
     pub region: String,
     /// The full rendered text (may need UCS-2, e.g. Hindi).
     pub body: String,
-    /// The digits alone, for providers whose DLT templates take variables.
+    /// The digits alone, for providers whose DLT templates take variables
+    /// (and for WhatsApp templates and voice calls, which carry only it).
     pub code: String,
+    /// The shopper's page language (`en`, `hi`): the WhatsApp template's
+    /// language and the voice call's.
+    pub lang: String,
 }
 
 // Written by hand so that a `{:?}` in a log can never print the code or body.
@@ -199,6 +203,7 @@ mod tests {
             region: "IN".into(),
             body: "123456 is your code".into(),
             code: "123456".into(),
+            lang: "en".into(),
         };
         let shown = format!("{msg:?}");
         assert!(!shown.contains("123456"), "{shown}");

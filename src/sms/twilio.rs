@@ -183,18 +183,24 @@ impl SmsSender for TwilioSender {
             .basic_auth(user, Some(password))
             .header(reqwest::header::ACCEPT, "application/json")
             .form(&form);
-        classify(execute(request).await?)
+        classify(execute(request).await?, "twilio")
     }
 }
 
-fn classify(response: ProviderResponse) -> Result<SmsReceipt, SmsError> {
+/// A Twilio REST answer (Messages or Calls): 2xx with a resource `sid`, or
+/// the JSON error `{code, message, more_info, status}`. `provider` names
+/// the sender in the receipt (`twilio`, `twilio_whatsapp`, `twilio_voice`).
+pub(crate) fn classify(
+    response: ProviderResponse,
+    provider: &'static str,
+) -> Result<SmsReceipt, SmsError> {
     if response.status.is_success() {
         let sid = serde_json::from_slice::<MessageResource>(&response.body)
             .ok()
             .and_then(|m| m.sid);
         return match sid {
             Some(sid) => Ok(SmsReceipt {
-                provider: "twilio",
+                provider,
                 message_id: Some(sid),
             }),
             // 2xx without a readable resource: accepted, but unconfirmed.
@@ -224,6 +230,15 @@ fn error_code(code: u32, response: &ProviderResponse) -> SmsError {
         21211 | 21612 | 21614 => SmsError::Permanent(PermanentReason::InvalidNumber),
         // 21610 the recipient replied STOP.
         21610 => SmsError::Permanent(PermanentReason::Unsubscribed),
+        // WhatsApp: 63003 no WhatsApp account at the `To` address, 63024
+        // invalid recipient. Calls: 21217 not a valid phone number, 13224
+        // an invalid number to dial. The number cannot take this channel.
+        63003 | 63024 | 21217 | 13224 => SmsError::Permanent(PermanentReason::InvalidNumber),
+        // 63018 the WhatsApp sender's rate limit.
+        63018 => SmsError::Transient {
+            kind: TransientKind::RateLimited,
+            retry_after: response.retry_after,
+        },
         _ => response
             .status_error()
             .unwrap_or_else(|| SmsError::rejected(&code.to_string())),

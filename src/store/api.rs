@@ -44,7 +44,9 @@ pub enum Count {
     Limited { retry_after: Duration },
 }
 
-/// What the per-request session check learns in one store round trip.
+/// What the per-request session check learns in one store call (at most
+/// one round trip; none while the Redis store's revocation cache is in
+/// step: `redis/cache.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionCheck {
     pub revoked: bool,
@@ -116,8 +118,9 @@ pub trait Store: Send + Sync {
     async fn revoke(&self, session_id: &str, until_ms: u64) -> Result<(), StoreError>;
     async fn is_revoked(&self, session_id: &str, now_ms: u64) -> Result<bool, StoreError>;
     /// The revocation check, the phone's not-before time and the epoch
-    /// read together, in one round trip (the per-request cost of a session
-    /// stays what it was).
+    /// read together, in at most one round trip. A store shared by
+    /// instances may answer from a cache that is at most 1 s behind writes
+    /// made elsewhere (and never behind its own).
     async fn session_check(
         &self,
         session_id: &str,

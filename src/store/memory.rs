@@ -15,15 +15,18 @@ use dashmap::DashMap;
 use subtle::ConstantTimeEq;
 
 use super::api::{Attempt, Block, Challenge, Count, Resend, SessionCheck, Store, StoreError};
+use super::compact::{Counter, CounterKeys, Id, Pending};
 use super::epoch::random_epoch;
 
 pub struct MemoryStore {
     /// Drawn at start: this process's data is a new epoch.
     epoch: u64,
     /// Challenge id -> challenge; the entry lock serializes attempts.
-    challenges: DashMap<String, Challenge>,
-    /// Counter key -> (window start ms, count).
-    counters: DashMap<String, (u64, u64)>,
+    /// Compact forms (store/compact.rs): what a pending challenge costs.
+    challenges: DashMap<Id, Pending>,
+    /// Counter key (hashed) -> window, count and end.
+    counters: DashMap<u128, Counter>,
+    counter_keys: CounterKeys,
     /// Revoked session id -> unix ms after which the cookie is dead anyway.
     revoked: DashMap<String, u64>,
     /// Held request key -> (unix ms it expires, sealed request); removing
@@ -44,6 +47,7 @@ impl Default for MemoryStore {
             epoch: random_epoch(),
             challenges: DashMap::new(),
             counters: DashMap::new(),
+            counter_keys: CounterKeys::default(),
             revoked: DashMap::new(),
             held: DashMap::new(),
             any_revoked: std::sync::atomic::AtomicBool::new(false),
@@ -66,9 +70,8 @@ impl MemoryStore {
         self.phone_not_before
             .retain(|_, (_, until)| *until > now_ms);
         self.blocks.retain(|_, b| b.until_ms > now_ms);
-        // Counters carry no window length; a day covers every default.
-        self.counters
-            .retain(|_, (start, _)| now_ms.saturating_sub(*start) < 48 * 3600 * 1000);
+        // Each counter goes when its window and the next are over.
+        self.counters.retain(|_, c| c.ends > now_ms);
     }
 
     pub fn len(&self) -> usize {
@@ -101,16 +104,16 @@ fn window_start(now_ms: u64, window: Duration) -> u64 {
 #[async_trait]
 impl Store for MemoryStore {
     async fn put_challenge(&self, id: &str, ch: Challenge) -> Result<(), StoreError> {
-        self.challenges.insert(id.to_string(), ch);
+        self.challenges.insert(Id::of(id), Pending::of(ch));
         Ok(())
     }
 
     async fn challenge(&self, id: &str, now_ms: u64) -> Result<Option<Challenge>, StoreError> {
         Ok(self
             .challenges
-            .get(id)
+            .get(&Id::of(id))
             .filter(|c| c.expires_at > now_ms)
-            .map(|c| c.clone()))
+            .map(|c| c.challenge()))
     }
 
     async fn attempt(
@@ -120,7 +123,7 @@ impl Store for MemoryStore {
         max_attempts: u32,
         now_ms: u64,
     ) -> Result<Attempt, StoreError> {
-        let Entry::Occupied(mut entry) = self.challenges.entry(id.to_string()) else {
+        let Entry::Occupied(mut entry) = self.challenges.entry(Id::of(id)) else {
             return Ok(Attempt::Missing);
         };
         if entry.get().expires_at <= now_ms {
@@ -135,7 +138,9 @@ impl Store for MemoryStore {
         ch.attempts += 1;
         if bool::from(ch.code_hash.ct_eq(&candidate)) {
             let (_, ch) = entry.remove_entry();
-            return Ok(Attempt::Verified { phone: ch.phone });
+            return Ok(Attempt::Verified {
+                phone: ch.phone.text(),
+            });
         }
         let remaining = max_attempts - ch.attempts;
         if remaining == 0 {
@@ -153,7 +158,7 @@ impl Store for MemoryStore {
         ttl: Duration,
         now_ms: u64,
     ) -> Result<Resend, StoreError> {
-        let Some(mut ch) = self.challenges.get_mut(id) else {
+        let Some(mut ch) = self.challenges.get_mut(&Id::of(id)) else {
             return Ok(Resend::Missing);
         };
         if ch.expires_at <= now_ms {
@@ -182,15 +187,36 @@ impl Store for MemoryStore {
     ) -> Result<Count, StoreError> {
         let start = window_start(now_ms, window);
         let retry_after = Duration::from_millis(start + window.as_millis() as u64 - now_ms);
-        let mut slot = self.counters.entry(key.to_string()).or_insert((start, 0));
-        if slot.0 != start {
-            *slot = (start, 0);
+        let fresh = Counter {
+            start,
+            count: 0,
+            ends: start + 2 * (window.as_millis() as u64).max(1),
+        };
+        if cost == 0 {
+            // A read creates nothing (a probe must not grow the map).
+            let n = self
+                .counters
+                .get(&self.counter_keys.of(key))
+                .filter(|c| c.start == start)
+                .map_or(0, |c| c.count);
+            return Ok(if n >= max {
+                Count::Limited { retry_after }
+            } else {
+                Count::Allowed { count: n }
+            });
         }
-        if slot.1 + cost > max || (cost == 0 && slot.1 >= max) {
+        let mut slot = self
+            .counters
+            .entry(self.counter_keys.of(key))
+            .or_insert(fresh);
+        if slot.start != start {
+            *slot = fresh;
+        }
+        if slot.count + cost > max {
             return Ok(Count::Limited { retry_after });
         }
-        slot.1 += cost;
-        Ok(Count::Allowed { count: slot.1 })
+        slot.count += cost;
+        Ok(Count::Allowed { count: slot.count })
     }
 
     async fn uncount(
@@ -201,9 +227,9 @@ impl Store for MemoryStore {
         now_ms: u64,
     ) -> Result<(), StoreError> {
         let start = window_start(now_ms, window);
-        if let Some(mut slot) = self.counters.get_mut(key) {
-            if slot.0 == start {
-                slot.1 = slot.1.saturating_sub(cost);
+        if let Some(mut slot) = self.counters.get_mut(&self.counter_keys.of(key)) {
+            if slot.start == start {
+                slot.count = slot.count.saturating_sub(cost);
             }
         }
         Ok(())
@@ -411,8 +437,17 @@ mod tests {
         );
         s.sweep(20_000);
         assert_eq!(s.len(), 1, "only the counter is left");
-        s.sweep(49 * 3600 * 1000);
-        assert!(s.is_empty());
+        s.sweep(119_999);
+        assert_eq!(
+            s.len(),
+            1,
+            "kept through the next window (pumping reads it)"
+        );
+        s.sweep(120_000);
+        assert!(
+            s.is_empty(),
+            "a counter goes with its window, not days later"
+        );
     }
 
     #[tokio::test]

@@ -22,60 +22,64 @@
 //! on a connection error: a healthy Redis never produces an error.
 
 mod admin;
+mod cache;
+mod calls;
 mod conn;
 mod held;
 mod keys;
+mod revocations;
 pub mod scripts;
+mod subscriber;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::{FromRedisValue, Script, ScriptInvocation};
+
+use calls::{unavailable, Calls, CALL_TIMEOUT, GRACE_MS};
+use revocations::Revocations;
 
 use super::api::{Attempt, Block, Challenge, Count, Resend, SessionCheck, Store, StoreError};
 use super::epoch::random_epoch;
 pub use super::target::RedisTarget;
 use crate::metrics::StoreMetrics;
-use conn::{Backend, Conn};
-use keys::{Keys, EPOCH};
+use conn::Backend;
+use keys::{Keys, CHANNEL, EPOCH};
 
-/// The longest any one store call may take before it counts as a failure.
-const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 const PING_TIMEOUT: Duration = Duration::from_millis(1000);
-/// Garbage-collection slack on top of a logical expiry, for clock skew
-/// between instances.
-const GRACE_MS: u64 = 60_000;
 static PING: std::sync::LazyLock<redis::Cmd> = std::sync::LazyLock::new(|| redis::cmd("PING"));
 static ROLE: std::sync::LazyLock<redis::Cmd> = std::sync::LazyLock::new(|| redis::cmd("ROLE"));
 
 pub struct RedisStore {
-    backend: Backend,
+    calls: Arc<Calls>,
+    /// The session check's revocations, and the cache that answers it
+    /// without a round trip (`redis/cache.rs`).
+    revocations: Arc<Revocations>,
+    /// The task that keeps the cache in step; ended with the store.
+    subscriber: tokio::task::AbortHandle,
     keys: Keys,
     attempt: Script,
     replace: Script,
     count: Script,
+    /// `COUNT` bare, for reads.
+    read_count: Script,
     uncount: Script,
     put: Script,
     epoch: Script,
     extend_held: Script,
     claim_held: Script,
-    metrics: StoreMetrics,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("redis: {e}"))
+impl Drop for RedisStore {
+    fn drop(&mut self) {
+        self.subscriber.abort();
+    }
 }
 
 fn window_start(now_ms: u64, window: Duration) -> u64 {
     let w = window.as_millis().max(1) as u64;
     now_ms - now_ms % w
-}
-
-fn system_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 impl RedisStore {
@@ -100,73 +104,41 @@ impl RedisStore {
             .await
             .map_err(|_| unavailable(format!("no answer from {target}")))?
             .map_err(|e| unavailable(format!("{e} ({target})")))?;
+        let keys = Keys {
+            cluster: target.is_cluster(),
+        };
+        let calls = Arc::new(Calls { backend, metrics });
+        let revocations = Arc::new(Revocations::new(calls.clone(), keys));
+        let subscriber = subscriber::spawn(revocations.clone(), calls.clone(), target.clone());
         Ok(RedisStore {
-            backend,
-            keys: Keys {
-                cluster: target.is_cluster(),
-            },
+            calls,
+            revocations,
+            subscriber,
+            keys,
             attempt: Script::new(&scripts::once(scripts::ATTEMPT)),
             replace: Script::new(&scripts::once(scripts::REPLACE)),
             count: Script::new(&scripts::once(scripts::COUNT)),
+            read_count: Script::new(scripts::COUNT),
             uncount: Script::new(&scripts::once(scripts::UNCOUNT)),
             put: Script::new(scripts::PUT),
             epoch: Script::new(scripts::EPOCH),
             extend_held: Script::new(scripts::EXTEND_HELD),
             claim_held: Script::new(scripts::CLAIM_HELD),
-            metrics,
         })
     }
 
-    /// One command or script, each try bounded by [`CALL_TIMEOUT`], tried
-    /// again once when the connection broke (every call made through here
-    /// is safe to repeat: see the module docs). A timeout is not retried:
-    /// Redis is slow or gone, and a second wait only doubles the shopper's.
-    async fn run<T, F>(&self, op: &'static str, f: impl Fn(Conn) -> F) -> Result<T, StoreError>
-    where
-        F: std::future::Future<Output = redis::RedisResult<T>>,
-    {
-        let started = Instant::now();
-        let mut result = self.try_once(&f).await;
-        if let Err(Some(e)) = &result {
-            let replica = e.kind() == redis::ErrorKind::ReadOnly;
-            if e.is_connection_dropped() || e.is_unrecoverable_error() || replica {
-                tracing::debug!(op, error = %e, "redis connection broke; trying again once");
-                result = self.try_once(&f).await;
-            }
-        }
-        self.metrics.observe(op, started.elapsed(), result.is_ok());
-        match result {
-            Ok(v) => Ok(v),
-            Err(Some(e)) => Err(unavailable(e)),
-            Err(None) => Err(unavailable("timed out")),
-        }
+    /// Whether the revocation cache answers session checks now, without
+    /// a round trip (`redis/cache.rs`); `false` until it has synced, and
+    /// whenever it is out of step.
+    pub fn session_cache_ready(&self) -> bool {
+        self.revocations.cache.trusted()
     }
 
-    /// `Err(None)` is a timeout. A failure tells the backend, so that a
-    /// Sentinel deployment looks for the (new) master before the retry.
-    async fn try_once<T, F>(&self, f: &impl Fn(Conn) -> F) -> Result<T, Option<redis::RedisError>>
-    where
-        F: std::future::Future<Output = redis::RedisResult<T>>,
-    {
-        let used = std::sync::atomic::AtomicU64::new(0);
-        let call = async {
-            let lease = self.backend.lease().await?;
-            used.store(lease.generation, std::sync::atomic::Ordering::Relaxed);
-            f(lease.conn).await
-        };
-        let result = tokio::time::timeout(CALL_TIMEOUT, call).await;
-        let generation = used.load(std::sync::atomic::Ordering::Relaxed);
-        match result {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => {
-                self.backend.failed(generation, Some(&e));
-                Err(Some(e))
-            }
-            Err(_) => {
-                self.backend.failed(generation, None);
-                Err(None)
-            }
-        }
+    /// Whether the cache's subscriber holds a complete snapshot: `false`
+    /// from the moment it notices a dropped subscription (or any doubt)
+    /// until it has read everything again.
+    pub fn session_cache_synced(&self) -> bool {
+        self.revocations.cache.synced()
     }
 
     async fn invoke<T: FromRedisValue>(
@@ -174,8 +146,7 @@ impl RedisStore {
         op: &'static str,
         inv: &ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
-        self.run(op, |mut c| async move { inv.invoke_async(&mut c).await })
-            .await
+        self.calls.invoke(op, inv).await
     }
 
     async fn query<T: FromRedisValue>(
@@ -183,8 +154,7 @@ impl RedisStore {
         op: &'static str,
         cmd: &redis::Cmd,
     ) -> Result<T, StoreError> {
-        self.run(op, |mut c| async move { cmd.query_async(&mut c).await })
-            .await
+        self.calls.query(op, cmd).await
     }
 }
 
@@ -312,11 +282,16 @@ impl Store for RedisStore {
         // previous window's count.
         let px = start + 2 * w.max(1) - now_ms + GRACE_MS;
         let k = self.keys.counter(start, key_);
-        let mut inv = self.count.key(&k);
-        inv.key(self.keys.operation_for(&k))
-            .arg(cost)
-            .arg(max)
-            .arg(px);
+        // A read (cost 0) changes nothing, so repeating it is safe by
+        // nature: no operation key for it to leave behind.
+        let mut inv = if cost == 0 {
+            self.read_count.key(&k)
+        } else {
+            let mut inv = self.count.key(&k);
+            inv.key(self.keys.operation_for(&k));
+            inv
+        };
+        inv.arg(cost).arg(max).arg(px);
         let n: i64 = self.invoke("count", &inv).await?;
         Ok(match u64::try_from(n) {
             Ok(count) => Count::Allowed { count },
@@ -339,22 +314,14 @@ impl Store for RedisStore {
     }
 
     async fn revoke(&self, session_id: &str, until_ms: u64) -> Result<(), StoreError> {
-        // `until_ms` decides (see `is_revoked`); the TTL only collects the
-        // entry, so it is measured against the system clock with slack.
-        let px = until_ms.saturating_sub(system_ms()) + GRACE_MS;
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(self.keys.revocation(session_id))
-            .arg(until_ms)
-            .arg("PX")
-            .arg(px);
-        self.query::<()>("revoke", &cmd).await
+        self.revocations.revoke(session_id, until_ms).await
     }
 
     async fn is_revoked(&self, session_id: &str, now_ms: u64) -> Result<bool, StoreError> {
-        let mut cmd = redis::cmd("GET");
-        cmd.arg(self.keys.revocation(session_id));
-        let until: Option<u64> = self.query("is_revoked", &cmd).await?;
-        Ok(until.is_some_and(|u| u > now_ms))
+        // The same cache (or round trip) as the session check: a pumping
+        // network block is a revocation too.
+        let check = self.revocations.check(session_id, "", now_ms).await?;
+        Ok(check.revoked)
     }
 
     async fn session_check(
@@ -363,7 +330,7 @@ impl Store for RedisStore {
         phone: &str,
         now_ms: u64,
     ) -> Result<SessionCheck, StoreError> {
-        self.check_session(session_id, phone, now_ms).await
+        self.revocations.check(session_id, phone, now_ms).await
     }
 
     async fn revoke_phone(
@@ -372,7 +339,9 @@ impl Store for RedisStore {
         not_before_ms: u64,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        self.set_phone_not_before(phone, not_before_ms, ttl).await
+        self.revocations
+            .revoke_phone(phone, not_before_ms, ttl)
+            .await
     }
 
     async fn put_block(&self, block: &Block) -> Result<(), StoreError> {
@@ -397,7 +366,9 @@ impl Store for RedisStore {
 
     async fn epoch(&self) -> Result<(u64, bool), StoreError> {
         let mut inv = self.epoch.key(EPOCH);
-        inv.arg(random_epoch());
+        inv.key(self.keys.rev_ready())
+            .arg(random_epoch())
+            .arg(CHANNEL);
         let (epoch, created): (u64, u8) = self.invoke("epoch", &inv).await?;
         Ok((epoch, created == 1))
     }
@@ -409,12 +380,12 @@ impl Store for RedisStore {
         // Behind Sentinel, ROLE also notices a connection to an old master
         // that is a replica now (it answers reads, and would hold on to it).
         let probe = async {
-            if self.backend.is_sentinel() {
+            if self.calls.backend.is_sentinel() {
                 let role: Vec<redis::Value> = self.query("ping", &ROLE).await?;
                 let master =
                     matches!(role.first(), Some(redis::Value::BulkString(r)) if r == b"master");
                 if !master {
-                    self.backend.failed_role();
+                    self.calls.backend.failed_role();
                 }
                 Ok::<bool, StoreError>(master)
             } else {

@@ -11,6 +11,7 @@ mod data_loss;
 mod gateways;
 mod held;
 mod reconnect;
+mod revocation_cache;
 mod semantics;
 mod sentinel;
 mod topology;
@@ -146,4 +147,23 @@ macro_rules! redis_or_skip {
             None => return,
         }
     };
+}
+
+/// How long a revocation written on one instance may take to be enforced
+/// on another: the revocation cache's bound (1 s, src/store/redis/cache.rs)
+/// and slack for a busy test machine.
+pub const STALENESS: Duration = Duration::from_millis(1_300);
+
+/// Polls `path` until it answers `status` (panics after [`STALENESS`]):
+/// what another instance answers once a revocation reached it.
+pub async fn status_within(b: &mut support::Browser, path: &str, status: u16, what: &str) {
+    let t = Instant::now();
+    loop {
+        let got = b.get(path).await.status;
+        if got == status {
+            return;
+        }
+        assert!(t.elapsed() < STALENESS, "{what}: {path} answered {got}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

@@ -226,6 +226,7 @@ pub fn india(body: &str) -> SmsMessage {
         region: "IN".into(),
         body: body.into(),
         code: "123456".into(),
+        lang: "en".into(),
     }
 }
 

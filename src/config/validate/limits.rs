@@ -74,6 +74,8 @@ pub(super) fn limits(
         send_per_fingerprint: one("send_per_fingerprint", 400, "1h"),
         sms_per_hour: one("sms_per_hour", 500, "1h"),
         sms_per_day: one("sms_per_day", 5_000, "24h"),
+        whatsapp_per_hour: one("whatsapp_per_hour", 500, "1h"),
+        voice_per_hour: one("voice_per_hour", 100, "1h"),
         verify_fail_per_phone: one("verify_fail_per_phone", 10, "1h"),
         verify_per_ip: one("verify_per_ip", 30, "5m"),
         pumping: pumping(p, pumping_raw),

@@ -77,6 +77,7 @@ fn msg() -> SmsMessage {
         region: "IN".into(),
         body: "123456 is your code".into(),
         code: "123456".into(),
+        lang: "en".into(),
     }
 }
 

@@ -1,7 +1,7 @@
-//! The Redis side of the admin API: a per-phone "not before" time
+//! The Redis side of the admin API: the per-phone "not before" time
 //! (`otpgate:nb:<phone>`, kept for `session.ttl`: no older session can
-//! outlive it) read in the same MGET as the session's revocation and the
-//! epoch, and the prefix blocks (`otpgate:blocks`, a hash prefix ->
+//! outlive it) is a revocation (`redis/revocations.rs`); here are the
+//! prefix blocks (`otpgate:blocks`, a hash prefix ->
 //! `until_ms|source`): a send checks every leading part of its number in
 //! one HMGET; ended blocks leave the hash when it is next listed. On a
 //! Cluster both live in the epoch's hash slot, like revocations (see
@@ -9,49 +9,11 @@
 //! the epoch too, which is detected.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use super::keys::EPOCH;
-use super::{RedisStore, GRACE_MS};
-use crate::store::api::{Block, SessionCheck, StoreError};
+use super::RedisStore;
+use crate::store::api::{Block, StoreError};
 
 impl RedisStore {
-    pub(super) async fn check_session(
-        &self,
-        session_id: &str,
-        phone: &str,
-        now_ms: u64,
-    ) -> Result<SessionCheck, StoreError> {
-        // One MGET: the per-request round trip the revocation check always
-        // cost, also carrying the epoch and the phone's not-before time.
-        let mut cmd = redis::cmd("MGET");
-        cmd.arg(EPOCH)
-            .arg(self.keys.revocation(session_id))
-            .arg(self.keys.not_before(phone));
-        let (epoch, until, not_before): (Option<u64>, Option<u64>, Option<u64>) =
-            self.query("session_check", &cmd).await?;
-        Ok(SessionCheck {
-            revoked: until.is_some_and(|u| u > now_ms),
-            phone_not_before: not_before,
-            epoch,
-        })
-    }
-
-    pub(super) async fn set_phone_not_before(
-        &self,
-        phone: &str,
-        not_before_ms: u64,
-        ttl: Duration,
-    ) -> Result<(), StoreError> {
-        let px = ttl.as_millis() as u64 + GRACE_MS;
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(self.keys.not_before(phone))
-            .arg(not_before_ms)
-            .arg("PX")
-            .arg(px);
-        self.query::<()>("revoke_phone", &cmd).await
-    }
-
     pub(super) async fn add_block(&self, b: &Block) -> Result<(), StoreError> {
         let mut cmd = redis::cmd("HSET");
         cmd.arg(self.keys.blocks())

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use redis::aio::{
-    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection, PubSub,
 };
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
@@ -240,6 +240,37 @@ impl SentinelMaster {
     }
 
     async fn ask(&self, sentinel: &ConnectionInfo) -> RedisResult<MultiplexedConnection> {
+        let info = self.address(sentinel).await?;
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(self.timeout)
+            .set_response_timeout(self.timeout);
+        let mut conn = Client::open(info)?
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        let role: Vec<Value> = redis::cmd("ROLE").query_async(&mut conn).await?;
+        match role.first() {
+            Some(Value::BulkString(r)) if r == b"master" => Ok(conn),
+            _ => Err((
+                ErrorKind::MasterNameNotFoundBySentinel,
+                "the address a sentinel gave is not a master (failover in progress)",
+            )
+                .into()),
+        }
+    }
+
+    /// The master's address as the first sentinel that answers names it.
+    async fn master_address(&self) -> RedisResult<ConnectionInfo> {
+        let mut last = None;
+        for sentinel in &self.sentinels {
+            match self.address(sentinel).await {
+                Ok(info) => return Ok(info),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| (ErrorKind::ClientError, "no sentinels").into()))
+    }
+
+    async fn address(&self, sentinel: &ConnectionInfo) -> RedisResult<ConnectionInfo> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(self.timeout)
             .set_response_timeout(self.timeout);
@@ -269,21 +300,37 @@ impl SentinelMaster {
         } else {
             ConnectionAddr::Tcp(host, port)
         };
-        let info = ConnectionInfo {
+        Ok(ConnectionInfo {
             addr,
             redis: self.node.clone(),
-        };
-        let mut conn = Client::open(info)?
-            .get_multiplexed_async_connection_with_config(&config)
-            .await?;
-        let role: Vec<Value> = redis::cmd("ROLE").query_async(&mut conn).await?;
-        match role.first() {
-            Some(Value::BulkString(r)) if r == b"master" => Ok(conn),
-            _ => Err((
-                ErrorKind::MasterNameNotFoundBySentinel,
-                "the address a sentinel gave is not a master (failover in progress)",
-            )
-                .into()),
+        })
+    }
+}
+
+/// A connection for the revocation cache's subscription. One server: that
+/// server. Sentinel: the master the sentinels name now (a replica would
+/// also deliver the master's messages, replicated; the heartbeat, sent to
+/// the master, finds out if not). Cluster: the first node that answers,
+/// since `PUBLISH` on a Cluster reaches every node (over the cluster bus,
+/// which can drop a message: the cache's numbering notices).
+pub(super) async fn subscriber(backend: &Backend, target: &RedisTarget) -> RedisResult<PubSub> {
+    match (&target.kind, backend) {
+        (_, Backend::Sentinel(s)) => Client::open(s.master_address().await?)?,
+        (Kind::Single(url), _) => Client::open(url.as_str())?,
+        (Kind::Cluster(urls), _) => {
+            let mut last = None;
+            for url in urls {
+                match Client::open(url.as_str())?.get_async_pubsub().await {
+                    Ok(p) => return Ok(p),
+                    Err(e) => last = Some(e),
+                }
+            }
+            return Err(last.unwrap_or_else(|| (ErrorKind::ClientError, "no nodes").into()));
+        }
+        (Kind::Sentinel { .. }, _) => {
+            return Err((ErrorKind::ClientError, "sentinel target without sentinels").into())
         }
     }
+    .get_async_pubsub()
+    .await
 }

@@ -9,7 +9,8 @@
 //!   counters spread over every master. The operation key a repeat-safe
 //!   script writes beside them (`scripts::once`) is tagged with the whole
 //!   name of the key it serves, `otpgate:op:{otpgate:ch:<id>}:<random>`,
-//!   which puts it in that key's slot by construction.
+//!   which puts it in that key's slot by construction (outside a Cluster
+//!   it is only `otpgate:op:<random>`).
 //! - A held request (`otpgate:held:<id>`) has no tag either: holding,
 //!   extending and claiming it each touch that one key.
 //! - The session check reads the epoch, a revocation and the phone's
@@ -34,6 +35,9 @@
 use std::borrow::Cow;
 
 pub const EPOCH: &str = "otpgate:epoch";
+/// Where revocations are published (`PUBLISH`: on a Cluster it reaches
+/// every node, so a subscriber may listen on any).
+pub const CHANNEL: &str = "otpgate:revocations";
 
 #[derive(Debug, Clone, Copy)]
 pub struct Keys {
@@ -64,13 +68,31 @@ impl Keys {
         self.beside_epoch("nb", phone)
     }
 
+    /// The revocation cache's index, numbering and "index complete" mark
+    /// (`redis/cache.rs`), beside the epoch: lost together with it.
+    pub fn rev_index(self) -> String {
+        self.beside_epoch_name("revidx")
+    }
+
+    pub fn rev_seq(self) -> String {
+        self.beside_epoch_name("revseq")
+    }
+
+    pub fn rev_ready(self) -> String {
+        self.beside_epoch_name("revready")
+    }
+
+    fn beside_epoch_name(self, kind: &str) -> String {
+        if self.cluster {
+            format!("otpgate:{kind}:{{{EPOCH}}}")
+        } else {
+            format!("otpgate:{kind}")
+        }
+    }
+
     /// The admin API's prefix blocks (one hash).
     pub fn blocks(self) -> String {
-        if self.cluster {
-            format!("otpgate:blocks:{{{EPOCH}}}")
-        } else {
-            "otpgate:blocks".to_string()
-        }
+        self.beside_epoch_name("blocks")
     }
 
     /// `otpgate:<kind>:<id>`; on a Cluster in the epoch's slot.
@@ -82,17 +104,28 @@ impl Keys {
         }
     }
 
-    /// A fresh operation key in the hash slot of `key`, a name made by
-    /// [`Keys::challenge`] or [`Keys::counter`] (which hold no braces).
+    /// A fresh operation key: 128 random bits in 22 characters (base64url;
+    /// hex would take 32, raw bytes would make keys no operator can read).
+    /// On a Cluster it carries `key`, a name made by [`Keys::challenge`] or
+    /// [`Keys::counter`] (which hold no braces), as its tag: the slot of
+    /// `key`. Elsewhere the tag would only cost memory, for as long as the
+    /// key lives (`scripts::OP_TTL_MS`).
     pub fn operation_for(self, key: &str) -> String {
+        use base64::Engine;
         debug_assert!(!key.contains(['{', '}']), "{key}");
-        format!("otpgate:op:{{{key}}}:{:032x}", rand::random::<u128>())
+        let random = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(rand::random::<u128>().to_le_bytes());
+        if self.cluster {
+            format!("otpgate:op:{{{key}}}:{random}")
+        } else {
+            format!("otpgate:op:{random}")
+        }
     }
 }
 
 /// `s` with `%`, `{` and `}` percent-encoded: no hash tag can form, and
 /// distinct inputs stay distinct. The common case borrows.
-fn untagged(s: &str) -> Cow<'_, str> {
+pub(super) fn untagged(s: &str) -> Cow<'_, str> {
     if !s.contains(['%', '{', '}']) {
         return Cow::Borrowed(s);
     }
@@ -128,7 +161,10 @@ mod tests {
             ] {
                 for key in [k.challenge(part), k.counter(60_000, part)] {
                     assert!(!key.contains(['{', '}']), "{key}");
-                    assert_eq!(slot(&key), slot(&k.operation_for(&key)), "{key}");
+                    if cluster {
+                        let op = k.operation_for(&key);
+                        assert_eq!(slot(&key), slot(&op), "{key}");
+                    }
                 }
             }
             assert_ne!(
@@ -147,6 +183,9 @@ mod tests {
             assert_eq!(slot(&k.not_before(sid)), slot(EPOCH), "{sid}");
         }
         assert_eq!(slot(&k.blocks()), slot(EPOCH));
+        for key in [k.rev_index(), k.rev_seq(), k.rev_ready()] {
+            assert_eq!(slot(&key), slot(EPOCH), "{key}");
+        }
         let plain = Keys { cluster: false };
         assert_eq!(plain.revocation("abc"), "otpgate:rev:abc", "names kept");
         assert_eq!(plain.challenge("abc"), "otpgate:ch:abc");

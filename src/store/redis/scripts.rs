@@ -3,7 +3,8 @@
 //!
 //! Safe to repeat: a script may run twice when a connection breaks after
 //! Redis received it but before the answer came back, and the store then
-//! retries once (see `RedisStore::run`). `PUT` and `EPOCH` are idempotent
+//! retries once (see `RedisStore::run`). `PUT`, `EPOCH`, `REVOKE`, `SNAPSHOT`
+//! and `HEARTBEAT` are idempotent
 //! by nature (the same values written again; an existing epoch is only
 //! read). `ATTEMPT`, `REPLACE`, `COUNT` and `UNCOUNT` are not (a second run
 //! would count a guess twice, or find its own replacement "too soon"), so
@@ -105,15 +106,82 @@ return 0
 /// is missing (Redis restarted empty, flushed, or failed over to a replica
 /// without it). Returns `{epoch, created}`; concurrent instances agree on
 /// whichever value was written first.
+///
+/// A new epoch means an empty store: its revocation index is complete by
+/// construction (`KEYS[2]`, see [`SNAPSHOT`]), and every instance's
+/// revocation cache is told to read it again (`ARGV[2]`, the channel).
 pub const EPOCH: &str = r"
 local e = redis.call('GET', KEYS[1])
 if e then return {e, '0'} end
 redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], '1')
+redis.call('PUBLISH', ARGV[2], '0|0|e|' .. ARGV[1])
 return {ARGV[1], '1'}
 ";
 
+/// A revocation (a logout, a pumping network block, the admin API's
+/// per-phone "not before"): its own key (`KEYS[1]`, what the round trip
+/// reads), its index entry (`KEYS[2]`, a sorted set scored by the entry's
+/// end, what a snapshot reads), the next number (`KEYS[3]`) and the
+/// message to every instance, all in one step: no instance can see the
+/// number without the entry. Old index entries leave as new ones come.
+/// Safe to repeat (the same entry twice, two numbers: no gap).
+/// ARGV: value, PX, end (score: when the key expires), member, channel,
+/// prune below (now, system clock).
+pub const REVOKE: &str = r"
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+local seq = redis.call('INCR', KEYS[3])
+redis.call('PUBLISH', ARGV[5], seq .. '|' .. ARGV[3] .. '|' .. ARGV[4])
+return seq
+";
+
+/// What a revocation cache loads: `{epoch, seq, {member, score, ...}}`
+/// in one step, so `seq` and the entries agree. KEYS: epoch, index, seq,
+/// `ready`. A store whose epoch predates the index (written by an older
+/// otpgate) has revocation keys but no index yet: they are indexed once
+/// here (SCAN of the revocation and not-before key patterns, ARGV[3] and
+/// ARGV[4]), and `ready` marks it done. ARGV[1] and ARGV[2]: now (unix ms,
+/// system clock), to prune below and to date the imported keys' ends.
+pub const SNAPSHOT: &str = r"
+if redis.call('EXISTS', KEYS[4]) == 0 and redis.call('EXISTS', KEYS[1]) == 1 then
+  local now = tonumber(ARGV[2])
+  for i, kind in ipairs({'r', 'n'}) do
+    local pattern = ARGV[2 + i]
+    local skip = string.len(pattern) - 1
+    local cursor = '0'
+    repeat
+      local page = redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000)
+      cursor = page[1]
+      for _, k in ipairs(page[2]) do
+        local v = redis.call('GET', k)
+        local ttl = redis.call('PTTL', k)
+        if v and ttl > 0 then
+          redis.call('ZADD', KEYS[2], now + ttl,
+            kind .. '|' .. string.sub(k, skip + 1) .. '|' .. v)
+        end
+      end
+    until cursor == '0'
+  end
+  redis.call('SET', KEYS[4], '1')
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[1])
+return {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[3]) or '0',
+  redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')}
+";
+
+/// The revocation cache's heartbeat: `{epoch or '', seq}`.
+pub const HEARTBEAT: &str = r"
+return {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[2]) or '0'}
+";
+
 /// How long a repeat-safe script's answer is kept for a retry.
-pub const OP_TTL_MS: u64 = 30_000;
+/// A retry comes at once after its first try failed, and each try gives
+/// up after `CALL_TIMEOUT` (2 s): ten seconds cover both with room for a
+/// slow server, and no longer (every counted call leaves one behind, so
+/// this is a large part of what Redis holds per send).
+pub const OP_TTL_MS: u64 = 10_000;
 
 /// `body` (a script using `KEYS[1]` and `ARGV`) made safe to repeat: the
 /// caller passes a fresh random operation key as the last key.
