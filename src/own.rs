@@ -20,6 +20,7 @@ mod forward_auth;
 mod held;
 mod input;
 mod logout;
+mod navigation;
 mod origin;
 mod pending;
 mod reply;
