@@ -8,6 +8,7 @@ mod ctx;
 mod error;
 mod failures;
 mod limits;
+mod refusal;
 #[cfg(test)]
 mod sealed_tests;
 mod steps;

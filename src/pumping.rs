@@ -37,7 +37,7 @@ use crate::metrics::Metrics;
 use crate::phone::Phone;
 use crate::store::{Block, Store, StoreError};
 
-use self::window::{current, sliding};
+use self::window::{clear, current, sliding};
 
 pub mod fingerprint;
 mod window;
@@ -121,6 +121,19 @@ pub async fn block(
         source: source.to_string(),
     };
     store.put_block(&b).await
+}
+
+/// Forgets the detector's count of sends for `name` (a prefix, or a
+/// fingerprint's `ja4:…`) in the current window: an operator who lifts a
+/// block says those sends were genuine, and without this the next send
+/// would find the same evidence and block again at once.
+pub async fn forgive(
+    store: &dyn Store,
+    cfg: &PumpingConfig,
+    name: &str,
+    now_ms: u64,
+) -> Result<(), StoreError> {
+    clear(store, "sent", name, cfg.window, now_ms).await
 }
 
 /// Counts a send to `phone` from `client` and decides whether it may go

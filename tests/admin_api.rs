@@ -6,66 +6,18 @@
 
 mod support;
 
+#[path = "admin_api/api.rs"]
+mod api;
 #[path = "admin_api/redis.rs"]
 mod redis;
+
+pub use api::{with_token, Api, TOKEN};
 
 use std::time::Duration;
 
 use otpgate::clock::ManualClock;
-use serde_json::{json, Value};
-use support::{gateway, upstream, Gw, Shop, H1, PHONE};
-
-const TOKEN: &str = "admin-token-0123456789abcdef0123456789";
-
-pub struct Api {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    pub fn of(gw: &Gw) -> Api {
-        let admin = gw.running.as_ref().unwrap().admin_addr.unwrap();
-        Api {
-            base: format!("http://{admin}"),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&str>,
-    ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_string());
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let body = body.map(|b| b.to_string());
-        self.call(method, path, Some(TOKEN), body.as_deref()).await
-    }
-}
-
-pub fn with_token(shop: &Shop) -> support::GatewayBuilder {
-    gateway(shop)
-        .route("/checkout", "otp")
-        .set("admin.token", &format!("{TOKEN:?}"))
-}
+use serde_json::json;
+use support::{gateway, upstream, Gw, H1, PHONE};
 
 #[tokio::test]
 async fn without_a_token_configured_the_api_does_not_exist() {
@@ -277,68 +229,6 @@ async fn revoking_a_phone_ends_its_sessions_and_only_those() {
     clock.advance(Duration::from_secs(2));
     let mut again = signed_in(&gw).await;
     assert_eq!(again.get("/checkout").await.status, 200);
-}
-
-/// Every call is an audit event: who, from where, what, on what (a phone
-/// masked), and the answer; refused calls included.
-#[tokio::test]
-async fn every_call_is_an_audit_event() {
-    use tracing_subscriber::layer::SubscriberExt;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("audit.jsonl");
-    let sink = otpgate::audit::AuditSink::file(&path).unwrap();
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::registry().with(otpgate::audit::AuditLayer::new(sink)),
-    );
-    let shop = upstream().await;
-    let gw = with_token(&shop).run().await;
-    let api = Api::of(&gw);
-    api.admin(
-        "POST",
-        "/api/sessions/revoke",
-        Some(json!({"phone": PHONE})),
-    )
-    .await;
-    api.admin(
-        "POST",
-        "/api/blocks",
-        Some(json!({"prefix": "+9198123", "for": "1h"})),
-    )
-    .await;
-    api.admin("GET", "/api/blocks", None).await;
-    api.admin("DELETE", "/api/blocks/%2B9198123", None).await;
-    api.call("GET", "/api/blocks", Some("wrong"), None).await;
-    let text = std::fs::read_to_string(&path).unwrap();
-    let events: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|v| v["event"] == "admin_api")
-        .collect();
-    let seen: Vec<(String, String, u64)> = events
-        .iter()
-        .map(|v| {
-            assert_eq!(v["peer"], "127.0.0.1", "{v}");
-            (
-                v["who"].as_str().unwrap().to_string(),
-                v["action"].as_str().unwrap().to_string(),
-                v["status"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    let expect = [
-        ("admin", "sessions_revoke", 200),
-        ("admin", "block_add", 201),
-        ("admin", "blocks_list", 200),
-        ("admin", "block_remove", 200),
-        ("unauthenticated", "blocks_list", 401),
-    ];
-    let expect: Vec<(String, String, u64)> = expect
-        .iter()
-        .map(|(w, a, s)| (w.to_string(), a.to_string(), *s))
-        .collect();
-    assert_eq!(seen, expect, "{text}");
-    assert_eq!(events[1]["subject"], "+9198123");
-    assert!(!text.contains(PHONE), "the phone is masked: {text}");
 }
 
 /// `[admin] token` is read like every secret: inline, `${ENV}` or

@@ -245,3 +245,35 @@ fn keys_that_disagree_warn() {
         &["store.redis_url: is set but store.backend is \"memory\""],
     );
 }
+
+#[test]
+fn fraud_rule_modes_are_checked_and_guessing_limits_never_shadowed() {
+    let cfg = format!(
+        "{MINIMAL}[limits]\nsend_per_ip = {{ max = 10, window = \"1h\", mode = \"log\" }}\n\
+         verify_per_ip = {{ max = 30, window = \"5m\", mode = \"shadow\" }}\n\
+         verify_fail_per_phone = {{ max = 10, window = \"1h\", mode = \"shadow\" }}\n\
+         send_per_fingerprint = {{ max = 400, window = \"1h\", mode = \"shadow\" }}\n\
+         [limits.pumping]\nmode = \"enforcing\"\nfingerprint_mode = \"Shadow\"\n"
+    );
+    let (code, t) = check(&cfg, &[]);
+    assert_eq!(code, Some(1), "{t}");
+    let guessing = "a guessing limit is always enforced";
+    assert_has(
+        &t,
+        &[
+            "limits.send_per_ip.mode: \"log\" must be \"enforce\" or \"shadow\"",
+            &format!("limits.verify_per_ip.mode: {guessing}"),
+            &format!("limits.verify_fail_per_phone.mode: {guessing}"),
+            "limits.pumping.mode: \"enforcing\" must be \"enforce\" or \"shadow\"",
+            "limits.pumping.fingerprint_mode: \"Shadow\" must be \"enforce\" or \"shadow\"",
+        ],
+    );
+    // A send limit in shadow is fine.
+    assert!(!t.contains("limits.send_per_fingerprint"), "{t}");
+    let ok = format!(
+        "{MINIMAL}[limits]\nsend_per_ip = {{ max = 10, window = \"1h\", mode = \"shadow\" }}\n\
+         [limits.pumping]\nmode = \"shadow\"\nfingerprint_mode = \"enforce\"\n"
+    );
+    let (code, t) = check(&ok, &[]);
+    assert_eq!(code, Some(0), "{t}");
+}

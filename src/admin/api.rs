@@ -151,12 +151,24 @@ async fn route(
         }
         "block_remove" => {
             let raw = req.uri().path().trim_start_matches("/api/blocks/");
-            // `+` arrives as `%2B` (or literally): the only escape a
-            // prefix can need; anything else fails `prefix_of`.
-            let decoded = raw.replace("%2B", "+").replace("%2b", "+");
-            let prefix = fingerprint_block_of(&decoded).map_or_else(|| prefix_of(&decoded), Ok)?;
+            // `+` arrives as `%2B` (or literally), the `:` of `ja4:` as
+            // `%3A`: the only escapes a block name can need; anything
+            // else fails `prefix_of` or `fingerprint_block_of`.
+            let decoded = raw
+                .replace("%2B", "+")
+                .replace("%2b", "+")
+                .replace("%3A", ":")
+                .replace("%3a", ":");
+            let prefix = match decoded.strip_prefix("ja4:") {
+                Some(ja4) => fingerprint_block_of(ja4)?,
+                None => prefix_of(&decoded)?,
+            };
             *subject = Some(prefix.clone());
             let removed = gw.store.remove_block(&prefix).await.map_err(store_down)?;
+            let pumping_cfg = &gw.cfg.limits.pumping;
+            pumping::forgive(&*gw.store, pumping_cfg, &prefix, gw.clock.now_ms())
+                .await
+                .map_err(store_down)?;
             gw.metrics.prefix_unblocked(&prefix);
             if !removed {
                 return Err(Refusal {
@@ -239,18 +251,25 @@ fn e164_field(body: &Value, field: &'static str) -> Result<String, Refusal> {
     Ok(s)
 }
 
-/// A number prefix: `+` and 1 to 15 digits.
-/// `ja4:<JA4>`, a fingerprint block of the pumping detector
-/// (pumping/fingerprint.rs): lifted like a prefix block.
-fn fingerprint_block_of(raw: &str) -> Option<String> {
-    let ja4 = raw.strip_prefix("ja4:")?;
+/// The block name `ja4:<JA4>` of a fingerprint block of the pumping
+/// detector (pumping/fingerprint.rs), lifted like a prefix block. A JA4
+/// is lowercase hex, digits and `_` (FoxIO JA4 spec); anything else is
+/// named as a malformed `ja4:` form rather than read as a bad prefix.
+fn fingerprint_block_of(ja4: &str) -> Result<String, Refusal> {
     let ok = (1..=64).contains(&ja4.len())
         && ja4
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    ok.then(|| raw.to_string())
+    if !ok {
+        return Err(bad(
+            "prefix",
+            "a fingerprint block is `ja4:` and a JA4 of 1 to 64 lowercase letters, digits and `_`, e.g. \"ja4:t13d1516h2_8daaf6152771_02713d6af862\"",
+        ));
+    }
+    Ok(format!("ja4:{ja4}"))
 }
 
+/// A number prefix: `+` and 1 to 15 digits.
 fn prefix_of(raw: &str) -> Result<String, Refusal> {
     let digits = raw.strip_prefix('+').unwrap_or("");
     if !(1..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {

@@ -3,7 +3,7 @@
 
 use super::ctx::FlowCtx;
 use super::error::FlowError;
-use super::limits::{limited, store_down};
+use super::refusal::{limited, store_down};
 use crate::audit::{Scope, Who};
 use crate::phone::Phone;
 use crate::store::Count;

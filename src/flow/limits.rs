@@ -1,11 +1,13 @@
 //! The send limits in the order they apply, the pumping detector's part
-//! in them, and refunds for sends that did not happen. Every count is
-//! made in the store before it is compared (increment-before-check).
+//! in them, and refunds for sends that were refused or did not happen.
+//! Every count is made in the store before it is compared
+//! (increment-before-check).
 
 use std::time::Duration;
 
 use super::ctx::FlowCtx;
 use super::error::FlowError;
+use super::refusal::{fingerprint_refusal, limited, network_refusal, pumping_refusal, store_down};
 use crate::audit::{self, Scope, Who};
 use crate::config::Limit;
 use crate::fraud;
@@ -62,27 +64,6 @@ pub(super) async fn limit(
         }
         Err(e) => Err(store_down(e)),
     }
-}
-
-pub(super) fn limited(
-    ctx: &FlowCtx,
-    name: &'static str,
-    scope: Scope<'_>,
-    phone: Option<&Phone>,
-    retry_after: Duration,
-    who: Who,
-) -> FlowError {
-    ctx.metrics.rate_limited(name);
-    audit::rate_limited(name, scope, phone, &ctx.phone_tags, who);
-    FlowError::RateLimited {
-        limit: name,
-        retry_after,
-    }
-}
-
-pub(super) fn store_down(e: crate::store::StoreError) -> FlowError {
-    tracing::error!(error = %e, "store unavailable");
-    FlowError::Store
 }
 
 /// The budget counters of a channel (sms/channel.rs), charged only when
@@ -170,25 +151,81 @@ pub(super) async fn charge_client(
     charge(ctx, charges, "send_per_ip", ip, phone, l.send_per_ip, who).await?;
     if let Some(ja4) = who.fingerprint() {
         let fp = Scope::Fingerprint(ja4.as_str());
-        charge(
-            ctx,
-            charges,
-            "send_per_fingerprint",
-            fp,
-            phone,
-            l.send_per_fingerprint,
-            who,
-        )
-        .await?;
+        let l = l.send_per_fingerprint;
+        let counted = charge(ctx, charges, "send_per_fingerprint", fp, phone, l, who).await;
+        if let Err(e) = counted {
+            refund_refused(ctx, charges).await;
+            return Err(e);
+        }
     }
     Ok(())
 }
 
-/// Every limit on sending to `phone`, in order, added to `charges`. A
-/// refusal by a limit keeps the per-key charges made so far (the attempt
-/// itself is what those limits meter) but takes back the budget and
-/// detector counts, which only real SMS may use.
+/// Takes back what a refused send was charged, except `send_per_ip`.
+///
+/// Shared budgets (per country, the SMS budget, a common browser's
+/// fingerprint, a prefix many shoppers are in) meter SMS that can go out.
+/// Were refused attempts to keep their charges, an attacker refused by a
+/// block or a narrower limit would go on spending them until genuine
+/// shoppers are refused (issue 15: the pumping simulator's spread attack
+/// refused 3 shoppers in 4 that way; README "Abuse limits").
+/// Only the address pays for its refused attempts: probing is not free,
+/// and that budget is the client's own. Counts stay increment-before-check
+/// (store.rs): a refund only ever takes back an attempt that was refused,
+/// so parallel sends can never pass a limit together.
+pub(super) async fn refund_refused(ctx: &FlowCtx, charges: &mut Charges) {
+    let mut refused = std::mem::replace(charges, Charges::new(ctx));
+    charges.now_ms = refused.now_ms;
+    refused.keep("send_per_ip");
+    refund(ctx, refused).await;
+}
+
+/// Every limit on sending to `phone`, in order, added to `charges`.
+/// Refuses first what is already known bad (a blocked prefix or client
+/// fingerprint), before any counter is touched, so a blocked attacker
+/// costs no shared budget even while its attempts are in flight; a send
+/// refused later has its charges taken back ([`refund_refused`]).
 pub(super) async fn charge_send(
+    ctx: &FlowCtx,
+    charges: &mut Charges,
+    phone: &Phone,
+    channel: Channel,
+    who: Who,
+) -> Result<(), FlowError> {
+    let counted = match refuse_blocked(ctx, phone, who).await {
+        Ok(()) => charge_number(ctx, charges, phone, channel, who).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = counted {
+        refund_refused(ctx, charges).await;
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Blocks in the store, checked even with the detector (or its
+/// fingerprint signal) off: the admin API's blocks apply whatever
+/// `[limits.pumping]` says, and lifts them.
+async fn refuse_blocked(ctx: &FlowCtx, phone: &Phone, who: Who) -> Result<(), FlowError> {
+    let now = ctx.clock.now_ms();
+    if pumping::is_blocked(&*ctx.store, phone, now)
+        .await
+        .map_err(store_down)?
+    {
+        return Err(pumping_refusal(ctx, phone, false, who));
+    }
+    if let Some(ja4) = who.fingerprint() {
+        if fingerprint::is_blocked(&*ctx.store, ja4.as_str(), now)
+            .await
+            .map_err(store_down)?
+        {
+            return Err(fingerprint_refusal(ctx, phone, ja4.as_str(), who));
+        }
+    }
+    Ok(())
+}
+
+async fn charge_number(
     ctx: &FlowCtx,
     charges: &mut Charges,
     phone: &Phone,
@@ -198,14 +235,6 @@ pub(super) async fn charge_send(
     let l = &ctx.cfg.limits;
     let p = &l.pumping;
     let now = ctx.clock.now_ms();
-    // Checked even with the detector off: the admin API's blocks apply
-    // whatever `[limits.pumping]` says.
-    if pumping::is_blocked(&*ctx.store, phone, now)
-        .await
-        .map_err(store_down)?
-    {
-        return Err(pumping_refusal(ctx, phone, false, who));
-    }
     let e164 = Scope::Phone(phone.e164());
     charge(
         ctx,
@@ -260,26 +289,12 @@ pub(super) async fn charge_send(
     }
     if p.enabled && p.fingerprints {
         if let Some(ja4) = who.fingerprint() {
-            if let Err(e) = fingerprint_signal(ctx, charges, phone, ja4.as_str(), who).await {
-                if let Some(t) = charges.ticket.take() {
-                    pumping::forget(&*ctx.store, p, t).await;
-                }
-                return Err(e);
-            }
+            fingerprint_signal(ctx, charges, phone, ja4.as_str(), who).await?;
         }
     }
-    let mut budget = Charges::new(ctx);
-    budget.now_ms = charges.now_ms;
     for (name, b) in budgets(ctx, channel) {
-        if let Err(e) = charge(ctx, &mut budget, name, Scope::Global, Some(phone), b, who).await {
-            // The earlier budget was charged for an SMS that will not go out.
-            budget.ticket = charges.ticket.take();
-            budget.fingerprint = charges.fingerprint.take();
-            refund(ctx, budget).await;
-            return Err(e);
-        }
+        charge(ctx, charges, name, Scope::Global, Some(phone), b, who).await?;
     }
-    charges.keys.append(&mut budget.keys);
     Ok(())
 }
 
@@ -312,23 +327,13 @@ async fn fingerprint_signal(
     let p = &ctx.cfg.limits.pumping;
     let now = ctx.clock.now_ms();
     let store = &*ctx.store;
-    let refusal = |ctx: &FlowCtx| {
-        limited(
-            ctx,
-            "pumping_fingerprint",
-            Scope::Fingerprint(ja4),
-            Some(phone),
-            p.block_for,
-            who,
-        )
-    };
     match fingerprint::admit(store, p, ja4, now)
         .await
         .map_err(store_down)?
     {
         // Blocks in the store are enforced whatever the mode says now:
         // the admin API lifts them.
-        Verdict::Blocked => Err(refusal(ctx)),
+        Verdict::Blocked => Err(fingerprint_refusal(ctx, phone, ja4, who)),
         Verdict::Counted { key, suspect } => {
             if fraud::decide(
                 &ctx.metrics,
@@ -342,7 +347,7 @@ async fn fingerprint_signal(
                     .map_err(store_down)?;
                 audit::fingerprint_blocked(ja4, p.block_for.as_secs(), who);
                 tracing::warn!(ja4, "SMS pumping suspected: client fingerprint blocked");
-                return Err(refusal(ctx));
+                return Err(fingerprint_refusal(ctx, phone, ja4, who));
             }
             if suspect {
                 let fp = Scope::Fingerprint(ja4);
@@ -352,54 +357,6 @@ async fn fingerprint_signal(
             Ok(())
         }
     }
-}
-
-/// A blocked prefix is refused like any limit (429, never an SMS).
-fn pumping_refusal(ctx: &FlowCtx, phone: &Phone, newly: bool, who: Who) -> FlowError {
-    let now = ctx.clock.now_ms();
-    let block_for = ctx.cfg.limits.pumping.block_for;
-    if newly {
-        ctx.metrics
-            .prefix_blocked(phone.prefix(), now + block_for.as_millis() as u64, now);
-        audit::prefix_blocked(phone, block_for.as_secs(), &ctx.phone_tags, who);
-        tracing::warn!(prefix = phone.prefix(), country = %phone.region_code(), "SMS pumping suspected: prefix blocked");
-    }
-    // Another instance may have set the block: then its end is unknown
-    // here and the whole period is the honest upper bound.
-    let retry_after = match ctx.metrics.prefix_blocked_until(phone.prefix(), now) {
-        Some(until) => Duration::from_millis(until.saturating_sub(now)),
-        None => block_for,
-    };
-    limited(
-        ctx,
-        "pumping",
-        Scope::Prefix(phone.prefix()),
-        Some(phone),
-        retry_after,
-        who,
-    )
-}
-
-/// Not enough networks for a prefix block: only the suspect network is
-/// refused into this prefix, for the rest of the detector's window.
-fn network_refusal(
-    ctx: &FlowCtx,
-    phone: &Phone,
-    newly: bool,
-    retry_after: Duration,
-    who: Who,
-) -> FlowError {
-    if newly {
-        tracing::warn!(prefix = phone.prefix(), network = %pumping::network_of(who.client_ip), "SMS pumping suspected from one network: network throttled for this prefix");
-    }
-    limited(
-        ctx,
-        "pumping_network",
-        Scope::Prefix(phone.prefix()),
-        Some(phone),
-        retry_after,
-        who,
-    )
 }
 
 pub(super) async fn update_conversion(ctx: &FlowCtx, phone: &Phone) {

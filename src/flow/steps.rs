@@ -3,9 +3,13 @@
 //!
 //! Every limit is counted before it is checked, in the store, so parallel
 //! requests cannot pass a limit together. Sends are refused, cheapest and
-//! least revealing first: client IP, region policy, a pumping block, per
-//! phone, per prefix, per country, the pumping detector, then the SMS
-//! budget, which (like the detector) is taken back if no SMS goes out.
+//! least revealing first: client IP, client fingerprint, region policy, a
+//! pumping block (prefix or fingerprint: known bad, refused before any
+//! shared counter is touched), per phone, per prefix, per country, the
+//! pumping detector, then the SMS budget. A refused send keeps only its
+//! per-IP charge (limits.rs `refund_refused`: refused attackers must not
+//! spend the budgets genuine shoppers share); a send whose SMS does not
+//! go out is taken back too.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -15,8 +19,9 @@ use super::ctx::FlowCtx;
 use super::error::FlowError;
 use super::failures::charge_failure;
 use super::limits::{
-    charge_client, charge_send, limit, limited, refund, store_down, update_conversion, Charges,
+    charge_client, charge_send, limit, refund, refund_refused, update_conversion, Charges,
 };
+use super::refusal::{limited, store_down};
 use crate::audit::{self, Scope, Who};
 use crate::conn::ConnInfo;
 use crate::otp::{self, Confirm};
@@ -116,7 +121,14 @@ async fn admit_send(
     // still refused before the region policy is told (cheapest first).
     let parsed = Phone::parse(phone_input, &ctx.cfg.phone);
     charge_client(ctx, &mut charges, parsed.as_ref().ok(), who).await?;
-    let phone = parsed.inspect_err(|e| audit::phone_refused(*e, who))?;
+    let phone = match parsed {
+        Ok(phone) => phone,
+        Err(e) => {
+            audit::phone_refused(e, who);
+            refund_refused(ctx, &mut charges).await;
+            return Err(e.into());
+        }
+    };
     let via = first_channel(ctx, &phone);
     charge_send(ctx, &mut charges, &phone, via, who).await?;
     Ok((phone, charges, via))

@@ -43,6 +43,28 @@ pub async fn sliding(
     Ok((previous as f64 * overlap + current as f64, current_key))
 }
 
+/// Empties the previous and current window of `kind:scope`.
+pub async fn clear(
+    store: &dyn Store,
+    kind: &str,
+    scope: &str,
+    window: Duration,
+    now_ms: u64,
+) -> Result<(), StoreError> {
+    let w = window.as_millis().max(1) as u64;
+    let no = now_ms / w;
+    for (n, at) in [
+        (Some(no), now_ms),
+        (no.checked_sub(1), now_ms.wrapping_sub(w)),
+    ] {
+        let Some(n) = n else { continue };
+        let k = key(kind, scope, n);
+        let c = count_of(store.count(&k, 0, u64::MAX, window, at).await?);
+        store.uncount(&k, c, window, at).await?;
+    }
+    Ok(())
+}
+
 /// The current window's count of `kind:scope`, after adding `cost`.
 pub async fn current(
     store: &dyn Store,

@@ -263,3 +263,48 @@ async fn a_spread_run_still_blocks_the_prefix() {
     let m = gw.metrics().await;
     assert_eq!(metric(&m, "otpgate_prefix_blocked"), Some(1.0), "{m}");
 }
+
+/// Refusals by the detector spend none of the budgets genuine shoppers
+/// share (issue 15): one network throttled out of a prefix, then a
+/// prefix blocked, and their 45 refused attempts leave the country's
+/// `send_per_country` to the shoppers — exactly the 10 SMS they took.
+#[tokio::test]
+async fn refused_pumping_attempts_spend_no_shared_budget() {
+    let shop = upstream().await;
+    let gw = wide(gateway(&shop))
+        .set("limits.send_per_country", &lim(12, "1h"))
+        .set(
+            "limits.pumping",
+            "{ min_sends = 5, min_conversion = 0.2, min_networks = 3 }",
+        )
+        .run()
+        .await;
+    let client = h2(&gw);
+    // One network into prefix 301: throttled after min_sends.
+    for i in 0..30u32 {
+        let from = format!("100.64.7.{}", i % 250 + 1);
+        let a = send(&client, &gw, &phone(301, i), Some(&from)).await;
+        assert_eq!(a.status, if i < 5 { 200 } else { 429 }, "{i}: {a:?}");
+    }
+    // Many networks into prefix 302: blocked after min_sends.
+    for i in 0..20u32 {
+        let a = send(&client, &gw, &phone(302, i), Some(&spread(i as usize))).await;
+        assert_eq!(a.status, if i < 5 { 200 } else { 429 }, "{i}: {a:?}");
+    }
+    assert_eq!(gw.sms().len(), 10);
+    for i in 0..2u32 {
+        let a = send(&client, &gw, &phone(400 + i, 1), Some("192.0.2.9")).await;
+        assert_eq!(a.status, 200, "a genuine shopper, {i}: {a:?}");
+    }
+    assert_limited(&send(&client, &gw, &phone(410, 1), Some("192.0.2.9")).await);
+    let m = gw.metrics().await;
+    let refused = |limit: &str| {
+        metric(
+            &m,
+            &format!("otpgate_rate_limited_total{{limit=\"{limit}\"}}"),
+        )
+    };
+    assert_eq!(refused("pumping_network"), Some(25.0), "{m}");
+    assert_eq!(refused("pumping"), Some(15.0), "{m}");
+    assert_eq!(refused("send_per_country"), Some(1.0), "{m}");
+}
