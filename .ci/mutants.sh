@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mutation testing of the security core (.cargo/mutants.toml): every small
 # deliberate bug cargo-mutants makes in those files must fail a test. Not
-# part of CI (.ci/run): the whole scope takes about an hour with 2 jobs.
+# part of CI (.ci/run): the whole scope takes about 2 h with 2 jobs on an
+# idle 2-core machine; `--shard 1/2` then `--shard 2/2` about an hour each.
 #
 #   .ci/mutants.sh                          # the whole scope
 #   .ci/mutants.sh -F '^src/normalize\.rs:'  # one file (any cargo-mutants args)
