@@ -1,6 +1,6 @@
 //! `/.otpgate/*`: otpgate's own endpoints, answered here and never
 //! forwarded. This file is the route table; the endpoints live beside it
-//! (forms.rs, api.rs, forward_auth.rs, twilio_status.rs) and share the
+//! (forms.rs, api.rs, forward_auth.rs, twilio_status.rs, receipts.rs) and share the
 //! request readers (input.rs), answer builders (reply.rs), the pending
 //! cookie (pending.rs), the post/redirect/get flash (flash.rs) and their
 //! state (state.rs). Every form post answers `303` to a page. The OTP steps they call
@@ -25,6 +25,7 @@ mod navigation;
 mod origin;
 mod pending;
 mod pow;
+mod receipts;
 mod reply;
 mod sealed;
 mod state;
@@ -63,6 +64,8 @@ pub async fn handle(
         "/.otpgate/api/session" if get => api::session(own, &req).await,
         "/.otpgate/auth" => forward_auth::check(own, &req, conn).await,
         "/.otpgate/sms/twilio/status" if post => twilio_status::twilio_status(own, req).await,
+        "/.otpgate/sms/msg91/dlr" if post => receipts::msg91(own, req).await,
+        "/.otpgate/sms/vonage/dlr" if get || post => receipts::vonage(own, req).await,
         "/.otpgate/login"
         | "/.otpgate/send"
         | "/.otpgate/verify"

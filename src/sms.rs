@@ -23,6 +23,7 @@ pub mod channel;
 pub mod config;
 pub mod console;
 pub mod delivery;
+pub mod dlr;
 pub mod dlt;
 pub mod file;
 pub mod http;
@@ -47,5 +48,5 @@ pub use message::{
     TransientKind,
 };
 pub use metrics::SmsMetrics;
-pub use receipts::{record_twilio_status, twilio_signature_valid};
+pub use receipts::{record_receipt, record_twilio_status, twilio_signature_valid};
 pub use retry::RetryPolicy;

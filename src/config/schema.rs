@@ -178,6 +178,8 @@ pub const SCHEMA: Shape = T(&[
                     ("entity_id", STR),
                     ("code_var", STR),
                     ("api_base", STR),
+                    ("dlr_token", STR),
+                    ("dlr_token_file", PATH),
                 ]),
             ),
             (
@@ -190,6 +192,9 @@ pub const SCHEMA: Shape = T(&[
                     ("entity_id", STR),
                     ("content_id", STR),
                     ("api_base", STR),
+                    ("signature_secret", STR),
+                    ("signature_secret_file", PATH),
+                    ("signature_method", STR),
                 ]),
             ),
             (

@@ -17,6 +17,9 @@ use crate::pow::Pow;
 use crate::secret::Secret;
 use crate::session::CookieSealer;
 use crate::sessions::Sessions;
+use crate::sms::dlr::VonageMethod;
+use crate::sms::voice::VoiceProvider;
+use crate::sms::whatsapp::WhatsappProvider;
 use crate::sms::ProviderConfig;
 
 pub struct Own {
@@ -34,8 +37,13 @@ pub struct Own {
     pub region_code: String,
     /// Registered-number mode: the storefront names the phone.
     pub lookup: Option<PhoneLookup>,
-    /// Twilio's auth token and the `status_callback` URL it signs.
-    pub twilio_status: Option<(Secret, String)>,
+    /// Every Twilio account with a `status_callback` (SMS, WhatsApp,
+    /// voice): its auth token and the URL Twilio signs (receipts.rs).
+    pub twilio_status: Vec<(Secret, String)>,
+    /// `[sms.msg91] dlr_token`: the secret in MSG91's report URL.
+    pub msg91_dlr: Option<Secret>,
+    /// `[sms.vonage] signature_secret` and method: signed receipts.
+    pub vonage_dlr: Option<(Secret, VonageMethod)>,
     /// `[hold]`: whether and how much of a protected POST is kept.
     pub hold: HoldConfig,
     /// Seals held requests (sealed.rs).
@@ -70,10 +78,13 @@ impl Own {
                         .max(std::time::Duration::from_secs(3)),
                 )
             }),
-            twilio_status: cfg.sms.chain.iter().find_map(|p| match p {
-                ProviderConfig::Twilio(t) => {
-                    Some((t.auth_token.clone()?, t.status_callback.clone()?))
-                }
+            twilio_status: twilio_callbacks(cfg),
+            msg91_dlr: cfg.sms.chain.iter().find_map(|p| match p {
+                ProviderConfig::Msg91(m) => m.dlr_token.clone(),
+                _ => None,
+            }),
+            vonage_dlr: cfg.sms.chain.iter().find_map(|p| match p {
+                ProviderConfig::Vonage(v) => v.signature.clone(),
                 _ => None,
             }),
             hold: cfg.hold.clone(),
@@ -108,4 +119,33 @@ impl Own {
             Err(_) => Err(FlowError::Store),
         }
     }
+}
+
+/// The (auth token, callback URL) of every Twilio sender that asks for
+/// status callbacks: each signs with its own account's token.
+fn twilio_callbacks(cfg: &Config) -> Vec<(Secret, String)> {
+    let mut out = Vec::new();
+    for p in &cfg.sms.chain {
+        if let ProviderConfig::Twilio(t) = p {
+            if let (Some(token), Some(url)) = (&t.auth_token, &t.status_callback) {
+                out.push((token.clone(), url.clone()));
+            }
+        }
+    }
+    let channels = &cfg.channels;
+    for p in channels.whatsapp.iter().flat_map(|c| &c.chain) {
+        if let WhatsappProvider::Twilio(t) = p {
+            if let Some(url) = &t.status_callback {
+                out.push((t.account.auth_token.clone(), url.clone()));
+            }
+        }
+    }
+    for p in channels.voice.iter().flat_map(|c| &c.chain) {
+        if let VoiceProvider::Twilio(t) = p {
+            if let Some(url) = &t.status_callback {
+                out.push((t.account.auth_token.clone(), url.clone()));
+            }
+        }
+    }
+    out
 }

@@ -1,5 +1,5 @@
 //! `POST /.otpgate/sms/twilio/status`: Twilio's delivery receipts
-//! (`StatusCallback`). Only requests signed with the account's auth token
+//! (`StatusCallback` of messages and of calls). Only requests signed with the account's auth token
 //! (`X-Twilio-Signature` over the configured callback URL and the form)
 //! are counted; anything else is 403.
 
@@ -17,9 +17,9 @@ pub async fn twilio_status(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, GatewayError> {
     // The URL Twilio signed is the one we told it: `status_callback`.
-    let Some((token, url)) = &own.twilio_status else {
+    if own.twilio_status.is_empty() {
         return Err(GatewayError::NotFound);
-    };
+    }
     let signature = req
         .headers()
         .get("x-twilio-signature")
@@ -27,12 +27,17 @@ pub async fn twilio_status(
         .unwrap_or("")
         .to_string();
     let (_, form) = Form::read(req).await?;
-    if !crate::sms::twilio_signature_valid(token.expose(), url, form.pairs(), &signature) {
+    // SMS, WhatsApp and voice may be different accounts: any one of them.
+    let signed = own.twilio_status.iter().any(|(token, url)| {
+        crate::sms::twilio_signature_valid(token.expose(), url, form.pairs(), &signature)
+    });
+    if !signed {
         tracing::warn!("Twilio status callback with a bad signature refused");
         return Ok(reply::empty(StatusCode::FORBIDDEN));
     }
     let status = crate::sms::record_twilio_status(own.flow.sms.metrics(), form.pairs());
-    // A signed failed/undelivered receipt for one of our codes: the code
+    // A signed failed/undelivered receipt for one of our codes (a message,
+    // or a call that was busy, unanswered, failed or canceled): the code
     // page offers the next channel at once (flow/channels.rs); a
     // delivered one: the quiet `fallback_after` no longer offers one.
     let sid = form
@@ -40,14 +45,8 @@ pub async fn twilio_status(
         .iter()
         .find(|(k, _)| k == "MessageSid" || k == "CallSid")
         .map(|(_, v)| v.as_str());
-    match (status, sid) {
-        (Some("failed" | "undelivered"), Some(sid)) => {
-            crate::flow::mark_failed(&own.flow, sid).await;
-        }
-        (Some("delivered"), Some(sid)) => {
-            crate::flow::mark_delivered(&own.flow, sid).await;
-        }
-        _ => {}
+    if let (Some(status), Some(sid)) = (status, sid) {
+        super::receipts::settle_counted(own, sid, status).await;
     }
     Ok(reply::empty(StatusCode::NO_CONTENT))
 }

@@ -36,6 +36,10 @@ pub struct RawMsg91 {
     /// Template variable that receives the code. Default `"otp"`.
     pub code_var: Option<String>,
     pub api_base: Option<String>,
+    /// The secret in the delivery-report URL entered in the MSG91 panel
+    /// (MSG91 does not sign its webhook; sms/dlr.rs).
+    pub dlr_token: Option<Secret>,
+    pub dlr_token_file: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +50,7 @@ pub struct Msg91Config {
     pub entity_id: Option<String>,
     pub code_var: String,
     pub api_base: String,
+    pub dlr_token: Option<Secret>,
 }
 
 impl Msg91Config {
@@ -76,6 +81,23 @@ impl Msg91Config {
         if code_var.is_empty() || code_var == "mobiles" {
             problems.push("sms.msg91.code_var", "must be a template variable name");
         }
+        let dlr_token = secret(
+            problems,
+            "sms.msg91.dlr_token",
+            raw.dlr_token.as_ref(),
+            raw.dlr_token_file.as_ref(),
+        );
+        // The only thing between the internet and a report that moves a
+        // shopper to another channel: it must not be guessable.
+        if dlr_token
+            .as_ref()
+            .is_some_and(|t| t.expose().trim().len() < 24)
+        {
+            problems.push(
+                "sms.msg91.dlr_token",
+                "at least 24 random characters (e.g. `openssl rand -hex 16`)",
+            );
+        }
         let api_base = base_url(
             problems,
             "sms.msg91.api_base",
@@ -89,6 +111,7 @@ impl Msg91Config {
             entity_id: raw.entity_id.clone(),
             code_var,
             api_base: api_base?,
+            dlr_token,
         })
         .filter(|_| problems.0.len() == before)
     }

@@ -1,4 +1,5 @@
-//! Delivery receipts: Twilio status callbacks.
+//! Delivery receipts: Twilio status callbacks (messages and calls), and
+//! the counting every provider's receipts share (MSG91, Vonage: dlr.rs).
 //!
 //! The core mounts `POST /.otpgate/sms/twilio/status`; Twilio posts the form
 //! there when `[sms.twilio] status_callback` is set. The handler must
@@ -47,8 +48,10 @@ pub fn twilio_signature_valid(
 
 /// Counts a final status (`delivered`, `failed`, `undelivered`) in
 /// `otpgate_sms_delivery_receipts_total{provider="twilio",country,status}`.
-/// Intermediate statuses (`queued`, `sent`, …) are ignored. Returns the
-/// status counted, if any.
+/// Intermediate statuses (`queued`, `sent`, `ringing`, …) are ignored.
+/// A call's `CallStatus` counts too: `completed` is delivered (the code
+/// was read out), `busy`, `no-answer` and `canceled` undelivered, `failed`
+/// failed. Returns the status counted, if any.
 pub fn record_twilio_status(
     metrics: &SmsMetrics,
     params: &[(String, String)],
@@ -59,30 +62,53 @@ pub fn record_twilio_status(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let status = match get("MessageStatus").or_else(|| get("SmsStatus"))? {
-        "delivered" => "delivered",
-        "failed" => "failed",
-        "undelivered" => "undelivered",
-        _ => return None,
+    let status = match get("MessageStatus").or_else(|| get("SmsStatus")) {
+        Some(s) => match s {
+            "delivered" => "delivered",
+            "failed" => "failed",
+            "undelivered" => "undelivered",
+            _ => return None,
+        },
+        None => match get("CallStatus")? {
+            "completed" => "delivered",
+            "failed" => "failed",
+            "busy" | "no-answer" | "canceled" => "undelivered",
+            _ => return None,
+        },
     };
     let to = get("To").unwrap_or_default();
     let country = get("ToCountry")
         .filter(|c| c.len() == 2 && c.chars().all(|ch| ch.is_ascii_uppercase()))
-        .map(str::to_owned)
-        .unwrap_or_else(|| country_of(to).to_owned());
+        .map(str::to_owned);
+    let code = get("ErrorCode").or_else(|| get("SipResponseCode"));
+    record_receipt(metrics, "twilio", to, country, status, code);
+    Some(status)
+}
+
+/// Counts one final receipt from any provider (label values from a small
+/// fixed set: the country from the number, never the provider's text) and
+/// logs an undelivered one with the number masked.
+pub fn record_receipt(
+    metrics: &SmsMetrics,
+    provider: &str,
+    to: &str,
+    country: Option<String>,
+    status: &'static str,
+    error_code: Option<&str>,
+) {
+    let country = country.unwrap_or_else(|| country_of(to).to_owned());
     metrics
         .receipts
         .get_or_create(&ReceiptLabels {
-            provider: "twilio".to_owned(),
+            provider: provider.to_owned(),
             country: country.clone(),
             status: status.to_owned(),
         })
         .inc();
     if status != "delivered" {
-        let code = ProviderCode::new(get("ErrorCode").unwrap_or_default());
-        tracing::warn!(phone = %mask_phone(to), %country, status, error_code = %code, "sms: not delivered");
+        let code = ProviderCode::new(error_code.unwrap_or_default());
+        tracing::warn!(phone = %mask_phone(to), %country, provider, status, error_code = %code, "sms: not delivered");
     }
-    Some(status)
 }
 
 /// The country of an E.164 number for the handful of calling codes that

@@ -8,6 +8,7 @@
 use serde::Deserialize;
 
 use crate::secret::Secret;
+use crate::sms::dlr::VonageMethod;
 use crate::sms::http::{execute, ProviderResponse};
 use crate::sms::message::{
     e164_digits, PermanentReason, SmsError, SmsMessage, SmsReceipt, SmsSender, TransientKind,
@@ -29,6 +30,12 @@ pub struct RawVonage {
     /// DLT content template id (India).
     pub content_id: Option<String>,
     pub api_base: Option<String>,
+    /// Checks signed delivery receipts (sms/dlr.rs); without it the
+    /// receipt endpoint is off.
+    pub signature_secret: Option<Secret>,
+    pub signature_secret_file: Option<String>,
+    /// `sha256` (default) or `sha512`, as chosen in the Vonage dashboard.
+    pub signature_method: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +46,7 @@ pub struct VonageConfig {
     pub entity_id: Option<String>,
     pub content_id: Option<String>,
     pub api_base: String,
+    pub signature: Option<(Secret, VonageMethod)>,
 }
 
 impl VonageConfig {
@@ -67,6 +75,20 @@ impl VonageConfig {
                 }
             }
         }
+        let signature_secret = secret(
+            problems,
+            "sms.vonage.signature_secret",
+            raw.signature_secret.as_ref(),
+            raw.signature_secret_file.as_ref(),
+        );
+        let method = raw.signature_method.as_deref().unwrap_or("sha256");
+        let method = VonageMethod::parse(method).or_else(|| {
+            problems.push(
+                "sms.vonage.signature_method",
+                "sha256 or sha512 (MD5 and SHA-1 signatures are not accepted)",
+            );
+            None
+        });
         let api_base = base_url(
             problems,
             "sms.vonage.api_base",
@@ -80,6 +102,7 @@ impl VonageConfig {
             entity_id: raw.entity_id.clone(),
             content_id: raw.content_id.clone(),
             api_base: api_base?,
+            signature: signature_secret.zip(method),
         })
         .filter(|_| problems.0.len() == before)
     }
