@@ -9,7 +9,7 @@
 //!   -> hyper service: Gateway::handle (gateway.rs)
 //!      1. target (host.rs, normalize.rs)
 //!      2. own? /.otpgate/* -> route table (own.rs)
-//!           -> forms.rs, logout.rs, api.rs, forward_auth.rs, twilio_status.rs (own/)
+//!           -> forms.rs, logout.rs, api.rs, forward_auth.rs, twilio_status.rs, receipts.rs (own/)
 //!              reading input.rs, answering reply.rs, pending.rs, state.rs;
 //!              every form post a 303 to a page, its message in flash.rs;
 //!              pages (pages.rs), redirects (redirect.rs)

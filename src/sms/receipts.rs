@@ -6,8 +6,9 @@
 //! 1. read the form (capped body), 2. check [`twilio_signature_valid`] with
 //!    the exact public URL Twilio called and the configured auth token, and
 //!    answer 403 when it fails, 3. call [`record_twilio_status`], 4. answer
-//!    204. Nothing in a receipt changes a challenge; receipts only feed
-//!    metrics, so a forged one could at most skew a counter.
+//!    204. A believed failure moves the shopper to another channel (a send
+//!    that costs money and a limit), so an unsigned receipt is never
+//!    believed (own/twilio_status.rs, own/receipts.rs).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
