@@ -106,3 +106,45 @@ fn vonage_signatures_and_timestamps() {
     let r = vonage_report(&signed).unwrap();
     assert_eq!((r.status, r.to.as_str()), ("failed", "+919812345678"));
 }
+
+#[test]
+fn weak_report_secrets_are_refused_with_their_key() {
+    use crate::sms::msg91::{Msg91Config, RawMsg91};
+    use crate::sms::vonage::{RawVonage, VonageConfig};
+    use crate::validation::Problems;
+
+    let msg91 = |token: &str| {
+        let raw: RawMsg91 = serde_json::from_value(serde_json::json!({
+            "authkey": "k91", "template_id": "6650a1b2", "dlr_token": token}))
+        .unwrap();
+        let mut p = Problems::default();
+        let cfg = Msg91Config::validate(&raw, &mut p);
+        (
+            cfg.is_some(),
+            p.0.iter().map(|x| x.0.clone()).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(
+        msg91("short"),
+        (false, vec!["sms.msg91.dlr_token".to_string()])
+    );
+    assert!(msg91("4f1c9a7e2b6d8e0f3a5c7b9d1e2f4a6c").0);
+
+    let vonage = |method: &str| {
+        let raw: RawVonage = serde_json::from_value(serde_json::json!({
+            "api_key": "k", "api_secret": "s", "from": "OTPGAT",
+            "signature_secret": "sig-secret", "signature_method": method}))
+        .unwrap();
+        let mut p = Problems::default();
+        let cfg = VonageConfig::validate(&raw, &mut p);
+        (
+            cfg.and_then(|c| c.signature).map(|s| s.1),
+            p.0.iter().map(|x| x.0.clone()).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(vonage("sha512").0, Some(VonageMethod::Sha512));
+    assert_eq!(
+        vonage("md5hash"),
+        (None, vec!["sms.vonage.signature_method".to_string()])
+    );
+}
