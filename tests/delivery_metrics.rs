@@ -8,7 +8,6 @@
 #[allow(dead_code)]
 #[path = "sms_providers/fake.rs"]
 mod fake;
-#[allow(dead_code)]
 mod support;
 
 use std::time::Duration;
