@@ -13,6 +13,9 @@
 //! - [`SmsError::MaybeDelivered`]: stop and report success without a message
 //!   id (see that variant for the double-SMS vs lost-SMS trade-off).
 //!
+//! With `[sms] skip_slow` (skip.rs), each send first orders the chain by
+//! measured delivery: a provider found slow is tried after the others.
+//!
 //! Everything runs inside `budget` (default 10 s), measured with
 //! `tokio::time`, so tests can pause the clock.
 
@@ -83,9 +86,7 @@ pub fn build_with_metrics(cfg: &SmsConfig, metrics: Arc<SmsMetrics>) -> Delivery
             }
         })
         .collect();
-    let mut delivery = Delivery::new(chain, cfg.policy, metrics);
-    delivery.skip = cfg.skip_slow;
-    delivery
+    Delivery::new(chain, cfg.policy, metrics).with_skip(cfg.skip_slow)
 }
 
 enum ProviderOutcome {
@@ -111,6 +112,13 @@ impl Delivery {
             metrics,
             skip: None,
         }
+    }
+
+    /// `[sms] skip_slow`: each send orders the chain by the delivery
+    /// measured in [`SmsMetrics::delivery`] (skip.rs).
+    pub fn with_skip(mut self, rule: Option<SkipRule>) -> Self {
+        self.skip = rule;
+        self
     }
 
     pub fn metrics(&self) -> &Arc<SmsMetrics> {
