@@ -10,7 +10,8 @@
 mod fake;
 mod support;
 
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -18,7 +19,7 @@ use otpgate::clock::ManualClock;
 use serde_json::json;
 
 use fake::{answer, provider};
-use support::{gateway, upstream, Gw, H1, PHONE};
+use support::{gateway, upstream, Gw, Shop, H1, PHONE};
 
 const CALLBACK: &str = "https://shop.example/.otpgate/sms/twilio/status";
 const TOKEN: &str = "twilio-auth-token-for-tests";
@@ -62,6 +63,22 @@ async fn receipt(gw: &Gw, sid: &str, status: &str, to: &str, signed: bool) -> u1
         .as_u16()
 }
 
+/// A gateway sending SMS through the local Twilio at `base`, on the
+/// memory store or on the Redis at `redis`.
+async fn gw(shop: &Shop, clock: &ManualClock, base: &str, redis: Option<&str>) -> Gw {
+    let mut b = gateway(shop)
+        .route("/checkout", "otp")
+        .clock(clock.clone())
+        .set("sms.provider", "\"twilio\"")
+        .set("sms.twilio", &format!("{{ account_sid = \"AC{}\", auth_token = \"{TOKEN}\", from = \"+15005550006\", status_callback = \"{CALLBACK}\", api_base = \"{base}\" }}", "0".repeat(32)));
+    if let Some(url) = redis {
+        b = b
+            .set("store.backend", "\"redis\"")
+            .set("store.redis_url", &format!("{url:?}"));
+    }
+    b.run().await
+}
+
 /// The value of the one line `series` (name and labels, exactly).
 fn value(metrics: &str, series: &str) -> Option<f64> {
     metrics
@@ -80,13 +97,7 @@ async fn sends_receipts_codes_and_expiries_are_measured_per_operator_prefix() {
     let shop = upstream().await;
     let created = |sid: &str| answer(201, json!({"sid": sid, "status": "queued"}));
     let sms = provider(vec![created("SMm1"), created("SMm2"), created("SMm3")]).await;
-    let gw = gateway(&shop)
-        .route("/checkout", "otp")
-        .clock(clock.clone())
-        .set("sms.provider", "\"twilio\"")
-        .set("sms.twilio", &format!("{{ account_sid = \"AC{}\", auth_token = \"{TOKEN}\", from = \"+15005550006\", status_callback = \"{CALLBACK}\", api_base = \"{}\" }}", "0".repeat(32), sms.base))
-        .run()
-        .await;
+    let gw = gw(&shop, &clock, &sms.base, None).await;
 
     // A shopper whose code arrives after 4 s and is entered 3 s later.
     let mut b = gw.browser(H1);
@@ -224,5 +235,127 @@ async fn sends_receipts_codes_and_expiries_are_measured_per_operator_prefix() {
         value(&m, "otpgate_provider_skipped{provider=\"twilio\"}"),
         None,
         "skip_slow is off"
+    );
+}
+
+/// A `redis-server` with no persistence, killed on drop; `None` (said
+/// loudly) when it is not installed, a failure under OTPGATE_REQUIRE_ALL=1.
+struct Redis(Child, String);
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn redis() -> Option<Redis> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let child = match child {
+        Ok(c) => c,
+        Err(e) if std::env::var("OTPGATE_REQUIRE_ALL").as_deref() == Ok("1") => {
+            panic!("redis-server is required (OTPGATE_REQUIRE_ALL=1): {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: redis-server not found ({e}); apt-get install -y redis-server");
+            return None;
+        }
+    };
+    let r = Redis(child, format!("redis://127.0.0.1:{port}"));
+    // Redis accepts connections once it has started; poll with a deadline.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(r)
+}
+
+/// Two instances on one Redis: the code goes out from A, its receipt and
+/// the code come in on B. B times both against A's send (the record is in
+/// the store), and only A, the sender, counts the unentered one expired —
+/// once, and not the one verified on B.
+#[tokio::test]
+async fn across_instances_on_redis_receipts_and_codes_are_timed_and_expiry_counted_once() {
+    let Some(redis) = redis() else { return };
+    let clock = ManualClock::starting_now();
+    let shop = upstream().await;
+    let created = |sid: &str| answer(201, json!({"sid": sid, "status": "queued"}));
+    let sms = provider(vec![created("SMr1"), created("SMr2"), created("SMr3")]).await;
+    let a = gw(&shop, &clock, &sms.base, Some(&redis.1)).await;
+    let b = gw(&shop, &clock, &sms.base, Some(&redis.1)).await;
+
+    let mut on_a = a.browser(H1);
+    assert_eq!(on_a.start(PHONE, "/checkout").await.status, 303);
+    let last = sms.requests().pop().unwrap();
+    let code = support::code_in(&last.field("Body").unwrap());
+    clock.advance(Duration::from_secs(6));
+    assert_eq!(receipt(&b, "SMr1", "delivered", PHONE, true).await, 204);
+    clock.advance(Duration::from_secs(2));
+    let mut on_b = b.browser(H1);
+    on_b.cookies = on_a.cookies.clone();
+    assert_eq!(on_b.enter_code(&code).await.status, 303);
+
+    let mut late = a.browser(H1);
+    assert_eq!(late.start(LATE_PHONE, "/checkout").await.status, 303);
+    clock.advance(Duration::from_secs(301));
+    let mut third = a.browser(H1);
+    assert_eq!(third.start(THIRD_PHONE, "/checkout").await.status, 303);
+
+    let (ma, mb) = (a.metrics().await, b.metrics().await);
+    let on = labels("9812");
+    let slow = labels("9712");
+    assert_eq!(
+        value(
+            &mb,
+            &format!("otpgate_delivery_receipt_seconds_sum{{{on}}}")
+        ),
+        Some(6.0),
+        "{mb}"
+    );
+    assert_eq!(
+        value(&mb, &format!("otpgate_delivery_verify_seconds_sum{{{on}}}")),
+        Some(8.0)
+    );
+    assert_eq!(
+        value(
+            &mb,
+            &format!("otpgate_deliveries_total{{{on},outcome=\"delivered\"}}")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&ma, &format!("otpgate_delivery_sent_total{{{on}}}")),
+        Some(1.0),
+        "{ma}"
+    );
+    assert_eq!(
+        value(
+            &ma,
+            &format!("otpgate_deliveries_total{{{slow},outcome=\"expired\"}}")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &ma,
+            &format!("otpgate_deliveries_total{{{on},outcome=\"expired\"}}")
+        ),
+        None,
+        "verified on B"
+    );
+    assert!(
+        !mb.contains("outcome=\"expired\""),
+        "only the sender counts expiry"
     );
 }
