@@ -281,24 +281,29 @@ fn redis() -> Option<Redis> {
     Some(r)
 }
 
-/// Two instances on one Redis: the code goes out from A, its receipt and
-/// the code come in on B. B times both against A's send (the record is in
-/// the store), and only A, the sender, counts the unentered one expired —
-/// once, and not the one verified on B.
+/// Two instances on one Redis: codes go out from A, receipts and codes
+/// come in on B. B times both against A's send (the record is in the
+/// store), and only A, the sender, counts the unentered one expired —
+/// once, and not one verified on B after a failed receipt.
 #[tokio::test]
 async fn across_instances_on_redis_receipts_and_codes_are_timed_and_expiry_counted_once() {
     let Some(redis) = redis() else { return };
     let clock = ManualClock::starting_now();
     let shop = upstream().await;
     let created = |sid: &str| answer(201, json!({"sid": sid, "status": "queued"}));
-    let sms = provider(vec![created("SMr1"), created("SMr2"), created("SMr3")]).await;
+    let sids = ["SMr1", "SMr2", "SMr3", "SMr4"];
+    let sms = provider(sids.iter().map(|s| created(s)).collect()).await;
     let a = gw(&shop, &clock, &sms.base, Some(&redis.1)).await;
     let b = gw(&shop, &clock, &sms.base, Some(&redis.1)).await;
+    let code_of_last = || {
+        let last = sms.requests().pop().unwrap();
+        support::code_in(&last.field("Body").unwrap())
+    };
 
+    // Sent from A, delivered receipt and code on B.
     let mut on_a = a.browser(H1);
     assert_eq!(on_a.start(PHONE, "/checkout").await.status, 303);
-    let last = sms.requests().pop().unwrap();
-    let code = support::code_in(&last.field("Body").unwrap());
+    let code = code_of_last();
     clock.advance(Duration::from_secs(6));
     assert_eq!(receipt(&b, "SMr1", "delivered", PHONE, true).await, 204);
     clock.advance(Duration::from_secs(2));
@@ -306,15 +311,29 @@ async fn across_instances_on_redis_receipts_and_codes_are_timed_and_expiry_count
     on_b.cookies = on_a.cookies.clone();
     assert_eq!(on_b.enter_code(&code).await.status, 303);
 
-    let mut late = a.browser(H1);
-    assert_eq!(late.start(LATE_PHONE, "/checkout").await.status, 303);
+    // Sent from A, "undelivered" on B, yet the code is entered on B.
+    let mut late_a = a.browser(H1);
+    assert_eq!(late_a.start(LATE_PHONE, "/checkout").await.status, 303);
+    let code = code_of_last();
+    assert_eq!(
+        receipt(&b, "SMr2", "undelivered", LATE_PHONE, true).await,
+        204
+    );
+    let mut late_b = b.browser(H1);
+    late_b.cookies = late_a.cookies.clone();
+    assert_eq!(late_b.enter_code(&code).await.status, 303);
+
+    // Sent from A, never entered, no receipt.
+    let mut lost = a.browser(H1);
+    assert_eq!(lost.start(THIRD_PHONE, "/checkout").await.status, 303);
     clock.advance(Duration::from_secs(301));
-    let mut third = a.browser(H1);
-    assert_eq!(third.start(THIRD_PHONE, "/checkout").await.status, 303);
+    let mut next = a.browser(H1);
+    assert_eq!(next.start("+919512345678", "/checkout").await.status, 303);
 
     let (ma, mb) = (a.metrics().await, b.metrics().await);
     let on = labels("9812");
-    let slow = labels("9712");
+    let late = labels("9712");
+    let lost = labels("9612");
     assert_eq!(
         value(
             &mb,
@@ -335,6 +354,17 @@ async fn across_instances_on_redis_receipts_and_codes_are_timed_and_expiry_count
         Some(1.0)
     );
     assert_eq!(
+        value(
+            &mb,
+            &format!("otpgate_deliveries_total{{{late},outcome=\"failed\"}}")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&mb, &format!("otpgate_delivery_verified_total{{{late}}}")),
+        Some(1.0)
+    );
+    assert_eq!(
         value(&ma, &format!("otpgate_delivery_sent_total{{{on}}}")),
         Some(1.0),
         "{ma}"
@@ -342,7 +372,7 @@ async fn across_instances_on_redis_receipts_and_codes_are_timed_and_expiry_count
     assert_eq!(
         value(
             &ma,
-            &format!("otpgate_deliveries_total{{{slow},outcome=\"expired\"}}")
+            &format!("otpgate_deliveries_total{{{lost},outcome=\"expired\"}}")
         ),
         Some(1.0)
     );
@@ -350,6 +380,13 @@ async fn across_instances_on_redis_receipts_and_codes_are_timed_and_expiry_count
         value(
             &ma,
             &format!("otpgate_deliveries_total{{{on},outcome=\"expired\"}}")
+        ),
+        None
+    );
+    assert_eq!(
+        value(
+            &ma,
+            &format!("otpgate_deliveries_total{{{late},outcome=\"expired\"}}")
         ),
         None,
         "verified on B"
