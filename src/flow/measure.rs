@@ -98,7 +98,7 @@ pub(super) async fn sent(ctx: &FlowCtx, id: &str, provider: &str, via: Channel, 
     let labels = SendLabels {
         provider: provider.to_owned(),
         channel: via.as_str().to_owned(),
-        country: country.to_owned(),
+        country,
         prefix,
     };
     stats.sent.get_or_create(&labels).inc();

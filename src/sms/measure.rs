@@ -4,11 +4,10 @@
 //! reach it through [`SmsMetrics`](crate::sms::SmsMetrics).
 //!
 //! Label cardinality is bounded by construction: labels are taken from
-//! *our own* sends (never from a receipt's `To`), the country is one of
-//! [`country_of`]'s fixed set or `unknown`, and the operator prefix is a
-//! fixed number of digits after the calling code ([`operator_prefix`]):
-//! 4 for India (the operator/circle series), 2 elsewhere, none for an
-//! unknown country. The phone number itself is never a label.
+//! *our own* sends (never from a receipt's `To`), the country is an ISO
+//! region, and the operator prefix is a fixed number of digits after the
+//! calling code ([`operator_prefix`]): 4 for India (the operator/circle
+//! series), 2 elsewhere. The phone number itself is never a label.
 
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicU64;
@@ -22,7 +21,6 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::clock::{Clock, SystemClock};
-use crate::sms::receipts::country_of;
 use crate::sms::skip::{SkipRule, Skipped, DEFAULT_WINDOW};
 use crate::sms::window::Window;
 
@@ -50,37 +48,23 @@ pub struct ProviderLabel {
     pub provider: String,
 }
 
-/// The country and operator prefix of an E.164 number.
-pub fn operator_prefix(e164: &str) -> (&'static str, String) {
-    let country = country_of(e164);
-    let len = match country {
-        "unknown" => return (country, String::new()),
-        "IN" => 4,
-        _ => 2,
+/// The country (ISO region, from libphonenumber's metadata) and operator
+/// prefix of an E.164 number: the national number's first 4 digits in
+/// India (the operator series), 2 elsewhere. `unknown` and no prefix for
+/// what does not parse (otpgate only sends to parsed numbers).
+pub fn operator_prefix(e164: &str) -> (String, String) {
+    let Ok(number) = phonenumber::parse(None, e164) else {
+        return ("unknown".into(), String::new());
     };
-    let calling_code = CALLING_CODE_LEN
-        .iter()
-        .find(|(c, _)| *c == country)
-        .map_or(2, |(_, n)| *n);
-    let digits: String = e164
-        .chars()
-        .skip(1 + calling_code)
-        .take(len)
-        .filter(char::is_ascii_digit)
-        .collect();
-    (country, digits)
+    let Some(region) = number.country().id() else {
+        return ("unknown".into(), String::new());
+    };
+    let region = format!("{region:?}");
+    let len = if region == "IN" { 4 } else { 2 };
+    let national = number.national().value().to_string();
+    let prefix = national.chars().take(len).collect();
+    (region, prefix)
 }
-
-/// Digits of the calling code of [`country_of`]'s countries that do not
-/// have two.
-const CALLING_CODE_LEN: [(&str, usize); 6] = [
-    ("AE", 3),
-    ("SA", 3),
-    ("BD", 3),
-    ("NP", 3),
-    ("NG", 3),
-    ("KE", 3),
-];
 
 fn seconds_histogram() -> Histogram {
     // Receipts and typed codes take seconds to minutes (a grey route
@@ -239,10 +223,12 @@ mod tests {
 
     #[test]
     fn prefix_is_fixed_length_after_the_calling_code() {
-        assert_eq!(operator_prefix("+919812345678"), ("IN", "9812".into()));
-        assert_eq!(operator_prefix("+447700900123"), ("GB", "77".into()));
-        assert_eq!(operator_prefix("+971501234567"), ("AE", "50".into()));
-        // `+1` is shared by many countries: no prefix either.
-        assert_eq!(operator_prefix("+14155550100"), ("unknown", "".into()));
+        let p = |e164| operator_prefix(e164);
+        assert_eq!(p("+919812345678"), ("IN".into(), "9812".into()));
+        assert_eq!(p("+447400123456"), ("GB".into(), "74".into()));
+        // A three-digit calling code is not part of the prefix.
+        assert_eq!(p("+971501234567"), ("AE".into(), "50".into()));
+        assert_eq!(p("+14158675309"), ("US".into(), "41".into()));
+        assert_eq!(p("garbage"), ("unknown".into(), "".into()));
     }
 }
