@@ -9,6 +9,8 @@ mod error;
 mod failures;
 mod limits;
 mod measure;
+#[cfg(test)]
+mod measure_tests;
 mod refusal;
 #[cfg(test)]
 mod sealed_tests;
