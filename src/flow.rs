@@ -8,6 +8,9 @@ mod ctx;
 mod error;
 mod failures;
 mod limits;
+mod measure;
+#[cfg(test)]
+mod measure_tests;
 mod refusal;
 #[cfg(test)]
 mod sealed_tests;
@@ -18,4 +21,5 @@ mod tests;
 pub use self::channels::{mark_delivered, mark_failed, offer};
 pub use self::ctx::{FlowConfig, FlowCtx};
 pub use self::error::FlowError;
+pub use self::measure::sweep as sweep_deliveries;
 pub use self::steps::{check, record_verified, resend, start, try_send};

@@ -142,6 +142,12 @@ impl Gateway {
         crate::sessions::spawn_epoch_check(self.sessions.clone(), shutdown)
     }
 
+    /// Counts `expired` for sends whose challenge ended while no request
+    /// ran the flow, and lets idle providers' p95 gauges age (flow/measure.rs).
+    pub async fn sweep_deliveries(&self) {
+        crate::flow::sweep_deliveries(&self.own.flow).await;
+    }
+
     /// The readiness and start-up look at the store's epoch (sessions.rs).
     pub async fn check_store_epoch(&self) -> Result<(), crate::store::StoreError> {
         self.sessions.check_store_epoch().await

@@ -121,7 +121,11 @@ pub async fn start(
                 })?,
         ),
     };
-    let sms_metrics = Arc::new(crate::sms::SmsMetrics::new());
+    // Delivery times on the gateway's clock; the p95 window's length is
+    // read once, at start.
+    let sms_metrics = Arc::new(crate::sms::SmsMetrics::with_delivery(Arc::new(
+        crate::sms::measure::DeliveryStats::new(clock.clone(), cfg.sms.skip_slow),
+    )));
     metrics.register(|r| sms_metrics.register(r));
     let public = bind("server.listen", cfg.server.listen).await?;
     let redirect = match cfg.server.redirect_http {

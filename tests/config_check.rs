@@ -277,3 +277,29 @@ fn fraud_rule_modes_are_checked_and_guessing_limits_never_shadowed() {
     let (code, t) = check(&ok, &[]);
     assert_eq!(code, Some(0), "{t}");
 }
+
+#[test]
+fn skip_slow_is_checked_key_by_key() {
+    let good = format!(
+        "{MINIMAL}skip_slow = {{ p95_above = \"30s\", conversion_below = 0.3, window = \"15m\", min_sends = 20 }}\n"
+    );
+    let (code, t) = check(&good, &[]);
+    assert_eq!(code, Some(0), "{t}");
+    let bad = format!(
+        "{MINIMAL}skip_slow = {{ p95_above = \"soon\", conversion_below = 1.5, min_sends = 0 }}\n"
+    );
+    let (code, t) = check(&bad, &[]);
+    assert_eq!(code, Some(1), "{t}");
+    assert_has(
+        &t,
+        &[
+            "sms.skip_slow.p95_above",
+            "sms.skip_slow.conversion_below",
+            "sms.skip_slow.min_sends",
+        ],
+    );
+    let typo = format!("{MINIMAL}skip_slow = {{ p99_above = \"30s\" }}\n");
+    let (code, t) = check(&typo, &[]);
+    assert_eq!(code, Some(1), "{t}");
+    assert_has(&t, &["p99_above"]);
+}

@@ -154,6 +154,15 @@ pub const SCHEMA: Shape = T(&[
             ("budget", DURATION),
             ("max_retries", COUNT),
             (
+                "skip_slow",
+                T(&[
+                    ("p95_above", DURATION),
+                    ("conversion_below", NUMBER),
+                    ("window", DURATION),
+                    ("min_sends", COUNT),
+                ]),
+            ),
+            (
                 "twilio",
                 T(&[
                     ("account_sid", STR),

@@ -221,7 +221,8 @@ pub(super) async fn track(ctx: &FlowCtx, id: &str, message_id: Option<&str>) {
 }
 
 /// A signed receipt said `message_id` failed or was undelivered: marks its
-/// challenge, so the code page offers the next channel at once. Returns
+/// challenge (and times it: flow/measure.rs, for every provider's
+/// receipts), so the code page offers the next channel at once. Returns
 /// the challenge id, if the message was one of ours.
 pub async fn mark_failed(ctx: &FlowCtx, message_id: &str) -> Option<String> {
     let now = ctx.clock.now_ms();
@@ -231,6 +232,7 @@ pub async fn mark_failed(ctx: &FlowCtx, message_id: &str) -> Option<String> {
         .await
         .ok()??;
     let id = String::from_utf8(id).ok()?;
+    super::measure::receipt(ctx, &id, false).await;
     let ttl = ctx.cfg.otp.ttl;
     ctx.store
         .hold(&failed_key(&id), b"1".to_vec(), ttl, now)
@@ -240,7 +242,8 @@ pub async fn mark_failed(ctx: &FlowCtx, message_id: &str) -> Option<String> {
 }
 
 /// A signed receipt said `message_id` was delivered (or read): the quiet
-/// `fallback_after` no longer offers another channel for it.
+/// `fallback_after` no longer offers another channel for it; timed and
+/// counted in flow/measure.rs.
 pub async fn mark_delivered(ctx: &FlowCtx, message_id: &str) {
     let now = ctx.clock.now_ms();
     let Ok(Some(id)) = ctx.store.peek_held(&receipt_key(message_id), now).await else {
@@ -249,6 +252,7 @@ pub async fn mark_delivered(ctx: &FlowCtx, message_id: &str) {
     let Ok(id) = String::from_utf8(id) else {
         return;
     };
+    super::measure::receipt(ctx, &id, true).await;
     // A failure already seen stays: a late "delivered" for an earlier
     // attempt must not hide it.
     if delivery_failed(ctx, &id).await {

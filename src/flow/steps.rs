@@ -21,6 +21,7 @@ use super::failures::charge_failure;
 use super::limits::{
     charge_client, charge_send, limit, refund, refund_refused, update_conversion, Charges,
 };
+use super::measure;
 use super::refusal::{limited, store_down};
 use crate::audit::{self, Scope, Who};
 use crate::conn::ConnInfo;
@@ -214,6 +215,7 @@ async fn deliver(
     match delivery.send(&msg).await {
         Ok(receipt) => {
             channels::track(ctx, sent.id, receipt.message_id.as_deref()).await;
+            measure::sent(ctx, sent.id, receipt.provider, sent.via, phone.e164()).await;
             ctx.metrics
                 .otp_sent
                 .get_or_create(&crate::metrics::ProviderCountry {
@@ -366,6 +368,7 @@ pub async fn check(
                 epoch,
             };
             ctx.metrics.sessions_issued.inc();
+            measure::verified(ctx, challenge_id).await;
             if let Some(p) = &phone {
                 record_verified(ctx, p, who).await;
             }

@@ -210,7 +210,8 @@ fn build(cfg: Config, kept: &Kept) -> Result<Gateway, crate::upstream::UpstreamS
     )
 }
 
-/// Looks at the store's epoch every [`crate::sessions::EPOCH_CHECK_EVERY`]
+/// Looks at the store's epoch (and sweeps expired sends, flow/measure.rs)
+/// every [`crate::sessions::EPOCH_CHECK_EVERY`]
 /// through the configuration in force, until shutdown.
 pub fn spawn_epoch_check(
     live: Arc<Live>,
@@ -224,7 +225,10 @@ pub fn spawn_epoch_check(
                 _ = tick.tick() => {
                     // Failures are already visible in `/readyz`, the store
                     // metrics and the requests that need the store.
-                    let _ = live.gateway().check_store_epoch().await;
+                    let gateway = live.gateway();
+                    let _ = gateway.check_store_epoch().await;
+                    // On the same tick: expired sends (flow/measure.rs).
+                    gateway.sweep_deliveries().await;
                 }
                 _ = shutdown.changed() => return,
             }

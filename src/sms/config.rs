@@ -12,6 +12,7 @@ use crate::sms::file::{FileConfig, RawFile};
 use crate::sms::http::CallTimeouts;
 use crate::sms::msg91::{Msg91Config, RawMsg91};
 use crate::sms::retry::RetryPolicy;
+use crate::sms::skip::{RawSkipSlow, SkipRule};
 use crate::sms::twilio::{RawTwilio, TwilioConfig};
 use crate::sms::vonage::{RawVonage, VonageConfig};
 use crate::sms::webhook::{RawWebhook, WebhookConfig};
@@ -44,6 +45,8 @@ pub struct RawSmsConfig {
     pub file: Option<RawFile>,
     /// India's registered DLT content templates (sms/dlt.rs).
     pub dlt: Option<RawDlt>,
+    /// Routing by measured delivery (sms/skip.rs); off when absent.
+    pub skip_slow: Option<RawSkipSlow>,
 }
 
 /// A validated `[sms]` table.
@@ -54,6 +57,8 @@ pub struct SmsConfig {
     pub policy: RetryPolicy,
     /// `[sms.dlt]`: what the pre-flight compares the SMS texts with.
     pub dlt: Option<DltConfig>,
+    /// `skip_slow`: move a slow provider to the end of the chain.
+    pub skip_slow: Option<SkipRule>,
 }
 
 #[derive(Debug, Clone)]
@@ -114,8 +119,18 @@ pub fn validate(raw: &RawSmsConfig) -> Result<SmsConfig, Vec<(String, String)>> 
         .as_ref()
         .and_then(|d| DltConfig::validate(d, &mut problems));
 
+    let skip_slow = raw
+        .skip_slow
+        .as_ref()
+        .and_then(|r| SkipRule::validate(r, &mut problems));
+
     if problems.0.is_empty() {
-        Ok(SmsConfig { chain, policy, dlt })
+        Ok(SmsConfig {
+            chain,
+            policy,
+            dlt,
+            skip_slow,
+        })
     } else {
         Err(problems.0)
     }

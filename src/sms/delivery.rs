@@ -13,6 +13,9 @@
 //! - [`SmsError::MaybeDelivered`]: stop and report success without a message
 //!   id (see that variant for the double-SMS vs lost-SMS trade-off).
 //!
+//! With `[sms] skip_slow` (skip.rs), each send first orders the chain by
+//! measured delivery: a provider found slow is tried after the others.
+//!
 //! Everything runs inside `budget` (default 10 s), measured with
 //! `tokio::time`, so tests can pause the clock.
 
@@ -30,6 +33,7 @@ use crate::sms::message::{
 use crate::sms::metrics::{FailureLabels, FallbackLabels, SmsMetrics};
 use crate::sms::msg91::Msg91Sender;
 pub use crate::sms::retry::RetryPolicy;
+use crate::sms::skip::SkipRule;
 use crate::sms::twilio::TwilioSender;
 use crate::sms::vonage::VonageSender;
 use crate::sms::webhook::WebhookSender;
@@ -56,6 +60,8 @@ pub struct Delivery {
     chain: Vec<Arc<dyn SmsSender>>,
     policy: RetryPolicy,
     metrics: Arc<SmsMetrics>,
+    /// `[sms] skip_slow`: the chain reordered by measured delivery.
+    skip: Option<SkipRule>,
 }
 
 /// Builds the chain from a validated config, with its own metrics (reach
@@ -80,7 +86,7 @@ pub fn build_with_metrics(cfg: &SmsConfig, metrics: Arc<SmsMetrics>) -> Delivery
             }
         })
         .collect();
-    Delivery::new(chain, cfg.policy, metrics)
+    Delivery::new(chain, cfg.policy, metrics).with_skip(cfg.skip_slow)
 }
 
 enum ProviderOutcome {
@@ -104,7 +110,15 @@ impl Delivery {
             chain,
             policy,
             metrics,
+            skip: None,
         }
+    }
+
+    /// `[sms] skip_slow`: each send orders the chain by the delivery
+    /// measured in [`SmsMetrics::delivery`] (skip.rs).
+    pub fn with_skip(mut self, rule: Option<SkipRule>) -> Self {
+        self.skip = rule;
+        self
     }
 
     pub fn metrics(&self) -> &Arc<SmsMetrics> {
@@ -124,7 +138,17 @@ impl Delivery {
     pub async fn send(&self, msg: &SmsMessage) -> Result<SmsReceipt, DeliveryError> {
         let deadline = Instant::now() + self.policy.budget;
         let phone = mask_phone(&msg.to);
-        for (i, sender) in self.chain.iter().enumerate() {
+        let chain: Vec<&Arc<dyn SmsSender>> = match &self.skip {
+            Some(rule) => self
+                .metrics
+                .delivery
+                .order(rule, &self.providers())
+                .into_iter()
+                .map(|i| &self.chain[i])
+                .collect(),
+            None => self.chain.iter().collect(),
+        };
+        for (i, sender) in chain.iter().enumerate() {
             match self
                 .try_provider(sender.as_ref(), msg, deadline, &phone)
                 .await
@@ -133,7 +157,7 @@ impl Delivery {
                 ProviderOutcome::Stop(err) => return Err(err),
                 ProviderOutcome::Next => {}
             }
-            if let Some(next) = self.chain.get(i + 1) {
+            if let Some(next) = chain.get(i + 1) {
                 if Instant::now() >= deadline {
                     break;
                 }

@@ -1,11 +1,15 @@
 //! Prometheus families for SMS delivery. One [`SmsMetrics`] is shared (in an
 //! `Arc`) by the [`Delivery`](crate::sms::Delivery) and the receipt endpoint.
 
+use std::sync::Arc;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+
+use crate::sms::measure::DeliveryStats;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ProviderLabels {
@@ -48,6 +52,8 @@ pub struct SmsMetrics {
     pub fallback: Family<FallbackLabels, Counter>,
     pub latency: Family<ProviderLabels, Histogram, fn() -> Histogram>,
     pub receipts: Family<ReceiptLabels, Counter>,
+    /// Send → receipt/verify times, outcomes, the p95 window (measure.rs).
+    pub delivery: Arc<DeliveryStats>,
 }
 
 impl Default for SmsMetrics {
@@ -58,6 +64,11 @@ impl Default for SmsMetrics {
 
 impl SmsMetrics {
     pub fn new() -> Self {
+        Self::with_delivery(Arc::new(DeliveryStats::system()))
+    }
+
+    /// With delivery measurements on the gateway's clock.
+    pub fn with_delivery(delivery: Arc<DeliveryStats>) -> Self {
         SmsMetrics {
             sent: Family::default(),
             failed: Family::default(),
@@ -65,6 +76,7 @@ impl SmsMetrics {
             fallback: Family::default(),
             latency: Family::new_with_constructor(latency_histogram),
             receipts: Family::default(),
+            delivery,
         }
     }
 
@@ -100,6 +112,7 @@ impl SmsMetrics {
             "Delivery receipts (status callbacks) received",
             self.receipts.clone(),
         );
+        self.delivery.register(registry);
     }
 
     pub(crate) fn provider(name: &str) -> ProviderLabels {

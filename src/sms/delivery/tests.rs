@@ -261,3 +261,74 @@ async fn a_call_cut_by_the_budget_counts_as_unconfirmed() {
     assert_eq!(start.elapsed(), Duration::from_secs(3));
     assert_eq!(receipt.message_id, None);
 }
+
+/// `[sms] skip_slow`: a primary measured slow is tried after the fallback,
+/// with the gauge at 1, until its window empties; one provider alone is
+/// never skipped.
+#[tokio::test(start_paused = true)]
+async fn a_measured_slow_primary_is_tried_last_until_it_recovers() {
+    use crate::clock::{Clock, ManualClock};
+    use crate::sms::measure::{DeliveryStats, ProviderLabel};
+    use crate::sms::skip::SkipRule;
+
+    let clock = ManualClock::at(1_000_000_000);
+    let stats = Arc::new(DeliveryStats::new(Arc::new(clock.clone()), None));
+    let rule = SkipRule {
+        p95_above: Some(Duration::from_secs(30)),
+        conversion_below: None,
+        window: Duration::from_secs(900),
+        min_sends: 3,
+    };
+    {
+        let mut w = stats.window.lock().unwrap();
+        for _ in 0..3 {
+            w.sent("slow", clock.now_ms());
+            w.receipt("slow", clock.now_ms(), 55.0);
+        }
+    }
+    let slow = Scripted::new("slow", vec![ok("slow")]);
+    let fast = Scripted::new("fast", vec![ok("fast")]);
+    let metrics = Arc::new(SmsMetrics::with_delivery(stats.clone()));
+    let d = Delivery::new(
+        vec![slow.clone() as Arc<dyn SmsSender>, fast.clone()],
+        RetryPolicy::default(),
+        metrics,
+    )
+    .with_skip(Some(rule));
+    let gauge = |p: &str| {
+        stats
+            .skipped_gauge
+            .get_or_create(&ProviderLabel { provider: p.into() })
+            .get()
+    };
+
+    assert_eq!(d.send(&msg()).await.unwrap().provider, "fast");
+    assert!(
+        slow.attempts().is_empty(),
+        "the slow one was not tried first"
+    );
+    assert_eq!((gauge("slow"), gauge("fast")), (1, 0));
+
+    // Fifteen minutes without its slow receipts: first again.
+    clock.advance(Duration::from_secs(900));
+    assert_eq!(d.send(&msg()).await.unwrap().provider, "slow");
+    assert_eq!(gauge("slow"), 0);
+
+    // Alone in its chain it is never skipped, however slow.
+    {
+        let mut w = stats.window.lock().unwrap();
+        for _ in 0..3 {
+            w.sent("alone", clock.now_ms());
+            w.receipt("alone", clock.now_ms(), 300.0);
+        }
+    }
+    let alone = Scripted::new("alone", vec![ok("alone")]);
+    let d = Delivery::new(
+        vec![alone.clone() as Arc<dyn SmsSender>],
+        RetryPolicy::default(),
+        Arc::new(SmsMetrics::with_delivery(stats.clone())),
+    )
+    .with_skip(Some(rule));
+    assert_eq!(d.send(&msg()).await.unwrap().provider, "alone");
+    assert_eq!(gauge("alone"), 0);
+}
