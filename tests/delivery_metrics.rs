@@ -10,8 +10,7 @@
 mod fake;
 mod support;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -238,63 +237,22 @@ async fn sends_receipts_codes_and_expiries_are_measured_per_operator_prefix() {
     );
 }
 
-/// A `redis-server` with no persistence, killed on drop; `None` (said
-/// loudly) when it is not installed, a failure under OTPGATE_REQUIRE_ALL=1.
-struct Redis(Child, String);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn redis() -> Option<Redis> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let child = match child {
-        Ok(c) => c,
-        Err(e) if std::env::var("OTPGATE_REQUIRE_ALL").as_deref() == Ok("1") => {
-            panic!("redis-server is required (OTPGATE_REQUIRE_ALL=1): {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: redis-server not found ({e}); apt-get install -y redis-server");
-            return None;
-        }
-    };
-    let r = Redis(child, format!("redis://127.0.0.1:{port}"));
-    // Redis accepts connections once it has started; poll with a deadline.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(r)
-}
-
 /// Two instances on one Redis: codes go out from A, receipts and codes
 /// come in on B. B times both against A's send (the record is in the
 /// store), and only A, the sender, counts the unentered one expired —
 /// once, and not one verified on B after a failed receipt.
 #[tokio::test]
 async fn across_instances_on_redis_receipts_and_codes_are_timed_and_expiry_counted_once() {
-    let Some(redis) = redis() else { return };
+    let Some(redis) = support::redis::redis() else {
+        return;
+    };
     let clock = ManualClock::starting_now();
     let shop = upstream().await;
     let created = |sid: &str| answer(201, json!({"sid": sid, "status": "queued"}));
     let sids = ["SMr1", "SMr2", "SMr3", "SMr4"];
     let sms = provider(sids.iter().map(|s| created(s)).collect()).await;
-    let a = gw(&shop, &clock, &sms.base, Some(&redis.1)).await;
-    let b = gw(&shop, &clock, &sms.base, Some(&redis.1)).await;
+    let a = gw(&shop, &clock, &sms.base, Some(&redis.url)).await;
+    let b = gw(&shop, &clock, &sms.base, Some(&redis.url)).await;
     let code_of_last = || {
         let last = sms.requests().pop().unwrap();
         support::code_in(&last.field("Body").unwrap())
