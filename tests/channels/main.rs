@@ -329,3 +329,85 @@ fn a_channel_without_a_provider_is_refused_with_its_key() {
     let problems = validate(&RawChannels::default(), Some(&wa), None).unwrap_err();
     assert_eq!(problems[0].0, "whatsapp.meta", "{problems:?}");
 }
+
+/// Each new provider, silent: asked once (a send that may have gone out
+/// is never repeated) and reported unconfirmed, within the chain's
+/// timeout. Meta has its own test above.
+#[tokio::test]
+async fn every_silent_provider_is_asked_once_and_reported_unconfirmed() {
+    let voice_twilio = |base: &str| {
+        json!({"provider": "twilio", "twilio": {"account_sid": "ACtest",
+               "auth_token": "tok", "from": "+14155550100", "api_base": base}})
+    };
+    let voice_msg91 = |base: &str| {
+        json!({"provider": "msg91", "msg91": {"authkey": "k91", "template": "otp_voice",
+               "caller_id": "+918035735000", "api_base": base}})
+    };
+    let wa_msg91 = |base: &str| {
+        json!({"provider": "msg91", "msg91": {"authkey": "k91",
+               "integrated_number": "919420353943", "template": "otp_auth",
+               "namespace": "8c2587cc", "api_base": base}})
+    };
+    for name in [
+        "twilio_whatsapp",
+        "msg91_whatsapp",
+        "twilio_voice",
+        "msg91_voice",
+    ] {
+        let p = provider(vec![Reply::Hang]).await;
+        let (s, channel) = match name {
+            "twilio_whatsapp" => (
+                set(
+                    Some(json!({"provider": "twilio", "twilio": twilio_wa(&p.base)})),
+                    None,
+                ),
+                Channel::Whatsapp,
+            ),
+            "msg91_whatsapp" => (set(Some(wa_msg91(&p.base)), None), Channel::Whatsapp),
+            "twilio_voice" => (set(None, Some(voice_twilio(&p.base))), Channel::Voice),
+            _ => (set(None, Some(voice_msg91(&p.base))), Channel::Voice),
+        };
+        let receipt = s.delivery(channel).unwrap().send(&msg("en")).await;
+        let receipt = receipt.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(receipt.message_id, None, "{name}: unconfirmed");
+        assert_eq!(p.requests().len(), 1, "{name}: never asked twice");
+    }
+}
+
+/// Errors in their documented shapes: Twilio's WhatsApp refusals by code
+/// (63003: no WhatsApp account at that number — ask for another channel,
+/// not a retry), and MSG91 voice's error inside a 200.
+#[tokio::test]
+async fn twilio_whatsapp_and_msg91_voice_errors_in_their_shapes() {
+    let p = provider(vec![answer(
+        400,
+        json!({"code": 63003, "message": "Channel could not find To address", "status": 400}),
+    )])
+    .await;
+    let s = set(
+        Some(json!({"provider": "twilio", "twilio": twilio_wa(&p.base)})),
+        None,
+    );
+    let err = s
+        .delivery(Channel::Whatsapp)
+        .unwrap()
+        .send(&msg("en"))
+        .await;
+    assert_eq!(err, Err(DeliveryError::InvalidNumber));
+    assert_eq!(p.requests().len(), 1, "a refusal is not retried");
+
+    let p = provider(vec![answer(
+        200,
+        json!({"type": "error", "message": "Template not found"}),
+    )])
+    .await;
+    let s = set(
+        None,
+        Some(json!({"provider": "msg91", "msg91": {"authkey": "k91",
+                    "template": "otp_voice", "caller_id": "+918035735000",
+                    "api_base": p.base}})),
+    );
+    let err = s.delivery(Channel::Voice).unwrap().send(&msg("en")).await;
+    assert!(err.is_err(), "an error inside a 200 is not a call: {err:?}");
+    assert_eq!(p.requests().len(), 1, "a refusal is not retried");
+}
