@@ -2,57 +2,14 @@
 //! revoke on one ends the cookie on the other at its next request, and
 //! blocks set on one are listed and enforced on the other.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use otpgate::clock::ManualClock;
 use serde_json::json;
 
+use super::support::redis::redis;
 use super::support::{upstream, Gw, Shop, H1, PHONE};
 use super::{signed_in, with_token, Api};
-
-/// A `redis-server` with no persistence, killed on drop; `None` (said
-/// loudly) when it is not installed, a failure under OTPGATE_REQUIRE_ALL=1.
-struct Redis(Child, String);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn redis() -> Option<Redis> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let child = match child {
-        Ok(c) => c,
-        Err(e) if std::env::var("OTPGATE_REQUIRE_ALL").as_deref() == Ok("1") => {
-            panic!("redis-server is required (OTPGATE_REQUIRE_ALL=1): {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: redis-server not found ({e}); apt-get install -y redis-server");
-            return None;
-        }
-    };
-    let r = Redis(child, format!("redis://127.0.0.1:{port}"));
-    // Redis accepts connections once it has started; poll with a deadline.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(r)
-}
 
 async fn on_redis(shop: &Shop, url: &str, clock: &ManualClock) -> Gw {
     with_token(shop)
@@ -69,8 +26,8 @@ async fn revoke_on_one_instance_ends_the_cookie_on_the_other_within_a_second() {
     let shop = upstream().await;
     let clock = ManualClock::starting_now();
     let (a, b) = (
-        on_redis(&shop, &redis.1, &clock).await,
-        on_redis(&shop, &redis.1, &clock).await,
+        on_redis(&shop, &redis.url, &clock).await,
+        on_redis(&shop, &redis.url, &clock).await,
     );
     let on_a = signed_in(&a).await;
     let mut on_b = b.browser(H1);
@@ -146,7 +103,7 @@ async fn the_session_check_makes_no_round_trip() {
     let Some(redis) = redis() else { return };
     let shop = upstream().await;
     let clock = ManualClock::starting_now();
-    let gw = on_redis(&shop, &redis.1, &clock).await;
+    let gw = on_redis(&shop, &redis.url, &clock).await;
     let mut shopper = signed_in(&gw).await;
     let t = std::time::Instant::now();
     while !gw
