@@ -26,6 +26,27 @@ pub trait ChannelSection {
     fn table(&self, name: &str, problems: &mut Problems) -> Option<Self::Provider>;
 }
 
+/// Provider table `name` of `section`, validated by `validate`; a provider
+/// named in `provider`/`fallback` without its table is a problem.
+pub fn table_of<T, P>(
+    section: &str,
+    name: &str,
+    table: Option<&T>,
+    problems: &mut Problems,
+    validate: impl FnOnce(&T, &mut Problems) -> Option<P>,
+) -> Option<P> {
+    match table {
+        Some(t) => validate(t, problems),
+        None => {
+            problems.push(
+                format!("{section}.{name}"),
+                format!("{section}.provider or fallback names \"{name}\" but there is no [{section}.{name}] table"),
+            );
+            None
+        }
+    }
+}
+
 pub fn chain<S: ChannelSection>(
     raw: &S,
     problems: &mut Problems,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::sms::chain::ChannelSection;
+use crate::sms::chain::{table_of, ChannelSection};
 use crate::sms::message::SmsSender;
 use crate::validation::Problems;
 
@@ -66,29 +66,13 @@ impl ChannelSection for RawVoice {
         self.max_retries
     }
     fn table(&self, name: &str, problems: &mut Problems) -> Option<VoiceProvider> {
-        let missing = |problems: &mut Problems| {
-            problems.push(
-                format!("voice.{name}"),
-                format!("voice.provider or fallback names \"{name}\" but there is no [voice.{name}] table"),
-            );
-        };
         match name {
-            "twilio" => match &self.twilio {
-                Some(t) => {
-                    twilio::TwilioVoiceConfig::validate(t, problems).map(VoiceProvider::Twilio)
-                }
-                None => {
-                    missing(problems);
-                    None
-                }
-            },
-            "msg91" => match &self.msg91 {
-                Some(t) => msg91::Msg91VoiceConfig::validate(t, problems).map(VoiceProvider::Msg91),
-                None => {
-                    missing(problems);
-                    None
-                }
-            },
+            "twilio" => table_of("voice", name, self.twilio.as_ref(), problems, |t, p| {
+                twilio::TwilioVoiceConfig::validate(t, p).map(VoiceProvider::Twilio)
+            }),
+            "msg91" => table_of("voice", name, self.msg91.as_ref(), problems, |t, p| {
+                msg91::Msg91VoiceConfig::validate(t, p).map(VoiceProvider::Msg91)
+            }),
             _ => None,
         }
     }

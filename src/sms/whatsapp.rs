@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::sms::chain::ChannelSection;
+use crate::sms::chain::{table_of, ChannelSection};
 use crate::sms::message::SmsSender;
 use crate::validation::Problems;
 
@@ -73,37 +73,16 @@ impl ChannelSection for RawWhatsapp {
         self.max_retries
     }
     fn table(&self, name: &str, problems: &mut Problems) -> Option<WhatsappProvider> {
-        let missing = |problems: &mut Problems| {
-            problems.push(
-                format!("whatsapp.{name}"),
-                format!("whatsapp.provider or fallback names \"{name}\" but there is no [whatsapp.{name}] table"),
-            );
-        };
         match name {
-            "meta" => match &self.meta {
-                Some(t) => meta::MetaConfig::validate(t, problems).map(WhatsappProvider::Meta),
-                None => {
-                    missing(problems);
-                    None
-                }
-            },
-            "twilio" => match &self.twilio {
-                Some(t) => twilio::TwilioWhatsappConfig::validate(t, problems)
-                    .map(WhatsappProvider::Twilio),
-                None => {
-                    missing(problems);
-                    None
-                }
-            },
-            "msg91" => match &self.msg91 {
-                Some(t) => {
-                    msg91::Msg91WhatsappConfig::validate(t, problems).map(WhatsappProvider::Msg91)
-                }
-                None => {
-                    missing(problems);
-                    None
-                }
-            },
+            "meta" => table_of("whatsapp", name, self.meta.as_ref(), problems, |t, p| {
+                meta::MetaConfig::validate(t, p).map(WhatsappProvider::Meta)
+            }),
+            "twilio" => table_of("whatsapp", name, self.twilio.as_ref(), problems, |t, p| {
+                twilio::TwilioWhatsappConfig::validate(t, p).map(WhatsappProvider::Twilio)
+            }),
+            "msg91" => table_of("whatsapp", name, self.msg91.as_ref(), problems, |t, p| {
+                msg91::Msg91WhatsappConfig::validate(t, p).map(WhatsappProvider::Msg91)
+            }),
             _ => None,
         }
     }
