@@ -122,6 +122,16 @@ pub struct ServerConfig {
 pub struct TlsConfig {
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// `ticket_key_file` and `ticket_rotation`: session-ticket keys shared
+    /// by every instance (tls/tickets.rs); `None`, random per process.
+    pub tickets: Option<TicketKeys>,
+}
+
+/// The shared session-ticket secret and how long each derived key seals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketKeys {
+    pub secret: Secret,
+    pub rotation: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -29,6 +29,8 @@ pub fn keep_restart_only(running: &Config, next: &mut Config) -> Vec<&'static st
         server.max_connections_per_ip
     );
     keep!("admin.listen", admin.listen);
+    // The ticketer is part of the TLS configuration built at start.
+    keep!("tls.ticket_key_file", tls.tickets);
     // Backend and URL: the connection (and the memory store's contents)
     // belong to the process, not to the file.
     keep!("store", store);

@@ -98,8 +98,14 @@ pub async fn start(
 ) -> Result<RunningGateway, StartError> {
     let certs =
         crate::tls::CertResolver::new(crate::tls::certified_key(&cfg.tls.cert, &cfg.tls.key)?);
-    let tls = crate::tls::server_config_with(certs.clone())?;
     let clock: Arc<dyn Clock> = clock.unwrap_or_else(|| Arc::new(SystemClock));
+    let tickets = crate::tls::ticketer(
+        cfg.tls
+            .tickets
+            .as_ref()
+            .map(|t| (&t.secret, t.rotation, clock.clone())),
+    )?;
+    let tls = crate::tls::server_config_with(certs.clone(), tickets)?;
     let metrics = Arc::new(Metrics::new());
     let store: Arc<dyn Store> = match &cfg.store {
         StoreConfig::Memory => {

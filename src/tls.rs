@@ -1,13 +1,23 @@
-//! TLS: rustls with TLS 1.2 and 1.3 only, ALPN `h2` then `http/1.1`.
+//! TLS: rustls with TLS 1.2 and 1.3 only, ALPN `h2` then `http/1.1`;
+//! session tickets keyed per process or shared between instances
+//! (tls/tickets.rs).
+
+mod tickets;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::{ClientHello, ProducesTickets, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
+
+pub use tickets::{SharedTicketer, MAX_LIFETIME as MAX_TICKET_LIFETIME};
+
+use crate::clock::Clock;
+use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -93,9 +103,30 @@ impl ResolvesServerCert for CertResolver {
     }
 }
 
-/// The server configuration for one fixed certificate and key.
+/// The server configuration for one fixed certificate and key, with
+/// per-process ticket keys.
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
-    server_config_with(CertResolver::new(certified_key(cert, key)?))
+    server_config_with(
+        CertResolver::new(certified_key(cert, key)?),
+        ticketer(None)?,
+    )
+}
+
+/// The session-ticket keys: shared by every instance holding `shared`
+/// (`[tls] ticket_key_file`, its secret and rotation period), else random
+/// per process.
+///
+/// Per process: rustls's `Ticketer` draws its keys at random and rotates
+/// them (each key encrypts for 6 hours, and opens for 6 more), so a stolen
+/// ticket key exposes at most that window of resumptions; but a shopper the
+/// load balancer sends to another instance makes a full handshake.
+pub fn ticketer(
+    shared: Option<(&Secret, Duration, Arc<dyn Clock>)>,
+) -> Result<Arc<dyn ProducesTickets>, TlsError> {
+    Ok(match shared {
+        Some((secret, rotation, clock)) => Arc::new(SharedTicketer::new(secret, rotation, clock)),
+        None => rustls::crypto::ring::Ticketer::new()?,
+    })
 }
 
 /// TLS 1.3 and 1.2, ALPN `h2` then `http/1.1`, certificates from `certs`.
@@ -103,20 +134,20 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
 /// Resumption by session tickets (RFC 8446 §4.6.1, RFC 5077): a shopper
 /// whose mobile connection dropped comes back with an abbreviated
 /// handshake instead of a full one (no certificate signature, which is
-/// most of a full handshake's cost). The ticket keys are random per
-/// process and rotated by rustls (each key encrypts for 6 hours), so a
-/// stolen ticket key exposes at most that window of resumptions; TLS 1.3
-/// resumption in rustls is always PSK with (EC)DHE, so past sessions keep
-/// forward secrecy. Without a ticketer rustls resumes only from a
-/// 256-entry in-memory cache, which a busy instance turns over in well
-/// under a second.
-pub fn server_config_with(certs: Arc<CertResolver>) -> Result<Arc<ServerConfig>, TlsError> {
+/// most of a full handshake's cost). TLS 1.3 resumption in rustls is
+/// always PSK with (EC)DHE, so past sessions keep forward secrecy. Without
+/// a ticketer rustls resumes only from a 256-entry in-memory cache, which
+/// a busy instance turns over in well under a second.
+pub fn server_config_with(
+    certs: Arc<CertResolver>,
+    tickets: Arc<dyn ProducesTickets>,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let mut cfg = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
         .with_cert_resolver(certs);
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    cfg.ticketer = rustls::crypto::ring::Ticketer::new()?;
+    cfg.ticketer = tickets;
     Ok(Arc::new(cfg))
 }
 

@@ -72,6 +72,8 @@ pub struct RawServer {
 pub struct RawTls {
     pub cert: Option<String>,
     pub key: Option<String>,
+    pub ticket_key_file: Option<String>,
+    pub ticket_rotation: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -79,7 +79,15 @@ pub const SCHEMA: Shape = T(&[
             ("max_connections_per_ip", INT),
         ]),
     ),
-    ("tls", T(&[("cert", PATH), ("key", PATH)])),
+    (
+        "tls",
+        T(&[
+            ("cert", PATH),
+            ("key", PATH),
+            ("ticket_key_file", PATH),
+            ("ticket_rotation", DURATION),
+        ]),
+    ),
     (
         "upstream",
         T(&[

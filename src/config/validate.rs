@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::raw::RawConfig;
 use super::schema::Locator;
 use super::typecheck;
-use super::{AdminConfig, Config, LogConfig, LogFormat, OtpConfig, Problem, TlsConfig};
+use super::{AdminConfig, Config, LogConfig, LogFormat, OtpConfig, Problem};
 
 mod advice;
 mod brand;
@@ -22,6 +22,7 @@ mod pow;
 mod routes;
 mod sections;
 mod store;
+mod tls;
 mod transaction;
 
 use self::kit::{addr, duration, int_in, Problems, DEFAULT_MESSAGE};
@@ -111,30 +112,7 @@ fn serde_problem(p: &Problems, key: &str, e: &toml::de::Error) -> Problem {
 fn build(raw: RawConfig, abuse: &RawAbuse, p: &mut Problems) -> Option<Config> {
     let server = sections::server(p, &raw);
 
-    // Paths written in the file are resolved already (typecheck.rs).
-    let tls = TlsConfig {
-        cert: raw
-            .tls
-            .cert
-            .as_ref()
-            .map_or_else(|| p.default_path("certs/cert.pem"), PathBuf::from),
-        key: raw
-            .tls
-            .key
-            .as_ref()
-            .map_or_else(|| p.default_path("certs/key.pem"), PathBuf::from),
-    };
-    for (key, path) in [("tls.cert", &tls.cert), ("tls.key", &tls.key)] {
-        if !path.exists() {
-            p.add(
-                key,
-                format!(
-                    "{} does not exist (create one with `otpgate gen-cert`)",
-                    path.display()
-                ),
-            );
-        }
-    }
+    let tls = tls::tls(p, &raw.tls);
 
     let upstream = sections::upstream(p, &raw);
 
