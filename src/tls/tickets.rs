@@ -197,6 +197,12 @@ mod tests {
                 assert_eq!(t.decrypt(&bad), None, "byte {i} ^ {flip:#x} opened");
             }
         }
+        // A period moved back one stays inside the window: only the
+        // authenticated header refuses it.
+        let mut earlier = ticket.clone();
+        let period = u64::from_be_bytes(ticket[..PERIOD_LEN].try_into().unwrap());
+        earlier[..PERIOD_LEN].copy_from_slice(&(period - 1).to_be_bytes());
+        assert_eq!(t.decrypt(&earlier), None, "period header not authenticated");
         assert_eq!(t.decrypt(&ticket[..ticket.len() - 1]), None);
         assert_eq!(t.decrypt(&[]), None);
         let mut longer = ticket.clone();
