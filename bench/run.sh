@@ -10,6 +10,7 @@
 #   DURATION=10s CONNECTIONS=64 THREADS=2 WARMUP=3s ROUNDS=1 PIN=0
 #   OTPGATE_BIN=path/to/otpgate  NGINX_WORKERS=<n>  UPSTREAM_WORKERS=1
 #   SECS=8 (new connections, HTTP/2)  IDLE=10000  MEMORY=1  MEM_N=40000  MEM_WARM=20000
+#   CERT_KEY=p256|p384|ed25519|rsa2048 (both servers' certificate; default: otpgate gen-cert, P-256)
 # The rows beyond keep-alive throughput (Redis store, new connections,
 # HTTP/2, idle connections, memory) are bench/rows.sh.
 set -euo pipefail
@@ -117,17 +118,32 @@ wait_http() {
 
 # --- certificate and secret --------------------------------------------------
 mkdir -p "$tmp/gen"
-if (cd "$tmp/gen" && "$otpgate" gen-cert --host 127.0.0.1 --host localhost) >"$tmp/gen-cert.log" 2>&1 &&
+cert_key() { # CERT_KEY -> openssl req -newkey arguments
+    case $1 in
+    p256) echo "ec -pkeyopt ec_paramgen_curve:prime256v1" ;;
+    p384) echo "ec -pkeyopt ec_paramgen_curve:secp384r1" ;;
+    ed25519) echo "ed25519" ;;
+    rsa2048) echo "rsa:2048" ;;
+    *) die "CERT_KEY=$1: one of p256, p384, ed25519, rsa2048" ;;
+    esac
+}
+openssl_cert() {
+    cert=$tmp/cert.pem key=$tmp/key.pem
+    # shellcheck disable=SC2046 # the key type's words
+    openssl req -x509 -newkey $(cert_key "$1") -nodes -days 2 \
+        -subj /CN=127.0.0.1 -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+        -keyout "$key" -out "$cert" 2>/dev/null || die "openssl could not make a $1 certificate"
+    cert_from="openssl ($1)"
+}
+if [[ -n ${CERT_KEY:-} ]]; then
+    openssl_cert "$CERT_KEY"
+elif (cd "$tmp/gen" && "$otpgate" gen-cert --host 127.0.0.1 --host localhost) >"$tmp/gen-cert.log" 2>&1 &&
     [[ -s $tmp/gen/certs/cert.pem && -s $tmp/gen/certs/key.pem ]]; then
     cert=$tmp/gen/certs/cert.pem key=$tmp/gen/certs/key.pem
     cert_from="otpgate gen-cert"
 else
     note "otpgate gen-cert gave no certs/cert.pem + certs/key.pem ($(tail -n 1 "$tmp/gen-cert.log" | cut -c1-120)); using openssl"
-    cert=$tmp/cert.pem key=$tmp/key.pem
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-        -subj /CN=127.0.0.1 -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
-        -keyout "$key" -out "$cert" 2>/dev/null
-    cert_from="openssl (EC P-256)"
+    openssl_cert p256
 fi
 chmod 644 "$cert" "$key"
 
