@@ -194,6 +194,21 @@ mod tests {
         })
     }
 
+    /// A cookie is at most 4 KiB (RFC 6265 §6.1's minimum a browser keeps):
+    /// a sealed value of exactly 4,096 characters opens, one a single
+    /// block longer is refused before it is decoded.
+    #[test]
+    fn sealed_values_open_up_to_exactly_four_kib() {
+        let k = sealer(&["a".repeat(32).as_str()]);
+        let at_limit = "p".repeat(4096 / 4 * 3 - NONCE_LEN - TAG_LEN);
+        let sealed = k.seal("n", &at_limit);
+        assert_eq!(sealed.len(), 4096);
+        assert_eq!(k.open("n", &sealed).as_deref(), Some(at_limit.as_str()));
+        let over = k.seal("n", &format!("{at_limit}ppp"));
+        assert_eq!(over.len(), 4100);
+        assert_eq!(k.open("n", &over), None);
+    }
+
     #[test]
     fn round_trip_and_rotation() {
         let old = sealer(&["a".repeat(32).as_str()]);
