@@ -13,14 +13,20 @@
 //!   listpack-encoded (every value ≤ 64 bytes), instead of one key each:
 //!   what a pending challenge costs (issue 13; bench/memory.sh).
 //! - A counter is a field of a bucket hash, `otpgate:n:<window
-//!   start>:<window ms>:<bucket>`: 65,536 buckets per window, chosen by
-//!   the first 16 bits of SHA-256 of the counter's key, the field its next
-//!   64 bits (raw). Every counter of a bucket shares its window and so its
-//!   end: one TTL for all. About 12 bytes per counter where a key of its
-//!   own costs about 110 (Redis's per-key dictionary entry, expiry entry
-//!   and object header). Two keys meeting in one bucket and field (80
-//!   bits: n²/2⁸¹ for n counters) could only merge two counts — more
-//!   refusals, never fewer.
+//!   start>:<window ms>:<bucket>`: [`BUCKET_BITS`] (14: 16,384 buckets
+//!   per window length and start), chosen by the first bits of SHA-256 of
+//!   the counter's key, the field its bytes 3 to 10 (raw). Every counter
+//!   of a bucket shares its window and so its end: one TTL for all. A
+//!   field costs about 12 bytes where a key of its own costs about 110
+//!   (Redis's per-key dictionary entry, expiry entry and object header);
+//!   each bucket's own ~170 bytes are shared by the counters in it. A
+//!   bucket stays listpack-encoded up to 128 fields (Redis's
+//!   `hash-max-listpack-entries`), about 1.5 million counters of one
+//!   window length per window; past that buckets turn into hash tables
+//!   (about 75 bytes a counter: still less than a key each; raising that
+//!   Redis setting keeps them compact). Two keys meeting in one bucket
+//!   and field (78 bits: n²/2⁷⁹ for n counters) could only merge two
+//!   counts — more refusals, never fewer.
 //! - Neither kind has a hash tag: each hashes as a whole, so challenges
 //!   and counters spread over every master. The operation key a
 //!   repeat-safe script writes beside them (`scripts::once`) is tagged
@@ -55,6 +61,8 @@
 use std::borrow::Cow;
 
 pub const EPOCH: &str = "otpgate:epoch";
+/// Counter buckets per window: 2^14 (see the module docs).
+pub const BUCKET_BITS: u32 = 14;
 /// Where revocations are published (`PUBLISH`: on a Cluster it reaches
 /// every node, so a subscriber may listen on any).
 pub const CHANNEL: &str = "otpgate:revocations";
@@ -84,10 +92,8 @@ impl Keys {
     pub fn counter(self, window_start: u64, window_ms: u64, key: &str) -> (String, [u8; 8]) {
         use sha2::Digest;
         let d = sha2::Sha256::digest(key.as_bytes());
-        let bucket = format!(
-            "otpgate:n:{window_start}:{window_ms}:{:02x}{:02x}",
-            d[0], d[1]
-        );
+        let bucket = u16::from_be_bytes([d[0], d[1]]) >> (16 - BUCKET_BITS);
+        let bucket = format!("otpgate:n:{window_start}:{window_ms}:{bucket:04x}");
         let mut field = [0u8; 8];
         field.copy_from_slice(&d[2..10]);
         (bucket, field)
