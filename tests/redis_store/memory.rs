@@ -27,8 +27,9 @@ fn env(name: &str, default: usize) -> usize {
 }
 
 /// What one real send writes (the same as tests/memory_per_challenge.rs):
-/// the challenge, its counters, the last channel and delivery record.
-async fn send(s: &RedisStore, i: usize) {
+/// the challenge and its counters; with `records`, also the last channel
+/// and the delivery record kept beside it.
+async fn send(s: &RedisStore, i: usize, records: bool) {
     let id = otpgate::session::random_id();
     let phone = format!("+9198{i:08}");
     let prefix = phone[..8].to_string();
@@ -53,6 +54,9 @@ async fn send(s: &RedisStore, i: usize) {
         sends: 1,
     };
     s.put_challenge(&id, ch).await.unwrap();
+    if !records {
+        return;
+    }
     s.hold(&format!("chan:{id}"), b"sms".to_vec(), TTL, NOW)
         .await
         .unwrap();
@@ -109,12 +113,17 @@ async fn bytes_per_pending_challenge_and_held_request() {
     let s = redis.store().await;
     let client = redis::Client::open(redis.url.as_str()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
-    for i in 0..warm {
-        send(&s, i).await;
-    }
-    let u0 = used(&mut c).await;
-    for i in warm..warm + n {
-        send(&s, i).await;
+    let mut per_challenge = Vec::new();
+    for records in [false, true] {
+        let _: () = redis::cmd("FLUSHALL").query_async(&mut c).await.unwrap();
+        for i in 0..warm {
+            send(&s, i, records).await;
+        }
+        let u0 = used(&mut c).await;
+        for i in warm..warm + n {
+            send(&s, i, records).await;
+        }
+        per_challenge.push((used(&mut c).await - u0) / n as u64);
     }
     let u1 = used(&mut c).await;
 
@@ -156,9 +165,9 @@ async fn bytes_per_pending_challenge_and_held_request() {
         s.hold(&id, sealer.seal(&request), TTL, NOW).await.unwrap();
     }
     let u2 = used(&mut c).await;
-    let challenge = (u1 - u0) / n as u64;
     let held_bytes = (u2 - u1) / held as u64;
-    println!("redis_challenge_bytes={challenge}");
+    println!("redis_challenge_bytes={}", per_challenge[0]);
+    println!("redis_challenge_records_bytes={}", per_challenge[1]);
     println!("redis_challenge_key_bytes={}", usage / sends);
     println!("redis_held_bytes={held_bytes}");
     println!("redis_held_overhead_bytes={}", held_bytes - body as u64);
