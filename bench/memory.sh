@@ -226,7 +226,7 @@ if [[ ${EXACT:-1} == 1 ]]; then
             grep -E '^[a-z_]+=[0-9]+$' || note "exact: cargo test $* failed"
     }
     echo "Exact (memory store: dhat heap bytes; Redis: a fresh server, the store API):"
-    while IFS== read -r k v; do say "$k" "$v"; done < <(
+    while IFS== read -r k v; do say "exact_$k" "$v"; done < <(
         exact --test memory_per_challenge
         exact --test redis_store memory::
     )
