@@ -5,7 +5,28 @@ use http::{Response, StatusCode};
 
 use crate::body::Body;
 use crate::headers::own_response;
+use crate::money::AmountProblem;
 use crate::normalize::PathError;
+use crate::pages::{LangHint, Pages};
+
+/// How a refusal is answered: JSON for a script, or a page in the
+/// shopper's language (`Accept-Language`, the language cookie) with the
+/// brand's style for a browser.
+#[derive(Clone, Copy)]
+pub enum Answer<'a> {
+    Json,
+    Page(&'a Pages, &'a LangHint),
+}
+
+impl<'a> Answer<'a> {
+    pub fn new(json: bool, pages: &'a Pages, hint: &'a LangHint) -> Answer<'a> {
+        if json {
+            Answer::Json
+        } else {
+            Answer::Page(pages, hint)
+        }
+    }
+}
 
 /// Why otpgate answered itself instead of forwarding.
 #[derive(Debug, thiserror::Error)]
@@ -89,9 +110,38 @@ impl GatewayError {
         }
     }
 
-    /// A small JSON or HTML answer, by what the client accepts.
-    pub fn into_response(self, json: bool) -> Response<Body> {
-        if let (GatewayError::OtpRequired { login_url }, false) = (&self, json) {
+    /// The page's text (a key of `pages/strings/*.toml`, so it is shown
+    /// in the shopper's language and an operator may reword it) and its
+    /// one placeholder. The JSON answer keeps the English `Display`.
+    fn page_text(&self) -> (&'static str, Option<(&'static str, String)>) {
+        let key = match self {
+            GatewayError::BadPath(_)
+            | GatewayError::ForeignAuthority
+            | GatewayError::BadTarget
+            | GatewayError::BadBody => "refused_bad_request",
+            GatewayError::OtpRequired { .. } => "error_not_signed_in",
+            GatewayError::Csrf => "refused_csrf",
+            GatewayError::BodyTimeout => "refused_request_timeout",
+            GatewayError::HeldTooLarge { max_body } => {
+                let kib = max_body.div_ceil(1024).to_string();
+                return ("refused_payload_too_large", Some(("kib", kib)));
+            }
+            GatewayError::BadAmount(AmountProblem::Missing) => "refused_amount_missing",
+            GatewayError::BadAmount(AmountProblem::Malformed) => "refused_amount_malformed",
+            GatewayError::BadAmount(AmountProblem::Ambiguous) => "refused_amount_ambiguous",
+            GatewayError::BadAmount(AmountProblem::Unreadable) => "refused_amount_unreadable",
+            GatewayError::NotFound => "refused_not_found",
+            GatewayError::MethodNotAllowed => "refused_method_not_allowed",
+            GatewayError::UpstreamConnect | GatewayError::UpstreamProtocol => "refused_bad_gateway",
+            GatewayError::UpstreamTimeout => "refused_gateway_timeout",
+            GatewayError::Internal => "error_unavailable",
+        };
+        (key, None)
+    }
+
+    /// A small JSON answer or HTML page, by what the client accepts.
+    pub fn into_response(self, answer: Answer<'_>) -> Response<Body> {
+        if let (GatewayError::OtpRequired { login_url }, Answer::Page(..)) = (&self, answer) {
             // A browser navigation: straight to the login page.
             return own_response(StatusCode::FOUND)
                 .header(
@@ -104,29 +154,37 @@ impl GatewayError {
         }
         let status = self.status();
         let mut builder = own_response(status);
-        if let GatewayError::BodyTimeout = &self {
-            // The rest of the body may still be on its way: the connection
-            // cannot be reused (RFC 9110 §15.5.9).
+        if let GatewayError::BodyTimeout | GatewayError::HeldTooLarge { .. } = &self {
+            // The rest of the body may still be on its way (too slow, or
+            // refused before it was read): the connection cannot be reused
+            // (RFC 9110 §15.5.9, §15.5.14).
             builder = builder.header(http::header::CONNECTION, "close");
         }
-        let body = if json {
-            builder = builder.header(CONTENT_TYPE, "application/json");
-            let mut v = serde_json::json!({ "error": self.code(), "message": self.to_string() });
-            if let GatewayError::OtpRequired { login_url } = &self {
-                v["login_url"] = login_url.as_str().into();
+        let body = match answer {
+            Answer::Json => {
+                builder = builder.header(CONTENT_TYPE, "application/json");
+                let mut v =
+                    serde_json::json!({ "error": self.code(), "message": self.to_string() });
+                if let GatewayError::OtpRequired { login_url } = &self {
+                    v["login_url"] = login_url.as_str().into();
+                }
+                if let GatewayError::HeldTooLarge { max_body } = &self {
+                    v["max_body"] = (*max_body).into();
+                }
+                if let GatewayError::BadAmount(problem) = &self {
+                    v["reason"] = problem.reason().into();
+                }
+                v.to_string()
             }
-            if let GatewayError::HeldTooLarge { max_body } = &self {
-                v["max_body"] = (*max_body).into();
+            Answer::Page(pages, hint) => {
+                builder = builder
+                    .header(CONTENT_TYPE, "text/html; charset=utf-8")
+                    .header("content-security-policy", crate::pages::ERROR_CSP.clone());
+                let (key, arg) = self.page_text();
+                let args: Vec<(&str, &str)> = arg.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let lang = pages.language_for(hint);
+                pages.error_in(&lang, status, &pages.text(&lang, key, &args))
             }
-            if let GatewayError::BadAmount(problem) = &self {
-                v["reason"] = problem.reason().into();
-            }
-            v.to_string()
-        } else {
-            builder = builder
-                .header(CONTENT_TYPE, "text/html; charset=utf-8")
-                .header("content-security-policy", crate::pages::ERROR_CSP.clone());
-            crate::pages::error_page(status, &self.to_string())
         };
         builder
             .body(Body::full(body))

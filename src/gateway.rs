@@ -28,12 +28,13 @@ use crate::clock::Clock;
 use crate::config::Config;
 pub use crate::conn::ConnInfo;
 use crate::conn::TrustedProxies;
-use crate::errors::GatewayError;
+use crate::errors::{Answer, GatewayError};
 use crate::flow::{FlowConfig, FlowCtx};
 use crate::headers;
 use crate::metrics::{Metrics, RouteKind};
 use crate::normalize::{normalize_path, NormalizedPath};
 use crate::own::Own;
+use crate::pages::LangHint;
 use crate::policy::{self, Policy};
 use crate::session::CookieSealer;
 use crate::sessions::Sessions;
@@ -170,6 +171,7 @@ impl Gateway {
         let method = req.method().clone();
         let json = wants_json(&req);
         let navigation = is_navigation(&req);
+        let hint = LangHint::of(req.headers());
         let mut facts = Facts {
             kind: RouteKind::Refused,
             path: String::new(),
@@ -178,10 +180,12 @@ impl Gateway {
         };
         let mut resp = match self.route(req, conn, request_id.clone(), &mut facts).await {
             Ok(resp) => resp,
-            Err(e @ GatewayError::OtpRequired { .. }) => e.into_response(!navigation),
+            Err(e @ GatewayError::OtpRequired { .. }) => {
+                e.into_response(Answer::new(!navigation, &self.own.pages, &hint))
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "answered by otpgate");
-                e.into_response(json)
+                e.into_response(Answer::new(json, &self.own.pages, &hint))
             }
         };
         if method == http::Method::HEAD {

@@ -14,6 +14,7 @@ mod views;
 use std::sync::LazyLock;
 
 use base64::Engine;
+use http::header::{ACCEPT_LANGUAGE, COOKIE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use sha2::{Digest, Sha256};
 
@@ -62,14 +63,6 @@ pub static ERROR_CSP: LazyLock<HeaderValue> =
     LazyLock::new(|| HeaderValue::from_str(&csp_for(&style_for(DEFAULT_COLOR))).expect("ascii"));
 
 const DEFAULT_COLOR: &str = "#0f766e";
-
-/// Pages with the built-ins only: for refusals before (or without) a
-/// configuration.
-static BUILT_IN: LazyLock<Pages> = LazyLock::new(|| {
-    Pages::load(&built_in_brand())
-        .expect("built-in pages load")
-        .0
-});
 
 fn built_in_brand() -> Brand {
     Brand {
@@ -160,6 +153,18 @@ impl Pages {
         )
     }
 
+    /// The language for a refusal page from what [`LangHint`] kept of the
+    /// request: the language cookie, then `Accept-Language`.
+    pub fn language_for(&self, hint: &LangHint) -> String {
+        let mut headers = HeaderMap::new();
+        for (name, v) in [(COOKIE, &hint.cookie), (ACCEPT_LANGUAGE, &hint.accept)] {
+            if let Some(v) = v {
+                headers.insert(name, v.clone());
+            }
+        }
+        self.language_of(&headers, None)
+    }
+
     /// The language for an answer that is not a page (the JSON API's SMS):
     /// `explicit` (its `lang` field), else the cookie, else
     /// `Accept-Language`, else the default. Nothing is remembered.
@@ -226,9 +231,25 @@ impl Pages {
     }
 }
 
-/// A small page for otpgate's own refusals (no brand: used before config).
-pub fn error_page(status: StatusCode, message: &str) -> String {
-    BUILT_IN.error_in("en", status, message)
+/// What a refusal page needs of a request that is gone by then (it was
+/// forwarded or consumed): its `Accept-Language` and the `Cookie` field
+/// that names the language cookie, kept by reference count, so every
+/// request pays two header lookups and no allocation.
+#[derive(Debug, Clone, Default)]
+pub struct LangHint {
+    accept: Option<HeaderValue>,
+    cookie: Option<HeaderValue>,
+}
+
+impl LangHint {
+    pub fn of(headers: &HeaderMap) -> LangHint {
+        let needle = LANG_COOKIE.as_bytes();
+        let names_it = |v: &&HeaderValue| v.as_bytes().windows(needle.len()).any(|w| w == needle);
+        LangHint {
+            accept: headers.get(ACCEPT_LANGUAGE).cloned(),
+            cookie: headers.get_all(COOKIE).iter().find(names_it).cloned(),
+        }
+    }
 }
 
 #[cfg(test)]

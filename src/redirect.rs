@@ -84,4 +84,33 @@ mod tests {
         assert_eq!(safe_rd(Some("/a/./b")), "/a/b");
         assert_eq!(safe_rd(None), "/");
     }
+
+    /// The 2,048-byte cap holds exactly, whatever the first byte; a byte
+    /// outside printable ASCII (a raw UTF-8 letter, DEL, a C1 control, a
+    /// bidi override that makes a `Location` read as another site) never
+    /// reaches a `Location`, even where normalization would keep it.
+    #[test]
+    fn rd_over_the_cap_or_outside_printable_ascii_goes_home() {
+        let at_cap = format!("/{}", "a".repeat(2047));
+        assert_eq!(
+            safe_rd(Some(&at_cap)),
+            at_cap,
+            "exactly 2,048 bytes is kept"
+        );
+        for over in [
+            format!("/{}", "a".repeat(2048)),
+            format!("/{}", "a".repeat(4096)),
+        ] {
+            assert_eq!(safe_rd(Some(&over)), "/", "{} bytes", over.len());
+        }
+        for bad in [
+            "/caf\u{e9}",
+            "/x\u{7f}",
+            "/x\u{85}",
+            "/\u{202e}lpmaxe.live",
+            "/x?q=\u{e9}",
+        ] {
+            assert_eq!(safe_rd(Some(bad)), "/", "{bad:?}");
+        }
+    }
 }

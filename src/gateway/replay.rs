@@ -29,8 +29,9 @@ use super::Gateway;
 use crate::audit;
 use crate::body::Body;
 use crate::conn::ConnInfo;
-use crate::errors::GatewayError;
+use crate::errors::{Answer, GatewayError};
 use crate::own::Replay;
+use crate::pages::LangHint;
 
 static CONTENT_LOCATION: http::HeaderName = http::HeaderName::from_static("content-location");
 
@@ -51,6 +52,7 @@ impl Gateway {
             session,
         } = replay;
         let target = held.target.clone();
+        let hint = LangHint::of(&headers);
         let sent = self
             .send_held(held, headers, conn, request_id, &session)
             .await;
@@ -65,7 +67,7 @@ impl Gateway {
                 // have placed the order, so it is never sent again.
                 tracing::warn!(error = %e, "held request not answered by the storefront");
                 audit::hold("replay_failed", &target, Some(&session.phone), conn);
-                e.into_response(json)
+                e.into_response(Answer::new(json, &self.own.pages, &hint))
             }
         };
         let redirect = resp.status().is_redirection();

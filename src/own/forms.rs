@@ -273,8 +273,10 @@ async fn render_verify(
             // sign-in away.
             Err(e) => {
                 tracing::error!(error = %e, "store unavailable");
-                let (status, msg) = (FlowError::Store.status(), FlowError::Store.to_string());
-                let page = crate::pages::error_page(status, &msg);
+                let lang = own.pages.choose_language(headers, query).lang;
+                let status = FlowError::Store.status();
+                let msg = own.pages.text(&lang, "error_unavailable", &[]);
+                let page = own.pages.error_in(&lang, status, &msg);
                 return reply::html(status, crate::pages::ERROR_CSP.clone(), page, &[], None);
             }
         },

@@ -146,6 +146,7 @@ mod tests {
                     "{phone}",
                     "{dial_code}",
                     "{remaining}",
+                    "{kib}",
                 ] {
                     assert_eq!(
                         english.contains(ph),

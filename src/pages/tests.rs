@@ -85,7 +85,7 @@ fn csp_hashes_match_the_inline_style_and_script_in_both_languages() {
             }
         }
     }
-    let err = error_page(StatusCode::FORBIDDEN, "no");
+    let err = pages(&["en"]).error_in("en", StatusCode::FORBIDDEN, "no");
     let csp = ERROR_CSP.to_str().unwrap();
     assert!(csp.contains(&sha256_b64(inline(&err, "style"))));
 }

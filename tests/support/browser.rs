@@ -17,6 +17,8 @@ pub struct Browser {
     pub cookies: BTreeMap<String, String>,
     /// Every `Set-Cookie` line received, for attribute checks.
     pub set_cookies: Vec<String>,
+    /// The `Accept-Language` it sends, if any ([`Browser::speaks`]).
+    accept_language: Option<String>,
 }
 
 #[derive(Debug)]
@@ -60,7 +62,14 @@ impl Browser {
             h2,
             cookies: BTreeMap::new(),
             set_cookies: Vec::new(),
+            accept_language: None,
         }
+    }
+
+    /// From now on it asks for pages in `accept_language` (the header's
+    /// value, e.g. `hi-IN,hi;q=0.9`), as a phone set to that language does.
+    pub fn speaks(&mut self, accept_language: &str) {
+        self.accept_language = Some(accept_language.to_string());
     }
 
     fn cookie_header(&self) -> String {
@@ -75,6 +84,9 @@ impl Browser {
         let mut req = req.header("accept", "text/html");
         if !self.cookies.is_empty() {
             req = req.header("cookie", self.cookie_header());
+        }
+        if let Some(l) = &self.accept_language {
+            req = req.header("accept-language", l);
         }
         let resp = req.send().await.unwrap();
         for sc in resp.headers().get_all("set-cookie") {

@@ -2,7 +2,7 @@
 //! Indian grouping), in the JSON API's answers; and a request whose
 //! amount cannot be read is a 400 with nothing forwarded and no SMS.
 
-use crate::support::{H1, H2, PHONE};
+use crate::support::{Browser, H1, H2, PHONE};
 use crate::{hold_and_send, placed, shop_and_gateway, FORM, JSON, PLACE};
 
 #[tokio::test]
@@ -155,4 +155,53 @@ async fn a_missing_or_malformed_amount_is_a_400_and_never_a_code() {
     }
     assert_eq!(shop.count(), 0, "nothing reached the storefront");
     assert!(gw.sms().is_empty(), "no SMS");
+}
+
+/// A shopper reading Hindi who is refused (an amount that cannot be read,
+/// an order too large to keep) gets the refusal in Hindi, whether the
+/// phone asks for it (`Accept-Language`) or they picked it on the page
+/// (the language cookie); everyone else still gets English.
+#[tokio::test]
+async fn a_refusal_page_is_in_the_shoppers_language() {
+    let (shop, gw) = shop_and_gateway().await;
+    let hindi_phone = |b: &mut Browser| b.speaks("hi-IN,hi;q=0.9,en;q=0.5");
+    let hindi_pick = |b: &mut Browser| {
+        b.cookies.insert("otpgate-lang".into(), "hi".into());
+    };
+    let too_large = vec![b'a'; 64 * 1024 + 1];
+    for (how, choose) in [
+        ("accept-language", &hindi_phone as &dyn Fn(&mut Browser)),
+        ("cookie", &hindi_pick),
+    ] {
+        let mut b = gw.browser(H1);
+        choose(&mut b);
+        let page = b.submit(PLACE, FORM, b"sku=7".to_vec()).await;
+        assert_eq!(page.status, 400, "{how}: {page:?}");
+        assert!(page.body.contains("lang=\"hi\""), "{how}: {}", page.body);
+        assert!(
+            page.body.contains("राशि नहीं बताई गई"),
+            "{how}: {}",
+            page.body
+        );
+        assert!(!page.body.contains("does not say"), "{how}: {}", page.body);
+        let page = b.submit(PLACE, FORM, too_large.clone()).await;
+        assert_eq!(page.status, 413, "{how}: {page:?}");
+        assert!(page.body.contains("सीमा 64 KiB"), "{how}: {}", page.body);
+        // A script's answer keeps the documented English message.
+        let r = b.fetch("POST", PLACE, FORM, b"sku=7".to_vec()).await;
+        assert_eq!(r.json()["error"], "bad_amount");
+        assert!(r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not say its amount"));
+    }
+    let mut b = gw.browser(H1);
+    let page = b.submit(PLACE, FORM, b"sku=7".to_vec()).await;
+    assert!(
+        page.body.contains("does not say its amount"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("lang=\"en\""), "{}", page.body);
+    assert_eq!(shop.count(), 0, "nothing reached the storefront");
 }
