@@ -202,8 +202,8 @@ for kind, e in pairs(t) do table.insert(out, kind .. ' ' .. e[1] .. ' ' .. e[2])
 return out" 0 >"$tmp/usage"
 keys=$(awk '{ n += $2 } END { print n + 0 }' "$tmp/usage")
 awk -v n="$((WARM + N))" '
-    { printf "  %-28s %7d keys %8.1f B per challenge\n", $1, $2, $3 / n; t += $3 }
-    END { printf "  %-28s %7d keys %8.1f B per challenge\n", "all (MEMORY USAGE)", NR, t / n }' \
+    { printf "  %-28s %7d keys %8.1f B per challenge\n", $1, $2, $3 / n; t += $3; k += $2 }
+    END { printf "  %-28s %7d keys %8.1f B per challenge\n", "all (MEMORY USAGE)", k, t / n }' \
     "$tmp/usage" | sort >"$tmp/kinds"
 usage_total=$(awk -v n="$((WARM + N))" '{ t += $3 } END { printf "%.0f", t / n }' "$tmp/usage")
 h0=$(redis_used)
