@@ -11,6 +11,11 @@
 #     sends), and the sum of `MEMORY USAGE` over every key left, by kind.
 # Then HELD held requests (a POST of BODY bytes to a protected route
 # without a session) the same way: RSS and Redis bytes per held request.
+# Last, the exact figures (EXACT=0 skips them): heap bytes counted by
+# dhat in the memory store (tests/memory_per_challenge.rs) and Redis
+# bytes through the store API on a fresh server
+# (tests/redis_store/memory.rs), each with and without the records a
+# send keeps beside its challenge.
 #
 #   N=40000 WARM=20000 HELD=3000 BODY=1000 THREADS=4 bench/memory.sh
 # (a large warm-up: the maps grow by doubling, so a small N measures a
@@ -176,17 +181,31 @@ drive send "$WARM" "$N"
 u1=$(redis_used)
 settle
 u1s=$(redis_used)
-# MEMORY USAGE of every key, by kind (otpgate:<kind>:...).
-redis-cli -p "$redis_port" --scan --pattern 'otpgate:*' >"$tmp/keys"
-keys=$(wc -l <"$tmp/keys")
-sed 's/^/MEMORY USAGE /' "$tmp/keys" | redis-cli -p "$redis_port" >"$tmp/usage"
-paste -d' ' "$tmp/keys" "$tmp/usage" | awk -v n="$((WARM + N))" '
-    { split($1, p, ":"); kind = p[2]; if (kind == "cnt") kind = "cnt:" p[4]; b[kind] += $2; c[kind]++; t += $2 }
-    END {
-        for (k in b) printf "  %-28s %7d keys %8.1f B per challenge\n", k, c[k], b[k] / n
-        printf "  %-28s %7d keys %8.1f B per challenge\n", "all (MEMORY USAGE)", NR, t / n
-    }' | sort >"$tmp/kinds"
-usage_total=$(awk -v n="$((WARM + N))" '{ t += $2 } END { printf "%.0f", t / n }' <(paste -d' ' "$tmp/keys" "$tmp/usage"))
+# MEMORY USAGE of every key, by kind (otpgate:<kind>:...), summed inside
+# Redis: keys hold raw id bytes (src/store/redis/keys.rs), which a
+# line-based pipe would split.
+redis-cli -p "$redis_port" EVAL "
+local t = {} local c = '0'
+repeat
+  local p = redis.call('SCAN', c, 'MATCH', 'otpgate:*', 'COUNT', 1000)
+  c = p[1]
+  for _, k in ipairs(p[2]) do
+    local kind = string.match(k, '^otpgate:([^:]*)') or '?'
+    local e = t[kind] or {0, 0}
+    e[1] = e[1] + 1
+    e[2] = e[2] + redis.call('MEMORY', 'USAGE', k)
+    t[kind] = e
+  end
+until c == '0'
+local out = {}
+for kind, e in pairs(t) do table.insert(out, kind .. ' ' .. e[1] .. ' ' .. e[2]) end
+return out" 0 >"$tmp/usage"
+keys=$(awk '{ n += $2 } END { print n + 0 }' "$tmp/usage")
+awk -v n="$((WARM + N))" '
+    { printf "  %-28s %7d keys %8.1f B per challenge\n", $1, $2, $3 / n; t += $3; k += $2 }
+    END { printf "  %-28s %7d keys %8.1f B per challenge\n", "all (MEMORY USAGE)", k, t / n }' \
+    "$tmp/usage" | sort >"$tmp/kinds"
+usage_total=$(awk -v n="$((WARM + N))" '{ t += $3 } END { printf "%.0f", t / n }' "$tmp/usage")
 h0=$(redis_used)
 drive held 0 "$HELD"
 h1=$(redis_used)
@@ -198,6 +217,20 @@ say redis_held_bytes "$(per $((h1 - h0)) "$HELD")"
 echo "Redis keys after $((WARM + N)) sends ($keys keys), MEMORY USAGE by kind:"
 cat "$tmp/kinds"
 echo "(held request body: $BODY B; goals: challenge <= 256 B, held <= body + 200 B)"
+
+# --- exact figures ------------------------------------------------------------
+if [[ ${EXACT:-1} == 1 ]]; then
+    exact() {
+        (cd "$repo" && N=$N WARM=$WARM HELD=$HELD BODY=$BODY \
+            cargo test --locked --quiet "$@" -- --nocapture 2>/dev/null) |
+            grep -E '^[a-z_]+=[0-9]+$' || note "exact: cargo test $* failed"
+    }
+    echo "Exact (memory store: dhat heap bytes; Redis: a fresh server, the store API):"
+    while IFS== read -r k v; do say "exact_$k" "$v"; done < <(
+        exact --test memory_per_challenge
+        exact --test redis_store memory::
+    )
+fi
 
 if [[ -n $RESULT ]]; then
     printf '%s\n' "${results[@]}" >"$RESULT"

@@ -150,6 +150,12 @@ run_extra_rows() {
                 redis_challenge_key_bytes) extra_row "pending challenge, Redis MEMORY USAGE" "$v" 256 B "goal" ;;
                 memory_held_bytes) extra_row "held request of 1000 B, memory store (RSS)" "$v" 1200 B "goal" ;;
                 redis_held_bytes) extra_row "held request of 1000 B, Redis used_memory" "$v" 1200 B "goal" ;;
+                exact_memory_heap_challenge_bytes) extra_row "pending challenge + counters, memory store heap (dhat, worst)" "$v" 256 B "goal" ;;
+                exact_memory_heap_challenge_records_bytes) extra_row "... with the send's records, memory store heap (dhat, worst)" "$v" 256 B "goal" ;;
+                exact_memory_heap_held_bytes) extra_row "held request of 1000 B, memory store heap (dhat)" "$v" 1200 B "goal" ;;
+                exact_redis_challenge_bytes) extra_row "pending challenge + counters, Redis used_memory (exact)" "$v" 256 B "goal" ;;
+                exact_redis_challenge_records_bytes) extra_row "... with the send's records, Redis used_memory (exact)" "$v" 256 B "goal" ;;
+                exact_redis_held_bytes) extra_row "held request of 1000 B, Redis used_memory (exact)" "$v" 1200 B "goal" ;;
                 esac
             done <"$tmp/memory.result"
         else

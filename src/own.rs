@@ -35,7 +35,7 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
 pub use self::held::{hold, holds, Replay};
-pub use self::sealed::HeldRequest;
+pub use self::sealed::{HeldRequest, Sealer};
 pub use self::state::Own;
 use crate::body::Body;
 use crate::conn::ConnInfo;

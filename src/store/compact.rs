@@ -1,6 +1,7 @@
 //! The memory store's compact forms: a sale-day spike or a pumping attack
 //! leaves hundreds of thousands of pending challenges and counters, so
-//! each is kept in fixed-size fields instead of heap `String`s.
+//! each is kept in fixed-size fields instead of heap `String`s
+//! (measured: tests/memory_per_challenge.rs counts heap bytes).
 //!
 //! - A challenge id made by `session::random_id` (32 lowercase hex digits)
 //!   is kept as its 16 bytes; any other text as it is. The two forms never
@@ -8,10 +9,19 @@
 //!   one-to-one.
 //! - A phone number in E.164 (`+` and at most 15 digits, no leading zero:
 //!   ITU-T E.164 §6) is kept as an integer; anything else as text.
-//! - A counter key (`send_per_phone:+91…`) is kept as a 128-bit keyed hash
-//!   (two SipHash keys drawn at start): counters are only ever looked up,
-//!   never listed, and two keys colliding (about n²/2¹²⁹ for n counters)
-//!   could only merge two counts — more refusals, never fewer.
+//! - A challenge and the short records kept beside it (`<kind>:<id>`:
+//!   the last channel, the delivery record, the sealed code: [`Place`])
+//!   share one map entry, a [`Slot`]: one key and one table slot per
+//!   challenge instead of one per record. The slot is boxed, so the table
+//!   (which holds up to twice its entries' size in empty slots right after
+//!   it grows) holds only a pointer of it.
+//! - A stored value (held request, record) is one boxed slice: its logical
+//!   end (8 bytes) then the bytes.
+//! - A counter key (`send_per_phone:+91…`) is kept as a 64-bit keyed hash
+//!   (SipHash, a key drawn at start): counters are only ever looked up,
+//!   never listed, and two keys colliding (about n²/2⁶⁵ for n live
+//!   counters: 3·10⁻⁸ for a million) could only merge two counts — more
+//!   refusals, never fewer. A counter goes with the window after its own.
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -40,7 +50,9 @@ impl Id {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Number {
     E164(u64),
-    Text(Box<str>),
+    /// Boxed twice: a thin pointer, so a `Number` takes 16 bytes.
+    #[allow(clippy::box_collection, clippy::redundant_allocation)]
+    Text(Box<Box<str>>),
 }
 
 impl Number {
@@ -51,7 +63,7 @@ impl Number {
             && digits.bytes().all(|c| c.is_ascii_digit());
         match digits.parse() {
             Ok(n) if e164 => Number::E164(n),
-            _ => Number::Text(phone.into()),
+            _ => Number::Text(Box::new(phone.into())),
         }
     }
 
@@ -108,29 +120,137 @@ pub struct Counter {
     pub ends: u64,
 }
 
-/// Counter keys as 128-bit keyed hashes.
-pub struct CounterKeys {
-    a: std::collections::hash_map::RandomState,
-    b: std::collections::hash_map::RandomState,
-}
+/// Counter keys as 64-bit keyed hashes.
+#[derive(Default)]
+pub struct CounterKeys(std::collections::hash_map::RandomState);
 
-impl Default for CounterKeys {
-    fn default() -> Self {
-        CounterKeys {
-            a: std::collections::hash_map::RandomState::new(),
-            b: std::collections::hash_map::RandomState::new(),
-        }
+impl CounterKeys {
+    pub fn of(&self, key: &str) -> u64 {
+        let mut h = self.0.build_hasher();
+        h.write(key.as_bytes());
+        h.finish()
     }
 }
 
-impl CounterKeys {
-    pub fn of(&self, key: &str) -> u128 {
-        let half = |s: &std::collections::hash_map::RandomState| {
-            let mut h = s.build_hasher();
-            h.write(key.as_bytes());
-            h.finish() as u128
-        };
-        (half(&self.a) << 64) | half(&self.b)
+/// A stored value: its logical end (unix ms) then its bytes, in one
+/// allocation.
+pub fn stored(until_ms: u64, bytes: &[u8]) -> Box<[u8]> {
+    let mut v = Vec::with_capacity(8 + bytes.len());
+    v.extend_from_slice(&until_ms.to_le_bytes());
+    v.extend_from_slice(bytes);
+    v.into_boxed_slice()
+}
+
+pub fn until(value: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&value[..8]);
+    u64::from_le_bytes(b)
+}
+
+pub fn set_until(value: &mut [u8], until_ms: u64) {
+    value[..8].copy_from_slice(&until_ms.to_le_bytes());
+}
+
+/// The bytes of a stored value whose end is after `now_ms`.
+pub fn live(value: &[u8], now_ms: u64) -> Option<Vec<u8>> {
+    (until(value) > now_ms).then(|| value[8..].to_vec())
+}
+
+/// A record's kind (`chan`, `meas`, …): up to 8 lowercase letters, kept
+/// inline (zero-padded: a kind holds no zero byte, so padding is
+/// unambiguous).
+pub type Kind = [u8; 8];
+
+/// Where a held key is kept: `<kind>:<id>` (a record beside challenge
+/// `id`, in its [`Slot`]) or on its own (a held request under its hold
+/// id, a single-use mark, anything else). One key always lands in one
+/// place, so hold, extend, claim and peek agree.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Place {
+    Record(Id, Kind),
+    Own(Id),
+}
+
+impl Place {
+    pub fn of(key: &str) -> Place {
+        if let Some((kind, id)) = key.split_once(':') {
+            if (1..=8).contains(&kind.len()) && kind.bytes().all(|c| c.is_ascii_lowercase()) {
+                let mut k = [0u8; 8];
+                k[..kind.len()].copy_from_slice(kind.as_bytes());
+                return Place::Record(Id::of(id), k);
+            }
+        }
+        Place::Own(Id::of(key))
+    }
+}
+
+/// A challenge id's entry: the challenge while it is pending, and the
+/// records kept beside it (each a [`stored`] value); gone when both are.
+#[derive(Debug, Default)]
+pub struct Slot {
+    pub pending: Option<Pending>,
+    records: Box<[(Kind, Box<[u8]>)]>,
+}
+
+impl Slot {
+    pub fn record(&self, kind: &Kind) -> Option<&[u8]> {
+        self.records
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map(|(_, v)| &**v)
+    }
+
+    pub fn record_mut(&mut self, kind: &Kind) -> Option<&mut Box<[u8]>> {
+        self.records
+            .iter_mut()
+            .find(|(k, _)| k == kind)
+            .map(|(_, v)| v)
+    }
+
+    /// Sets (or replaces) a record; the list is reallocated at its exact
+    /// size (a handful of records, written once or twice per send).
+    pub fn set_record(&mut self, kind: Kind, value: Box<[u8]>) {
+        if let Some(v) = self.record_mut(&kind) {
+            *v = value;
+            return;
+        }
+        let mut all = std::mem::take(&mut self.records).into_vec();
+        all.reserve_exact(1);
+        all.push((kind, value));
+        self.records = all.into_boxed_slice();
+    }
+
+    pub fn take_record(&mut self, kind: &Kind) -> Option<Box<[u8]>> {
+        let at = self.records.iter().position(|(k, _)| k == kind)?;
+        let mut all = std::mem::take(&mut self.records).into_vec();
+        let (_, v) = all.remove(at);
+        self.records = all.into_boxed_slice();
+        Some(v)
+    }
+
+    /// Drops what ended by `now_ms`; `false` when nothing is left.
+    pub fn sweep(&mut self, now_ms: u64) -> bool {
+        if self
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.expires_at <= now_ms)
+        {
+            self.pending = None;
+        }
+        if self.records.iter().any(|(_, v)| until(v) <= now_ms) {
+            let all = std::mem::take(&mut self.records).into_vec();
+            self.records = all.into_iter().filter(|(_, v)| until(v) > now_ms).collect();
+        }
+        !self.is_empty()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_none() && self.records.is_empty()
+    }
+
+    /// Live things in the slot (the store's `len`).
+    pub fn len(&self) -> usize {
+        usize::from(self.pending.is_some()) + self.records.len()
     }
 }
 
@@ -164,5 +284,24 @@ mod tests {
         let k = CounterKeys::default();
         assert_eq!(k.of("send_per_phone:+91"), k.of("send_per_phone:+91"));
         assert_ne!(k.of("send_per_phone:+91"), k.of("send_per_phone:+92"));
+        assert_eq!(std::mem::size_of::<Number>(), 16);
+    }
+
+    #[test]
+    fn held_keys_land_in_one_place() {
+        let id = crate::session::random_id();
+        let chan = Place::of(&format!("chan:{id}"));
+        assert_eq!(chan, Place::Record(Id::of(&id), *b"chan\0\0\0\0"));
+        assert_eq!(Place::of(&id), Place::Own(Id::of(&id)));
+        for own in ["Chan:x", "toolongkind:x", ":x", "a-b:x", "x"] {
+            assert!(matches!(Place::of(own), Place::Own(_)), "{own}");
+        }
+        assert_ne!(Place::of("dlv:x"), Place::of("dlvx:"));
+        let mut slot = Slot::default();
+        slot.set_record(*b"chan\0\0\0\0", stored(10, b"sms"));
+        slot.set_record(*b"meas\0\0\0\0", stored(20, b"m"));
+        assert!(slot.sweep(10), "meas lives until 20");
+        assert_eq!(slot.len(), 1);
+        assert!(!slot.sweep(20));
     }
 }

@@ -15,23 +15,28 @@ use dashmap::DashMap;
 use subtle::ConstantTimeEq;
 
 use super::api::{Attempt, Block, Challenge, Count, Resend, SessionCheck, Store, StoreError};
-use super::compact::{Counter, CounterKeys, Id, Pending};
+use super::compact::{
+    live, set_until, stored, until, Counter, CounterKeys, Id, Pending, Place, Slot,
+};
 use super::epoch::random_epoch;
 
 pub struct MemoryStore {
     /// Drawn at start: this process's data is a new epoch.
     epoch: u64,
-    /// Challenge id -> challenge; the entry lock serializes attempts.
-    /// Compact forms (store/compact.rs): what a pending challenge costs.
-    challenges: DashMap<Id, Pending>,
+    /// Challenge id -> the challenge and the records beside it; the entry
+    /// lock serializes attempts. Compact forms (store/compact.rs): what a
+    /// pending challenge costs.
+    challenges: DashMap<Id, Box<Slot>>,
     /// Counter key (hashed) -> window, count and end.
-    counters: DashMap<u128, Counter>,
+    counters: DashMap<u64, Counter>,
     counter_keys: CounterKeys,
     /// Revoked session id -> unix ms after which the cookie is dead anyway.
     revoked: DashMap<String, u64>,
-    /// Held request key -> (unix ms it expires, sealed request); removing
-    /// the entry is the claim, so two claims cannot both get it.
-    held: DashMap<String, (u64, Vec<u8>)>,
+    /// Held key -> its end and bytes (`compact::stored`), for held keys
+    /// that are not a challenge's record (`compact::Place`): held
+    /// requests under their hold id, above all. Removing the entry (or
+    /// the record) is the claim, so two claims cannot both get it.
+    held: DashMap<Id, Box<[u8]>>,
     /// Used single-use key -> unix ms until which it stays used; the
     /// entry lock makes test-and-set one step.
     used: DashMap<String, u64>,
@@ -68,9 +73,9 @@ impl MemoryStore {
 
     /// Drops expired entries; run every few seconds by [`spawn_sweeper`].
     pub fn sweep(&self, now_ms: u64) {
-        self.challenges.retain(|_, c| c.expires_at > now_ms);
+        self.challenges.retain(|_, slot| slot.sweep(now_ms));
         self.revoked.retain(|_, until| *until > now_ms);
-        self.held.retain(|_, (until, _)| *until > now_ms);
+        self.held.retain(|_, v| until(v) > now_ms);
         self.used.retain(|_, until| *until > now_ms);
         self.phone_not_before
             .retain(|_, (_, until)| *until > now_ms);
@@ -80,7 +85,8 @@ impl MemoryStore {
     }
 
     pub fn len(&self) -> usize {
-        self.challenges.len() + self.counters.len() + self.revoked.len() + self.held.len()
+        let challenges: usize = self.challenges.iter().map(|s| s.len()).sum();
+        challenges + self.counters.len() + self.revoked.len() + self.held.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -109,7 +115,8 @@ fn window_start(now_ms: u64, window: Duration) -> u64 {
 #[async_trait]
 impl Store for MemoryStore {
     async fn put_challenge(&self, id: &str, ch: Challenge) -> Result<(), StoreError> {
-        self.challenges.insert(Id::of(id), Pending::of(ch));
+        let mut slot = self.challenges.entry(Id::of(id)).or_default();
+        slot.pending = Some(Pending::of(ch));
         Ok(())
     }
 
@@ -117,8 +124,8 @@ impl Store for MemoryStore {
         Ok(self
             .challenges
             .get(&Id::of(id))
-            .filter(|c| c.expires_at > now_ms)
-            .map(|c| c.challenge()))
+            .and_then(|s| s.pending.as_ref().map(Pending::challenge))
+            .filter(|c| c.expires_at > now_ms))
     }
 
     async fn attempt(
@@ -131,28 +138,32 @@ impl Store for MemoryStore {
         let Entry::Occupied(mut entry) = self.challenges.entry(Id::of(id)) else {
             return Ok(Attempt::Missing);
         };
-        if entry.get().expires_at <= now_ms {
-            entry.remove();
-            return Ok(Attempt::Missing);
+        let slot = entry.get_mut();
+        let (answer, done) = match slot.pending.as_mut() {
+            None => (Attempt::Missing, false),
+            Some(ch) if ch.expires_at <= now_ms => (Attempt::Missing, true),
+            Some(ch) if ch.attempts >= max_attempts => (Attempt::Exhausted, true),
+            Some(ch) => {
+                ch.attempts += 1;
+                let remaining = max_attempts - ch.attempts;
+                if bool::from(ch.code_hash.ct_eq(&candidate)) {
+                    let phone = ch.phone.text();
+                    (Attempt::Verified { phone }, true)
+                } else if remaining == 0 {
+                    (Attempt::Exhausted, true)
+                } else {
+                    (Attempt::Wrong { remaining }, false)
+                }
+            }
+        };
+        if done {
+            // Single use: the challenge goes; its records stay theirs.
+            slot.pending = None;
+            if slot.is_empty() {
+                entry.remove();
+            }
         }
-        let ch = entry.get_mut();
-        if ch.attempts >= max_attempts {
-            entry.remove();
-            return Ok(Attempt::Exhausted);
-        }
-        ch.attempts += 1;
-        if bool::from(ch.code_hash.ct_eq(&candidate)) {
-            let (_, ch) = entry.remove_entry();
-            return Ok(Attempt::Verified {
-                phone: ch.phone.text(),
-            });
-        }
-        let remaining = max_attempts - ch.attempts;
-        if remaining == 0 {
-            entry.remove();
-            return Ok(Attempt::Exhausted);
-        }
-        Ok(Attempt::Wrong { remaining })
+        Ok(answer)
     }
 
     async fn replace_code(
@@ -163,7 +174,10 @@ impl Store for MemoryStore {
         ttl: Duration,
         now_ms: u64,
     ) -> Result<Resend, StoreError> {
-        let Some(mut ch) = self.challenges.get_mut(&Id::of(id)) else {
+        let Some(mut slot) = self.challenges.get_mut(&Id::of(id)) else {
+            return Ok(Resend::Missing);
+        };
+        let Some(ch) = slot.pending.as_mut() else {
             return Ok(Resend::Missing);
         };
         if ch.expires_at <= now_ms {
@@ -338,37 +352,65 @@ impl Store for MemoryStore {
         ttl: Duration,
         now_ms: u64,
     ) -> Result<(), StoreError> {
-        let until = now_ms + ttl.as_millis() as u64;
-        self.held.insert(key.to_string(), (until, sealed));
+        let value = stored(now_ms + ttl.as_millis() as u64, &sealed);
+        match Place::of(key) {
+            Place::Record(id, kind) => self
+                .challenges
+                .entry(id)
+                .or_default()
+                .set_record(kind, value),
+            Place::Own(id) => {
+                self.held.insert(id, value);
+            }
+        }
         Ok(())
     }
 
     async fn extend_held(&self, key: &str, ttl: Duration, now_ms: u64) -> Result<bool, StoreError> {
         // Under the entry's lock: a claim cannot slip in between.
-        let Entry::Occupied(mut entry) = self.held.entry(key.to_string()) else {
-            return Ok(false);
+        let extend = |v: &mut Box<[u8]>| {
+            let live = until(v) > now_ms;
+            if live {
+                set_until(v, now_ms + ttl.as_millis() as u64);
+            }
+            live
         };
-        if entry.get().0 <= now_ms {
-            entry.remove();
-            return Ok(false);
-        }
-        entry.get_mut().0 = now_ms + ttl.as_millis() as u64;
-        Ok(true)
+        Ok(match Place::of(key) {
+            Place::Record(id, kind) => self
+                .challenges
+                .get_mut(&id)
+                .and_then(|mut s| s.record_mut(&kind).map(extend))
+                .unwrap_or(false),
+            Place::Own(id) => self.held.get_mut(&id).is_some_and(|mut v| extend(&mut v)),
+        })
     }
 
     async fn claim_held(&self, key: &str, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .held
-            .remove(key)
-            .and_then(|(_, (until, sealed))| (until > now_ms).then_some(sealed)))
+        let taken = match Place::of(key) {
+            Place::Record(id, kind) => {
+                let Entry::Occupied(mut slot) = self.challenges.entry(id) else {
+                    return Ok(None);
+                };
+                let v = slot.get_mut().take_record(&kind);
+                if slot.get().is_empty() {
+                    slot.remove();
+                }
+                v
+            }
+            Place::Own(id) => self.held.remove(&id).map(|(_, v)| v),
+        };
+        Ok(taken.and_then(|v| live(&v, now_ms)))
     }
 
     async fn peek_held(&self, key: &str, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        // Cloned out: no map guard outlives this call.
-        Ok(self
-            .held
-            .get(key)
-            .and_then(|e| (e.0 > now_ms).then(|| e.1.clone())))
+        // Copied out: no map guard outlives this call.
+        Ok(match Place::of(key) {
+            Place::Record(id, kind) => self
+                .challenges
+                .get(&id)
+                .and_then(|s| s.record(&kind).and_then(|v| live(v, now_ms))),
+            Place::Own(id) => self.held.get(&id).and_then(|v| live(&v, now_ms)),
+        })
     }
 
     async fn use_once(&self, key: &str, until_ms: u64, now_ms: u64) -> Result<bool, StoreError> {

@@ -27,6 +27,7 @@ mod calls;
 mod conn;
 mod held;
 mod keys;
+mod packed;
 mod revocations;
 pub mod scripts;
 mod subscriber;
@@ -68,7 +69,10 @@ pub struct RedisStore {
     put: Script,
     epoch: Script,
     extend_held: Script,
+    extend_record: Script,
+    hold_record: Script,
     claim_held: Script,
+    claim_record: Script,
     use_once: Script,
 }
 
@@ -124,7 +128,10 @@ impl RedisStore {
             put: Script::new(scripts::PUT),
             epoch: Script::new(scripts::EPOCH),
             extend_held: Script::new(scripts::EXTEND_HELD),
+            extend_record: Script::new(scripts::EXTEND_RECORD),
+            hold_record: Script::new(scripts::HOLD_RECORD),
             claim_held: Script::new(scripts::CLAIM_HELD),
+            claim_record: Script::new(scripts::CLAIM_RECORD),
             use_once: Script::new(scripts::USE_ONCE),
         })
     }
@@ -160,57 +167,22 @@ impl RedisStore {
     }
 }
 
-fn hash32(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
-    bytes
-        .try_into()
-        .map_err(|_| unavailable("malformed challenge"))
-}
-
-fn num<T: std::str::FromStr>(v: &Option<Vec<u8>>) -> Result<T, StoreError> {
-    v.as_deref()
-        .and_then(|b| std::str::from_utf8(b).ok())
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| unavailable("malformed challenge"))
-}
-
 #[async_trait]
 impl Store for RedisStore {
     async fn put_challenge(&self, id: &str, ch: Challenge) -> Result<(), StoreError> {
         let px = ch.expires_at.saturating_sub(ch.sent_at) + GRACE_MS;
         let mut inv = self.put.key(self.keys.challenge(id));
-        inv.arg(ch.phone)
-            .arg(&ch.code_hash[..])
-            .arg(ch.sent_at)
-            .arg(ch.expires_at)
-            .arg(ch.attempts)
-            .arg(ch.sends)
-            .arg(px);
+        inv.arg(packed::pack(&ch)).arg(px);
         self.invoke::<i64>("put_challenge", &inv).await?;
         Ok(())
     }
 
     async fn challenge(&self, id: &str, now_ms: u64) -> Result<Option<Challenge>, StoreError> {
-        let mut cmd = redis::cmd("HMGET");
-        cmd.arg(self.keys.challenge(id)).arg(&[
-            "phone",
-            "hash",
-            "sent_at",
-            "expires_at",
-            "attempts",
-            "sends",
-        ]);
-        let v: Vec<Option<Vec<u8>>> = self.query("challenge", &cmd).await?;
-        let (Some(phone), Some(hash)) = (&v[0], &v[1]) else {
-            return Ok(None);
-        };
-        let ch = Challenge {
-            phone: String::from_utf8_lossy(phone).into_owned(),
-            code_hash: hash32(hash)?,
-            sent_at: num(&v[2])?,
-            expires_at: num(&v[3])?,
-            attempts: num(&v[4])?,
-            sends: num(&v[5])?,
-        };
+        let mut cmd = redis::cmd("HGET");
+        cmd.arg(self.keys.challenge(id)).arg("c");
+        let v: Option<Vec<u8>> = self.query("challenge", &cmd).await?;
+        let Some(v) = v else { return Ok(None) };
+        let ch = packed::unpack(&v).ok_or_else(|| unavailable("malformed challenge"))?;
         Ok((ch.expires_at > now_ms).then_some(ch))
     }
 
@@ -230,7 +202,10 @@ impl Store for RedisStore {
         let r: Vec<String> = self.invoke("attempt", &inv).await?;
         Ok(match (r.first().map(String::as_str), r.get(1)) {
             (Some("verified"), Some(phone)) => Attempt::Verified {
-                phone: phone.clone(),
+                phone: hex::decode(phone)
+                    .ok()
+                    .and_then(|b| packed::phone_text(&b))
+                    .ok_or_else(|| unavailable("malformed challenge"))?,
             },
             (Some("wrong"), Some(n)) => Attempt::Wrong {
                 remaining: n.parse().map_err(unavailable)?,
@@ -253,10 +228,9 @@ impl Store for RedisStore {
         let k = self.keys.challenge(id);
         let mut inv = self.replace.key(&k);
         inv.key(self.keys.operation_for(&k))
-            .arg(&code_hash[..])
+            .arg(packed::code_and_times(&code_hash, now_ms, now_ms + ttl_ms))
             .arg(now_ms)
             .arg(resend_after.as_millis() as u64)
-            .arg(now_ms + ttl_ms)
             .arg(ttl_ms + GRACE_MS);
         let r: Vec<String> = self.invoke("replace_code", &inv).await?;
         Ok(match (r.first().map(String::as_str), r.get(1)) {
@@ -283,17 +257,17 @@ impl Store for RedisStore {
         // Kept through the following window too: pumping reads the
         // previous window's count.
         let px = start + 2 * w.max(1) - now_ms + GRACE_MS;
-        let k = self.keys.counter(start, key_);
+        let (k, field) = self.keys.counter(start, w, key_);
         // A read (cost 0) changes nothing, so repeating it is safe by
         // nature: no operation key for it to leave behind.
         let mut inv = if cost == 0 {
             self.read_count.key(&k)
         } else {
             let mut inv = self.count.key(&k);
-            inv.key(self.keys.operation_for(&k));
+            inv.key(self.keys.operation_for(k.as_bytes()));
             inv
         };
-        inv.arg(cost).arg(max).arg(px);
+        inv.arg(&field[..]).arg(cost).arg(max).arg(px);
         let n: i64 = self.invoke("count", &inv).await?;
         Ok(match u64::try_from(n) {
             Ok(count) => Count::Allowed { count },
@@ -308,9 +282,12 @@ impl Store for RedisStore {
         window: Duration,
         now_ms: u64,
     ) -> Result<(), StoreError> {
-        let k = self.keys.counter(window_start(now_ms, window), key_);
+        let w = window.as_millis() as u64;
+        let (k, field) = self.keys.counter(window_start(now_ms, window), w, key_);
         let mut inv = self.uncount.key(&k);
-        inv.key(self.keys.operation_for(&k)).arg(cost);
+        inv.key(self.keys.operation_for(k.as_bytes()))
+            .arg(&field[..])
+            .arg(cost);
         self.invoke::<i64>("uncount", &inv).await?;
         Ok(())
     }

@@ -41,8 +41,10 @@ async fn redis_holds_only_ciphertext() {
     assert_eq!(held.status, 303);
     let client = redis::Client::open(redis.url.as_str()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("otpgate:held:*")
+    // A held request is a key of its own (the records of its challenge
+    // are fields of the challenge's hash: src/store/redis/keys.rs).
+    let keys: Vec<Vec<u8>> = redis::cmd("KEYS")
+        .arg("otpgate:h:*")
         .query_async(&mut c)
         .await
         .unwrap();

@@ -10,6 +10,7 @@ mod cluster;
 mod data_loss;
 mod gateways;
 mod held;
+mod memory;
 mod reconnect;
 mod revocation_cache;
 mod semantics;

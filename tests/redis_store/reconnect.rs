@@ -62,8 +62,9 @@ async fn a_repeated_count_script_counts_once() {
         2,
         "a new operation counts"
     );
-    let n: i64 = redis::cmd("GET")
+    let n: i64 = redis::cmd("HGET")
         .arg("cnt")
+        .arg("field")
         .query_async(&mut c)
         .await
         .unwrap();
@@ -86,7 +87,8 @@ async fn eval(
     for k in keys {
         inv.key(*k);
     }
-    inv.arg(1).arg(5).arg(60_000);
+    // The counter's field in its bucket, cost, max, PX (scripts::COUNT).
+    inv.arg("field").arg(1).arg(5).arg(60_000);
     inv.invoke_async(c).await.unwrap()
 }
 

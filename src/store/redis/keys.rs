@@ -4,15 +4,38 @@
 //! tag*: the text between the first `{` and the next `}`, or the whole key
 //! when it has none (Redis Cluster specification, "Hash tags").
 //!
-//! - A challenge (`otpgate:ch:<id>`) and a counter (`otpgate:cnt:<window
-//!   start>:<key>`) have no tag: each hashes as a whole, so challenges and
-//!   counters spread over every master. The operation key a repeat-safe
-//!   script writes beside them (`scripts::once`) is tagged with the whole
-//!   name of the key it serves, `otpgate:op:{otpgate:ch:<id>}:<random>`,
+//! - A challenge is one small hash, `otpgate:c:<id>` (the id's 16 raw
+//!   bytes when it is a `session::random_id`, 32 hex digits; any other id
+//!   as text under `otpgate:C:<id>`): field `c` the packed challenge
+//!   (redis/packed.rs), and beside it the records the flow keeps per
+//!   challenge (`chan:<id>`, `meas:<id>`, `code:<id>`, … are fields
+//!   `chan`, `meas`, `code` of that same hash: [`Keys::held`]). One key,
+//!   listpack-encoded (every value ≤ 64 bytes), instead of one key each:
+//!   what a pending challenge costs (issue 13; bench/memory.sh).
+//! - A counter is a field of a bucket hash, `otpgate:n:<window
+//!   start>:<window ms>:<bucket>`: [`BUCKET_BITS`] (14: 16,384 buckets
+//!   per window length and start), chosen by the first bits of SHA-256 of
+//!   the counter's key, the field its bytes 3 to 10 (raw). Every counter
+//!   of a bucket shares its window and so its end: one TTL for all. A
+//!   field costs about 12 bytes where a key of its own costs about 110
+//!   (Redis's per-key dictionary entry, expiry entry and object header);
+//!   each bucket's own ~170 bytes are shared by the counters in it. A
+//!   bucket stays listpack-encoded up to 128 fields (Redis's
+//!   `hash-max-listpack-entries`), about 1.5 million counters of one
+//!   window length per window; past that buckets turn into hash tables
+//!   (about 75 bytes a counter: still less than a key each; raising that
+//!   Redis setting keeps them compact). Two keys meeting in one bucket
+//!   and field (78 bits: n²/2⁷⁹ for n counters) could only merge two
+//!   counts — more refusals, never fewer.
+//! - Neither kind has a hash tag: each hashes as a whole, so challenges
+//!   and counters spread over every master. The operation key a
+//!   repeat-safe script writes beside them (`scripts::once`) is tagged
+//!   with the whole name of the key it serves, `otpgate:op:{<key>}:<random>`,
 //!   which puts it in that key's slot by construction (outside a Cluster
 //!   it is only `otpgate:op:<random>`).
-//! - A held request (`otpgate:held:<id>`) has no tag either: holding,
-//!   extending and claiming it each touch that one key.
+//! - A held request (`otpgate:h:<hold id, 16 raw bytes>`, or
+//!   `otpgate:H:<text>` for any other held key) has no tag either:
+//!   holding, extending and claiming it each touch that one key.
 //! - The session check reads the epoch, a revocation and the phone's
 //!   "not before" time (admin API) in one `MGET`. On a Cluster these, and
 //!   the admin API's prefix blocks, are tagged `{otpgate:epoch}` and so live
@@ -24,17 +47,22 @@
 //!   cookie would be accepted again. The price: every session check goes
 //!   to the one master that owns that slot (challenges and counters, the
 //!   write- and memory-heavy part, are what the Cluster shards).
-//! - Outside a Cluster the names are what they always were, so upgrading
-//!   a running single-server or Sentinel deployment keeps every pending
-//!   challenge, counter and revocation.
+//! - Outside a Cluster the names of revocations, not-before times, blocks
+//!   and the epoch are what they always were. Challenges, counters and
+//!   held requests changed layout in 0.9 (`otpgate:ch:`, `otpgate:cnt:`,
+//!   `otpgate:held:` before): codes in flight at the upgrade must be
+//!   resent, and counters start afresh (README "Scaling", upgrading).
 //!
-//! Parts that come from outside (counter keys carry phone numbers, IPs,
-//! prefixes) are escaped so they can never contain `{` or `}`: a client
-//! cannot choose a key's slot, nor split a script's keys across slots.
+//! Parts that come from outside (ids, held keys, counter keys carry phone
+//! numbers, IPs, prefixes) are escaped so they can never contain `{` or
+//! `}` (raw id bytes too): a client cannot choose a key's slot, nor split
+//! a script's keys across slots.
 
 use std::borrow::Cow;
 
 pub const EPOCH: &str = "otpgate:epoch";
+/// Counter buckets per window: 2^14 (see the module docs).
+pub const BUCKET_BITS: u32 = 14;
 /// Where revocations are published (`PUBLISH`: on a Cluster it reaches
 /// every node, so a subscriber may listen on any).
 pub const CHANNEL: &str = "otpgate:revocations";
@@ -44,19 +72,44 @@ pub struct Keys {
     pub cluster: bool,
 }
 
+/// Where a held key is kept (the same rule as the memory store's
+/// `compact::Place`): a record beside a challenge, or a key of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeldAt {
+    /// Field `kind` of the challenge hash.
+    Field(Vec<u8>, String),
+    Key(Vec<u8>),
+}
+
 impl Keys {
-    pub fn challenge(self, id: &str) -> String {
-        format!("otpgate:ch:{}", untagged(id))
+    /// The challenge hash of `id` (and of the records kept beside it).
+    pub fn challenge(self, id: &str) -> Vec<u8> {
+        compact_id("otpgate:c:", "otpgate:C:", id)
     }
 
-    pub fn counter(self, window_start: u64, key: &str) -> String {
-        format!("otpgate:cnt:{window_start}:{}", untagged(key))
+    /// The bucket hash and field of counter `key` in the window starting
+    /// at `window_start` (`window_ms` long).
+    pub fn counter(self, window_start: u64, window_ms: u64, key: &str) -> (String, [u8; 8]) {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(key.as_bytes());
+        let bucket = u16::from_be_bytes([d[0], d[1]]) >> (16 - BUCKET_BITS);
+        let bucket = format!("otpgate:n:{window_start}:{window_ms}:{bucket:04x}");
+        let mut field = [0u8; 8];
+        field.copy_from_slice(&d[2..10]);
+        (bucket, field)
     }
 
-    /// A held request (sealed; redis/held.rs). No tag: each is one key
-    /// touched by one-key scripts, so they spread over every master.
-    pub fn held(self, id: &str) -> String {
-        format!("otpgate:held:{}", untagged(id))
+    /// A held key: `<kind>:<id>` (a kind of 1 to 8 lowercase letters) is
+    /// field `kind` of challenge `id`'s hash; anything else (a held
+    /// request under its hold id) a key of its own. One key always lands
+    /// in one place, so hold, extend, claim and peek agree.
+    pub fn held(self, key: &str) -> HeldAt {
+        if let Some((kind, id)) = key.split_once(':') {
+            if (1..=8).contains(&kind.len()) && kind.bytes().all(|c| c.is_ascii_lowercase()) {
+                return HeldAt::Field(self.challenge(id), kind.to_string());
+            }
+        }
+        HeldAt::Key(compact_id("otpgate:h:", "otpgate:H:", key))
     }
 
     /// A single-use mark (`Store::use_once`). No tag: one key.
@@ -115,17 +168,49 @@ impl Keys {
     /// [`Keys::counter`] (which hold no braces), as its tag: the slot of
     /// `key`. Elsewhere the tag would only cost memory, for as long as the
     /// key lives (`scripts::OP_TTL_MS`).
-    pub fn operation_for(self, key: &str) -> String {
+    pub fn operation_for(self, key: &[u8]) -> Vec<u8> {
         use base64::Engine;
-        debug_assert!(!key.contains(['{', '}']), "{key}");
+        debug_assert!(!key.iter().any(|c| matches!(c, b'{' | b'}')));
         let random = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(rand::random::<u128>().to_le_bytes());
+        let mut op = b"otpgate:op:".to_vec();
         if self.cluster {
-            format!("otpgate:op:{{{key}}}:{random}")
-        } else {
-            format!("otpgate:op:{random}")
+            op.push(b'{');
+            op.extend_from_slice(key);
+            op.extend_from_slice(b"}:");
+        }
+        op.extend_from_slice(random.as_bytes());
+        op
+    }
+}
+
+/// `raw` and the 16 bytes of a `session::random_id` (32 lowercase hex
+/// digits), or `text` and any other id; escaped either way. The prefixes
+/// differ, so the two forms never meet.
+fn compact_id(raw: &str, text: &str, id: &str) -> Vec<u8> {
+    let b = id.as_bytes();
+    let lower_hex = |c: &u8| c.is_ascii_digit() || (b'a'..=b'f').contains(c);
+    let mut bytes = [0u8; 16];
+    if b.len() == 32 && b.iter().all(lower_hex) && hex::decode_to_slice(id, &mut bytes).is_ok() {
+        return escaped(raw, &bytes);
+    }
+    escaped(text, b)
+}
+
+/// `prefix` then `bytes` with `%`, `{` and `}` percent-encoded, as
+/// [`untagged`] does for text.
+fn escaped(prefix: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(prefix.len() + bytes.len() + 4);
+    out.extend_from_slice(prefix.as_bytes());
+    for &c in bytes {
+        match c {
+            b'%' => out.extend_from_slice(b"%25"),
+            b'{' => out.extend_from_slice(b"%7B"),
+            b'}' => out.extend_from_slice(b"%7D"),
+            c => out.push(c),
         }
     }
+    out
 }
 
 /// `s` with `%`, `{` and `}` percent-encoded: no hash tag can form, and
@@ -164,17 +249,29 @@ mod tests {
                 "%7B",
                 "{otpgate:epoch}",
             ] {
-                for key in [k.challenge(part), k.counter(60_000, part), k.used(part)] {
-                    assert!(!key.contains(['{', '}']), "{key}");
+                let random = crate::session::random_id();
+                let held = |key: &str| match k.held(key) {
+                    HeldAt::Field(key, _) | HeldAt::Key(key) => key,
+                };
+                for key in [
+                    k.challenge(part),
+                    k.challenge(&random),
+                    k.counter(60_000, 60_000, part).0.into_bytes(),
+                    k.used(part).into_bytes(),
+                    held(part),
+                    held(&format!("chan:{part}")),
+                    held(&random),
+                ] {
+                    assert!(!key.iter().any(|c| matches!(c, b'{' | b'}')), "{key:?}");
                     if cluster {
                         let op = k.operation_for(&key);
-                        assert_eq!(slot(&key), slot(&op), "{key}");
+                        assert_eq!(get_slot(&key), get_slot(&op), "{key:?}");
                     }
                 }
             }
             assert_ne!(
-                k.counter(0, "%7B"),
-                k.counter(0, "{"),
+                k.challenge("%7B"),
+                k.challenge("{"),
                 "escaping is injective"
             );
         }
@@ -193,8 +290,26 @@ mod tests {
         }
         let plain = Keys { cluster: false };
         assert_eq!(plain.revocation("abc"), "otpgate:rev:abc", "names kept");
-        assert_eq!(plain.challenge("abc"), "otpgate:ch:abc");
-        assert_eq!(plain.counter(5, "send:ip"), "otpgate:cnt:5:send:ip");
+        assert_eq!(plain.challenge("abc"), b"otpgate:C:abc");
+        let id = "7b7d25".to_string() + &"0".repeat(26);
+        let mut raw = b"otpgate:c:%7B%7D%25".to_vec();
+        raw.extend_from_slice(&[0; 13]);
+        assert_eq!(plain.challenge(&id), raw, "raw id bytes, escaped");
+        assert_eq!(
+            plain.held(&format!("chan:{id}")),
+            HeldAt::Field(raw, "chan".into()),
+            "a record lives in its challenge's hash"
+        );
+        assert!(matches!(plain.held("Chan:x"), HeldAt::Key(_)));
+        assert_eq!(
+            plain.counter(5, 60, "send:ip"),
+            plain.counter(5, 60, "send:ip")
+        );
+        assert_ne!(
+            plain.counter(5, 60, "send:ip"),
+            plain.counter(5, 60, "send:iq")
+        );
+        assert!(plain.counter(5, 60, "k").0.starts_with("otpgate:n:5:60:"));
         assert_eq!(plain.not_before("+91"), "otpgate:nb:+91");
         assert_eq!(plain.blocks(), "otpgate:blocks");
     }

@@ -19,68 +19,105 @@
 /// such MACs agree tells an attacker nothing about the code (they cannot
 /// compute the MAC of a guess), and each comparison costs a counted try.
 pub const ATTEMPT: &str = r"
-local v = redis.call('HMGET', KEYS[1], 'hash', 'expires_at', 'attempts', 'phone')
-if not v[1] then return {'missing'} end
-if tonumber(v[2]) <= tonumber(ARGV[3]) then
-  redis.call('DEL', KEYS[1]) return {'missing'}
-end
+local v = redis.call('HGET', KEYS[1], 'c')
+if not v then return {'missing'} end
+local function gone(answer) redis.call('HDEL', KEYS[1], 'c') return answer end
+if struct.unpack('>I8', v, 41) <= tonumber(ARGV[3]) then return gone({'missing'}) end
 local max = tonumber(ARGV[2])
-if tonumber(v[3]) >= max then redis.call('DEL', KEYS[1]) return {'exhausted'} end
-local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-if v[1] == ARGV[1] then redis.call('DEL', KEYS[1]) return {'verified', v[4]} end
-if max - attempts <= 0 then redis.call('DEL', KEYS[1]) return {'exhausted'} end
+local attempts = struct.unpack('>I4', v, 49)
+if attempts >= max then return gone({'exhausted'}) end
+attempts = attempts + 1
+if string.sub(v, 1, 32) == ARGV[1] then
+  local phone = string.gsub(string.sub(v, 57), '.',
+    function(c) return string.format('%02x', string.byte(c)) end)
+  return gone({'verified', phone})
+end
+if max - attempts <= 0 then return gone({'exhausted'}) end
+redis.call('HSET', KEYS[1], 'c',
+  string.sub(v, 1, 48) .. struct.pack('>I4', attempts) .. string.sub(v, 53))
 return {'wrong', tostring(max - attempts)}
 ";
 
 /// Cooldown check and replacement in one step: two instances resending at
 /// once cannot both pass the cooldown.
+/// ARGV: the new `hash | sent_at | expires_at` (packed.rs), now, the
+/// cooldown, the key's TTL (only ever raised: records share the key).
 pub const REPLACE: &str = r"
-local v = redis.call('HMGET', KEYS[1], 'sent_at', 'expires_at')
-if not v[1] then return {'missing'} end
+local v = redis.call('HGET', KEYS[1], 'c')
+if not v then return {'missing'} end
 local now = tonumber(ARGV[2])
-if tonumber(v[2]) <= now then return {'missing'} end
-local ready = tonumber(v[1]) + tonumber(ARGV[3])
+if struct.unpack('>I8', v, 41) <= now then return {'missing'} end
+local ready = struct.unpack('>I8', v, 33) + tonumber(ARGV[3])
 if now < ready then return {'toosoon', tostring(ready - now)} end
-redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'sent_at', ARGV[2], 'expires_at', ARGV[4])
-redis.call('HINCRBY', KEYS[1], 'sends', 1)
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
+local sends = struct.unpack('>I4', v, 53) + 1
+redis.call('HSET', KEYS[1], 'c',
+  ARGV[1] .. string.sub(v, 49, 52) .. struct.pack('>I4', sends) .. string.sub(v, 57))
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return {'replaced'}
 ";
 
 /// Check, then add, inside one script: the counter never passes `max`.
-/// Returns the count, or -1 when limited.
+/// Returns the count, or -1 when limited. `KEYS[1]` is the counter's
+/// bucket hash, `ARGV[1]` its field (redis/keys.rs); every field of a
+/// bucket ends with the same window, so one TTL serves them all.
 pub const COUNT: &str = r"
-local cost = tonumber(ARGV[1])
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if cur + cost > tonumber(ARGV[2]) or (cost == 0 and cur >= tonumber(ARGV[2])) then
+local cost = tonumber(ARGV[2])
+local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if cur + cost > tonumber(ARGV[3]) or (cost == 0 and cur >= tonumber(ARGV[3])) then
   return -1
 end
 if cost == 0 then return cur end
-local n = redis.call('INCRBY', KEYS[1], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return n
 ";
 
 /// Takes back at most what is there (never below zero, never creates).
 pub const UNCOUNT: &str = r"
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-local take = math.min(cur, tonumber(ARGV[1]))
-if take > 0 then redis.call('DECRBY', KEYS[1], take) end
+local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local take = math.min(cur, tonumber(ARGV[2]))
+if take > 0 then redis.call('HINCRBY', KEYS[1], ARGV[1], -take) end
 return 0
 ";
 
-/// Held requests are stored as `expires_at` (20 decimal digits, unix ms)
-/// followed by the sealed bytes; the caller's clock decides expiry, like a
-/// challenge's. Extending rewrites the expiry: idempotent by nature (a
-/// repeated run writes the same). One key: one hash slot on a Cluster.
+/// A held value is its logical end (8 bytes, big-endian unix ms: the
+/// caller's clock decides expiry, like a challenge's) then the bytes;
+/// a held request is a key of its own, a record beside a challenge a
+/// field of the challenge's hash (redis/keys.rs `HeldAt`). Each script
+/// touches one key: one hash slot on a Cluster.
+///
+/// Extending rewrites the end in place: idempotent by nature (a repeated
+/// run writes the same). ARGV: the new end (8 bytes), PX, now.
 pub const EXTEND_HELD: &str = r"
-local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-if tonumber(string.sub(v, 1, 20)) <= tonumber(ARGV[3]) then
+local v = redis.call('GETRANGE', KEYS[1], 0, 7)
+if string.len(v) < 8 then return 0 end
+if struct.unpack('>I8', v) <= tonumber(ARGV[3]) then
   redis.call('DEL', KEYS[1]) return 0
 end
-redis.call('SET', KEYS[1], ARGV[1] .. string.sub(v, 21), 'PX', ARGV[2])
+redis.call('SETRANGE', KEYS[1], 0, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
+";
+
+/// [`EXTEND_HELD`] for a record, field `ARGV[4]`; the key's TTL is only
+/// ever raised (the challenge and its other records share it).
+pub const EXTEND_RECORD: &str = r"
+local v = redis.call('HGET', KEYS[1], ARGV[4])
+if not v then return 0 end
+if struct.unpack('>I8', v) <= tonumber(ARGV[3]) then
+  redis.call('HDEL', KEYS[1], ARGV[4]) return 0
+end
+redis.call('HSET', KEYS[1], ARGV[4], ARGV[1] .. string.sub(v, 9))
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+";
+
+/// A record written beside a challenge: field `ARGV[1]`, value `ARGV[2]`,
+/// the key's TTL raised to at least `ARGV[3]`. Idempotent.
+pub const HOLD_RECORD: &str = r"
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 0
 ";
 
 /// Get and delete in one step (GETDEL, written as a script so it runs on
@@ -91,6 +128,13 @@ return 1
 pub const CLAIM_HELD: &str = r"
 local v = redis.call('GET', KEYS[1])
 if v then redis.call('DEL', KEYS[1]) end
+return v
+";
+
+/// [`CLAIM_HELD`] for a record, field `ARGV[1]`.
+pub const CLAIM_RECORD: &str = r"
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return v
 ";
 
@@ -110,11 +154,12 @@ redis.call('SET', KEYS[1], ARGV[2] .. ARGV[1], 'PX', ARGV[4])
 return 1
 ";
 
+/// The packed challenge (`ARGV[1]`, packed.rs) as field `c`, beside
+/// whatever records the id has; the key's TTL raised to at least
+/// `ARGV[2]`. Idempotent.
 pub const PUT: &str = r"
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'phone', ARGV[1], 'hash', ARGV[2], 'sent_at', ARGV[3],
-  'expires_at', ARGV[4], 'attempts', ARGV[5], 'sends', ARGV[6])
-redis.call('PEXPIRE', KEYS[1], ARGV[7])
+redis.call('HSET', KEYS[1], 'c', ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 ";
 
