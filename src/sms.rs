@@ -34,6 +34,7 @@ pub mod msg91;
 pub mod receipts;
 pub mod retry;
 pub mod segments;
+pub mod send_record;
 pub mod skip;
 pub mod twilio;
 pub mod voice;

@@ -17,6 +17,7 @@ mod api;
 mod compact;
 mod epoch;
 mod memory;
+mod records;
 mod redis;
 pub mod target;
 

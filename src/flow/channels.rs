@@ -13,8 +13,9 @@
 //! resend) is never re-sent.
 //!
 //! Delivery facts per challenge, kept the same way (short records under
-//! `chan:`/`dlv:` keys, as long as the code lives): the last channel used,
-//! and a provider's failed/undelivered receipt (own/twilio_status.rs).
+//! `dlvfail:`/`dlv:` keys, as long as the code lives): a provider's
+//! failed/undelivered receipt (own/twilio_status.rs). The last channel
+//! used is read from the delivery record (`m:`, flow/measure.rs).
 
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
@@ -29,9 +30,6 @@ use crate::store::{Challenge, Count, StoreError};
 fn code_key(id: &str) -> String {
     format!("code:{id}")
 }
-fn last_key(id: &str) -> String {
-    format!("chan:{id}")
-}
 fn failed_key(id: &str) -> String {
     format!("dlvfail:{id}")
 }
@@ -44,13 +42,12 @@ fn aad(id: &str, phone: &str) -> Vec<u8> {
 }
 
 /// Keeps `code` sealed beside challenge `id`, when another channel may
-/// need it; and the channel it went by.
+/// need it (the channel it went by is in the delivery record).
 pub(super) async fn remember(
     ctx: &FlowCtx,
     id: &str,
     ch: &Challenge,
     code: &str,
-    via: Channel,
 ) -> Result<(), StoreError> {
     let now = ctx.clock.now_ms();
     let ttl = ctx.cfg.otp.ttl;
@@ -78,9 +75,7 @@ pub(super) async fn remember(
             .hold(&failed_key(id), b"0".to_vec(), ttl, now)
             .await?;
     }
-    ctx.store
-        .hold(&last_key(id), via.as_str().as_bytes().to_vec(), ttl, now)
-        .await
+    Ok(())
 }
 
 /// The challenge's current code, if it was kept and still is the one the
@@ -115,11 +110,12 @@ pub(super) async fn same_code(
     Ok(bool::from(hash.ct_eq(&ch.code_hash)).then_some(code))
 }
 
-/// The channel the challenge's code went by last.
+/// The channel the challenge's code went by last: its delivery record
+/// (flow/measure.rs) says it, written by the same successful send that
+/// used to write a `chan:` record of its own (a record fewer per pending
+/// challenge: issue 13).
 pub(super) async fn last_channel(ctx: &FlowCtx, id: &str) -> Option<Channel> {
-    let now = ctx.clock.now_ms();
-    let bytes = ctx.store.peek_held(&last_key(id), now).await.ok()??;
-    Channel::parse(std::str::from_utf8(&bytes).ok()?)
+    super::measure::last_channel(ctx, id).await
 }
 
 /// What a receipt said of the challenge's last message: `1` failed or

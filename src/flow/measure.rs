@@ -1,9 +1,10 @@
 //! Feeds the delivery measurements (sms/measure.rs) from the flow: a send,
 //! a receipt, a code entered, a challenge that ended unverified.
 //!
-//! Per send, one short record beside the challenge (`meas:{id}`, no phone
+//! Per send, one short record beside the challenge (`m:{id}`, no phone
 //! number: provider, channel, country, operator prefix, send time, and
-//! whether a final receipt and a verification were seen), in the store so
+//! whether a final receipt and a verification were seen; twelve bytes:
+//! sms/send_record.rs), in the store so
 //! that any instance seeing the receipt or the code can time it against
 //! the send (memory and Redis alike). It lives `otp.ttl` plus [`GRACE`].
 //!
@@ -19,57 +20,17 @@ use std::time::Duration;
 
 use super::ctx::FlowCtx;
 use crate::sms::measure::{operator_prefix, Pending, SendLabels, MAX_PENDING};
+use crate::sms::send_record::{Receipt, SendRecord as Record};
 use crate::sms::Channel;
 
 /// How long a send's record outlives its challenge: time for the sweep.
 pub const GRACE: Duration = Duration::from_secs(300);
 
+/// `m`, not a longer name: every pending challenge carries one, so its
+/// kind's bytes are paid per challenge in both stores (sms/send_record.rs).
+/// Records of the old text form were kept as `meas:`: never read again.
 fn key(id: &str) -> String {
-    format!("meas:{id}")
-}
-
-struct Record {
-    labels: SendLabels,
-    sent_at: u64,
-    /// `-` none yet, `d` delivered, `f` failed or undelivered.
-    receipt: char,
-    verified: bool,
-}
-
-impl Record {
-    fn encode(&self) -> Vec<u8> {
-        let l = &self.labels;
-        format!(
-            "{}\t{}\t{}\t{}\t{}\t{}{}",
-            l.provider,
-            l.channel,
-            l.country,
-            l.prefix,
-            self.sent_at,
-            self.receipt,
-            if self.verified { 'v' } else { '-' }
-        )
-        .into_bytes()
-    }
-
-    fn decode(bytes: &[u8]) -> Option<Record> {
-        let text = std::str::from_utf8(bytes).ok()?;
-        let mut f = text.split('\t');
-        let labels = SendLabels {
-            provider: f.next()?.to_owned(),
-            channel: f.next()?.to_owned(),
-            country: f.next()?.to_owned(),
-            prefix: f.next()?.to_owned(),
-        };
-        let sent_at = f.next()?.parse().ok()?;
-        let mut flags = f.next()?.chars();
-        Some(Record {
-            labels,
-            sent_at,
-            receipt: flags.next()?,
-            verified: flags.next()? == 'v',
-        })
-    }
+    format!("m:{id}")
 }
 
 async fn load(ctx: &FlowCtx, id: &str) -> Option<Record> {
@@ -78,10 +39,20 @@ async fn load(ctx: &FlowCtx, id: &str) -> Option<Record> {
     Record::decode(&bytes)
 }
 
+/// The channel of the challenge's last send: the record says it, so no
+/// record of its own is kept for it (flow/channels.rs `last_channel`).
+pub(super) async fn last_channel(ctx: &FlowCtx, id: &str) -> Option<Channel> {
+    Channel::parse(&load(ctx, id).await?.labels.channel)
+}
+
 async fn save(ctx: &FlowCtx, id: &str, r: &Record) {
     let now = ctx.clock.now_ms();
     let ttl = ctx.cfg.otp.ttl + GRACE;
-    if let Err(e) = ctx.store.hold(&key(id), r.encode(), ttl, now).await {
+    let Some(bytes) = r.encode() else {
+        tracing::debug!("delivery measurement not kept: labels out of form");
+        return;
+    };
+    if let Err(e) = ctx.store.hold(&key(id), bytes, ttl, now).await {
         tracing::debug!(error = %e, "delivery measurement not kept");
     }
 }
@@ -106,7 +77,7 @@ pub(super) async fn sent(ctx: &FlowCtx, id: &str, provider: &str, via: Channel, 
     let record = Record {
         labels,
         sent_at: now,
-        receipt: '-',
+        receipt: Receipt::None,
         verified: false,
     };
     save(ctx, id, &record).await;
@@ -130,7 +101,7 @@ pub(super) async fn receipt(ctx: &FlowCtx, id: &str, delivered: bool) {
     let Some(mut r) = load(ctx, id).await else {
         return;
     };
-    if r.receipt != '-' {
+    if r.receipt != Receipt::None {
         return;
     }
     let stats = &ctx.sms.metrics().delivery;
@@ -140,10 +111,10 @@ pub(super) async fn receipt(ctx: &FlowCtx, id: &str, delivered: bool) {
         stats.receipt_seconds.get_or_create(&r.labels).observe(secs);
         lock(&stats.window).receipt(&r.labels.provider, now, secs);
         stats.outcome(&r.labels, "delivered");
-        r.receipt = 'd';
+        r.receipt = Receipt::Delivered;
     } else {
         stats.outcome(&r.labels, "failed");
-        r.receipt = 'f';
+        r.receipt = Receipt::Failed;
     }
     save(ctx, id, &r).await;
     sweep(ctx).await;
@@ -185,7 +156,7 @@ pub async fn sweep(ctx: &FlowCtx) {
         let Some(r) = load(ctx, &p.challenge).await else {
             continue;
         };
-        if r.sent_at == p.sent_at && !r.verified && r.receipt != 'd' {
+        if r.sent_at == p.sent_at && !r.verified && r.receipt != Receipt::Delivered {
             stats.outcome(&r.labels, "expired");
         }
     }

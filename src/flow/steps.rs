@@ -104,7 +104,7 @@ async fn send_code(
         code: &code,
     };
     deliver(ctx, &phone, sent, lang, charges, who, confirm).await?;
-    if let Err(e) = channels::remember(ctx, &id, &ch, &code, via).await {
+    if let Err(e) = channels::remember(ctx, &id, &ch, &code).await {
         tracing::warn!(error = %e, "other channels will send a new code");
     }
     Ok((id, phone))
@@ -516,7 +516,7 @@ pub async fn resend(
         code: &code,
     };
     deliver(ctx, &phone, sent, lang, charges, who, confirm).await?;
-    if let Err(e) = channels::remember(ctx, challenge_id, &ch, &code, via).await {
+    if let Err(e) = channels::remember(ctx, challenge_id, &ch, &code).await {
         tracing::warn!(error = %e, "other channels will send a new code");
     }
     Ok(phone)

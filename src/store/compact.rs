@@ -10,9 +10,10 @@
 //! - A phone number in E.164 (`+` and at most 15 digits, no leading zero:
 //!   ITU-T E.164 §6) is kept as an integer; anything else as text.
 //! - A challenge and the short records kept beside it (`<kind>:<id>`:
-//!   the last channel, the delivery record, the sealed code: [`Place`])
-//!   share one map entry, a [`Slot`]: one key and one table slot per
-//!   challenge instead of one per record. The slot is boxed, so the table
+//!   the delivery record, the sealed code: [`Place`]) share one map
+//!   entry, a [`Slot`]: one key and one table slot per challenge instead
+//!   of one per record, the records packed in one allocation
+//!   (store/records.rs). The slot is boxed, so the table
 //!   (which holds up to twice its entries' size in empty slots right after
 //!   it grows) holds only a pointer of it.
 //! - A stored value (held request, record) is one boxed slice: its logical
@@ -26,6 +27,7 @@
 use std::hash::{BuildHasher, Hasher};
 
 use super::api::Challenge;
+use super::records::Records;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Id {
@@ -185,49 +187,20 @@ impl Place {
 }
 
 /// A challenge id's entry: the challenge while it is pending, and the
-/// records kept beside it (each a [`stored`] value); gone when both are.
+/// records kept beside it (store/records.rs); gone when both are.
 #[derive(Debug, Default)]
 pub struct Slot {
     pub pending: Option<Pending>,
-    records: Box<[(Kind, Box<[u8]>)]>,
+    pub records: Records,
+}
+
+/// A kind's letters, without the zero padding.
+pub fn kind(k: &Kind) -> &[u8] {
+    let len = k.iter().position(|b| *b == 0).unwrap_or(k.len());
+    &k[..len]
 }
 
 impl Slot {
-    pub fn record(&self, kind: &Kind) -> Option<&[u8]> {
-        self.records
-            .iter()
-            .find(|(k, _)| k == kind)
-            .map(|(_, v)| &**v)
-    }
-
-    pub fn record_mut(&mut self, kind: &Kind) -> Option<&mut Box<[u8]>> {
-        self.records
-            .iter_mut()
-            .find(|(k, _)| k == kind)
-            .map(|(_, v)| v)
-    }
-
-    /// Sets (or replaces) a record; the list is reallocated at its exact
-    /// size (a handful of records, written once or twice per send).
-    pub fn set_record(&mut self, kind: Kind, value: Box<[u8]>) {
-        if let Some(v) = self.record_mut(&kind) {
-            *v = value;
-            return;
-        }
-        let mut all = std::mem::take(&mut self.records).into_vec();
-        all.reserve_exact(1);
-        all.push((kind, value));
-        self.records = all.into_boxed_slice();
-    }
-
-    pub fn take_record(&mut self, kind: &Kind) -> Option<Box<[u8]>> {
-        let at = self.records.iter().position(|(k, _)| k == kind)?;
-        let mut all = std::mem::take(&mut self.records).into_vec();
-        let (_, v) = all.remove(at);
-        self.records = all.into_boxed_slice();
-        Some(v)
-    }
-
     /// Drops what ended by `now_ms`; `false` when nothing is left.
     pub fn sweep(&mut self, now_ms: u64) -> bool {
         if self
@@ -237,10 +210,7 @@ impl Slot {
         {
             self.pending = None;
         }
-        if self.records.iter().any(|(_, v)| until(v) <= now_ms) {
-            let all = std::mem::take(&mut self.records).into_vec();
-            self.records = all.into_iter().filter(|(_, v)| until(v) > now_ms).collect();
-        }
+        self.records.sweep(now_ms);
         !self.is_empty()
     }
 
@@ -297,9 +267,11 @@ mod tests {
             assert!(matches!(Place::of(own), Place::Own(_)), "{own}");
         }
         assert_ne!(Place::of("dlv:x"), Place::of("dlvx:"));
+        assert_eq!(kind(b"chan\0\0\0\0"), b"chan");
+        assert_eq!(kind(b"dlvfailx"), b"dlvfailx");
         let mut slot = Slot::default();
-        slot.set_record(*b"chan\0\0\0\0", stored(10, b"sms"));
-        slot.set_record(*b"meas\0\0\0\0", stored(20, b"m"));
+        slot.records.set(b"chan", 10, b"sms");
+        slot.records.set(b"m", 20, b"m");
         assert!(slot.sweep(10), "meas lives until 20");
         assert_eq!(slot.len(), 1);
         assert!(!slot.sweep(20));

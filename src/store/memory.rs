@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 
 use super::api::{Attempt, Block, Challenge, Count, Resend, SessionCheck, Store, StoreError};
 use super::compact::{
-    live, set_until, stored, until, Counter, CounterKeys, Id, Pending, Place, Slot,
+    kind, live, set_until, stored, until, Counter, CounterKeys, Id, Pending, Place, Slot,
 };
 use super::epoch::random_epoch;
 
@@ -352,15 +352,17 @@ impl Store for MemoryStore {
         ttl: Duration,
         now_ms: u64,
     ) -> Result<(), StoreError> {
-        let value = stored(now_ms + ttl.as_millis() as u64, &sealed);
+        let until = now_ms + ttl.as_millis() as u64;
         match Place::of(key) {
-            Place::Record(id, kind) => self
-                .challenges
-                .entry(id)
-                .or_default()
-                .set_record(kind, value),
+            Place::Record(id, k) => {
+                self.challenges
+                    .entry(id)
+                    .or_default()
+                    .records
+                    .set(kind(&k), until, &sealed)
+            }
             Place::Own(id) => {
-                self.held.insert(id, value);
+                self.held.insert(id, stored(until, &sealed));
             }
         }
         Ok(())
@@ -376,26 +378,27 @@ impl Store for MemoryStore {
             live
         };
         Ok(match Place::of(key) {
-            Place::Record(id, kind) => self
-                .challenges
-                .get_mut(&id)
-                .and_then(|mut s| s.record_mut(&kind).map(extend))
-                .unwrap_or(false),
+            Place::Record(id, k) => self.challenges.get_mut(&id).is_some_and(|mut s| {
+                let live = s.records.get(kind(&k)).is_some_and(|(u, _)| u > now_ms);
+                live && s
+                    .records
+                    .set_until(kind(&k), now_ms + ttl.as_millis() as u64)
+            }),
             Place::Own(id) => self.held.get_mut(&id).is_some_and(|mut v| extend(&mut v)),
         })
     }
 
     async fn claim_held(&self, key: &str, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let taken = match Place::of(key) {
-            Place::Record(id, kind) => {
+            Place::Record(id, k) => {
                 let Entry::Occupied(mut slot) = self.challenges.entry(id) else {
                     return Ok(None);
                 };
-                let v = slot.get_mut().take_record(&kind);
+                let v = slot.get_mut().records.take(kind(&k));
                 if slot.get().is_empty() {
                     slot.remove();
                 }
-                v
+                return Ok(v.and_then(|(until, v)| (until > now_ms).then_some(v)));
             }
             Place::Own(id) => self.held.remove(&id).map(|(_, v)| v),
         };
@@ -405,10 +408,10 @@ impl Store for MemoryStore {
     async fn peek_held(&self, key: &str, now_ms: u64) -> Result<Option<Vec<u8>>, StoreError> {
         // Copied out: no map guard outlives this call.
         Ok(match Place::of(key) {
-            Place::Record(id, kind) => self
-                .challenges
-                .get(&id)
-                .and_then(|s| s.record(&kind).and_then(|v| live(v, now_ms))),
+            Place::Record(id, k) => self.challenges.get(&id).and_then(|s| {
+                let (until, v) = s.records.get(kind(&k))?;
+                (until > now_ms).then(|| v.to_vec())
+            }),
             Place::Own(id) => self.held.get(&id).and_then(|v| live(&v, now_ms)),
         })
     }
