@@ -17,7 +17,7 @@
 //! Decoding checks every field and rejects anything else (`None`: the
 //! record counts as absent), so the text form of earlier versions
 //! (`twilio\tsms\tIN\t9812\t1764598400000\t--`, at least 26 bytes, and
-//! under another kind) can never be misread, and a corrupt record never
+//! under another kind, `meas:`) can never be misread, and a corrupt record never
 //! panics.
 
 use super::measure::SendLabels;

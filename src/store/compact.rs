@@ -158,7 +158,7 @@ pub fn live(value: &[u8], now_ms: u64) -> Option<Vec<u8>> {
     (until(value) > now_ms).then(|| value[8..].to_vec())
 }
 
-/// A record's kind (`chan`, `meas`, …): up to 8 lowercase letters, kept
+/// A record's kind (`m`, `code`, …): up to 8 lowercase letters, kept
 /// inline (zero-padded: a kind holds no zero byte, so padding is
 /// unambiguous).
 pub type Kind = [u8; 8];

@@ -3,7 +3,7 @@
 //! Redis. A held value is its logical end (8 bytes, big-endian unix ms)
 //! then the bytes, so the caller's clock decides expiry as it does for
 //! challenges; the key's TTL only collects garbage. A held request is a
-//! key of its own (`otpgate:h:<hold id>`); a record (`chan:<id>`, …) is a
+//! key of its own (`otpgate:h:<hold id>`); a record (`m:<id>`, …) is a
 //! field of its challenge's hash (redis/keys.rs `HeldAt`): no key of its
 //! own to pay for. Extending, claiming and using are one one-key script
 //! each (scripts.rs): atomic across instances, one slot on a Cluster.

@@ -8,8 +8,8 @@
 //!   bytes when it is a `session::random_id`, 32 hex digits; any other id
 //!   as text under `otpgate:C:<id>`): field `c` the packed challenge
 //!   (redis/packed.rs), and beside it the records the flow keeps per
-//!   challenge (`chan:<id>`, `meas:<id>`, `code:<id>`, … are fields
-//!   `chan`, `meas`, `code` of that same hash: [`Keys::held`]). One key,
+//!   challenge (`m:<id>`, `code:<id>`, `dlvfail:<id>`, … are fields
+//!   `m`, `code`, `dlvfail` of that same hash: [`Keys::held`]). One key,
 //!   listpack-encoded (every value ≤ 64 bytes), instead of one key each:
 //!   what a pending challenge costs (issue 13; bench/memory.sh).
 //! - A counter is a field of a bucket hash, `otpgate:n:<window
