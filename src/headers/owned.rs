@@ -144,7 +144,12 @@ mod tests {
         for n in HOP_BY_HOP.iter().chain(REROUTING).chain(FORWARDING) {
             assert!(names.contains(n), "{n} missing from all_names");
         }
-        for n in ["x-original-url", "x-http-method-override", "x-forwarded-for", "x-otpgate-phone"] {
+        for n in [
+            "x-original-url",
+            "x-http-method-override",
+            "x-forwarded-for",
+            "x-otpgate-phone",
+        ] {
             assert!(names.contains(&n), "{n} missing from all_names");
         }
         for n in names {
