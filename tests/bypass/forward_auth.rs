@@ -156,12 +156,29 @@ async fn trusted_proxy_targets_without_a_session() {
             ));
         }
     }
+    // The raw target's cap (8 KiB, readings::MAX_RAW_TARGET): a public
+    // path of exactly 8 KiB is judged as any other; one byte more is
+    // refused, not read every way a server might.
+    let at_cap = format!("/public/{}", "a".repeat(8 * 1024 - 8));
+    for (target, want, rd) in [
+        (at_cap.clone(), 200, ""),
+        (format!("{at_cap}a"), 401, "%2F"),
+    ] {
+        let (status, location, _) = auth(&gw, &[("X-Original-URI", &target)], None).await;
+        let want_location = (want == 401).then(|| format!("{LOGIN}{rd}"));
+        if (status, &location) != (want, &want_location) {
+            failures.push(format!(
+                "{} bytes -> {status} {location:?}; want {want}",
+                target.len()
+            ));
+        }
+    }
     // No original target at all: the strictest rule holds.
     let (status, location, _) = auth(&gw, &[], None).await;
     if (status, location.as_deref()) != (401, Some("/.otpgate/login?rd=%2F")) {
         failures.push(format!("no target -> {status} {location:?}"));
     }
-    report(failures, TRUSTED_NO_SESSION.len() + 15);
+    report(failures, TRUSTED_NO_SESSION.len() + 17);
     assert_eq!(shop.count(), 0, "forward auth never forwards");
 }
 
