@@ -117,12 +117,68 @@ async fn trusted_proxy_targets_without_a_session() {
             ));
         }
     }
+    // Both header families (nginx's and Traefik's): judged only when they
+    // name the same request; any disagreement is refused, whichever of
+    // the two names the public page (a proxy that sets one family while
+    // the client smuggles the other).
+    let both = |t1, m1, t2, m2| {
+        let mut h = vec![("X-Original-URI", t1), ("X-Forwarded-Uri", t2)];
+        if let Some(m) = m1 {
+            h.push(("X-Original-Method", m));
+        }
+        if let Some(m) = m2 {
+            h.push(("X-Forwarded-Method", m));
+        }
+        h
+    };
+    for (headers, want, rd) in [
+        (both("/public", None, "/public", None), 200, ""),
+        (
+            both("/checkout", None, "/checkout", None),
+            401,
+            "%2Fcheckout",
+        ),
+        (both("/admin", Some("GET"), "/admin", Some("GET")), 200, ""),
+        (both("/public", None, "/checkout", None), 401, "%2F"),
+        (both("/checkout", None, "/public", None), 401, "%2F"),
+        (
+            both("/admin", Some("GET"), "/admin", Some("POST")),
+            401,
+            "%2F",
+        ),
+        (both("/admin", Some("GET"), "/admin", None), 401, "%2F"),
+    ] {
+        let (status, location, _) = auth(&gw, &headers, None).await;
+        let want_location = (want == 401).then(|| format!("{LOGIN}{rd}"));
+        if (status, &location) != (want, &want_location) {
+            failures.push(format!(
+                "{headers:?} -> {status} {location:?}; want {want} {want_location:?}"
+            ));
+        }
+    }
+    // The raw target's cap (8 KiB, readings::MAX_RAW_TARGET): a public
+    // path of exactly 8 KiB is judged as any other; one byte more is
+    // refused, not read every way a server might.
+    let at_cap = format!("/public/{}", "a".repeat(8 * 1024 - 8));
+    for (target, want, rd) in [
+        (at_cap.clone(), 200, ""),
+        (format!("{at_cap}a"), 401, "%2F"),
+    ] {
+        let (status, location, _) = auth(&gw, &[("X-Original-URI", &target)], None).await;
+        let want_location = (want == 401).then(|| format!("{LOGIN}{rd}"));
+        if (status, &location) != (want, &want_location) {
+            failures.push(format!(
+                "{} bytes -> {status} {location:?}; want {want}",
+                target.len()
+            ));
+        }
+    }
     // No original target at all: the strictest rule holds.
     let (status, location, _) = auth(&gw, &[], None).await;
     if (status, location.as_deref()) != (401, Some("/.otpgate/login?rd=%2F")) {
         failures.push(format!("no target -> {status} {location:?}"));
     }
-    report(failures, TRUSTED_NO_SESSION.len() + 8);
+    report(failures, TRUSTED_NO_SESSION.len() + 17);
     assert_eq!(shop.count(), 0, "forward auth never forwards");
 }
 
