@@ -240,6 +240,43 @@ mod tests {
         );
     }
 
+    /// A session "verified" more than a minute in the future (an instance
+    /// whose clock is far ahead, or a cookie sealed for later) is refused:
+    /// it would otherwise stay fresh for a `max_age` that has not begun.
+    /// A minute of skew between instances is tolerated.
+    #[test]
+    fn a_session_verified_in_the_future_is_refused_beyond_a_minute() {
+        let k = sealer(&["a".repeat(32).as_str()]);
+        let now = 1_000_000;
+        let at = |verified_at: u64| {
+            let s = Session {
+                id: random_id(),
+                phone: "+919812345678".into(),
+                verified_at,
+                expires_at: now + 3600,
+                epoch: 1,
+            };
+            k.open_session(&k.seal("__Host-otpgate", &s.encode()), now)
+                .is_some()
+        };
+        assert!(at(now));
+        assert!(at(now + 60), "a minute of skew");
+        assert!(!at(now + 61));
+        assert!(!at(now * 2));
+    }
+
+    /// The shortest sealed value (no plaintext at all) opens to the empty
+    /// text; one byte shorter is no value.
+    #[test]
+    fn an_empty_plaintext_opens_and_a_shorter_value_does_not() {
+        let k = sealer(&["a".repeat(32).as_str()]);
+        let sealed = k.seal("n", "");
+        assert_eq!(k.open("n", &sealed).as_deref(), Some(""));
+        let raw = STANDARD.decode(&sealed).unwrap();
+        assert_eq!(raw.len(), NONCE_LEN + TAG_LEN);
+        assert_eq!(k.open("n", &STANDARD.encode(&raw[1..])), None);
+    }
+
     /// Same format as the `cookie` crate's private jar, both ways.
     #[test]
     fn compatible_with_the_cookie_private_jar() {
