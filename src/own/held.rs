@@ -23,7 +23,7 @@
 //! Only the sealed pending cookie names where a held request is, so only
 //! the browser that made it can have it sent, and only with its own code.
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
@@ -60,6 +60,30 @@ pub fn holds(own: &Own, method: &Method) -> bool {
     own.hold.enabled && matches!(*method, Method::POST | Method::PUT | Method::PATCH)
 }
 
+/// The most of a refused body read (and dropped) before the 413.
+const DRAIN_MAX: u64 = 1024 * 1024;
+
+/// Reads and drops what is left of a body refused as too large, up to
+/// [`DRAIN_MAX`] bytes and within the slow-client bounds (`Paced`), so a
+/// browser still uploading reads the 413 page instead of a reset
+/// connection (what nginx's lingering close does). A larger body is not
+/// read at all: the connection closes after the answer, as before.
+async fn drain<B>(body: &mut B, declared: Option<u64>)
+where
+    B: hyper::body::Body + Unpin,
+{
+    if declared.is_some_and(|n| n > DRAIN_MAX) {
+        return;
+    }
+    let mut read = 0u64;
+    while let Some(Ok(frame)) = body.frame().await {
+        read += frame.data_ref().map_or(0, |d| d.remaining() as u64);
+        if read > DRAIN_MAX {
+            return;
+        }
+    }
+}
+
 /// Phase 3 for a request [`holds`] says to keep. `target` is the path and
 /// query as they would be forwarded; `rule` is the route that asked for a
 /// code (a transaction route reads the amount here: confirm.rs).
@@ -91,13 +115,17 @@ pub async fn hold(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let mut body = crate::body::Paced::new(body, crate::body::BodyPace::of(&parts.extensions));
     if declared.is_some_and(|n| n > max_body as u64) {
+        drain(&mut body, declared).await;
         return Err(refused());
     }
-    let body = crate::body::Paced::new(body, crate::body::BodyPace::of(&parts.extensions));
-    let body: Bytes = match Limited::new(body, max_body).collect().await {
+    let body: Bytes = match Limited::new(&mut body, max_body).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(refused()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            drain(&mut body, declared).await;
+            return Err(refused());
+        }
         Err(e) if crate::body::is_too_slow(&*e) => return Err(GatewayError::BodyTimeout),
         Err(_) => return Err(GatewayError::BadBody),
     };
