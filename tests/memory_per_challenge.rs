@@ -12,11 +12,11 @@
 //!   cargo test --locked --test memory_per_challenge -- --nocapture
 //!   (N=… HELD=… BODY=… in the environment change the sizes)
 
-use std::time::Duration;
+use otpgate::store::{MemoryStore, Store};
 
-use otpgate::sms::measure::{operator_prefix, SendLabels};
-use otpgate::sms::send_record::{Receipt, SendRecord};
-use otpgate::store::{Challenge, MemoryStore, Store};
+#[path = "support/sends.rs"]
+mod sends;
+use sends::{send, Writes, NOW, TTL};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -30,96 +30,6 @@ fn env(name: &str, default: usize) -> usize {
 
 fn heap() -> u64 {
     dhat::HeapStats::get().curr_bytes as u64
-}
-
-const NOW: u64 = 1_764_598_400_000;
-const TTL: Duration = Duration::from_secs(300);
-const HOUR: Duration = Duration::from_secs(3600);
-/// flow/measure.rs `GRACE`: the delivery record outlives its challenge.
-const GRACE: Duration = Duration::from_secs(300);
-
-/// What a send writes besides its counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Writes {
-    /// The challenge alone.
-    Challenge,
-    /// Everything a send writes with the default config (one SMS
-    /// channel, the console or file provider): the delivery record too.
-    Default,
-    /// A region with more than one channel and a provider with receipts.
-    MultiChannel,
-}
-
-/// What one real send writes (flow/steps.rs, flow/limits.rs,
-/// pumping.rs): the challenge, a counter per IP, phone, prefix, country,
-/// the SMS budget and the pumping detector's counts; and, as `records`
-/// says, the records kept beside it ([`Writes`]).
-async fn send(s: &MemoryStore, i: usize, records: Writes) {
-    let id = otpgate::session::random_id();
-    let phone = format!("+9198{i:08}");
-    let prefix = &phone[..8];
-    let ch = Challenge {
-        phone: phone.clone(),
-        code_hash: rand::random(),
-        sent_at: NOW,
-        expires_at: NOW + TTL.as_millis() as u64,
-        attempts: 0,
-        sends: 1,
-    };
-    for key in [
-        "send_per_ip:127.0.0.1".to_string(),
-        format!("send_per_phone:{phone}"),
-        format!("send_per_prefix:{prefix}"),
-        "send_per_country:IN".to_string(),
-        "sms_per_hour:global".to_string(),
-        format!("pumping:sent:{prefix}:490166"),
-        format!("pumping:sent:{prefix}|127.0.0.0/24:490166"),
-        "pumping:sent:IN:490166".to_string(),
-    ] {
-        s.count(&key, 1, u64::MAX, HOUR, NOW).await.unwrap();
-    }
-    s.put_challenge(&id, ch).await.unwrap();
-    if records == Writes::Challenge {
-        return;
-    }
-    // flow/measure.rs: the delivery record, for the default config's
-    // provider (console or file) and its one SMS channel.
-    let (country, prefix) = operator_prefix(&phone);
-    let provider = if records == Writes::Default {
-        "console"
-    } else {
-        "twilio"
-    };
-    let meas = SendRecord {
-        labels: SendLabels {
-            provider: provider.into(),
-            channel: "sms".into(),
-            country,
-            prefix,
-        },
-        sent_at: NOW,
-        receipt: Receipt::None,
-        verified: false,
-    };
-    s.hold(&format!("m:{id}"), meas.encode().unwrap(), TTL + GRACE, NOW)
-        .await
-        .unwrap();
-    if records == Writes::Default {
-        return;
-    }
-    // flow/channels.rs, when the region has more than one channel: the
-    // sealed code (nonce, six digits, GCM tag) and the receipt state; and
-    // for a provider with receipts (Twilio), its message id's mapping.
-    s.hold(&format!("code:{id}"), vec![9; 12 + 6 + 16], TTL, NOW)
-        .await
-        .unwrap();
-    s.hold(&format!("dlvfail:{id}"), b"0".to_vec(), TTL, NOW)
-        .await
-        .unwrap();
-    let sid = format!("SM{:032x}", rand::random::<u128>());
-    s.hold(&format!("dlv:{sid}"), id.as_bytes().to_vec(), TTL, NOW)
-        .await
-        .unwrap();
 }
 
 /// The worst bytes per item over checkpoints every `step` of `n` inserts.
@@ -149,18 +59,18 @@ async fn memory_store_bytes_per_pending_challenge_and_held_request() {
 
     // The phone-number metadata (a megabyte or two) is loaded once, on
     // the first parse: a cost of the process, not of pending challenges.
-    operator_prefix("+919800000000");
+    otpgate::sms::measure::operator_prefix("+919800000000");
     let (challenge_worst, challenge_mean) = {
         let s = MemoryStore::new();
-        worst(n, step, |i| send(&s, i, Writes::Challenge)).await
+        worst(n, step, |i| send(&*s, i, Writes::Challenge)).await
     };
     let (records_worst, records_mean) = {
         let s = MemoryStore::new();
-        worst(n, step, |i| send(&s, i, Writes::Default)).await
+        worst(n, step, |i| send(&*s, i, Writes::Default)).await
     };
     let (multi_worst, multi_mean) = {
         let s = MemoryStore::new();
-        worst(n, step, |i| send(&s, i, Writes::MultiChannel)).await
+        worst(n, step, |i| send(&*s, i, Writes::MultiChannel)).await
     };
     let s = MemoryStore::new();
 

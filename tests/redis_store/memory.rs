@@ -13,108 +13,18 @@
 //!   WARM=60000 N=120000 checks the 256 B goal at the scale)
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use otpgate::sms::measure::{operator_prefix, SendLabels};
-use otpgate::sms::send_record::{Receipt, SendRecord};
-use otpgate::store::{Challenge, RedisStore, Store};
+use otpgate::store::Store;
+
+use crate::support::sends::{send, Writes, NOW, TTL};
 
 use crate::redis_or_skip;
-
-const NOW: u64 = 1_764_598_400_000;
-const TTL: Duration = Duration::from_secs(300);
-const HOUR: Duration = Duration::from_secs(3600);
-/// flow/measure.rs `GRACE`: the delivery record outlives its challenge.
-const GRACE: Duration = Duration::from_secs(300);
-
-/// What a send writes besides its counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Writes {
-    /// The challenge alone.
-    Challenge,
-    /// Everything a send writes with the default config (one SMS
-    /// channel, the console or file provider): the delivery record too.
-    Default,
-    /// A region with more than one channel and a provider with receipts.
-    MultiChannel,
-}
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// What one real send writes (the same as tests/memory_per_challenge.rs):
-/// the challenge and its counters; and, as `records` says, the records
-/// kept beside it ([`Writes`]).
-async fn send(s: &RedisStore, i: usize, records: Writes) {
-    let id = otpgate::session::random_id();
-    let phone = format!("+9198{i:08}");
-    let prefix = phone[..8].to_string();
-    for key in [
-        "send_per_ip:127.0.0.1".to_string(),
-        format!("send_per_phone:{phone}"),
-        format!("send_per_prefix:{prefix}"),
-        "send_per_country:IN".to_string(),
-        "sms_per_hour:global".to_string(),
-        format!("pumping:sent:{prefix}:490166"),
-        format!("pumping:sent:{prefix}|127.0.0.0/24:490166"),
-        "pumping:sent:IN:490166".to_string(),
-    ] {
-        s.count(&key, 1, u64::MAX, HOUR, NOW).await.unwrap();
-    }
-    let ch = Challenge {
-        phone: phone.clone(),
-        code_hash: rand::random(),
-        sent_at: NOW,
-        expires_at: NOW + TTL.as_millis() as u64,
-        attempts: 0,
-        sends: 1,
-    };
-    s.put_challenge(&id, ch).await.unwrap();
-    if records == Writes::Challenge {
-        return;
-    }
-    // flow/measure.rs: the delivery record, for the default config's
-    // provider (console or file) and its one SMS channel.
-    let (country, prefix) = operator_prefix(&phone);
-    let provider = if records == Writes::Default {
-        "console"
-    } else {
-        "twilio"
-    };
-    let meas = SendRecord {
-        labels: SendLabels {
-            provider: provider.into(),
-            channel: "sms".into(),
-            country,
-            prefix,
-        },
-        sent_at: NOW,
-        receipt: Receipt::None,
-        verified: false,
-    };
-    s.hold(&format!("m:{id}"), meas.encode().unwrap(), TTL + GRACE, NOW)
-        .await
-        .unwrap();
-    if records == Writes::Default {
-        return;
-    }
-    // flow/channels.rs, when the region has more than one channel: the
-    // sealed code (nonce, six digits, GCM tag) and the receipt state; and
-    // for a provider with receipts (Twilio), its message id's mapping.
-    s.hold(&format!("code:{id}"), vec![9; 12 + 6 + 16], TTL, NOW)
-        .await
-        .unwrap();
-    s.hold(&format!("dlvfail:{id}"), b"0".to_vec(), TTL, NOW)
-        .await
-        .unwrap();
-    let sid = format!("SM{:032x}", rand::random::<u128>());
-    s.hold(&format!("dlv:{sid}"), id.as_bytes().to_vec(), TTL, NOW)
-        .await
-        .unwrap();
 }
 
 async fn scan(c: &mut redis::aio::MultiplexedConnection, pattern: &str) -> Vec<Vec<u8>> {

@@ -11,6 +11,7 @@
 pub mod browser;
 pub mod cdp;
 pub mod redis;
+pub mod sends;
 pub mod shop;
 pub mod trail;
 
