@@ -225,7 +225,8 @@ pub fn strip_cookies(headers: &mut HeaderMap, names: &[&str]) {
     }
 }
 
-fn memchr_str(hay: &[u8], needle: &[u8]) -> bool {
+/// Whether `needle` occurs in `hay` (cookie names in `Cookie` fields).
+pub(crate) fn memchr_str(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 

@@ -243,8 +243,8 @@ pub struct LangHint {
 
 impl LangHint {
     pub fn of(headers: &HeaderMap) -> LangHint {
-        let needle = LANG_COOKIE.as_bytes();
-        let names_it = |v: &&HeaderValue| v.as_bytes().windows(needle.len()).any(|w| w == needle);
+        let names_it =
+            |v: &&HeaderValue| crate::headers::memchr_str(v.as_bytes(), LANG_COOKIE.as_bytes());
         LangHint {
             accept: headers.get(ACCEPT_LANGUAGE).cloned(),
             cookie: headers.get_all(COOKIE).iter().find(names_it).cloned(),
