@@ -70,6 +70,47 @@ async fn a_spent_voice_budget_is_not_offered_and_is_unavailable() {
     assert_eq!(whatsapp_code(&f), sms_code(&f));
 }
 
+/// WhatsApp has its own hourly budget, not the SMS one: a budget of 1
+/// under an SMS budget of 500 stops the second message of the hour.
+#[tokio::test]
+async fn a_spent_whatsapp_budget_is_its_own_not_the_sms_one() {
+    let clock = ManualClock::starting_now();
+    let shop = upstream().await;
+    let f = fakes(&["SMwa1", "SMwa2", "SMwa3"]).await;
+    let budget = "{ max = 1, window = \"1h\" }";
+    let gw = gateway_with(&shop, &f, &clock, &[("limits.whatsapp_per_hour", budget)]).await;
+
+    let mut first = gw.browser(H1);
+    first.start(PHONE, "/checkout").await;
+    assert_eq!(receipt(&gw, "SMwa1", "undelivered", None).await, 204);
+    assert_eq!(switch(&mut first, "whatsapp").await.status, 200);
+    assert_eq!(whatsapp_code(&f).len(), 6, "the one message of the hour");
+
+    let mut second = gw.browser(H1);
+    second.start(OTHER_PHONE, "/checkout").await;
+    assert_eq!(receipt(&gw, "SMwa2", "undelivered", None).await, 204);
+    let page = second.get("/.otpgate/verify").await;
+    assert!(
+        !page.body.contains("channel-whatsapp"),
+        "spent: {}",
+        page.body
+    );
+    assert!(page.body.contains("id=\"channel-voice\""), "{}", page.body);
+    let asked = second
+        .api("/.otpgate/api/resend", json!({"channel": "whatsapp"}))
+        .await;
+    assert_eq!(asked.status, 422, "{}", asked.body);
+    assert_eq!(asked.json()["error"], "channel_unavailable");
+    assert_eq!(f.whatsapp.requests().len(), 1, "no second message");
+    // The SMS budget is untouched by WhatsApp's: a resend by SMS goes out.
+    clock.advance(Duration::from_secs(31));
+    let sms = second
+        .api("/.otpgate/api/resend", json!({"channel": "sms"}))
+        .await;
+    assert_eq!(sms.status, 200, "{}", sms.body);
+    assert_eq!(f.sms.requests().len(), 3, "two first sends and this resend");
+}
+
 #[tokio::test]
 async fn a_quiet_send_offers_the_next_channel_after_fallback_after() {
     let clock = ManualClock::starting_now();
