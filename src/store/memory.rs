@@ -446,6 +446,48 @@ mod tests {
         }
     }
 
+    /// A challenge ends at `expires_at` exactly, for reading and for
+    /// guessing alike (the code page and the verify step agree).
+    #[tokio::test]
+    async fn a_challenge_is_over_at_its_expiry_millisecond() {
+        let s = MemoryStore::new();
+        s.put_challenge("c", ch([1; 32])).await.unwrap();
+        assert!(s.challenge("c", 9_999).await.unwrap().is_some());
+        assert!(s.challenge("c", 10_000).await.unwrap().is_none());
+        let late = s.attempt("c", [1; 32], 5, 10_000).await.unwrap();
+        assert!(matches!(late, Attempt::Missing), "{late:?}");
+    }
+
+    /// A challenge whose attempts already reach the limit (the limit was
+    /// lowered by a reload while it was pending) takes no more guesses,
+    /// the right code included.
+    #[tokio::test]
+    async fn a_challenge_at_its_limit_refuses_even_the_right_code() {
+        let s = MemoryStore::new();
+        let spent = Challenge {
+            attempts: 3,
+            ..ch([1; 32])
+        };
+        s.put_challenge("c", spent.clone()).await.unwrap();
+        let a = s.attempt("c", [1; 32], 3, 0).await.unwrap();
+        assert!(matches!(a, Attempt::Exhausted), "{a:?}");
+        assert!(
+            s.challenge("c", 0).await.unwrap().is_none(),
+            "and it is gone"
+        );
+        s.put_challenge(
+            "d",
+            Challenge {
+                attempts: 5,
+                ..spent
+            },
+        )
+        .await
+        .unwrap();
+        let a = s.attempt("d", [1; 32], 3, 0).await.unwrap();
+        assert!(matches!(a, Attempt::Exhausted), "{a:?}");
+    }
+
     #[tokio::test]
     async fn attempts_are_bounded_and_single_use() {
         let s = MemoryStore::new();
