@@ -3,13 +3,17 @@
 API (`POST /.otpgate/api/send`, N distinct phone numbers), or N held
 requests (a `POST` of BODY bytes to a protected route without a session).
 Several keep-alive TLS connections in parallel; prints how many answered
-as expected and how many did not (with the first odd answer)."""
+as expected and how many did not (with the first odd answer). With RATE
+in the environment, the sends are paced to RATE a second in all
+(bench/pending.sh's steady load)."""
 
 import http.client
 import json
 import ssl
 import sys
+import os
 import threading
+import time
 
 host, port, what, first, count, threads = sys.argv[1:7]
 port, first, count, threads = int(port), int(first), int(count), int(threads)
@@ -55,10 +59,20 @@ def one(conn, i):
     return r.status in want, "%s %s" % (r.status, data[:200])
 
 
+rate = float(os.environ.get("RATE", "0"))
+started = time.monotonic()
+
+
 def worker(indices):
     global ok, bad
     conn = http.client.HTTPSConnection(host, port, context=ctx, timeout=10)
-    for i in indices:
+    for k, i in enumerate(indices):
+        if rate:
+            # This thread's k-th request is due at k * threads / rate.
+            due = started + k * threads / rate
+            pause = due - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
         try:
             good, text = one(conn, i)
         except (OSError, http.client.HTTPException) as e:

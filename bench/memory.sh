@@ -21,6 +21,10 @@
 # (a large warm-up: the maps grow by doubling, so a small N measures a
 # doubling, not the slope)
 #   OTPGATE_BIN=path/to/otpgate   RESULT=file (key=value lines, for run.sh)
+#   PENDING=1000000   also: RSS with a million pending challenges (wrk)
+#   SWEEP_SECS=600 SWEEP_RATE=1000   also: RSS under a steady load, for
+#                     the sweep (flat once what a send writes expires)
+#   SKIP_BASE=1       only those two (skips the memory/Redis rows above)
 set -euo pipefail
 
 N=${N:-40000}
@@ -58,7 +62,7 @@ ss = [socket.socket() for _ in range(int(sys.argv[1]))]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in ss])' "$1"
 }
-read -r up_port gate_port redis_port < <(free_ports 3)
+read -r up_port gate_port redis_port admin_port < <(free_ports 4)
 
 (cd "$tmp" && "$otpgate" gen-cert --host 127.0.0.1 >/dev/null 2>&1) || die "gen-cert failed"
 secret=$(openssl rand -hex 32)
@@ -79,7 +83,8 @@ redis_url = \"redis://127.0.0.1:$redis_port\""
     else
         store='backend = "memory"'
     fi
-    local big='{ max = 100000000, window = "1h" }'
+    local w=${WINDOW:-1h}
+    local big="{ max = 100000000, window = \"$w\" }"
     cat >"$f" <<EOF
 [server]
 listen = "127.0.0.1:$gate_port"
@@ -109,9 +114,14 @@ send_per_prefix = $big
 send_per_country = $big
 send_per_fingerprint = $big
 sms_per_hour = $big
-sms_per_day = { max = 100000000, window = "24h" }
+sms_per_day = { max = 100000000, window = "${DAY_WINDOW:-24h}" }
 [limits.pumping]
 enabled = false
+[otp]
+ttl = "${OTP_TTL:-5m}"
+resend_after = "${RESEND_AFTER:-30s}"
+[admin]
+listen = "127.0.0.1:$admin_port"
 [log]
 level = "error"
 EOF
@@ -145,12 +155,19 @@ drive() {
     ((bad == 0)) || die "$1: $bad of $3 requests answered oddly: ${out#* * }"
 }
 
+# sent: the codes this otpgate has sent (otpgate_otp_sent_total, summed)
+sent() {
+    curl -s --max-time 5 "http://127.0.0.1:$admin_port/metrics" |
+        awk '/^otpgate_otp_sent_total/ { n += $NF } END { printf "%.0f", n }'
+}
+
 per() { awk -v d="$1" -v n="$2" 'BEGIN { printf "%.0f", d / n }'; }
 results=()
 say() { echo "$1: $2"; results+=("$1=$2"); }
 
 echo "otpgate memory: $N pending challenges (after $WARM), $HELD held requests of $BODY B; $(date -u +%FT%TZ)"
 
+if [[ ${SKIP_BASE:-0} != 1 ]]; then
 # --- memory store -------------------------------------------------------------
 start memory
 drive send 0 "$WARM"
@@ -217,6 +234,81 @@ say redis_held_bytes "$(per $((h1 - h0)) "$HELD")"
 echo "Redis keys after $((WARM + N)) sends ($keys keys), MEMORY USAGE by kind:"
 cat "$tmp/kinds"
 echo "(held request body: $BODY B; goals: challenge <= 256 B, held <= body + 200 B)"
+fi
+
+# --- a million pending challenges (PENDING=0 skips) ---------------------------
+# PENDING sends through wrk (bench/sends.lua: one phone number per send)
+# into one otpgate with the memory store; otp.ttl is raised (a warning)
+# so that none expires during the run. Reports the process's whole RSS
+# with them pending (goal: 10^6 within 300 MB) and its growth per send.
+PENDING=${PENDING:-0}
+if ((PENDING > 0)); then
+    command -v wrk >/dev/null || die "'wrk' not found (PENDING needs it)"
+    OTP_TTL=1h start memory
+    drive send 0 1000
+    p0=$(rss_kb "$gate_pid")
+    s0=$(sent)
+    started=$(date +%s)
+    wrk -t 2 -c 16 -d 1h -s "$repo/bench/sends.lua" "https://127.0.0.1:$gate_port" \
+        -- "$(((PENDING + 1) / 2))" 2 1000 >"$tmp/wrk-pending" 2>&1 &
+    wrk_pid=$!
+    pids+=("$wrk_pid")
+    while (($(sent) - s0 < PENDING)); do
+        kill -0 "$wrk_pid" 2>/dev/null || { cat "$tmp/wrk-pending" >&2; die "wrk exited early"; }
+        sleep 1
+    done
+    # wrk waits out -d even when every thread is done; SIGINT ends it.
+    kill -INT "$wrk_pid" 2>/dev/null || true
+    wait "$wrk_pid" 2>/dev/null || true
+    took=$(($(date +%s) - started))
+    n=$(($(sent) - s0))
+    grep -q ' bad=0$' "$tmp/wrk-pending" || { cat "$tmp/wrk-pending" >&2; die "pending: some sends answered oddly"; }
+    p1=$(rss_kb "$gate_pid")
+    stop
+    echo "pending: $n sends in ${took}s; RSS $((p0 / 1024)) MB before, $((p1 / 1024)) MB after"
+    say pending_challenges "$n"
+    say pending_rss_mb "$((p1 / 1024))"
+    say pending_rss_bytes "$(per $(((p1 - p0) * 1024)) "$n")"
+fi
+
+# --- the sweep under a steady load (SWEEP_SECS=0 skips) -----------------------
+# SWEEP_RATE sends a second for SWEEP_SECS, with otp.ttl 20s and 10-second
+# limit windows, sampling RSS every 5 s. What a send writes lives at most
+# otp.ttl + 300 s (the delivery record's grace, src/flow/measure.rs) plus
+# the sweeper's 30-second tick, so from LIFE (350 s) on, memory should be
+# flat: reports RSS at LIFE, the highest RSS after it, and the last.
+SWEEP_SECS=${SWEEP_SECS:-0}
+SWEEP_RATE=${SWEEP_RATE:-1000}
+LIFE=${LIFE:-350}
+if ((SWEEP_SECS > 0)); then
+    ((SWEEP_SECS > LIFE + 60)) || die "SWEEP_SECS must exceed LIFE ($LIFE s) by a minute"
+    OTP_TTL=20s RESEND_AFTER=10s WINDOW=10s DAY_WINDOW=10s start memory
+    total=$((SWEEP_RATE * SWEEP_SECS))
+    RATE=$SWEEP_RATE python3 "$repo/bench/memory.py" 127.0.0.1 "$gate_port" send 0 "$total" 8 0 \
+        >"$tmp/sweep-drive" &
+    drive_pid=$!
+    pids+=("$drive_pid")
+    : >"$tmp/sweep-rss"
+    t0=$(date +%s)
+    while kill -0 "$drive_pid" 2>/dev/null; do
+        echo "$(($(date +%s) - t0)) $(rss_kb "$gate_pid") $(sent)" >>"$tmp/sweep-rss"
+        sleep 5
+    done
+    wait "$drive_pid" || true
+    read -r ok bad _ <"$tmp/sweep-drive"
+    ((bad == 0)) || die "sweep: $bad of $total sends answered oddly: $(cat "$tmp/sweep-drive")"
+    stop
+    took=$(($(tail -1 "$tmp/sweep-rss" | cut -d' ' -f1)))
+    echo "sweep: $ok sends in about ${took}s ($((ok / (took > 0 ? took : 1))) a second); RSS (s, kB, sent):"
+    awk '{ printf "  %4d s %8d kB %8d\n", $1, $2, $3 }' "$tmp/sweep-rss"
+    read -r at_life after_max last < <(awk -v life="$LIFE" '
+        $1 >= life && !a { a = $2 } $1 >= life && $2 > m { m = $2 } { l = $2 }
+        END { print a + 0, m + 0, l + 0 }' "$tmp/sweep-rss")
+    say sweep_rss_at_life_kb "$at_life"
+    say sweep_rss_max_after_kb "$after_max"
+    say sweep_rss_last_kb "$last"
+    say sweep_growth_pct "$(awk -v a="$at_life" -v m="$after_max" 'BEGIN { printf "%.1f", (m - a) * 100 / a }')"
+fi
 
 # --- exact figures ------------------------------------------------------------
 if [[ ${EXACT:-1} == 1 ]]; then
