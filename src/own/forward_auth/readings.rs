@@ -191,6 +191,12 @@ mod tests {
             "/x/%2e%2e%2fcheckout",
             "/x%5c..%5ccheckout",
             "/x/%c0%ae%c0%ae/checkout",
+            // Overlong `/` both ways (C0 AF, C1 9C) around a `..`.
+            "/x%c0%af..%c0%afcheckout",
+            "/x%c1%9c..%c1%9ccheckout",
+            // Only a server that drops everything after the first `;`
+            // reads this as `/checkout`; the others resolve it to `/x`.
+            "/public/../checkout;/../../x",
             "/checkout//../x",
             "/CHECKOUT/../x",
             "/x;/../checkout",
