@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 /// One outstanding code. Only a keyed hash of the code is kept.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
     /// E.164.
     pub phone: String,

@@ -4,9 +4,9 @@
 //! (measured: tests/memory_per_challenge.rs counts heap bytes).
 //!
 //! - A challenge id made by `session::random_id` (32 lowercase hex digits)
-//!   is kept as its 16 bytes; any other text as it is. The two forms never
-//!   meet: text is kept only when it is not such an id, so the mapping is
-//!   one-to-one.
+//!   is kept as its 16 bytes; any other text (tests, odd held keys) as 16
+//!   bytes of a keyed hash ([`Id`]): as unlikely to meet a random id as
+//!   two random ids are to meet.
 //! - A phone number in E.164 (`+` and at most 15 digits, no leading zero:
 //!   ITU-T E.164 §6) is kept as an integer; anything else as text.
 //! - A challenge and the short records kept beside it (`<kind>:<id>`:
@@ -29,11 +29,10 @@ use std::hash::{BuildHasher, Hasher};
 use super::api::Challenge;
 use super::records::Records;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Id {
-    Random([u8; 16]),
-    Text(Box<str>),
-}
+/// A challenge or held key, in 16 bytes (a table entry of 24 with its
+/// slot's pointer, where an enum of bytes or text took 32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Id([u8; 16]);
 
 impl Id {
     pub fn of(id: &str) -> Id {
@@ -42,11 +41,28 @@ impl Id {
         if b.len() == 32 && b.iter().all(lower_hex) {
             let mut out = [0u8; 16];
             if hex::decode_to_slice(id, &mut out).is_ok() {
-                return Id::Random(out);
+                return Id(out);
             }
         }
-        Id::Text(id.into())
+        Id(text_id(id))
     }
+}
+
+/// Any other text: its first 128 bits of SHA-256 under a key drawn at
+/// start. The same space as a random id's 128 bits, so meeting one by
+/// chance is as likely as two random ids meeting (2⁻¹²⁸ a pair); and
+/// without the key no text can be chosen to meet a given id.
+fn text_id(text: &str) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(rand::random);
+    let mut h = Sha256::new();
+    h.update(b"otpgate memory store id\0");
+    h.update(key);
+    h.update(text.as_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&h.finalize()[..16]);
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,14 +93,19 @@ impl Number {
     }
 }
 
-/// A pending challenge as the memory store keeps it (see [`Challenge`]).
+/// A pending challenge as the memory store keeps it (see [`Challenge`]):
+/// 64 bytes, so a [`Slot`] takes 80 (an allocator size class) instead of
+/// 96. Its end is kept exactly; the send time as the milliseconds before
+/// it (a `u32`: 49 days, far above any `otp.ttl`; a longer one keeps a
+/// later send time, so a resend waits longer, never less). Attempts and
+/// sends saturate at 65,535 (`otp.max_attempts` is at most 100).
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub code_hash: [u8; 32],
-    pub sent_at: u64,
     pub expires_at: u64,
-    pub attempts: u32,
-    pub sends: u32,
+    life_ms: u32,
+    attempts: u16,
+    sends: u16,
     pub phone: Number,
 }
 
@@ -92,10 +113,10 @@ impl Pending {
     pub fn of(ch: Challenge) -> Pending {
         Pending {
             code_hash: ch.code_hash,
-            sent_at: ch.sent_at,
             expires_at: ch.expires_at,
-            attempts: ch.attempts,
-            sends: ch.sends,
+            life_ms: life(ch.sent_at, ch.expires_at),
+            attempts: ch.attempts.try_into().unwrap_or(u16::MAX),
+            sends: ch.sends.try_into().unwrap_or(u16::MAX),
             phone: Number::of(&ch.phone),
         }
     }
@@ -104,12 +125,43 @@ impl Pending {
         Challenge {
             phone: self.phone.text(),
             code_hash: self.code_hash,
-            sent_at: self.sent_at,
+            sent_at: self.sent_at(),
             expires_at: self.expires_at,
-            attempts: self.attempts,
-            sends: self.sends,
+            attempts: self.attempts(),
+            sends: u32::from(self.sends),
         }
     }
+
+    pub fn sent_at(&self) -> u64 {
+        self.expires_at - u64::from(self.life_ms)
+    }
+
+    pub fn attempts(&self) -> u32 {
+        u32::from(self.attempts)
+    }
+
+    /// Counts one guess; the attempts so far.
+    pub fn attempt(&mut self) -> u32 {
+        self.attempts = self.attempts.saturating_add(1);
+        self.attempts()
+    }
+
+    /// A new code sent at `now_ms`, valid until `expires_at`.
+    pub fn renew(&mut self, code_hash: [u8; 32], now_ms: u64, expires_at: u64) {
+        self.code_hash = code_hash;
+        self.expires_at = expires_at;
+        self.life_ms = life(now_ms, expires_at);
+        self.sends = self.sends.saturating_add(1);
+    }
+}
+
+/// Milliseconds from send to end, at most `u32::MAX` (then the send time
+/// reads later than it was: see [`Pending`]).
+fn life(sent_at: u64, expires_at: u64) -> u32 {
+    expires_at
+        .saturating_sub(sent_at)
+        .try_into()
+        .unwrap_or(u32::MAX)
 }
 
 /// A fixed-window counter: its window, its count, and when it may go
@@ -118,8 +170,34 @@ impl Pending {
 #[derive(Debug, Clone, Copy)]
 pub struct Counter {
     pub start: u64,
-    pub count: u64,
-    pub ends: u64,
+    /// Saturates at `u32::MAX` (a count past it reads as `u32::MAX`:
+    /// limited for any configurable `max` below it).
+    count: u32,
+    /// When it may go, in whole unix seconds (rounded up: until 2106).
+    ends_s: u32,
+}
+
+impl Counter {
+    pub fn new(start: u64, ends_ms: u64) -> Counter {
+        Counter {
+            start,
+            count: 0,
+            ends_s: ends_ms.div_ceil(1000).try_into().unwrap_or(u32::MAX),
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        u64::from(self.count)
+    }
+
+    pub fn set(&mut self, count: u64) {
+        self.count = count.try_into().unwrap_or(u32::MAX);
+    }
+
+    /// Whether it still counts for something at `now_ms` (the sweep).
+    pub fn lives(&self, now_ms: u64) -> bool {
+        u64::from(self.ends_s) * 1000 > now_ms
+    }
 }
 
 /// Counter keys as 64-bit keyed hashes.
@@ -231,11 +309,17 @@ mod tests {
     #[test]
     fn forms_round_trip_and_never_meet() {
         let random = crate::session::random_id();
-        assert!(matches!(Id::of(&random), Id::Random(_)));
-        for text in ["c", "{x}", &random.to_uppercase(), &format!("{random}0")] {
-            assert!(matches!(Id::of(text), Id::Text(_)), "{text}");
+        assert_eq!(hex::encode(Id::of(&random).0), random, "its own bytes");
+        let texts = ["c", "{x}", &random.to_uppercase(), &format!("{random}0")];
+        for text in texts {
+            assert_eq!(Id::of(text), Id::of(text), "{text}: one id a text");
+            assert_ne!(Id::of(text), Id::of(&random), "{text}");
         }
-        assert_ne!(Id::of(&random), Id::of(&random.to_uppercase()));
+        for (i, a) in texts.iter().enumerate() {
+            for b in &texts[i + 1..] {
+                assert_ne!(Id::of(a), Id::of(b), "{a} {b}");
+            }
+        }
         for phone in ["+919812345678", "+1", "+999999999999999"] {
             assert!(matches!(Number::of(phone), Number::E164(_)), "{phone}");
             assert_eq!(Number::of(phone).text(), phone);
@@ -255,6 +339,58 @@ mod tests {
         assert_eq!(k.of("send_per_phone:+91"), k.of("send_per_phone:+91"));
         assert_ne!(k.of("send_per_phone:+91"), k.of("send_per_phone:+92"));
         assert_eq!(std::mem::size_of::<Number>(), 16);
+    }
+
+    /// The sizes the per-challenge budget (issue 13) is built on: a slot
+    /// in the allocator's 80-byte class, a counter's table entry 24 bytes.
+    #[test]
+    fn compact_forms_keep_their_sizes() {
+        assert_eq!(std::mem::size_of::<Option<Pending>>(), 64);
+        assert_eq!(std::mem::size_of::<Slot>(), 80);
+        assert_eq!(std::mem::size_of::<(u64, Counter)>(), 24);
+        assert_eq!(std::mem::size_of::<(Id, Box<Slot>)>(), 24);
+    }
+
+    #[test]
+    fn a_pending_challenge_round_trips_and_saturates_safely() {
+        let ch = Challenge {
+            phone: "+919812345678".into(),
+            code_hash: [7; 32],
+            sent_at: 1_764_598_400_000,
+            expires_at: 1_764_598_700_000,
+            attempts: 3,
+            sends: 2,
+        };
+        let p = Pending::of(ch.clone());
+        assert_eq!(p.challenge(), ch);
+        // A send time more than 49 days before the end reads later (a
+        // resend waits longer); the end stays exact.
+        let long = Pending::of(Challenge {
+            sent_at: 0,
+            ..ch.clone()
+        });
+        assert_eq!(long.expires_at, ch.expires_at);
+        assert!(long.sent_at() > 0);
+        // An end before the send: the end is kept, the send reads as it.
+        let odd = Pending::of(Challenge {
+            sent_at: ch.expires_at + 5,
+            ..ch.clone()
+        });
+        assert_eq!(
+            (odd.expires_at, odd.sent_at()),
+            (ch.expires_at, ch.expires_at)
+        );
+        let mut many = Pending::of(Challenge {
+            attempts: 70_000,
+            sends: 70_000,
+            ..ch
+        });
+        assert_eq!(many.attempts(), 65_535);
+        assert_eq!(many.attempt(), 65_535, "saturates, never wraps to 0");
+        let mut c = Counter::new(0, 1_001);
+        assert!(c.lives(1_999) && !c.lives(2_000), "ends rounded up to 2 s");
+        c.set(u64::MAX);
+        assert_eq!(c.count(), u64::from(u32::MAX));
     }
 
     #[test]

@@ -81,7 +81,7 @@ impl MemoryStore {
             .retain(|_, (_, until)| *until > now_ms);
         self.blocks.retain(|_, b| b.until_ms > now_ms);
         // Each counter goes when its window and the next are over.
-        self.counters.retain(|_, c| c.ends > now_ms);
+        self.counters.retain(|_, c| c.lives(now_ms));
     }
 
     pub fn len(&self) -> usize {
@@ -142,10 +142,9 @@ impl Store for MemoryStore {
         let (answer, done) = match slot.pending.as_mut() {
             None => (Attempt::Missing, false),
             Some(ch) if ch.expires_at <= now_ms => (Attempt::Missing, true),
-            Some(ch) if ch.attempts >= max_attempts => (Attempt::Exhausted, true),
+            Some(ch) if ch.attempts() >= max_attempts => (Attempt::Exhausted, true),
             Some(ch) => {
-                ch.attempts += 1;
-                let remaining = max_attempts - ch.attempts;
+                let remaining = max_attempts - ch.attempt();
                 if bool::from(ch.code_hash.ct_eq(&candidate)) {
                     let phone = ch.phone.text();
                     (Attempt::Verified { phone }, true)
@@ -183,16 +182,13 @@ impl Store for MemoryStore {
         if ch.expires_at <= now_ms {
             return Ok(Resend::Missing);
         }
-        let ready_at = ch.sent_at + resend_after.as_millis() as u64;
+        let ready_at = ch.sent_at() + resend_after.as_millis() as u64;
         if now_ms < ready_at {
             return Ok(Resend::TooSoon {
                 retry_after: Duration::from_millis(ready_at - now_ms),
             });
         }
-        ch.code_hash = code_hash;
-        ch.sent_at = now_ms;
-        ch.expires_at = now_ms + ttl.as_millis() as u64;
-        ch.sends += 1;
+        ch.renew(code_hash, now_ms, now_ms + ttl.as_millis() as u64);
         Ok(Resend::Replaced)
     }
 
@@ -206,18 +202,14 @@ impl Store for MemoryStore {
     ) -> Result<Count, StoreError> {
         let start = window_start(now_ms, window);
         let retry_after = Duration::from_millis(start + window.as_millis() as u64 - now_ms);
-        let fresh = Counter {
-            start,
-            count: 0,
-            ends: start + 2 * (window.as_millis() as u64).max(1),
-        };
+        let fresh = Counter::new(start, start + 2 * (window.as_millis() as u64).max(1));
         if cost == 0 {
             // A read creates nothing (a probe must not grow the map).
             let n = self
                 .counters
                 .get(&self.counter_keys.of(key))
                 .filter(|c| c.start == start)
-                .map_or(0, |c| c.count);
+                .map_or(0, |c| c.count());
             return Ok(if n >= max {
                 Count::Limited { retry_after }
             } else {
@@ -231,11 +223,17 @@ impl Store for MemoryStore {
         if slot.start != start {
             *slot = fresh;
         }
-        if slot.count + cost > max {
+        // A counter holds a u32 (store/compact.rs): a `max` above it
+        // counts as u32::MAX, so the limit holds early, never late.
+        let max = max.min(u64::from(u32::MAX));
+        let count = slot.count().saturating_add(cost);
+        if count > max {
             return Ok(Count::Limited { retry_after });
         }
-        slot.count += cost;
-        Ok(Count::Allowed { count: slot.count })
+        slot.set(count);
+        Ok(Count::Allowed {
+            count: slot.count(),
+        })
     }
 
     async fn uncount(
@@ -248,7 +246,8 @@ impl Store for MemoryStore {
         let start = window_start(now_ms, window);
         if let Some(mut slot) = self.counters.get_mut(&self.counter_keys.of(key)) {
             if slot.start == start {
-                slot.count = slot.count.saturating_sub(cost);
+                let count = slot.count().saturating_sub(cost);
+                slot.set(count);
             }
         }
         Ok(())
@@ -486,6 +485,46 @@ mod tests {
         .unwrap();
         let a = s.attempt("d", [1; 32], 3, 0).await.unwrap();
         assert!(matches!(a, Attempt::Exhausted), "{a:?}");
+    }
+
+    /// A resend waits `resend_after` from the last send (and says how
+    /// long is left), then replaces the code, restarts the expiry from
+    /// now and counts the send.
+    #[tokio::test]
+    async fn a_resend_waits_then_renews_code_expiry_and_count() {
+        let s = MemoryStore::new();
+        let first = Challenge {
+            sent_at: 1_000,
+            expires_at: 301_000,
+            ..ch([1; 32])
+        };
+        s.put_challenge("c", first).await.unwrap();
+        let (wait, ttl) = (Duration::from_secs(30), Duration::from_secs(300));
+        let soon = s
+            .replace_code("c", [2; 32], wait, ttl, 20_000)
+            .await
+            .unwrap();
+        assert!(
+            matches!(soon, Resend::TooSoon { retry_after } if retry_after == Duration::from_secs(11)),
+            "{soon:?}"
+        );
+        let ready = s
+            .replace_code("c", [2; 32], wait, ttl, 31_000)
+            .await
+            .unwrap();
+        assert!(matches!(ready, Resend::Replaced), "{ready:?}");
+        let now = s.challenge("c", 31_000).await.unwrap().unwrap();
+        assert_eq!(
+            (now.code_hash, now.sent_at, now.expires_at, now.sends),
+            ([2; 32], 31_000, 331_000, 2)
+        );
+        let again = s
+            .replace_code("c", [3; 32], wait, ttl, 60_999)
+            .await
+            .unwrap();
+        assert!(matches!(again, Resend::TooSoon { .. }), "{again:?}");
+        let old = s.attempt("c", [1; 32], 5, 61_000).await.unwrap();
+        assert!(matches!(old, Attempt::Wrong { remaining: 4 }), "{old:?}");
     }
 
     #[tokio::test]
