@@ -527,6 +527,39 @@ mod tests {
         assert!(matches!(old, Attempt::Wrong { remaining: 4 }), "{old:?}");
     }
 
+    /// A revocation and a phone's "not before" time hold until their
+    /// end, exclusive, like every end in this store (the sweep keeps an
+    /// entry while `end > now`); before the first one the check reads
+    /// nothing.
+    #[tokio::test]
+    async fn revocations_and_not_before_times_hold_until_their_end() {
+        let s = MemoryStore::new();
+        let check = |now| s.session_check("sid", "+919812345678", now);
+        let fresh = check(0).await.unwrap();
+        assert!(!fresh.revoked && fresh.phone_not_before.is_none());
+        s.revoke("sid", 5_000).await.unwrap();
+        s.revoke_phone("+919812345678", 1_000, Duration::from_secs(9))
+            .await
+            .unwrap();
+        for (now, revoked, not_before) in [
+            (0, true, Some(1_000)),
+            (4_999, true, Some(1_000)),
+            (5_000, false, Some(1_000)),
+            (9_999, false, Some(1_000)),
+            (10_000, false, None),
+        ] {
+            let c = check(now).await.unwrap();
+            assert_eq!(
+                (c.revoked, c.phone_not_before),
+                (revoked, not_before),
+                "at {now}"
+            );
+            assert_eq!(s.is_revoked("sid", now).await.unwrap(), revoked, "at {now}");
+        }
+        let other = s.session_check("other", "+919800000000", 0).await.unwrap();
+        assert!(!other.revoked && other.phone_not_before.is_none());
+    }
+
     #[tokio::test]
     async fn attempts_are_bounded_and_single_use() {
         let s = MemoryStore::new();

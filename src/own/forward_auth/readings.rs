@@ -197,6 +197,8 @@ mod tests {
             // Only a server that drops everything after the first `;`
             // reads this as `/checkout`; the others resolve it to `/x`.
             "/public/../checkout;/../../x",
+            // Only merging slashes (Apache's default) reads `/checkout`.
+            "//checkout",
             "/checkout//../x",
             "/CHECKOUT/../x",
             "/x;/../checkout",
@@ -210,6 +212,15 @@ mod tests {
         assert!(any_under("/x;/checkout", "/x/checkout"));
         assert!(!any_under("/public/page", "/checkout"));
         assert!(!any_under("/public;jsessionid=1", "/checkout"));
+    }
+
+    /// Windows drops trailing dots and spaces from a name, but `.` and
+    /// `..` are still the dot segments: IIS resolves them, it does not
+    /// empty them.
+    #[test]
+    fn trailing_dots_go_but_dot_segments_stay() {
+        let read = super::strip_trailing_dots(b"/a./b ./../c/./d..");
+        assert_eq!(String::from_utf8_lossy(&read), "/a/b/../c/./d");
     }
 
     #[test]
