@@ -10,7 +10,7 @@ use async_trait::async_trait;
 pub struct Challenge {
     /// E.164.
     pub phone: String,
-    pub code_hash: [u8; 32],
+    pub code_hash: crate::otp::CodeHash,
     /// Unix milliseconds.
     pub sent_at: u64,
     pub expires_at: u64,
@@ -84,7 +84,7 @@ pub trait Store: Send + Sync {
     async fn attempt(
         &self,
         id: &str,
-        candidate: [u8; 32],
+        candidate: crate::otp::CodeHash,
         max_attempts: u32,
         now_ms: u64,
     ) -> Result<Attempt, StoreError>;
@@ -92,7 +92,7 @@ pub trait Store: Send + Sync {
     async fn replace_code(
         &self,
         id: &str,
-        code_hash: [u8; 32],
+        code_hash: crate::otp::CodeHash,
         resend_after: Duration,
         ttl: Duration,
         now_ms: u64,

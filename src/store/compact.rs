@@ -94,14 +94,14 @@ impl Number {
 }
 
 /// A pending challenge as the memory store keeps it (see [`Challenge`]):
-/// 64 bytes, so a [`Slot`] takes 80 (an allocator size class) instead of
+/// 48 bytes, so a [`Slot`] takes 64 (an allocator size class) instead of
 /// 96. Its end is kept exactly; the send time as the milliseconds before
 /// it (a `u32`: 49 days, far above any `otp.ttl`; a longer one keeps a
 /// later send time, so a resend waits longer, never less). Attempts and
 /// sends saturate at 65,535 (`otp.max_attempts` is at most 100).
 #[derive(Debug, Clone)]
 pub struct Pending {
-    pub code_hash: [u8; 32],
+    pub code_hash: crate::otp::CodeHash,
     pub expires_at: u64,
     life_ms: u32,
     attempts: u16,
@@ -147,7 +147,7 @@ impl Pending {
     }
 
     /// A new code sent at `now_ms`, valid until `expires_at`.
-    pub fn renew(&mut self, code_hash: [u8; 32], now_ms: u64, expires_at: u64) {
+    pub fn renew(&mut self, code_hash: crate::otp::CodeHash, now_ms: u64, expires_at: u64) {
         self.code_hash = code_hash;
         self.expires_at = expires_at;
         self.life_ms = life(now_ms, expires_at);
@@ -342,11 +342,11 @@ mod tests {
     }
 
     /// The sizes the per-challenge budget (issue 13) is built on: a slot
-    /// in the allocator's 80-byte class, a counter's table entry 24 bytes.
+    /// in the allocator's 64-byte class, a counter's table entry 24 bytes.
     #[test]
     fn compact_forms_keep_their_sizes() {
-        assert_eq!(std::mem::size_of::<Option<Pending>>(), 64);
-        assert_eq!(std::mem::size_of::<Slot>(), 80);
+        assert_eq!(std::mem::size_of::<Option<Pending>>(), 48);
+        assert_eq!(std::mem::size_of::<Slot>(), 64);
         assert_eq!(std::mem::size_of::<(u64, Counter)>(), 24);
         assert_eq!(std::mem::size_of::<(Id, Box<Slot>)>(), 24);
     }
@@ -355,7 +355,7 @@ mod tests {
     fn a_pending_challenge_round_trips_and_saturates_safely() {
         let ch = Challenge {
             phone: "+919812345678".into(),
-            code_hash: [7; 32],
+            code_hash: [7; 16],
             sent_at: 1_764_598_400_000,
             expires_at: 1_764_598_700_000,
             attempts: 3,

@@ -131,7 +131,7 @@ impl Store for MemoryStore {
     async fn attempt(
         &self,
         id: &str,
-        candidate: [u8; 32],
+        candidate: crate::otp::CodeHash,
         max_attempts: u32,
         now_ms: u64,
     ) -> Result<Attempt, StoreError> {
@@ -168,7 +168,7 @@ impl Store for MemoryStore {
     async fn replace_code(
         &self,
         id: &str,
-        code_hash: [u8; 32],
+        code_hash: crate::otp::CodeHash,
         resend_after: Duration,
         ttl: Duration,
         now_ms: u64,
@@ -434,7 +434,7 @@ impl Store for MemoryStore {
 mod tests {
     use super::*;
 
-    fn ch(hash: [u8; 32]) -> Challenge {
+    fn ch(hash: [u8; 16]) -> Challenge {
         Challenge {
             phone: "+919812345678".into(),
             code_hash: hash,
@@ -450,10 +450,10 @@ mod tests {
     #[tokio::test]
     async fn a_challenge_is_over_at_its_expiry_millisecond() {
         let s = MemoryStore::new();
-        s.put_challenge("c", ch([1; 32])).await.unwrap();
+        s.put_challenge("c", ch([1; 16])).await.unwrap();
         assert!(s.challenge("c", 9_999).await.unwrap().is_some());
         assert!(s.challenge("c", 10_000).await.unwrap().is_none());
-        let late = s.attempt("c", [1; 32], 5, 10_000).await.unwrap();
+        let late = s.attempt("c", [1; 16], 5, 10_000).await.unwrap();
         assert!(matches!(late, Attempt::Missing), "{late:?}");
     }
 
@@ -465,10 +465,10 @@ mod tests {
         let s = MemoryStore::new();
         let spent = Challenge {
             attempts: 3,
-            ..ch([1; 32])
+            ..ch([1; 16])
         };
         s.put_challenge("c", spent.clone()).await.unwrap();
-        let a = s.attempt("c", [1; 32], 3, 0).await.unwrap();
+        let a = s.attempt("c", [1; 16], 3, 0).await.unwrap();
         assert!(matches!(a, Attempt::Exhausted), "{a:?}");
         assert!(
             s.challenge("c", 0).await.unwrap().is_none(),
@@ -483,7 +483,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let a = s.attempt("d", [1; 32], 3, 0).await.unwrap();
+        let a = s.attempt("d", [1; 16], 3, 0).await.unwrap();
         assert!(matches!(a, Attempt::Exhausted), "{a:?}");
     }
 
@@ -496,12 +496,12 @@ mod tests {
         let first = Challenge {
             sent_at: 1_000,
             expires_at: 301_000,
-            ..ch([1; 32])
+            ..ch([1; 16])
         };
         s.put_challenge("c", first).await.unwrap();
         let (wait, ttl) = (Duration::from_secs(30), Duration::from_secs(300));
         let soon = s
-            .replace_code("c", [2; 32], wait, ttl, 20_000)
+            .replace_code("c", [2; 16], wait, ttl, 20_000)
             .await
             .unwrap();
         assert!(
@@ -509,21 +509,21 @@ mod tests {
             "{soon:?}"
         );
         let ready = s
-            .replace_code("c", [2; 32], wait, ttl, 31_000)
+            .replace_code("c", [2; 16], wait, ttl, 31_000)
             .await
             .unwrap();
         assert!(matches!(ready, Resend::Replaced), "{ready:?}");
         let now = s.challenge("c", 31_000).await.unwrap().unwrap();
         assert_eq!(
             (now.code_hash, now.sent_at, now.expires_at, now.sends),
-            ([2; 32], 31_000, 331_000, 2)
+            ([2; 16], 31_000, 331_000, 2)
         );
         let again = s
-            .replace_code("c", [3; 32], wait, ttl, 60_999)
+            .replace_code("c", [3; 16], wait, ttl, 60_999)
             .await
             .unwrap();
         assert!(matches!(again, Resend::TooSoon { .. }), "{again:?}");
-        let old = s.attempt("c", [1; 32], 5, 61_000).await.unwrap();
+        let old = s.attempt("c", [1; 16], 5, 61_000).await.unwrap();
         assert!(matches!(old, Attempt::Wrong { remaining: 4 }), "{old:?}");
     }
 
@@ -563,35 +563,35 @@ mod tests {
     #[tokio::test]
     async fn attempts_are_bounded_and_single_use() {
         let s = MemoryStore::new();
-        s.put_challenge("c", ch([1; 32])).await.unwrap();
+        s.put_challenge("c", ch([1; 16])).await.unwrap();
         assert_eq!(
-            s.attempt("c", [2; 32], 3, 1).await.unwrap(),
+            s.attempt("c", [2; 16], 3, 1).await.unwrap(),
             Attempt::Wrong { remaining: 2 }
         );
         assert!(matches!(
-            s.attempt("c", [1; 32], 3, 1).await.unwrap(),
+            s.attempt("c", [1; 16], 3, 1).await.unwrap(),
             Attempt::Verified { .. }
         ));
         assert_eq!(
-            s.attempt("c", [1; 32], 3, 1).await.unwrap(),
+            s.attempt("c", [1; 16], 3, 1).await.unwrap(),
             Attempt::Missing,
             "single use"
         );
-        s.put_challenge("d", ch([1; 32])).await.unwrap();
+        s.put_challenge("d", ch([1; 16])).await.unwrap();
         for _ in 0..2 {
-            s.attempt("d", [2; 32], 3, 1).await.unwrap();
+            s.attempt("d", [2; 16], 3, 1).await.unwrap();
         }
         assert_eq!(
-            s.attempt("d", [2; 32], 3, 1).await.unwrap(),
+            s.attempt("d", [2; 16], 3, 1).await.unwrap(),
             Attempt::Exhausted
         );
         assert_eq!(
-            s.attempt("d", [1; 32], 3, 1).await.unwrap(),
+            s.attempt("d", [1; 16], 3, 1).await.unwrap(),
             Attempt::Missing
         );
-        s.put_challenge("e", ch([1; 32])).await.unwrap();
+        s.put_challenge("e", ch([1; 16])).await.unwrap();
         assert_eq!(
-            s.attempt("e", [1; 32], 3, 10_000).await.unwrap(),
+            s.attempt("e", [1; 16], 3, 10_000).await.unwrap(),
             Attempt::Missing,
             "expired"
         );
@@ -601,7 +601,7 @@ mod tests {
     #[tokio::test]
     async fn sweep_drops_what_expired() {
         let s = MemoryStore::new();
-        s.put_challenge("c", ch([1; 32])).await.unwrap();
+        s.put_challenge("c", ch([1; 16])).await.unwrap();
         s.count("k", 1, 5, Duration::from_secs(60), 1_000)
             .await
             .unwrap();

@@ -189,7 +189,7 @@ impl Store for RedisStore {
     async fn attempt(
         &self,
         id: &str,
-        candidate: [u8; 32],
+        candidate: crate::otp::CodeHash,
         max_attempts: u32,
         now_ms: u64,
     ) -> Result<Attempt, StoreError> {
@@ -219,7 +219,7 @@ impl Store for RedisStore {
     async fn replace_code(
         &self,
         id: &str,
-        code_hash: [u8; 32],
+        code_hash: crate::otp::CodeHash,
         resend_after: Duration,
         ttl: Duration,
         now_ms: u64,

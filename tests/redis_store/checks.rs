@@ -30,7 +30,7 @@ async fn settled(
     }
 }
 
-fn ch(hash: [u8; 32]) -> Challenge {
+fn ch(hash: [u8; 16]) -> Challenge {
     Challenge {
         phone: "+919812345678".into(),
         code_hash: hash,
@@ -42,44 +42,44 @@ fn ch(hash: [u8; 32]) -> Challenge {
 }
 
 pub async fn attempts_are_bounded_and_single_use(s: &dyn Store, _: &dyn Store) {
-    s.put_challenge("c", ch([1; 32])).await.unwrap();
+    s.put_challenge("c", ch([1; 16])).await.unwrap();
     assert_eq!(
-        s.attempt("c", [2; 32], 3, 1).await.unwrap(),
+        s.attempt("c", [2; 16], 3, 1).await.unwrap(),
         Attempt::Wrong { remaining: 2 }
     );
     let read = s.challenge("c", 1).await.unwrap().unwrap();
-    assert_eq!((read.attempts, read.sends, read.code_hash), (1, 1, [1; 32]));
+    assert_eq!((read.attempts, read.sends, read.code_hash), (1, 1, [1; 16]));
     assert_eq!(read.phone, "+919812345678");
     assert_eq!(
-        s.attempt("c", [1; 32], 3, 1).await.unwrap(),
+        s.attempt("c", [1; 16], 3, 1).await.unwrap(),
         Attempt::Verified {
             phone: "+919812345678".into()
         }
     );
     assert_eq!(
-        s.attempt("c", [1; 32], 3, 1).await.unwrap(),
+        s.attempt("c", [1; 16], 3, 1).await.unwrap(),
         Attempt::Missing,
         "single use"
     );
-    s.put_challenge("d", ch([1; 32])).await.unwrap();
+    s.put_challenge("d", ch([1; 16])).await.unwrap();
     for left in [2, 1] {
         assert_eq!(
-            s.attempt("d", [2; 32], 3, 1).await.unwrap(),
+            s.attempt("d", [2; 16], 3, 1).await.unwrap(),
             Attempt::Wrong { remaining: left }
         );
     }
     assert_eq!(
-        s.attempt("d", [2; 32], 3, 1).await.unwrap(),
+        s.attempt("d", [2; 16], 3, 1).await.unwrap(),
         Attempt::Exhausted
     );
     assert_eq!(
-        s.attempt("d", [1; 32], 3, 1).await.unwrap(),
+        s.attempt("d", [1; 16], 3, 1).await.unwrap(),
         Attempt::Missing
     );
-    s.put_challenge("e", ch([1; 32])).await.unwrap();
+    s.put_challenge("e", ch([1; 16])).await.unwrap();
     assert!(s.challenge("e", 10_000).await.unwrap().is_none(), "expired");
     assert_eq!(
-        s.attempt("e", [1; 32], 3, 10_000).await.unwrap(),
+        s.attempt("e", [1; 16], 3, 10_000).await.unwrap(),
         Attempt::Missing,
         "expired"
     );
@@ -88,13 +88,13 @@ pub async fn attempts_are_bounded_and_single_use(s: &dyn Store, _: &dyn Store) {
         "f",
         Challenge {
             attempts: 3,
-            ..ch([1; 32])
+            ..ch([1; 16])
         },
     )
     .await
     .unwrap();
     assert_eq!(
-        s.attempt("f", [1; 32], 3, 1).await.unwrap(),
+        s.attempt("f", [1; 16], 3, 1).await.unwrap(),
         Attempt::Exhausted
     );
 }
@@ -154,7 +154,7 @@ pub async fn counters_window_and_limit(s: &dyn Store, _: &dyn Store) {
 pub async fn resend_cooldown_and_replacement(s: &dyn Store, _: &dyn Store) {
     let (after, ttl) = (Duration::from_secs(30), Duration::from_secs(300));
     assert_eq!(
-        s.replace_code("none", [2; 32], after, ttl, 1)
+        s.replace_code("none", [2; 16], after, ttl, 1)
             .await
             .unwrap(),
         Resend::Missing
@@ -164,13 +164,13 @@ pub async fn resend_cooldown_and_replacement(s: &dyn Store, _: &dyn Store) {
         Challenge {
             sent_at: 1_000,
             expires_at: 301_000,
-            ..ch([1; 32])
+            ..ch([1; 16])
         },
     )
     .await
     .unwrap();
     assert_eq!(
-        s.replace_code("c", [2; 32], after, ttl, 11_000)
+        s.replace_code("c", [2; 16], after, ttl, 11_000)
             .await
             .unwrap(),
         Resend::TooSoon {
@@ -178,7 +178,7 @@ pub async fn resend_cooldown_and_replacement(s: &dyn Store, _: &dyn Store) {
         }
     );
     assert_eq!(
-        s.replace_code("c", [2; 32], after, ttl, 31_000)
+        s.replace_code("c", [2; 16], after, ttl, 31_000)
             .await
             .unwrap(),
         Resend::Replaced
@@ -186,15 +186,15 @@ pub async fn resend_cooldown_and_replacement(s: &dyn Store, _: &dyn Store) {
     let c = s.challenge("c", 31_000).await.unwrap().unwrap();
     assert_eq!(
         (c.code_hash, c.sent_at, c.expires_at, c.sends),
-        ([2; 32], 31_000, 331_000, 2)
+        ([2; 16], 31_000, 331_000, 2)
     );
     assert_eq!(
-        s.attempt("c", [1; 32], 3, 32_000).await.unwrap(),
+        s.attempt("c", [1; 16], 3, 32_000).await.unwrap(),
         Attempt::Wrong { remaining: 2 },
         "the old code is gone"
     );
     assert_eq!(
-        s.replace_code("c", [3; 32], after, ttl, 331_000)
+        s.replace_code("c", [3; 16], after, ttl, 331_000)
             .await
             .unwrap(),
         Resend::Missing,
@@ -212,9 +212,9 @@ pub async fn revocations_expire(s: &dyn Store, _: &dyn Store) {
 }
 
 pub async fn parallel_wrong_guesses_are_bounded(s: &dyn Store, _: &dyn Store) {
-    s.put_challenge("c", ch([1; 32])).await.unwrap();
+    s.put_challenge("c", ch([1; 16])).await.unwrap();
     let answers = join_all(
-        (0..50).map(|i| async move { s.attempt("c", [2 + i as u8; 32], 5, 1).await.unwrap() }),
+        (0..50).map(|i| async move { s.attempt("c", [2 + i as u8; 16], 5, 1).await.unwrap() }),
     )
     .await;
     let wrong = answers
@@ -237,10 +237,10 @@ pub async fn parallel_wrong_guesses_are_bounded(s: &dyn Store, _: &dyn Store) {
 }
 
 pub async fn parallel_right_code_verifies_once(a: &dyn Store, b: &dyn Store) {
-    a.put_challenge("c", ch([1; 32])).await.unwrap();
+    a.put_challenge("c", ch([1; 16])).await.unwrap();
     let answers = join_all((0..50).map(|i| {
         let s = if i % 2 == 0 { a } else { b };
-        async move { s.attempt("c", [1; 32], 5, 1).await.unwrap() }
+        async move { s.attempt("c", [1; 16], 5, 1).await.unwrap() }
     }))
     .await;
     let ok = answers
@@ -347,15 +347,15 @@ pub async fn keys_from_outside_cannot_choose_a_slot(s: &dyn Store, b: &dyn Store
             Count::Allowed { count: 0 },
             "{k}"
         );
-        s.put_challenge(k, ch([1; 32])).await.unwrap();
+        s.put_challenge(k, ch([1; 16])).await.unwrap();
         assert_eq!(
-            b.replace_code(k, [2; 32], Duration::ZERO, w, 1)
+            b.replace_code(k, [2; 16], Duration::ZERO, w, 1)
                 .await
                 .unwrap(),
             Resend::Replaced
         );
         assert_eq!(
-            s.attempt(k, [2; 32], 3, 1).await.unwrap(),
+            s.attempt(k, [2; 16], 3, 1).await.unwrap(),
             Attempt::Verified {
                 phone: "+919812345678".into()
             }

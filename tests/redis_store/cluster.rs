@@ -36,7 +36,7 @@ async fn store_semantics_on_a_cluster() {
     for i in 0..60 {
         let ch = otpgate::store::Challenge {
             phone: PHONE.into(),
-            code_hash: [1; 32],
+            code_hash: [1; 16],
             sent_at: 0,
             expires_at: 10_000,
             attempts: 0,

@@ -4,14 +4,14 @@
 //!
 //! | bytes | what |
 //! | --- | --- |
-//! | 1–32 | keyed hash of the code |
-//! | 33–40 | sent at, unix ms, big-endian |
-//! | 41–48 | expires at, unix ms, big-endian |
-//! | 49–52 | wrong attempts, big-endian |
-//! | 53–56 | sends, big-endian |
-//! | 57– | the phone: a zero byte then E.164's digits as a 7-byte integer, or the text as it is |
+//! | 1–16 | keyed hash of the code (otp.rs `CodeHash`) |
+//! | 17–24 | sent at, unix ms, big-endian |
+//! | 25–32 | expires at, unix ms, big-endian |
+//! | 33–36 | wrong attempts, big-endian |
+//! | 37–40 | sends, big-endian |
+//! | 41– | the phone: a zero byte then E.164's digits as a 7-byte integer, or the text as it is |
 //!
-//! 64 bytes for an E.164 number: within Redis's 64-byte limit for a
+//! 48 bytes for an E.164 number: within Redis's 64-byte limit for a
 //! listpack-encoded hash value (`hash-max-listpack-value`), so the hash
 //! stays compact. Decimal text would take twice that (a 13-digit time is
 //! 13 bytes where 8 hold it). Held values (redis/held.rs) start with their
@@ -20,8 +20,8 @@
 use crate::store::api::Challenge;
 
 /// `hash | sent_at | expires_at`: what a resend writes over the start.
-pub fn code_and_times(code_hash: &[u8; 32], sent_at: u64, expires_at: u64) -> Vec<u8> {
-    let mut v = Vec::with_capacity(64);
+pub fn code_and_times(code_hash: &crate::otp::CodeHash, sent_at: u64, expires_at: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(48);
     v.extend_from_slice(code_hash);
     v.extend_from_slice(&sent_at.to_be_bytes());
     v.extend_from_slice(&expires_at.to_be_bytes());
@@ -40,12 +40,12 @@ pub fn unpack(v: &[u8]) -> Option<Challenge> {
     let u64_at = |at: usize| Some(u64::from_be_bytes(v.get(at..at + 8)?.try_into().ok()?));
     let u32_at = |at: usize| Some(u32::from_be_bytes(v.get(at..at + 4)?.try_into().ok()?));
     Some(Challenge {
-        code_hash: v.get(..32)?.try_into().ok()?,
-        sent_at: u64_at(32)?,
-        expires_at: u64_at(40)?,
-        attempts: u32_at(48)?,
-        sends: u32_at(52)?,
-        phone: phone_text(v.get(56..)?)?,
+        code_hash: v.get(..16)?.try_into().ok()?,
+        sent_at: u64_at(16)?,
+        expires_at: u64_at(24)?,
+        attempts: u32_at(32)?,
+        sends: u32_at(36)?,
+        phone: phone_text(v.get(40..)?)?,
     })
 }
 
@@ -88,11 +88,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_challenge_packs_into_64_bytes_and_back() {
+    fn a_challenge_packs_into_48_bytes_and_back() {
         for phone in ["+919812345678", "+1", "+999999999999999", "+0123", "odd"] {
             let ch = Challenge {
                 phone: phone.into(),
-                code_hash: [7; 32],
+                code_hash: [7; 16],
                 sent_at: 1_764_598_400_123,
                 expires_at: 1_764_598_700_123,
                 attempts: 2,
@@ -100,7 +100,7 @@ mod tests {
             };
             let v = pack(&ch);
             if phone.len() > 3 && phone != "+0123" {
-                assert_eq!(v.len(), 64, "{phone}");
+                assert_eq!(v.len(), 48, "{phone}");
             }
             let back = unpack(&v).unwrap();
             assert_eq!(back.phone, phone);

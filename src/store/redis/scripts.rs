@@ -22,19 +22,19 @@ pub const ATTEMPT: &str = r"
 local v = redis.call('HGET', KEYS[1], 'c')
 if not v then return {'missing'} end
 local function gone(answer) redis.call('HDEL', KEYS[1], 'c') return answer end
-if struct.unpack('>I8', v, 41) <= tonumber(ARGV[3]) then return gone({'missing'}) end
+if struct.unpack('>I8', v, 25) <= tonumber(ARGV[3]) then return gone({'missing'}) end
 local max = tonumber(ARGV[2])
-local attempts = struct.unpack('>I4', v, 49)
+local attempts = struct.unpack('>I4', v, 33)
 if attempts >= max then return gone({'exhausted'}) end
 attempts = attempts + 1
-if string.sub(v, 1, 32) == ARGV[1] then
-  local phone = string.gsub(string.sub(v, 57), '.',
+if string.sub(v, 1, 16) == ARGV[1] then
+  local phone = string.gsub(string.sub(v, 41), '.',
     function(c) return string.format('%02x', string.byte(c)) end)
   return gone({'verified', phone})
 end
 if max - attempts <= 0 then return gone({'exhausted'}) end
 redis.call('HSET', KEYS[1], 'c',
-  string.sub(v, 1, 48) .. struct.pack('>I4', attempts) .. string.sub(v, 53))
+  string.sub(v, 1, 32) .. struct.pack('>I4', attempts) .. string.sub(v, 37))
 return {'wrong', tostring(max - attempts)}
 ";
 
@@ -46,12 +46,12 @@ pub const REPLACE: &str = r"
 local v = redis.call('HGET', KEYS[1], 'c')
 if not v then return {'missing'} end
 local now = tonumber(ARGV[2])
-if struct.unpack('>I8', v, 41) <= now then return {'missing'} end
-local ready = struct.unpack('>I8', v, 33) + tonumber(ARGV[3])
+if struct.unpack('>I8', v, 25) <= now then return {'missing'} end
+local ready = struct.unpack('>I8', v, 17) + tonumber(ARGV[3])
 if now < ready then return {'toosoon', tostring(ready - now)} end
-local sends = struct.unpack('>I4', v, 53) + 1
+local sends = struct.unpack('>I4', v, 37) + 1
 redis.call('HSET', KEYS[1], 'c',
-  ARGV[1] .. string.sub(v, 49, 52) .. struct.pack('>I4', sends) .. string.sub(v, 57))
+  ARGV[1] .. string.sub(v, 33, 36) .. struct.pack('>I4', sends) .. string.sub(v, 41))
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return {'replaced'}
 ";
