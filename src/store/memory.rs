@@ -560,6 +560,56 @@ mod tests {
         assert!(!other.revoked && other.phone_not_before.is_none());
     }
 
+    /// Extending a held value (a held request under its own id, a record
+    /// beside a challenge) works while it lives, from now, and not at or
+    /// after its end.
+    #[tokio::test]
+    async fn a_held_value_extends_from_now_while_it_lives() {
+        let s = MemoryStore::new();
+        let record = format!("m:{}", crate::session::random_id());
+        for key in ["held-request", record.as_str()] {
+            let ttl = Duration::from_secs(10);
+            s.hold(key, b"v".to_vec(), ttl, 0).await.unwrap();
+            assert!(s
+                .extend_held(key, Duration::from_secs(20), 9_999)
+                .await
+                .unwrap());
+            assert!(s.peek_held(key, 29_998).await.unwrap().is_some(), "{key}");
+            assert!(s.peek_held(key, 29_999).await.unwrap().is_none(), "{key}");
+            assert!(
+                !s.extend_held(key, ttl, 29_999).await.unwrap(),
+                "{key}: over"
+            );
+            assert!(!s.extend_held("never-held", ttl, 0).await.unwrap());
+        }
+    }
+
+    /// The admin API's blocks: listed while they last (sorted), removed
+    /// once (the second removal says there was none).
+    #[tokio::test]
+    async fn blocks_list_while_they_last_and_remove_once() {
+        let s = MemoryStore::new();
+        for (prefix, until_ms) in [("+9198", 5_000), ("+9170", 9_000)] {
+            let b = Block {
+                prefix: prefix.into(),
+                until_ms,
+                source: "admin".into(),
+            };
+            s.put_block(&b).await.unwrap();
+        }
+        let s = &s;
+        let listed = |now| async move {
+            let b = s.blocks(now).await.unwrap();
+            b.into_iter().map(|b| b.prefix).collect::<Vec<_>>()
+        };
+        assert_eq!(listed(4_999).await, ["+9170", "+9198"]);
+        assert_eq!(listed(5_000).await, ["+9170"]);
+        assert!(listed(9_000).await.is_empty());
+        assert!(s.remove_block("+9170").await.unwrap());
+        assert!(!s.remove_block("+9170").await.unwrap(), "already gone");
+        assert!(!s.remove_block("+1").await.unwrap(), "never there");
+    }
+
     #[tokio::test]
     async fn attempts_are_bounded_and_single_use() {
         let s = MemoryStore::new();
