@@ -24,7 +24,9 @@
 #   PENDING=1000000   also: RSS with a million pending challenges (wrk)
 #   SWEEP_SECS=600 SWEEP_RATE=1000   also: RSS under a steady load, for
 #                     the sweep (flat once what a send writes expires)
-#   SKIP_BASE=1       only those two (skips the memory/Redis rows above)
+#   VALUE_SIZES="100 1000 1086 4000"   also: what Redis itself charges per
+#                     key for a value of each size (no otpgate involved)
+#   SKIP_BASE=1       only those (skips the memory/Redis rows above)
 set -euo pipefail
 
 N=${N:-40000}
@@ -308,6 +310,33 @@ if ((SWEEP_SECS > 0)); then
     say sweep_rss_max_after_kb "$after_max"
     say sweep_rss_last_kb "$last"
     say sweep_growth_pct "$(awk -v a="$at_life" -v m="$after_max" 'BEGIN { printf "%.1f", (m - a) * 100 / a }')"
+fi
+
+# --- what Redis itself charges for a value (VALUE_SIZES="" skips) -----------
+# Not otpgate: 5,000 plain keys of each size on a fresh redis-server (the
+# name a held request's key has, a TTL like it), `used_memory` per key
+# minus the value. Shows the floor any one-key-per-held-request layout
+# pays, and jemalloc's size classes (a 1,086-byte value is given 1,280).
+VALUE_SIZES=${VALUE_SIZES-}
+if [[ -n $VALUE_SIZES ]]; then
+    vport=$(free_ports 1)
+    redis-server --bind 127.0.0.1 --port "$vport" --save '' --appendonly no \
+        --dir "$tmp" >/dev/null 2>&1 &
+    pids+=($!)
+    for ((i = 0; i < 100; i++)); do redis-cli -p "$vport" PING 2>/dev/null | grep -q PONG && break; sleep 0.05; done
+    vused() { redis-cli -p "$vport" INFO memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
+    echo "Redis's own cost of a key holding a value (5,000 keys each):"
+    for size in $VALUE_SIZES; do
+        redis-cli -p "$vport" FLUSHALL >/dev/null
+        v0=$(vused)
+        redis-cli -p "$vport" EVAL "for i = 1, 5000 do
+            redis.call('SET', 'otpgate:h:' .. string.format('%016d', i), string.rep('x', tonumber(ARGV[1])), 'PX', 600000)
+          end" 0 "$size" >/dev/null
+        v1=$(vused)
+        each=$(((v1 - v0) / 5000))
+        printf '  value %6d B: %6d B a key, %5d B over the value\n' "$size" "$each" "$((each - size))"
+        say "redis_value_${size}_overhead_bytes" "$((each - size))"
+    done
 fi
 
 # --- exact figures ------------------------------------------------------------
