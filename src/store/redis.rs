@@ -179,7 +179,7 @@ impl Store for RedisStore {
 
     async fn challenge(&self, id: &str, now_ms: u64) -> Result<Option<Challenge>, StoreError> {
         let mut cmd = redis::cmd("HGET");
-        cmd.arg(self.keys.challenge(id)).arg("c");
+        cmd.arg(self.keys.challenge(id)).arg("C");
         let v: Option<Vec<u8>> = self.query("challenge", &cmd).await?;
         let Some(v) = v else { return Ok(None) };
         let ch = packed::unpack(&v).ok_or_else(|| unavailable("malformed challenge"))?;

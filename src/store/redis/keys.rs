@@ -6,7 +6,7 @@
 //!
 //! - A challenge is one small hash, `otpgate:c:<id>` (the id's 16 raw
 //!   bytes when it is a `session::random_id`, 32 hex digits; any other id
-//!   as text under `otpgate:C:<id>`): field `c` the packed challenge
+//!   as text under `otpgate:C:<id>`): field `C` the packed challenge
 //!   (redis/packed.rs), and beside it the records the flow keeps per
 //!   challenge (`m:<id>`, `code:<id>`, `dlvfail:<id>`, … are fields
 //!   `m`, `code`, `dlvfail` of that same hash: [`Keys::held`]). One key,

@@ -1,4 +1,4 @@
-//! The challenge as Redis keeps it: one packed binary value, field `c` of
+//! The challenge as Redis keeps it: one packed binary value, field `C` of
 //! the challenge hash (redis/keys.rs), read and rewritten by the scripts
 //! (redis/scripts.rs, Lua's `struct` library) at fixed offsets:
 //!
@@ -10,6 +10,11 @@
 //! | 33–36 | wrong attempts, big-endian |
 //! | 37–40 | sends, big-endian |
 //! | 41– | the phone: a zero byte then E.164's digits as a 7-byte integer, or the text as it is |
+//!
+//! The field is `C` (a record's kind is lowercase letters, so the two
+//! never meet): the first compact layout kept a 64-byte form (a 32-byte
+//! hash) as field `c`, which is not read, so a code in flight at that
+//! upgrade is simply gone (the shopper asks for another), never misread.
 //!
 //! 48 bytes for an E.164 number: within Redis's 64-byte limit for a
 //! listpack-encoded hash value (`hash-max-listpack-value`), so the hash

@@ -19,9 +19,9 @@
 /// such MACs agree tells an attacker nothing about the code (they cannot
 /// compute the MAC of a guess), and each comparison costs a counted try.
 pub const ATTEMPT: &str = r"
-local v = redis.call('HGET', KEYS[1], 'c')
+local v = redis.call('HGET', KEYS[1], 'C')
 if not v then return {'missing'} end
-local function gone(answer) redis.call('HDEL', KEYS[1], 'c') return answer end
+local function gone(answer) redis.call('HDEL', KEYS[1], 'C') return answer end
 if struct.unpack('>I8', v, 25) <= tonumber(ARGV[3]) then return gone({'missing'}) end
 local max = tonumber(ARGV[2])
 local attempts = struct.unpack('>I4', v, 33)
@@ -33,7 +33,7 @@ if string.sub(v, 1, 16) == ARGV[1] then
   return gone({'verified', phone})
 end
 if max - attempts <= 0 then return gone({'exhausted'}) end
-redis.call('HSET', KEYS[1], 'c',
+redis.call('HSET', KEYS[1], 'C',
   string.sub(v, 1, 32) .. struct.pack('>I4', attempts) .. string.sub(v, 37))
 return {'wrong', tostring(max - attempts)}
 ";
@@ -43,14 +43,14 @@ return {'wrong', tostring(max - attempts)}
 /// ARGV: the new `hash | sent_at | expires_at` (packed.rs), now, the
 /// cooldown, the key's TTL (only ever raised: records share the key).
 pub const REPLACE: &str = r"
-local v = redis.call('HGET', KEYS[1], 'c')
+local v = redis.call('HGET', KEYS[1], 'C')
 if not v then return {'missing'} end
 local now = tonumber(ARGV[2])
 if struct.unpack('>I8', v, 25) <= now then return {'missing'} end
 local ready = struct.unpack('>I8', v, 17) + tonumber(ARGV[3])
 if now < ready then return {'toosoon', tostring(ready - now)} end
 local sends = struct.unpack('>I4', v, 37) + 1
-redis.call('HSET', KEYS[1], 'c',
+redis.call('HSET', KEYS[1], 'C',
   ARGV[1] .. string.sub(v, 33, 36) .. struct.pack('>I4', sends) .. string.sub(v, 41))
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return {'replaced'}
@@ -154,11 +154,11 @@ redis.call('SET', KEYS[1], ARGV[2] .. ARGV[1], 'PX', ARGV[4])
 return 1
 ";
 
-/// The packed challenge (`ARGV[1]`, packed.rs) as field `c`, beside
+/// The packed challenge (`ARGV[1]`, packed.rs) as field `C`, beside
 /// whatever records the id has; the key's TTL raised to at least
 /// `ARGV[2]`. Idempotent.
 pub const PUT: &str = r"
-redis.call('HSET', KEYS[1], 'c', ARGV[1])
+redis.call('HSET', KEYS[1], 'C', ARGV[1])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 ";
