@@ -584,6 +584,27 @@ mod tests {
         }
     }
 
+    /// A claim takes a held value once, while it lives; at its end it
+    /// is gone (and claimed away all the same: nothing lingers).
+    #[tokio::test]
+    async fn a_held_value_is_claimed_once_while_it_lives() {
+        let s = MemoryStore::new();
+        let record = format!("m:{}", crate::session::random_id());
+        let ttl = Duration::from_secs(10);
+        for key in ["held-request", record.as_str()] {
+            s.hold(key, b"v".to_vec(), ttl, 0).await.unwrap();
+            assert_eq!(s.claim_held(key, 9_999).await.unwrap(), Some(b"v".to_vec()));
+            assert_eq!(s.claim_held(key, 9_999).await.unwrap(), None, "{key}: once");
+            s.hold(key, b"w".to_vec(), ttl, 0).await.unwrap();
+            assert_eq!(
+                s.claim_held(key, 10_000).await.unwrap(),
+                None,
+                "{key}: ended"
+            );
+            assert_eq!(s.peek_held(key, 0).await.unwrap(), None, "{key}: taken");
+        }
+    }
+
     /// The admin API's blocks: listed while they last (sorted), removed
     /// once (the second removal says there was none).
     #[tokio::test]
