@@ -127,6 +127,30 @@ async fn a_stack_whose_codes_never_convert_is_blocked_and_others_still_send() {
     );
 }
 
+/// `[limits.pumping] enabled = false` turns its fingerprint signal off
+/// too (`fingerprints` only says which signals a running detector uses):
+/// the same never-converting stack keeps sending.
+#[tokio::test]
+async fn with_the_detector_off_no_stack_is_fingerprint_blocked() {
+    let shop = upstream().await;
+    let gw = shop_gateway(&shop, 1_000)
+        .set(
+            "limits.pumping",
+            "{ enabled = false, fingerprints = true, fingerprint_min_sends = 5, min_conversion = 0.2 }",
+        )
+        .run()
+        .await;
+    let pumper = gw.client(H1);
+    for i in 0..12 {
+        assert_eq!(
+            send(&pumper, &gw, &phone(i, 1), None).await,
+            200,
+            "send {i}"
+        );
+    }
+    assert!(ja4_blocks(&gw).await.is_empty());
+}
+
 #[tokio::test]
 async fn the_admin_api_lifts_a_fingerprint_block() {
     let shop = upstream().await;
