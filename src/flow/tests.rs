@@ -377,3 +377,50 @@ async fn verified_codes_keep_a_prefix_open() {
     }
     assert_eq!(r.sent(), 10);
 }
+
+/// A code as people copy it ("123 456", "123-456") is the code; anything
+/// else that is not `otp.length` ASCII digits is refused before it costs
+/// the challenge an attempt.
+#[tokio::test(start_paused = true)]
+async fn a_copied_code_is_read_and_a_malformed_one_costs_no_attempt() {
+    let r = rig("[otp]\nmax_attempts = 3", None);
+    let id = r.send(PHONE).await.unwrap();
+    let code = r.last_code();
+    for bad in ["12345a", "a23456", "1234567", "12345", "", "１２３４５６"] {
+        let got = r.guess(&id, bad).await;
+        assert!(matches!(got, Err(FlowError::BadCode)), "{bad}: {got:?}");
+    }
+    match r.guess(&id, &wrong(&code)).await {
+        Err(FlowError::WrongCode { remaining }) => assert_eq!(remaining, 2, "none spent one"),
+        other => panic!("{other:?}"),
+    }
+    let spaced = format!(" {} {} ", &code[..3], &code[3..]);
+    assert_eq!(r.guess(&id, &spaced).await.unwrap().phone, PHONE);
+
+    let other = "+919812345679";
+    let id = r.send(other).await.unwrap();
+    let code = r.last_code();
+    let dashed = format!("{}-{}", &code[..3], &code[3..]);
+    assert_eq!(r.guess(&id, &dashed).await.unwrap().phone, other);
+}
+
+/// The right code is not a failure: the failure budget it was charged
+/// before the check is given back, so only the wrong guesses count.
+#[tokio::test(start_paused = true)]
+async fn the_right_code_gives_its_failure_charge_back() {
+    let r = rig(
+        "[limits]\nverify_fail_per_phone = { max = 5, window = \"1h\" }",
+        None,
+    );
+    let key = format!("verify_fail_per_phone:{PHONE}");
+    let id = r.send(PHONE).await.unwrap();
+    let code = r.last_code();
+    assert!(r.guess(&id, &wrong(&code)).await.is_err());
+    assert_eq!(r.count(&key, 3600).await, 1);
+    r.guess(&id, &code).await.unwrap();
+    assert_eq!(
+        r.count(&key, 3600).await,
+        1,
+        "the right guess is not counted"
+    );
+}
