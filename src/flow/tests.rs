@@ -424,3 +424,22 @@ async fn the_right_code_gives_its_failure_charge_back() {
         "the right guess is not counted"
     );
 }
+
+/// A resend before `resend_after` is refused for that, before any limit
+/// is charged: the shopper is told to wait seconds, not that a limit
+/// (here the phone's one send an hour) is spent, and nothing is charged.
+#[tokio::test(start_paused = true)]
+async fn an_early_resend_is_told_to_wait_before_any_limit_is_charged() {
+    let r = rig(
+        "[limits]\nsend_per_phone = { max = 1, window = \"1h\" }",
+        None,
+    );
+    let id = r.send(PHONE).await.unwrap();
+    let (c, ip) = conn();
+    let early = resend(&r.ctx, &id, "en", (c, ip), None, None).await;
+    match early {
+        Err(FlowError::RateLimited { limit, .. }) => assert_eq!(limit, "resend_after"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(r.count(&format!("send_per_phone:{PHONE}"), 3600).await, 1);
+}

@@ -9,6 +9,7 @@ mod fake;
 mod support;
 
 mod limits;
+mod resend;
 mod walk;
 
 use std::sync::Arc;
