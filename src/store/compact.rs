@@ -408,6 +408,7 @@ mod tests {
         let mut slot = Slot::default();
         slot.records.set(b"chan", 10, b"sms");
         slot.records.set(b"m", 20, b"m");
+        assert_eq!(slot.len(), 2, "both records count");
         assert!(slot.sweep(10), "meas lives until 20");
         assert_eq!(slot.len(), 1);
         assert!(!slot.sweep(20));
