@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Mutation testing of the security core (.cargo/mutants.toml): every small
 # deliberate bug cargo-mutants makes in those files must fail a test. Not
-# part of CI (.ci/run): the whole scope takes about 2 h with 2 jobs on an
-# idle 2-core machine; `--shard 1/2` then `--shard 2/2` about an hour each.
+# part of CI (.ci/run): the whole scope takes about 4 h with 2 jobs on an
+# idle 2-core machine, or four shards of about an hour each: `--shard 0/4`
+# … `--shard 3/4` (0-based).
 #
 #   .ci/mutants.sh                          # the whole scope
 #   .ci/mutants.sh -F '^src/normalize\.rs:'  # one file (any cargo-mutants args)
