@@ -173,4 +173,20 @@ mod tests {
         r.sweep(1 << 48);
         assert!(r.is_empty());
     }
+
+    /// Lengths at each LEB128 edge (one byte up to 127, a continuation
+    /// byte with its high bit set: 200, 1,000, 16,383), with a record
+    /// after each, so a length read wrong loses the next one too.
+    #[test]
+    fn every_length_reads_back_with_the_record_after_it() {
+        for len in [0, 1, 127, 128, 200, 255, 256, 1_000, 16_383, 16_384] {
+            let value: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut r = Records::default();
+            r.set(b"code", 50, &value);
+            r.set(b"m", 60, b"after");
+            assert_eq!(r.get(b"code"), Some((50, &value[..])), "{len}");
+            assert_eq!(r.get(b"m"), Some((60, &b"after"[..])), "{len}");
+            assert_eq!(r.len(), 2, "{len}");
+        }
+    }
 }
