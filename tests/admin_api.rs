@@ -186,6 +186,27 @@ async fn blocks_added_listed_and_lifted_take_effect_on_sends() {
     assert_eq!(api.admin("DELETE", "/api/blocks/+91", None).await.0, 200);
 }
 
+/// An admin block holds whatever `[limits.pumping]` says: with the
+/// detector off (and with it its own block check), a send into the
+/// blocked prefix is still refused before any SMS.
+#[tokio::test]
+async fn an_admin_block_holds_with_the_detector_off() {
+    let shop = upstream().await;
+    let gw = with_token(&shop)
+        .set("limits.pumping", "{ enabled = false }")
+        .run()
+        .await;
+    let api = Api::of(&gw);
+    let block = json!({"prefix": "+9198123", "for": "1h"});
+    let (status, v) = api.admin("POST", "/api/blocks", Some(block)).await;
+    assert_eq!(status, 201, "{v}");
+    let mut b = gw.browser(H1);
+    assert_eq!(b.start(PHONE, "/checkout").await.status, 429, "blocked");
+    assert!(gw.sms().is_empty(), "no SMS");
+    let mut other = gw.browser(H1);
+    assert_eq!(other.start("+919912345678", "/checkout").await.status, 303);
+}
+
 /// Signs in on `gw` and returns the browser holding the session cookie.
 pub async fn signed_in(gw: &Gw) -> support::Browser {
     let mut b = gw.browser(H1);
